@@ -1,0 +1,45 @@
+"""Typed exceptions raised by shiftlab.
+
+Every error a user can cause (missing data, a bad checkpoint, an image the
+models cannot take) has its own class, so callers such as the Streamlit pages
+can turn it into a clear message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ShiftlabError(Exception):
+    """Base class of every error shiftlab raises on purpose."""
+
+
+class DatasetNotFoundError(ShiftlabError, FileNotFoundError):
+    """A dataset was asked for but none of its known file layouts was found."""
+
+
+class CheckpointError(ShiftlabError, ValueError):
+    """A checkpoint file is missing, corrupt or of an unknown layout."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint needs arbitrary code execution (pickle) to load: refused."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A state dict does not match the architecture key for key and shape for shape."""
+
+    def __init__(self, message: str, missing: list[str], unexpected: list[str], mismatched: list[str]):
+        super().__init__(message)
+        self.missing = missing
+        self.unexpected = unexpected
+        self.mismatched = mismatched
+
+
+class UnknownModelError(ShiftlabError, KeyError):
+    """An architecture or variant name that the registry does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ImageInputError(ShiftlabError, ValueError):
+    """An image or image batch that cannot be used (wrong dtype, shape, mode or size)."""

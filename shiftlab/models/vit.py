@@ -1,0 +1,56 @@
+"""A small Vision Transformer for 32×32 images, built on Hugging Face's ViT.
+
+The network is ``transformers.ViTForImageClassification`` from a ``ViTConfig``
+(patch 4, so 8×8 = 64 patch tokens plus the class token) with eager attention,
+so that attention matrices can be returned for attention rollout.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import ViTConfig, ViTForImageClassification
+from transformers.utils import logging as hf_logging
+
+#: the size trained by this project: 1.8 M parameters, about 1.6 min an epoch on 2 CPU cores in bf16
+VIT_TINY_CONFIG = {
+    "image_size": 32,
+    "patch_size": 4,
+    "hidden_size": 192,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 3,
+    "intermediate_size": 384,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+    "num_classes": 10,
+}
+
+
+class ViTNet(nn.Module):
+    """Wraps ``ViTForImageClassification`` so that ``forward`` returns a logits tensor."""
+
+    def __init__(self, **config):
+        super().__init__()
+        num_classes = config.pop("num_classes", 10)
+        hf_logging.set_verbosity_error()
+        self.hf = ViTForImageClassification(
+            ViTConfig(num_channels=3, num_labels=num_classes, attn_implementation="eager", **config)
+        )
+
+    @property
+    def grid_size(self) -> int:
+        """Patches per side of the token grid."""
+        return self.hf.config.image_size // self.hf.config.patch_size
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.hf(pixel_values=pixel_values).logits
+
+    def forward_with_attentions(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Logits and each layer's attention probabilities (N×heads×T×T, token 0 is the class token)."""
+        out = self.hf(pixel_values=pixel_values, output_attentions=True)
+        return out.logits, out.attentions
+
+
+def build_vit(**config) -> ViTNet:
+    """A ViT from a (partial) config; unspecified fields take ``VIT_TINY_CONFIG``'s values."""
+    return ViTNet(**{**VIT_TINY_CONFIG, **config})

@@ -1,0 +1,304 @@
+"""Train a CIFAR-10 classifier of the zoo and write its checkpoint and model card.
+
+    python -m shiftlab.train --arch resnet20 --variant baseline --data-root ../shared/data
+    python -m shiftlab.train --arch resnet20 --variant baseline --resume   # after a kill
+
+Runs on CUDA when there is one (``--device auto``). The run folder
+(``runs/<arch>/<variant>``) holds the last finished epoch's weights and
+optimiser state as safetensors plus a JSON of the progress; ``--resume``
+continues from it and gives the same weights an uninterrupted run would,
+because every epoch reseeds torch's generator from (seed, epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from shiftlab.checkpoint import save_checkpoint
+from shiftlab.data import load_dataset
+from shiftlab.device import resolve_device
+from shiftlab.evaluate import evaluate_clean, fingerprint
+from shiftlab.models import build_model, checkpoint_root, get_spec
+from shiftlab.variants import list_training_variants, make_variant
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: default recipe per model family; command-line flags override single fields
+RECIPES: dict[str, dict] = {
+    "cnn": {
+        "epochs": 50,
+        "batch_size": 128,
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 5e-4,
+        "warmup_epochs": 1,
+        "schedule": "linear warmup then cosine to 0, per step",
+        "label_smoothing": 0.0,
+        "randaugment": None,
+        "grad_clip": None,
+        "precision": "bf16-autocast",
+    },
+    "vit": {
+        "epochs": 60,
+        "batch_size": 128,
+        "optimizer": "adamw",
+        "lr": 1e-3,
+        "betas": [0.9, 0.999],
+        "weight_decay": 0.05,
+        "warmup_epochs": 5,
+        "schedule": "linear warmup then cosine to 0, per step",
+        "label_smoothing": 0.1,
+        "randaugment": [2, 9],
+        "grad_clip": 1.0,
+        "precision": "bf16-autocast",
+    },
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (the recipe fields are merged into the family's defaults)."""
+
+    arch: str = "resnet20"
+    variant: str = "baseline"
+    seed: int = 0
+    device: str = "auto"
+    data: str = "cifar10"
+    eval_data: str = "cifar10"
+    data_root: str | None = None
+    limit: int | None = None
+    out_dir: str | None = None
+    run_dir: str | None = None
+    resume: bool = False
+    stop_after: int | None = None
+    progress: bool = True
+    overrides: dict = field(default_factory=dict)
+
+    def recipe(self) -> dict:
+        base = dict(RECIPES[get_spec(self.arch).family])
+        unknown = set(self.overrides) - set(base)
+        if unknown:
+            raise ValueError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(base)}")
+        return {**base, **self.overrides, "seed": self.seed}
+
+    def run_path(self) -> Path:
+        return Path(self.run_dir) if self.run_dir else REPO_ROOT / "runs" / self.arch / self.variant
+
+    def out_path(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else checkpoint_root() / "cifar10" / self.arch
+
+
+def make_optimizer(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
+    """SGD or AdamW; weight decay only on weight matrices and kernels, not on biases and norms."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": recipe["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+    if recipe["optimizer"] == "sgd":
+        return torch.optim.SGD(groups, lr=recipe["lr"], momentum=recipe["momentum"], nesterov=recipe["nesterov"])
+    if recipe["optimizer"] == "adamw":
+        return torch.optim.AdamW(groups, lr=recipe["lr"], betas=tuple(recipe["betas"]))
+    raise ValueError(f"unknown optimizer {recipe['optimizer']!r}")
+
+
+def learning_rate(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
+    """Linear warm-up from 0 to ``peak``, then cosine decay to 0."""
+    if step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * peak * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The generator seed of one epoch: resuming at ``epoch`` reproduces the uninterrupted run."""
+    return seed * 1_000_003 + epoch
+
+
+def save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, progress: dict) -> None:
+    """Write the resumable state (weights, optimiser tensors, progress JSON) without pickle, atomically."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    for idx, slots in optimizer.state_dict()["state"].items():
+        tensors.update({f"optim.{idx}.{name}": t.detach().cpu().contiguous() for name, t in slots.items()})
+    save_file(tensors, str(run_dir / "state.safetensors.tmp"))
+    (run_dir / "progress.json.tmp").write_text(json.dumps(progress, indent=1))
+    (run_dir / "state.safetensors.tmp").replace(run_dir / "state.safetensors")
+    (run_dir / "progress.json.tmp").replace(run_dir / "progress.json")
+
+
+def load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, recipe: dict) -> dict:
+    """Restore a saved state into ``model`` and ``optimizer``; the recipe must be the one saved."""
+    progress = json.loads((run_dir / "progress.json").read_text())
+    if progress["recipe"] != recipe:
+        raise ValueError(f"{run_dir} was trained with a different recipe: {progress['recipe']} (now {recipe})")
+    tensors = load_file(str(run_dir / "state.safetensors"))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+    optim_state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            optim_state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": optim_state, "param_groups": optimizer.state_dict()["param_groups"]})
+    return progress
+
+
+def git_commit() -> str:
+    """HEAD's hash, with ``+dirty`` when the working tree has changes; ``unknown`` outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "shiftlab"], cwd=REPO_ROOT, capture_output=True, text=True)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _autocast_factory(device: torch.device, precision: str):
+    if precision == "bf16-autocast":
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) training, then evaluate and write ``<out>/<variant>.safetensors`` and its card."""
+    recipe = config.recipe()
+    device = resolve_device(config.device)
+    train_set = load_dataset(config.data, "train" if config.data == "cifar10" else "test", config.data_root, config.limit)
+    images = torch.from_numpy(train_set.images).permute(0, 3, 1, 2).contiguous()
+    labels = torch.from_numpy(train_set.labels)
+
+    torch.manual_seed(config.seed)
+    model = build_model(config.arch).to(device).to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, recipe)
+    variant = make_variant(config.variant, recipe)
+    steps_per_epoch = math.ceil(len(labels) / recipe["batch_size"])
+    total_steps = steps_per_epoch * recipe["epochs"]
+    warmup_steps = steps_per_epoch * recipe["warmup_epochs"]
+
+    run_dir = config.run_path()
+    progress = {"recipe": recipe, "epochs_done": 0, "history": [], "train_seconds": 0.0}
+    if config.resume and (run_dir / "progress.json").is_file():
+        progress = load_state(run_dir, model, optimizer, recipe)
+        print(f"resuming {config.arch}/{config.variant} after epoch {progress['epochs_done']}", file=sys.stderr)
+
+    autocast = _autocast_factory(device, recipe["precision"])
+    for epoch in range(progress["epochs_done"], recipe["epochs"]):
+        if config.stop_after is not None and epoch >= config.stop_after:
+            return run_dir
+        torch.manual_seed(epoch_seed(config.seed, epoch))
+        stats = _run_epoch(model, optimizer, variant, images, labels, recipe, device, autocast, epoch, config.progress,
+                           lambda s: learning_rate(epoch * steps_per_epoch + s, total_steps, warmup_steps, recipe["lr"]))
+        progress["history"].append(stats)
+        progress["epochs_done"] = epoch + 1
+        progress["train_seconds"] += stats["seconds"]
+        save_state(run_dir, model, optimizer, progress)
+        print(json.dumps({"epoch": epoch + 1, **stats}), file=sys.stderr, flush=True)
+
+    return _finish(config, model, recipe, progress, train_set, device)
+
+
+def _run_epoch(model, optimizer, variant, images, labels, recipe, device, autocast, epoch, show, lr_for_step) -> dict:
+    """One pass over a fresh permutation; returns mean loss, train accuracy, images/s and seconds."""
+    model.train()
+    order = torch.randperm(len(labels))
+    batch_size = recipe["batch_size"]
+    total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+    bar = tqdm(range(0, len(order), batch_size), desc=f"epoch {epoch + 1}/{recipe['epochs']}", disable=not show,
+               mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
+    for step, begin in enumerate(bar):
+        idx = order[begin : begin + batch_size]
+        x = variant.augment(images[idx]).to(device).contiguous(memory_format=torch.channels_last)
+        y = labels[idx].to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_for_step(step)
+        out = variant.step(model, x, y, autocast)
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if recipe["grad_clip"]:
+            nn.utils.clip_grad_norm_(model.parameters(), recipe["grad_clip"])
+        optimizer.step()
+        total_loss += out.loss.item() * len(idx)
+        correct += int((out.logits.argmax(1) == y).sum())
+        seen += len(idx)
+        rate = seen / (time.perf_counter() - start)
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}")
+    seconds = time.perf_counter() - start
+    return {"loss": round(total_loss / seen, 5), "train_accuracy": round(correct / seen, 5),
+            "lr_end": optimizer.param_groups[0]["lr"], "images_per_s": round(seen / seconds, 1), "seconds": round(seconds, 1)}
+
+
+def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict, train_set, device) -> Path:
+    """Evaluate on the test set and write the checkpoint with its model card."""
+    model = model.to(memory_format=torch.contiguous_format).eval()
+    eval_set = load_dataset(config.eval_data, "test", config.data_root)
+    spec = get_spec(config.arch)
+    card = {
+        "arch": config.arch,
+        "variant": config.variant,
+        "dataset": "cifar10",
+        "description": spec.description,
+        "config": spec.config,
+        "classes": spec.classes(),
+        "input_size": spec.input_size,
+        "normalization": {"mean": list(spec.mean), "std": list(spec.std)},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "recipe": {**recipe, "variant": make_variant(config.variant, recipe).description,
+                   "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+                   "torch_threads": torch.get_num_threads(),
+                   "wall_time_s": round(progress["train_seconds"], 1), "epochs_done": progress["epochs_done"]},
+        "data": {"train": fingerprint(train_set)},
+        "git_commit": git_commit(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "history": progress["history"],
+        "metrics": evaluate_clean(model, eval_set),
+    }
+    return save_checkpoint(model.net, card, config.out_path() / config.variant)
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """Command-line flags -> ``TrainConfig``; recipe flags left unset keep the family defaults."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="resnet20")
+    parser.add_argument("--variant", default="baseline", choices=list_training_variants())
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    parser.add_argument("--data", default="cifar10", help="training set: cifar10 or cifar10-sample (tests)")
+    parser.add_argument("--eval-data", default="cifar10", help="test set written into the card")
+    parser.add_argument("--data-root", default=None, help="dataset folder (default: $SHIFTLAB_DATA)")
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--out-dir", default=None, help="default: checkpoints/cifar10/<arch>")
+    parser.add_argument("--run-dir", default=None, help="resumable state; default: runs/<arch>/<variant>")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
+    parser.add_argument("--stop-after", type=int, default=None, help="stop (resumably) after this many epochs")
+    parser.add_argument("--no-progress", action="store_true")
+    for name, kind in [("epochs", int), ("batch-size", int), ("lr", float), ("weight-decay", float),
+                       ("warmup-epochs", int), ("label-smoothing", float)]:
+        parser.add_argument(f"--{name}", type=kind, default=None)
+    args = parser.parse_args(argv)
+    recipe_keys = ["epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing"]
+    overrides = {k: getattr(args, k) for k in recipe_keys if getattr(args, k) is not None}
+    return TrainConfig(args.arch, args.variant, args.seed, args.device, args.data, args.eval_data, args.data_root,
+                       args.limit, args.out_dir, args.run_dir, args.resume, args.stop_after, not args.no_progress, overrides)
+
+
+def main(argv: list[str] | None = None) -> None:
+    path = train(parse_args(argv))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
