@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shiftlab.errors import DatasetNotFoundError
+from shiftlab.errors import DatasetFormatError, DatasetNotFoundError
 
 SAMPLE_DIR = Path(__file__).parent / "_sample"
 DATA_ENV_VAR = "SHIFTLAB_DATA"
@@ -94,12 +94,23 @@ def load_dataset(
     if base is not None:
         for path, reader in _candidate_files(name, split, base):
             if path.exists():
-                return reader(path, name, split, limit)
+                return _read_checked(reader, path, name, split, limit)
             tried.append(path)
         if download:
             _download_with_torchvision(name, split, base)
             return load_dataset(name, split, base, limit, download=False)
     raise DatasetNotFoundError(_not_found_message(name, split, base, tried))
+
+
+def _read_checked(reader: "Reader", path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
+    """Run ``reader`` and turn any failure to parse the file into a ``DatasetFormatError``."""
+    try:
+        dataset = reader(path, name, split, limit)
+    except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
+        raise DatasetFormatError(f"{path} could not be read as {name} {split}: {exc}") from exc
+    if dataset.images.ndim != 4 or dataset.images.shape[-1] != 3 or len(dataset.images) != len(dataset.labels):
+        raise DatasetFormatError(f"{path} holds images of shape {dataset.images.shape} and {len(dataset.labels)} labels")
+    return dataset
 
 
 def _resolve_root(root: str | os.PathLike | None) -> Path | None:

@@ -43,3 +43,7 @@ class UnknownModelError(ShiftlabError, KeyError):
 
 class ImageInputError(ShiftlabError, ValueError):
     """An image or image batch that cannot be used (wrong dtype, shape, mode or size)."""
+
+
+class DatasetFormatError(ShiftlabError, ValueError):
+    """A dataset file exists but is corrupt, of an unknown layout, or unsafe to read."""

@@ -235,7 +235,7 @@ def _run_epoch(model, optimizer, variant, images, labels, recipe, device, autoca
         correct += int((out.logits.argmax(1) == y).sum())
         seen += len(idx)
         rate = seen / (time.perf_counter() - start)
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}")
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}", refresh=False)
     seconds = time.perf_counter() - start
     return {"loss": round(total_loss / seen, 5), "train_accuracy": round(correct / seen, 5),
             "lr_end": optimizer.param_groups[0]["lr"], "images_per_s": round(seen / seconds, 1), "seconds": round(seconds, 1)}

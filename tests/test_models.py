@@ -1,0 +1,130 @@
+"""The model registry: every architecture builds, shipped checkpoints load and classify, ImageNet weights work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+
+from shiftlab.data import load_dataset
+from shiftlab.errors import CheckpointError, UnknownModelError
+from shiftlab.evaluate import evaluate_clean
+from shiftlab.images import fit_to_model
+from shiftlab.inference import predict_logits
+from shiftlab.metrics import accuracy
+from shiftlab.models import build_model, get_spec, list_models, list_variants, load_model
+from shiftlab.models.cifar_resnet import CifarResNet
+
+CIFAR_ARCHS = [a for a in list_models() if get_spec(a).dataset == "cifar10"]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_dataset("cifar10-sample")
+
+
+def test_registry_lists_every_family():
+    assert {"resnet20", "resnet32", "resnet56", "vit_tiny", "efficientnet_lite0", "resnet50"} <= set(list_models())
+
+
+def test_unknown_arch_is_a_typed_error():
+    with pytest.raises(UnknownModelError, match="unknown model 'resnet18'.*resnet20"):
+        load_model("resnet18")
+
+
+@pytest.mark.parametrize("depth, params", [(20, 269_722), (32, 464_154), (56, 853_018)])
+def test_cifar_resnet_depths_match_he_et_al(depth, params):
+    """Parameter counts of He et al.'s table 6 (0.27 M, 0.46 M, 0.85 M)."""
+    assert sum(p.numel() for p in CifarResNet(depth).parameters()) == params
+
+
+def test_cifar_resnet_rejects_bad_depth():
+    with pytest.raises(ValueError, match="6n\\+2"):
+        CifarResNet(21)
+
+
+@pytest.mark.parametrize("arch", CIFAR_ARCHS)
+def test_forward_pass_on_sample(arch, sample):
+    model = build_model(arch).eval()
+    logits = predict_logits(model, sample.images[:16])
+    assert logits.shape == (16, 10) and np.isfinite(logits).all()
+
+
+def test_normalisation_lives_inside_the_wrapper():
+    model = build_model("resnet20").eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        direct = model.net((x - model.mean) / model.std)
+        np.testing.assert_allclose(model(x).numpy(), direct.numpy(), rtol=1e-6)
+    assert "mean" not in model.state_dict() and "net.conv1.weight" in model.state_dict()
+
+
+def test_resnet20_baseline_is_shipped():
+    assert "baseline" in list_variants("resnet20")
+
+
+SHIPPED = [(arch, v) for arch in CIFAR_ARCHS for v in list_variants(arch)]
+
+
+@pytest.mark.parametrize("arch, variant", SHIPPED)
+def test_shipped_checkpoint_classifies_the_sample(arch, variant, sample):
+    loaded = load_model(arch, variant, device="cpu")
+    assert not loaded.model.training
+    assert loaded.classes == sample.classes and loaded.input_size == 32
+    acc = accuracy(sample.labels, predict_logits(loaded.model, sample.images))
+    assert acc > 0.6, f"{arch}/{variant} reaches only {acc:.3f} on the embedded sample (chance is 0.1)"
+    card = loaded.card
+    assert card["arch"] == arch and card["variant"] == variant
+    for key in ("accuracy", "macro_f1", "ece", "nll"):
+        assert key in card["metrics"]
+    for key in ("epochs", "optimizer", "batch_size", "seed", "device", "wall_time_s"):
+        assert key in card["recipe"]
+    assert card["data"]["train"]["sha256"] and card["git_commit"]
+
+
+@pytest.mark.parametrize("arch, variant", SHIPPED)
+def test_card_accuracy_is_what_evaluation_computes(arch, variant, data_root):
+    loaded = load_model(arch, variant, device="cpu")
+    test_set = load_dataset("cifar10", "test", root=data_root)
+    fresh = evaluate_clean(loaded.model, test_set)
+    recorded = loaded.card["metrics"]
+    assert recorded["dataset"]["sha256"] == fresh["dataset"]["sha256"]
+    assert recorded["accuracy"] == pytest.approx(fresh["accuracy"], abs=2e-4)
+    assert recorded["ece"] == pytest.approx(fresh["ece"], abs=1e-3)
+
+
+def test_missing_cifar_variant_names_the_expected_file():
+    with pytest.raises(CheckpointError, match="resnet20/no_such_variant.*no_such_variant.safetensors"):
+        load_model("resnet20", "no_such_variant")
+
+
+def test_missing_resnet50_variant_says_where_to_get_it():
+    with pytest.raises(CheckpointError, match="texture-vs-shape"):
+        load_model("resnet50", "sin")
+
+
+@pytest.fixture(scope="module")
+def efficientnet():
+    return load_model("efficientnet_lite0", device="cpu")
+
+
+def _top_classes(loaded, image: np.ndarray, k: int) -> list[str]:
+    logits = predict_logits(loaded.model, fit_to_model(image, loaded.input_size)[None])[0]
+    return [loaded.classes[i] for i in np.argsort(logits)[::-1][:k]]
+
+
+def test_efficientnet_lite0_recognises_chelsea_the_cat(efficientnet):
+    top3 = _top_classes(efficientnet, skimage.data.chelsea(), 3)
+    assert {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"} & set(top3), top3
+
+
+def test_efficientnet_lite0_recognises_espresso(efficientnet):
+    assert _top_classes(efficientnet, skimage.data.coffee(), 1) == ["espresso"]
+
+
+def test_efficientnet_metadata(efficientnet):
+    assert len(efficientnet.classes) == 1000 and efficientnet.input_size == 224
+    assert list_variants("efficientnet_lite0") == ["baseline"]
+    with pytest.raises(UnknownModelError, match="only the 'baseline'"):
+        load_model("efficientnet_lite0", "augmix")

@@ -1,0 +1,91 @@
+"""The training CLI on tiny subsets of the embedded sample: learning, determinism, resume, the card."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from shiftlab.train import TrainConfig, learning_rate, main, parse_args, train
+
+
+def tiny_config(tmp_path, name: str, arch: str = "resnet20", **kw) -> TrainConfig:
+    overrides = {"epochs": 3, "batch_size": 64, "lr": 0.05, "warmup_epochs": 0, **kw.pop("overrides", {})}
+    return TrainConfig(arch=arch, data="cifar10-sample", eval_data="cifar10-sample", limit=kw.pop("limit", 256),
+                       out_dir=str(tmp_path / name / "out"), run_dir=str(tmp_path / name / "run"),
+                       progress=False, overrides=overrides, **kw)
+
+
+def weights(path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+def test_training_lowers_the_loss_and_writes_a_card(tmp_path):
+    path = train(tiny_config(tmp_path, "a"))
+    card = json.loads(path.with_suffix(".json").read_text())
+    losses = [epoch["loss"] for epoch in card["history"]]
+    assert losses[-1] < losses[0], losses
+    assert card["arch"] == "resnet20" and card["variant"] == "baseline"
+    assert card["recipe"]["epochs"] == 3 and card["recipe"]["seed"] == 0 and card["recipe"]["device"] == "cpu"
+    assert set(card["metrics"]) >= {"accuracy", "macro_f1", "ece", "nll"}
+    assert card["data"]["train"]["n"] == 256 and len(card["data"]["train"]["sha256"]) == 64
+    assert card["metrics"]["dataset"]["name"] == "cifar10-sample"
+
+
+def test_same_seed_same_weights_and_resume_matches_uninterrupted_run(tmp_path):
+    straight = train(tiny_config(tmp_path, "straight"))
+    again = train(tiny_config(tmp_path, "again"))
+    interrupted = tiny_config(tmp_path, "resumed", stop_after=1)
+    train(interrupted)
+    assert json.loads((tmp_path / "resumed" / "run" / "progress.json").read_text())["epochs_done"] == 1
+    interrupted.stop_after, interrupted.resume = None, True
+    resumed = train(interrupted)
+    reference = weights(straight)
+    for other in (weights(again), weights(resumed)):
+        assert reference.keys() == other.keys()
+        for key in reference:
+            torch.testing.assert_close(other[key], reference[key], rtol=0, atol=0)
+
+
+def test_other_seed_other_weights(tmp_path):
+    a = weights(train(tiny_config(tmp_path, "s0", overrides={"epochs": 1})))
+    b = weights(train(tiny_config(tmp_path, "s1", seed=1, overrides={"epochs": 1})))
+    assert not torch.equal(a["fc.weight"], b["fc.weight"])
+
+
+def test_resume_with_a_changed_recipe_is_refused(tmp_path):
+    config = tiny_config(tmp_path, "r", stop_after=1)
+    train(config)
+    changed = tiny_config(tmp_path, "r", resume=True, overrides={"lr": 0.2})
+    with pytest.raises(ValueError, match="different recipe"):
+        train(changed)
+
+
+def test_vit_recipe_runs_with_randaugment(tmp_path):
+    path = train(tiny_config(tmp_path, "vit", arch="vit_tiny", limit=64, overrides={"epochs": 1, "lr": 1e-3}))
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["recipe"]["optimizer"] == "adamw" and card["recipe"]["randaugment"] == [2, 9]
+    assert card["config"]["patch_size"] == 4
+
+
+def test_unknown_recipe_field_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown recipe fields"):
+        train(tiny_config(tmp_path, "bad", overrides={"momentumm": 0.5}))
+
+
+def test_learning_rate_schedule():
+    assert learning_rate(0, 100, 10, 1.0) == pytest.approx(0.1)
+    assert learning_rate(9, 100, 10, 1.0) == pytest.approx(1.0)
+    assert learning_rate(55, 100, 10, 1.0) == pytest.approx(0.5)
+    assert learning_rate(100, 100, 10, 1.0) == pytest.approx(0.0)
+
+
+def test_command_line(tmp_path, capsys):
+    config = parse_args(["--arch", "resnet20", "--epochs", "2", "--lr", "0.3", "--resume", "--device", "cpu"])
+    assert config.overrides == {"epochs": 2, "lr": 0.3} and config.resume and config.device == "cpu"
+    main(["--data", "cifar10-sample", "--eval-data", "cifar10-sample", "--limit", "64", "--epochs", "1",
+          "--out-dir", str(tmp_path / "o"), "--run-dir", str(tmp_path / "r"), "--no-progress"])
+    assert (tmp_path / "o" / "baseline.safetensors").is_file()
+    assert "wrote" in capsys.readouterr().out
