@@ -26,19 +26,26 @@ def random_crop_flip(images: torch.Tensor, padding: int = 4) -> torch.Tensor:
     return padded.permute(0, 2, 3, 1)[batch_idx, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
-class PerImage:
-    """Apply a torchvision v2 transform to each image separately (each draws its own parameters)."""
+class InGroups:
+    """Apply a torchvision v2 transform to small groups of images.
 
-    def __init__(self, transform: v2.Transform):
+    A v2 transform draws one set of parameters per call; calling it per image
+    costs about 1 ms of Python overhead each (about 45 s an epoch on CIFAR-10 on 2 cores).
+    Groups of ``group_size`` images share one draw, which keeps the batch
+    diverse at a fraction of the cost.
+    """
+
+    def __init__(self, transform: v2.Transform, group_size: int = 16):
         self.transform = transform
+        self.group_size = group_size
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.transform(img) for img in images])
+        return torch.cat([self.transform(group) for group in images.split(self.group_size)])
 
 
-def rand_augment(num_ops: int = 2, magnitude: int = 9) -> PerImage:
-    """RandAugment (Cubuk et al. 2020) applied image by image."""
-    return PerImage(v2.RandAugment(num_ops=num_ops, magnitude=magnitude))
+def rand_augment(num_ops: int = 2, magnitude: int = 9, group_size: int = 16) -> InGroups:
+    """RandAugment (Cubuk et al. 2020), one draw of ops and magnitudes per group of images."""
+    return InGroups(v2.RandAugment(num_ops=num_ops, magnitude=magnitude), group_size)
 
 
 def to_unit_float(images: torch.Tensor) -> torch.Tensor:

@@ -64,7 +64,7 @@ RECIPES: dict[str, dict] = {
         "warmup_epochs": 5,
         "schedule": "linear warmup then cosine to 0, per step",
         "label_smoothing": 0.1,
-        "randaugment": [2, 9],
+        "randaugment": [2, 7],
         "grad_clip": 1.0,
         "precision": "bf16-autocast",
     },
