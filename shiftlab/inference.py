@@ -43,3 +43,12 @@ def predict_logits(model: nn.Module, images: np.ndarray, batch_size: int = 500) 
     finally:
         model.train(was_training)
     return torch.cat(chunks).numpy() if chunks else np.zeros((0, 0), np.float32)
+
+
+def top_k(logits: np.ndarray, classes: list[str], k: int = 5) -> list[tuple[str, float]]:
+    """The ``k`` most probable classes of one logit vector, with their softmax probabilities."""
+    logits = np.asarray(logits, dtype=np.float64).reshape(-1)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(classes[i], float(probs[i])) for i in order]

@@ -1,0 +1,60 @@
+"""The model zoo as table rows: what is shipped and the figures measured for it.
+
+The README's model table and the app's landing page both come from here, so
+every number they show is read from a model card written by the evaluation
+code, never typed.
+"""
+
+from __future__ import annotations
+
+from shiftlab.checkpoint import read_card
+from shiftlab.errors import CheckpointError
+from shiftlab.models import get_spec, list_models, list_variants
+
+CARD_FIGURES = ("accuracy", "macro_f1", "ece", "nll")
+
+
+def zoo_rows() -> list[dict]:
+    """One row per (arch, variant) available here, with its card's test-set figures where there are any."""
+    rows = []
+    for arch in list_models():
+        spec = get_spec(arch)
+        for variant in list_variants(arch):
+            rows.append(_row(arch, variant, spec))
+    return rows
+
+
+def _row(arch: str, variant: str, spec) -> dict:
+    row = {"model": arch, "variant": variant, "dataset": spec.dataset, "description": spec.description}
+    card_path = spec.find_weights(variant).parent / f"{variant}.json"
+    try:
+        card = read_card(card_path) if card_path.is_file() else {}
+    except CheckpointError:
+        card = {}
+    metrics = card.get("metrics", {})
+    row.update({k: metrics.get(k) for k in CARD_FIGURES})
+    row["test set"] = metrics.get("dataset", {}).get("name")
+    recipe = card.get("recipe", {})
+    row["epochs"] = recipe.get("epochs_done")
+    row["train hours"] = round(recipe["wall_time_s"] / 3600, 2) if "wall_time_s" in recipe else None
+    row["device"] = recipe.get("device")
+    row["parameters"] = card.get("parameters")
+    return row
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The rows as a Markdown table (accuracy as %, ECE and NLL to 3 decimals)."""
+    header = "| model | variant | test set | accuracy | macro-F1 | ECE (15 bins) | NLL | epochs | train time (h) | device |"
+    lines = [header, "|---" * (header.count("|") - 1) + "|"]
+    for r in rows:
+        if r["accuracy"] is None:
+            continue
+        lines.append(
+            f"| {r['model']} | {r['variant']} | {r['test set']} | {100 * r['accuracy']:.2f}% | {r['macro_f1']:.4f} | "
+            f"{r['ece']:.4f} | {r['nll']:.4f} | {r['epochs']} | {r['train hours']} | {r['device']} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table(zoo_rows()))

@@ -1,0 +1,27 @@
+"""The landing page renders with the shipped zoo and shows a prediction, with no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def test_landing_page_renders_zoo_and_prediction():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert at.title[0].value == "shiftlab"
+    zoo = at.dataframe[0].value
+    assert {"resnet20", "efficientnet_lite0"} <= set(zoo["model"])
+    assert zoo.loc[zoo["model"] == "resnet20", "accuracy"].notna().all()
+    assert len(at.get("arrow_vega_lite_chart")) == 1
+
+
+def test_switching_to_efficientnet_resizes_the_sample():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    box = at.selectbox[0]
+    index = next(i for i, label in enumerate(box.options) if label.startswith("efficientnet_lite0"))
+    box.select_index(index).run()
+    assert not at.exception and not at.error
