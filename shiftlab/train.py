@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import math
 import subprocess
@@ -28,12 +29,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from shiftlab.checkpoint import save_checkpoint
+from shiftlab.checkpoint import load_strict, read_tensors, save_checkpoint
 from shiftlab.data import load_dataset
 from shiftlab.device import resolve_device
 from shiftlab.evaluate import evaluate_clean, fingerprint
 from shiftlab.models import build_model, checkpoint_root, get_spec
-from shiftlab.variants import list_training_variants, make_variant
+from shiftlab.variants import list_training_variants, make_variant, variant_class
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,20 +89,33 @@ class TrainConfig:
     resume: bool = False
     stop_after: int | None = None
     progress: bool = True
+    init: str | None = None
     overrides: dict = field(default_factory=dict)
 
     def recipe(self) -> dict:
-        base = dict(RECIPES[get_spec(self.arch).family])
+        base = {**RECIPES[get_spec(self.arch).family], "variant_params": dict(variant_class(self.variant).defaults)}
         unknown = set(self.overrides) - set(base)
         if unknown:
             raise ValueError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(base)}")
-        return {**base, **self.overrides, "seed": self.seed}
+        recipe = {**base, **self.overrides, "seed": self.seed}
+        if self.init:
+            recipe["init"] = {"checkpoint": Path(self.init).name, "sha256": file_sha256(self.init)}
+        return recipe
 
     def run_path(self) -> Path:
         return Path(self.run_dir) if self.run_dir else REPO_ROOT / "runs" / self.arch / self.variant
 
     def out_path(self) -> Path:
         return Path(self.out_dir) if self.out_dir else checkpoint_root() / "cifar10" / self.arch
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (identifies the checkpoint a fine-tuning run started from)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def make_optimizer(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
@@ -182,25 +196,28 @@ def train(config: TrainConfig) -> Path:
     labels = torch.from_numpy(train_set.labels)
 
     torch.manual_seed(config.seed)
-    model = build_model(config.arch).to(device).to(memory_format=torch.channels_last)
+    model = build_model(config.arch)
+    if config.init:
+        load_strict(model.net, read_tensors(config.init), source=config.init)
+    model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
-    variant = make_variant(config.variant, recipe)
+    variant = make_variant(config.variant, recipe, _autocast_factory(device, recipe["precision"]))
     steps_per_epoch = math.ceil(len(labels) / recipe["batch_size"])
     total_steps = steps_per_epoch * recipe["epochs"]
     warmup_steps = steps_per_epoch * recipe["warmup_epochs"]
 
     run_dir = config.run_path()
-    progress = {"recipe": recipe, "epochs_done": 0, "history": [], "train_seconds": 0.0}
+    progress = {"recipe": recipe, "epochs_done": 0, "history": [], "train_seconds": 0.0, "git_commit": git_commit()}
     if config.resume and (run_dir / "progress.json").is_file():
         progress = load_state(run_dir, model, optimizer, recipe)
         print(f"resuming {config.arch}/{config.variant} after epoch {progress['epochs_done']}", file=sys.stderr)
 
-    autocast = _autocast_factory(device, recipe["precision"])
     for epoch in range(progress["epochs_done"], recipe["epochs"]):
         if config.stop_after is not None and epoch >= config.stop_after:
             return run_dir
         torch.manual_seed(epoch_seed(config.seed, epoch))
-        stats = _run_epoch(model, optimizer, variant, images, labels, recipe, device, autocast, epoch, config.progress,
+        variant.start_epoch()
+        stats = _run_epoch(model, optimizer, variant, images, labels, recipe, device, epoch, config.progress,
                            lambda s: learning_rate(epoch * steps_per_epoch + s, total_steps, warmup_steps, recipe["lr"]))
         progress["history"].append(stats)
         progress["epochs_done"] = epoch + 1
@@ -211,7 +228,7 @@ def train(config: TrainConfig) -> Path:
     return _finish(config, model, recipe, progress, train_set, device)
 
 
-def _run_epoch(model, optimizer, variant, images, labels, recipe, device, autocast, epoch, show, lr_for_step) -> dict:
+def _run_epoch(model, optimizer, variant, images, labels, recipe, device, epoch, show, lr_for_step) -> dict:
     """One pass over a fresh permutation; returns mean loss, train accuracy, images/s and seconds."""
     model.train()
     order = torch.randperm(len(labels))
@@ -221,16 +238,11 @@ def _run_epoch(model, optimizer, variant, images, labels, recipe, device, autoca
                mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
     for step, begin in enumerate(bar):
         idx = order[begin : begin + batch_size]
-        x = variant.augment(images[idx]).to(device).contiguous(memory_format=torch.channels_last)
+        x = variant.augment(images[idx]).to(device)
         y = labels[idx].to(device)
         for group in optimizer.param_groups:
             group["lr"] = lr_for_step(step)
-        out = variant.step(model, x, y, autocast)
-        optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if recipe["grad_clip"]:
-            nn.utils.clip_grad_norm_(model.parameters(), recipe["grad_clip"])
-        optimizer.step()
+        out = variant.train_step(model, optimizer, x, y)
         total_loss += out.loss.item() * len(idx)
         correct += int((out.logits.argmax(1) == y).sum())
         seen += len(idx)
@@ -256,12 +268,12 @@ def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict,
         "input_size": spec.input_size,
         "normalization": {"mean": list(spec.mean), "std": list(spec.std)},
         "parameters": sum(p.numel() for p in model.parameters()),
-        "recipe": {**recipe, "variant": make_variant(config.variant, recipe).description,
+        "recipe": {**recipe, "variant": variant_class(config.variant).description,
                    "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
                    "torch_threads": torch.get_num_threads(),
                    "wall_time_s": round(progress["train_seconds"], 1), "epochs_done": progress["epochs_done"]},
         "data": {"train": fingerprint(train_set)},
-        "git_commit": git_commit(),
+        "git_commit": progress.get("git_commit") or git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "history": progress["history"],
         "metrics": evaluate_clean(model, eval_set),
@@ -285,6 +297,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
     parser.add_argument("--stop-after", type=int, default=None, help="stop (resumably) after this many epochs")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--init", default=None, help="start from these weights (fine-tuning); recorded in the card")
     for name, kind in [("epochs", int), ("batch-size", int), ("lr", float), ("weight-decay", float),
                        ("warmup-epochs", int), ("label-smoothing", float)]:
         parser.add_argument(f"--{name}", type=kind, default=None)
@@ -292,7 +305,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     recipe_keys = ["epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing"]
     overrides = {k: getattr(args, k) for k in recipe_keys if getattr(args, k) is not None}
     return TrainConfig(args.arch, args.variant, args.seed, args.device, args.data, args.eval_data, args.data_root,
-                       args.limit, args.out_dir, args.run_dir, args.resume, args.stop_after, not args.no_progress, overrides)
+                       args.limit, args.out_dir, args.run_dir, args.resume, args.stop_after, not args.no_progress,
+                       args.init, overrides)
 
 
 def main(argv: list[str] | None = None) -> None:
