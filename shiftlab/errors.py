@@ -47,3 +47,15 @@ class ImageInputError(ShiftlabError, ValueError):
 
 class DatasetFormatError(ShiftlabError, ValueError):
     """A dataset file exists but is corrupt, of an unknown layout, or unsafe to read."""
+
+
+class AttributionError(ShiftlabError, ValueError):
+    """An attribution request that cannot be served: bad option, target or model output."""
+
+
+class UnsupportedMethodError(AttributionError):
+    """An unknown attribution method, or one that does not apply to this kind of model."""
+
+
+class MetricInputError(ShiftlabError, ValueError):
+    """Labels, logits or maps that a metric cannot use (NaN, wrong shape, bad labels)."""

@@ -10,11 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
-from shiftlab.errors import ShiftlabError
-
-
-class MetricInputError(ShiftlabError, ValueError):
-    """Labels, logits or maps that a metric cannot use (NaN, wrong shape, bad labels)."""
+from shiftlab.errors import MetricInputError
 
 
 def as_scores(scores: np.ndarray, name: str = "logits") -> np.ndarray:

@@ -1,0 +1,35 @@
+"""Attribution maps: why a classifier predicts what it does, in pixel and wavelet space.
+
+``attribute(loaded_model, images, method, target=None, **options)`` returns an
+``Attribution`` with float32 N×H×W maps at input resolution and
+method-specific extras. Methods: saliency, integrated_gradients, gradcam
+(captum); attention_rollout, gradient_rollout (ViT only); wcam and wam
+(wavelet domain).
+"""
+
+from shiftlab.attribution.api import METHODS, attribute, get_method, list_methods
+from shiftlab.attribution.base import Attribution, AttributionError, AttributionMethod, UnsupportedMethodError
+from shiftlab.attribution.gradcam import GradCAM
+from shiftlab.attribution.integrated_gradients import IntegratedGradients
+from shiftlab.attribution.rollout import AttentionRollout, GradientRollout
+from shiftlab.attribution.saliency import Saliency
+from shiftlab.attribution.wam import WAM
+from shiftlab.attribution.wcam import WCAM
+
+__all__ = [
+    "METHODS",
+    "WAM",
+    "WCAM",
+    "AttentionRollout",
+    "Attribution",
+    "AttributionError",
+    "AttributionMethod",
+    "GradCAM",
+    "GradientRollout",
+    "IntegratedGradients",
+    "Saliency",
+    "UnsupportedMethodError",
+    "attribute",
+    "get_method",
+    "list_methods",
+]

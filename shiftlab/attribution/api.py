@@ -1,0 +1,51 @@
+"""The registry of attribution methods and the one-call entry point ``attribute``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shiftlab.attribution.base import Attribution, AttributionMethod, UnsupportedMethodError, model_family
+from shiftlab.attribution.gradcam import GradCAM
+from shiftlab.attribution.integrated_gradients import IntegratedGradients
+from shiftlab.attribution.rollout import AttentionRollout, GradientRollout
+from shiftlab.attribution.saliency import Saliency
+from shiftlab.attribution.wam import WAM
+from shiftlab.attribution.wcam import WCAM
+from shiftlab.models import LoadedModel
+
+METHODS: dict[str, type[AttributionMethod]] = {
+    method.name: method for method in (Saliency, IntegratedGradients, GradCAM, AttentionRollout, GradientRollout, WCAM, WAM)
+}
+
+
+def get_method(name: str) -> type[AttributionMethod]:
+    """The method class registered as ``name``; ``UnsupportedMethodError`` lists the known names."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise UnsupportedMethodError(f"unknown attribution method {name!r}; known: {', '.join(METHODS)}") from None
+
+
+def list_methods(loaded: LoadedModel | None = None) -> list[str]:
+    """Every method name, or only those that apply to ``loaded``'s model family."""
+    if loaded is None:
+        return list(METHODS)
+    family = model_family(loaded)
+    return [name for name, method in METHODS.items() if family in method.families]
+
+
+def attribute(
+    loaded: LoadedModel,
+    images: np.ndarray,
+    method: str,
+    target: int | np.ndarray | list[int] | None = None,
+    **options: Any,
+) -> Attribution:
+    """Attribution maps of uint8 N×H×W×3 ``images`` (at the model's input size) by the named method.
+
+    ``target=None`` explains the predicted class; an int or one int per image
+    explains that class. ``options`` are the method's own (see each class).
+    """
+    return get_method(method)(loaded).attribute(images, target, **options)

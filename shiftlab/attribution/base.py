@@ -1,0 +1,151 @@
+"""What every attribution method shares: the result type, the base class, input and target checks.
+
+A method is a class with a ``name``, the model ``families`` it supports and a
+``_compute(x, target, **options)`` that returns N×H×W maps (a tensor at input
+resolution) and method-specific extras. ``AttributionMethod.attribute`` does
+the rest once for all methods: it validates the uint8 images and the options,
+resolves the target class, runs the model in eval mode and packs an
+``Attribution``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from shiftlab.errors import AttributionError, ImageInputError, UnsupportedMethodError
+from shiftlab.inference import to_tensor
+from shiftlab.models import LoadedModel, get_spec
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The result of one attribution call.
+
+    ``maps`` are float32 N×H×W at the model's input resolution (higher = more
+    important), ``target`` the int64 class explained for each image,
+    ``options`` every option the method ran with (defaults included) and
+    ``extras`` what the method returns besides the maps (see each method).
+    """
+
+    maps: np.ndarray
+    target: np.ndarray
+    method: str
+    options: dict[str, Any]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def model_family(loaded: LoadedModel) -> str:
+    """``"cnn"`` or ``"vit"``: which kind of network ``loaded`` is."""
+    return get_spec(loaded.arch).family
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Run in eval mode (batch norm statistics frozen, no dropout), then restore the previous mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def prepare_images(images: np.ndarray, loaded: LoadedModel) -> torch.Tensor:
+    """uint8 N×S×S×3 images at the model's input size S -> float N×3×S×S in [0, 1] on the model's device."""
+    x = to_tensor(images, loaded.device)
+    size = loaded.input_size
+    if len(x) == 0:
+        raise ImageInputError("attribution needs at least one image")
+    if x.shape[-2:] != (size, size):
+        raise ImageInputError(
+            f"{loaded.arch} takes {size}×{size} images, got {x.shape[-2]}×{x.shape[-1]}; resize them first"
+        )
+    return x
+
+
+def resolve_target(loaded: LoadedModel, x: torch.Tensor, target: int | np.ndarray | list[int] | None) -> np.ndarray:
+    """int64 class per image: the predicted class when ``target`` is None, else ``target`` checked and broadcast."""
+    if target is None:
+        with torch.no_grad():
+            return loaded.model(x).argmax(1).cpu().numpy().astype(np.int64)
+    values = np.asarray(target)
+    if values.dtype == bool or not np.issubdtype(values.dtype, np.integer):
+        raise AttributionError(f"target must be an int class index or one per image, got {target!r}")
+    values = np.broadcast_to(values, (len(x),)) if values.ndim == 0 else values
+    if values.shape != (len(x),):
+        raise AttributionError(f"target must be one int or {len(x)} ints (one per image), got shape {values.shape}")
+    n_classes = len(loaded.classes)
+    if values.min() < 0 or values.max() >= n_classes:
+        raise AttributionError(f"target classes must lie in [0, {n_classes}), got {values.tolist()}")
+    return values.astype(np.int64)
+
+
+def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of N×h×w maps to N×H×W (coarse Grad-CAM and token maps to image resolution)."""
+    return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+def check_int(name: str, value: int, minimum: int) -> None:
+    """Raise ``AttributionError`` unless ``value`` is an int >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise AttributionError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """Raise ``AttributionError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise AttributionError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+class AttributionMethod(ABC):
+    """Base class: ``Method(loaded).attribute(images, target=None, **options) -> Attribution``."""
+
+    name: ClassVar[str]
+    families: ClassVar[tuple[str, ...]] = ("cnn", "vit")
+
+    def __init__(self, loaded: LoadedModel):
+        family = model_family(loaded)
+        if family not in self.families:
+            raise UnsupportedMethodError(
+                f"{self.name} needs a model of family {' or '.join(map(repr, self.families))}; "
+                f"{loaded.arch} is a {family!r}. shiftlab.attribution.list_methods(loaded) lists the methods it supports."
+            )
+        self.loaded = loaded
+        self.model = loaded.model
+        self.family = family
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The options ``_compute`` takes, with their default values."""
+        parameters = inspect.signature(cls._compute).parameters.values()
+        return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    def attribute(self, images: np.ndarray, target: int | np.ndarray | list[int] | None = None, **options: Any) -> Attribution:
+        """Attribution maps of uint8 N×H×W×3 ``images`` for ``target`` (None: the predicted class)."""
+        defaults = self.defaults()
+        unknown = sorted(set(options) - set(defaults))
+        if unknown:
+            raise AttributionError(f"unknown option(s) {', '.join(unknown)} for {self.name}; options: {', '.join(defaults) or 'none'}")
+        options = {**defaults, **options}
+        x = prepare_images(images, self.loaded)
+        with eval_mode(self.model):
+            targets = resolve_target(self.loaded, x, target)
+            maps, extras = self._compute(x, torch.from_numpy(targets).to(x.device), **options)
+        return Attribution(maps.detach().float().cpu().numpy(), targets, self.name, options, extras)
+
+    @abstractmethod
+    def _compute(self, x: torch.Tensor, target: torch.Tensor, **options: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+        """N×H×W maps of ``x`` (float N×3×H×W in [0, 1]) for the int64 ``target`` classes, and the extras.
+
+        Subclasses declare their options as keyword-only parameters with defaults.
+        """

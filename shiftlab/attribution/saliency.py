@@ -1,0 +1,23 @@
+"""Gradient saliency (Simonyan et al. 2014), through captum's ``Saliency``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from captum.attr import Saliency as CaptumSaliency
+
+from shiftlab.attribution.base import AttributionMethod
+
+
+class Saliency(AttributionMethod):
+    """|d logit_target / d pixel|, maximised over the colour channels as in the paper.
+
+    No options, no extras. Fast (one backward pass) but noisy.
+    """
+
+    name = "saliency"
+
+    def _compute(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        gradients = CaptumSaliency(self.model).attribute(x.requires_grad_(), target=target, abs=True)
+        return gradients.amax(1), {}
