@@ -1,0 +1,56 @@
+"""Checking image batches and converting them between uint8 numpy and float tensors.
+
+Shifts take and return uint8 N×H×W×3 RGB arrays; inside they work on float32
+N×3×H×W tensors in [0, 1]. The way back truncates like ``np.uint8(...)`` in the
+reference scripts, so a corruption of a given float image gives the bytes the
+references give.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from shiftlab.errors import ImageInputError
+
+#: smallest height and width accepted
+MIN_SIDE = 16
+
+#: added before truncation so that float32 round-off (k/255·255 = k - 1e-5) does not drop an exact level by one
+_ROUNDOFF = 0.01
+
+
+def check_images(images: object, what: str = "images") -> np.ndarray:
+    """``images`` itself if it is a uint8 N×H×W×3 array with sides of at least MIN_SIDE; ImageInputError otherwise."""
+    if not isinstance(images, np.ndarray):
+        raise ImageInputError(f"{what} must be a numpy array (uint8, N×H×W×3), got {type(images).__name__}")
+    if images.dtype != np.uint8:
+        hint = " (float images: convert with (x * 255).round().astype(np.uint8))" if images.dtype.kind == "f" else ""
+        raise ImageInputError(f"{what} must be uint8 RGB, got dtype {images.dtype}{hint}")
+    if images.ndim != 4:
+        hint = " (one image: pass images[None])" if images.ndim == 3 else ""
+        raise ImageInputError(f"{what} must have shape N×H×W×3, got {images.shape}{hint}")
+    if images.shape[-1] != 3:
+        raise ImageInputError(
+            f"{what} must have 3 RGB channels in the last axis, got {images.shape[-1]} (shape {images.shape}); "
+            "repeat a grey channel 3 times or drop an alpha channel"
+        )
+    if min(images.shape[1:3]) < MIN_SIDE:
+        raise ImageInputError(f"{what} must be at least {MIN_SIDE}×{MIN_SIDE} pixels, got {images.shape[1:3]}")
+    return images
+
+
+def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 N×H×W×3 -> float32 N×3×H×W in [0, 1] on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float N×3×H×W -> uint8 N×H×W×3: clipped to [0, 1], scaled by 255 and truncated."""
+    levels = x.clamp(0, 1).mul(255.0).add_(_ROUNDOFF).floor_()
+    return levels.to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def to_levels(x: torch.Tensor) -> torch.Tensor:
+    """The uint8 level each value of a float batch would be stored as, still as float in [0, 1] (np.uint8 in-between steps)."""
+    return x.clamp(0, 1).mul(255.0).add_(_ROUNDOFF).floor_().div_(255.0)

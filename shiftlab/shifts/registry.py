@@ -1,0 +1,105 @@
+"""The registry of all shifts, and ``apply``: the one entry point that checks, converts, chunks and runs them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from shiftlab.device import resolve_device
+from shiftlab.errors import ShiftlabError
+from shiftlab.shifts import corruptions, edits, ood
+from shiftlab.shifts.batch import check_images, to_tensor, to_uint8
+from shiftlab.shifts.shift import SEVERITIES, Context, Shift
+
+#: images of a batch are processed this many pixels at a time (bounds memory; results do not depend on it)
+CHUNK_PIXELS = 64 * 224 * 224
+
+_REGISTRY: dict[str, Shift] = {s.name: s for s in (*corruptions.SHIFTS, *edits.SHIFTS, *ood.SHIFTS)}
+
+
+class UnknownShiftError(ShiftlabError, ValueError):
+    """A shift name the registry does not know."""
+
+
+def list_shifts(kind: str | None = None, family: str | None = None, available_only: bool = False) -> list[str]:
+    """Names of the registered shifts, optionally only one ``kind`` ("corruption", "edit", "dataset") or ``family``.
+
+    ``available_only`` leaves out dataset shifts whose images are not here
+    (CIFAR-100 and SVHN need the SHIFTLAB_DATA folder).
+    """
+    return [
+        s.name
+        for s in _REGISTRY.values()
+        if (kind is None or s.kind == kind)
+        and (family is None or s.family == family)
+        and not (available_only and s.kind == "dataset" and not ood.available(s.name))
+    ]
+
+
+def get_shift(name: str) -> Shift:
+    """The ``Shift`` record of ``name``: description, family, severity parameters, function."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise UnknownShiftError(f"unknown shift {name!r}; known: {', '.join(_REGISTRY)}") from None
+
+
+def _check_severity(severity: object) -> int:
+    if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or int(severity) not in SEVERITIES:
+        raise ValueError(f"severity must be an integer from 1 to 5, got {severity!r}")
+    return int(severity)
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _reference_tensor(shift: Shift, reference: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    if reference is None:
+        return None
+    if not shift.takes_reference:
+        raise ValueError(f"shift {shift.name!r} takes no reference images")
+    return to_tensor(check_images(reference, "reference"), device)
+
+
+def apply(
+    name: str,
+    images: np.ndarray,
+    severity: int,
+    seed: int = 0,
+    *,
+    device: str | torch.device = "auto",
+    reference: np.ndarray | None = None,
+) -> np.ndarray:
+    """Shift a uint8 N×H×W×3 RGB batch by ``name`` at ``severity`` (1-5); returns uint8 of the same shape.
+
+    The same (seed, image, position in the batch) gives the same bytes on a
+    given device, whatever else is in the batch. ``device`` defaults to the
+    GPU when there is one. ``reference`` (uint8 M×h×w×3, M = 1 or N) is the
+    second image of shifts that take one (``amplitude_swap``).
+
+    Raises UnknownShiftError (a ValueError) for an unknown name, ValueError for
+    a bad severity or seed, ImageInputError (a ValueError) for a bad batch.
+    """
+    shift = get_shift(name)
+    severity, seed = _check_severity(severity), _check_seed(seed)
+    batch = check_images(images)
+    dev = resolve_device(device)
+    ref = _reference_tensor(shift, reference, dev)
+    n, h, w, _ = batch.shape
+    if ref is not None and len(ref) not in (1, n):
+        raise ValueError(f"reference must hold 1 or {n} images, got {len(ref)}")
+    params = shift.params_for(severity, h, w)
+    step = max(1, CHUNK_PIXELS // (h * w))
+    out = np.empty_like(batch)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        chunk_ref = ref if ref is None or len(ref) == 1 else ref[start:stop]
+        ctx = Context(seed, name, stop - start, dev, chunk_ref, start)
+        shifted = shift.function(to_tensor(batch[start:stop], dev), params, ctx)
+        if not torch.isfinite(shifted).all():
+            raise RuntimeError(f"shift {name!r} produced non-finite values (a bug in shiftlab.shifts)")
+        out[start:stop] = to_uint8(shifted)
+    return out

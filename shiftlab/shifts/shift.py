@@ -1,0 +1,98 @@
+"""The ``Shift`` record the registry holds, and the ``Context`` a shift function runs in.
+
+A shift function takes a float32 batch N×3×H×W in [0, 1] on the chosen device,
+the parameter values of one severity (already resolved for the image size) and
+a ``Context``, and returns a batch of the same shape (values outside [0, 1] are
+clipped afterwards). Keeping every shift on that one signature lets the
+registry validate, convert and quantise in a single place.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import torch
+
+from shiftlab.shifts.params import table_for
+
+SEVERITIES = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a shift function may use besides the pixels: seeded random streams and an optional reference batch.
+
+    Image ``i`` of a call draws from ``np.random.default_rng([seed, key, part, i])``,
+    where ``key`` is derived from the shift's name and ``part`` numbers the
+    independent random quantities of one shift. The draws therefore depend on
+    (seed, shift, position in the batch) only: not on the batch size, on the
+    other images, on the severity or on the device.
+    """
+
+    seed: int
+    name: str
+    n: int
+    device: torch.device
+    reference: torch.Tensor | None = None
+    start: int = 0  # position of this chunk's first image in the caller's batch
+
+    @property
+    def key(self) -> int:
+        return zlib.crc32(self.name.encode())
+
+    def generator(self, index: int, part: int = 0) -> np.random.Generator:
+        """The random stream of image ``index`` for random quantity ``part``."""
+        return np.random.default_rng([self.seed, self.key, part, self.start + index])
+
+    def values(self, fn: Callable[[np.random.Generator, int], Any], part: int = 0) -> np.ndarray:
+        """Stack ``fn(generator, i)`` over the images of the batch (numpy, on the CPU)."""
+        return np.stack([np.asarray(fn(self.generator(i, part), i)) for i in range(self.n)])
+
+    def draw(self, fn: Callable[[np.random.Generator, int], Any], part: int = 0) -> torch.Tensor:
+        """``values`` as a float32 tensor on the device."""
+        return torch.from_numpy(self.values(fn, part).astype(np.float32, copy=False)).to(self.device)
+
+
+ShiftFunction = Callable[[torch.Tensor, Mapping[str, Any], Context], torch.Tensor]
+
+
+def freeze(params: Mapping[int, Mapping[str, Any]]) -> Mapping[int, Mapping[str, Any]]:
+    """Read-only copy of a severity table, nested dicts included."""
+
+    def _freeze(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return value
+
+    return _freeze(params)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One distribution shift: what it is (for the UI's "what is this") and how to apply it.
+
+    ``params`` maps each severity 1..5 to the parameter values it uses. For a
+    resolution-aware shift (the corruptions) each severity holds one dict per
+    parameter table, ``{"cifar": {...}, "imagenet": {...}}``; ``params_for``
+    picks the one an image size gets.
+    """
+
+    name: str
+    kind: str  # "corruption", "edit" or "dataset"
+    family: str
+    description: str
+    params: Mapping[int, Mapping[str, Any]]
+    function: ShiftFunction
+    random: bool
+    resolution_aware: bool = False
+    takes_reference: bool = False
+
+    def params_for(self, severity: int, height: int, width: int) -> Mapping[str, Any]:
+        """The parameter values used at ``severity`` on images of ``height``×``width`` pixels."""
+        values = self.params[severity]
+        return values[table_for(height, width)] if self.resolution_aware else values
