@@ -11,7 +11,7 @@ from shiftlab.checkpoint import read_card
 from shiftlab.errors import CheckpointError
 from shiftlab.models import get_spec, list_models, list_variants
 
-CARD_FIGURES = ("accuracy", "macro_f1", "ece", "nll")
+CARD_FIGURES = ("accuracy", "macro_f1", "ece", "nll", "corruption_accuracy", "pgd20_accuracy")
 
 
 def zoo_rows() -> list[dict]:
@@ -42,16 +42,22 @@ def _row(arch: str, variant: str, spec) -> dict:
     return row
 
 
+def _percent(value: float | None) -> str:
+    return "not measured" if value is None else f"{100 * value:.2f}%"
+
+
 def markdown_table(rows: list[dict]) -> str:
-    """The rows as a Markdown table (accuracy as %, ECE and NLL to 3 decimals)."""
-    header = "| model | variant | test set | accuracy | macro-F1 | ECE (15 bins) | NLL | epochs | train time (h) | device |"
+    """The measured rows as a Markdown table (accuracies in %, ECE and NLL to 4 decimals)."""
+    header = ("| model | variant | test set | accuracy | macro-F1 | ECE (15 bins) | NLL | corruption accuracy "
+              "(15 × 5) | PGD-20 accuracy (ε 8/255) | epochs | train time (h) | device |")
     lines = [header, "|---" * (header.count("|") - 1) + "|"]
     for r in rows:
         if r["accuracy"] is None:
             continue
         lines.append(
-            f"| {r['model']} | {r['variant']} | {r['test set']} | {100 * r['accuracy']:.2f}% | {r['macro_f1']:.4f} | "
-            f"{r['ece']:.4f} | {r['nll']:.4f} | {r['epochs']} | {r['train hours']} | {r['device']} |"
+            f"| {r['model']} | {r['variant']} | {r['test set']} | {_percent(r['accuracy'])} | {r['macro_f1']:.4f} | "
+            f"{r['ece']:.4f} | {r['nll']:.4f} | {_percent(r['corruption_accuracy'])} | {_percent(r['pgd20_accuracy'])} | "
+            f"{r['epochs']} | {r['train hours']} | {r['device']} |"
         )
     return "\n".join(lines)
 
