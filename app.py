@@ -6,24 +6,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from shiftlab.data import load_dataset
+from shiftlab import ui
 from shiftlab.errors import ShiftlabError
 from shiftlab.images import fit_to_model, load_image
 from shiftlab.inference import predict_logits, top_k
-from shiftlab.models import list_variants, load_model
+from shiftlab.models import list_variants
 from shiftlab.zoo import zoo_rows
 
 st.set_page_config(page_title="shiftlab", page_icon="🔬", layout="wide")
-
-
-@st.cache_resource(show_spinner="Loading model…")
-def cached_model(arch: str, variant: str):
-    return load_model(arch, variant)
-
-
-@st.cache_data
-def cached_sample():
-    return load_dataset("cifar10-sample")
 
 
 def zoo_section() -> None:
@@ -63,9 +53,9 @@ def prediction_section() -> None:
     arch, variant = st.selectbox("Model", options).split(" / ")
     left, right = st.columns([1, 2])
     try:
-        loaded = cached_model(arch, variant)
+        loaded = ui.cached_model(arch, variant)
         with left:
-            image, truth = choose_image(loaded.input_size, cached_sample())
+            image, truth = choose_image(loaded.input_size, ui.cached_dataset("cifar10-sample"))
         if image is None:
             return
         ranking = top_k(predict_logits(loaded.model, image[None])[0], loaded.classes, 5)

@@ -16,7 +16,7 @@ def test_landing_page_renders_zoo_and_prediction():
     zoo = at.dataframe[0].value
     assert {"resnet20", "efficientnet_lite0"} <= set(zoo["model"])
     assert zoo.loc[zoo["model"] == "resnet20", "accuracy"].notna().all()
-    assert len(at.get("arrow_vega_lite_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 1
 
 
 def test_switching_to_efficientnet_resizes_the_sample():

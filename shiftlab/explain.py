@@ -1,0 +1,125 @@
+"""Explaining one image before and after a shift: attribution maps for both and how far they drifted.
+
+``explain_pair`` runs one attribution method on a (source, shifted) pair in a
+single batch and compares the two maps with every drift measure of
+``shiftlab.metrics``. By default both maps explain the same class, the one
+predicted on the source image, so a difference between them comes from the
+shift and not from a change of class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shiftlab.attribution import Attribution, attribute, get_method
+from shiftlab.experiment import LARGE_INPUT_SIDE, model_inputs
+from shiftlab.inference import predict_logits, top_k
+from shiftlab.metrics import drift_report
+from shiftlab.models import LoadedModel
+from shiftlab.shifts import apply
+
+#: what each attribution method shows, in a sentence or two, for the page caption
+METHOD_NOTES: dict[str, str] = {
+    "saliency": "How strongly each pixel's smallest change moves the class score: the absolute gradient of the "
+    "logit with respect to the pixels (Simonyan et al. 2014). Fast and sharp, but noisy.",
+    "integrated_gradients": "Gradients accumulated along a straight path from a black image to this one "
+    "(Sundararajan et al. 2017); the map adds up to the score difference between the image and black.",
+    "gradcam": "Where the last convolutional stage looks: its feature maps weighted by their average gradient "
+    "for the class, kept where positive and upsampled (Selvaraju et al. 2017). Coarse but stable.",
+    "attention_rollout": "How much attention flows from each image patch to the class token, multiplied through "
+    "all layers (Abnar & Zuidema 2020). Class-agnostic: the same map for every class.",
+    "gradient_rollout": "Attention rollout weighted by the gradient of the class score (Chefer et al. 2021): "
+    "which patches the class token attends to for this class.",
+    "wcam": "Which wavelet coefficients — a position at a scale — the class probability depends on: Sobol "
+    "sensitivity to random masks in the wavelet domain (Kasmi et al. 2023), shown here back in pixel space.",
+    "wam": "The gradient of the class score with respect to the wavelet coefficients, averaged over noisy copies "
+    "of the image (Kasmi et al. 2025), shown here back in pixel space.",
+}
+
+#: options the pages pass so that a method answers in seconds on a CPU (the rest keep their defaults)
+INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"wcam": {"grid_size": 8, "nb_design": 8}}
+#: Sobol design sizes offered for WCAM (powers of two): more designs give steadier maps, proportionally slower
+WCAM_DESIGNS = (4, 8, 16, 32)
+#: methods that run the model many times per image: slow on a CPU for a large-input model
+MANY_PASSES = ("integrated_gradients", "wcam", "wam")
+#: the top-k % of pixels compared by the IoU drift measure
+DRIFT_TOP_K = 10.0
+#: drift measure -> (name shown, what 1 means)
+DRIFT_MEASURES: dict[str, tuple[str, str]] = {
+    "top_k_iou": (f"top-{DRIFT_TOP_K:g} % IoU", "overlap of the most important pixels; 1 = the same region"),
+    "pearson": ("Pearson", "linear correlation of the two maps; 1 = the same up to scale"),
+    "spearman": ("Spearman", "rank correlation; 1 = the same ordering of pixels"),
+    "ssim": ("SSIM", "structural similarity of the rescaled maps; 1 = identical"),
+}
+
+
+def method_options(method: str, **overrides: Any) -> dict[str, Any]:
+    """Every option ``method`` will run with: its defaults, the interactive ones, then ``overrides``."""
+    return {**get_method(method).defaults(), **INTERACTIVE_OPTIONS.get(method, {}), **overrides}
+
+
+def options_text(options: dict[str, Any]) -> str:
+    """The options a method runs with, as one line ("Options: n_steps=50, …"; None shows as the method's default)."""
+    if not options:
+        return "No options."
+    return "Options: " + ", ".join(f"{k}={'default' if v is None else v}" for k, v in options.items())
+
+
+def wcam_choices(size: int) -> tuple[list[int], int]:
+    """The WCAM grid sizes offered for ``size``-px images, and the default number of Sobol designs.
+
+    In the coarser grid one cell is exactly the approximation band of the
+    default number of levels, so no cell mixes two levels; the finer grid
+    halves the cells. The default design size keeps a pair of images to
+    seconds on a CPU (fewer designs for a large-input model).
+    """
+    coarsest = 2 ** get_method("wcam").defaults()["levels"]
+    grids = [g for g in (coarsest, 2 * coarsest) if size % g == 0]
+    return grids, WCAM_DESIGNS[1] if size > LARGE_INPUT_SIDE else WCAM_DESIGNS[2]
+
+
+def is_slow(method: str, input_size: int) -> bool:
+    """Whether ``method`` on a model of this input size takes more than a few seconds on a CPU."""
+    return method in MANY_PASSES and input_size > LARGE_INPUT_SIDE
+
+
+def prediction_text(logits: np.ndarray, classes: list[str], k: int = 3) -> str:
+    """Markdown of the ``k`` most probable classes of one logit vector, the first in bold: "**cat** 81% · dog 9% · …"."""
+    ranking = top_k(logits, classes, k)
+    return " · ".join(f"**{name}** {p:.0%}" if i == 0 else f"{name} {p:.0%}" for i, (name, p) in enumerate(ranking))
+
+
+def image_pair(image: np.ndarray, shift: str, severity: int, seed: int, size: int) -> np.ndarray:
+    """uint8 2×size×size×3: the image and its shifted copy, each resized to the model.
+
+    The shift runs at the image's own resolution, as in ``shiftlab.experiment``.
+    """
+    shifted = apply(shift, image[None], severity, seed)
+    return model_inputs(np.stack([image, shifted[0]]), size)
+
+
+@dataclass(frozen=True)
+class PairExplanation:
+    """Logits (2×K), attribution (maps 2×H×W, extras batched) and drift of a (source, shifted) pair."""
+
+    logits: np.ndarray
+    attribution: Attribution
+    drift: dict[str, float]
+
+
+def explain_pair(
+    loaded: LoadedModel, pair: np.ndarray, method: str, same_target: bool = True, **options: Any
+) -> PairExplanation:
+    """Attribute both images of ``pair`` with ``method`` and measure the drift between the two maps.
+
+    ``same_target`` explains the source image's predicted class in both;
+    otherwise each image's own predicted class is explained.
+    """
+    logits = predict_logits(loaded.model, pair)
+    target = int(logits[0].argmax()) if same_target else None
+    attribution = attribute(loaded, pair, method, target=target, **options)
+    report = drift_report(attribution.maps[:1], attribution.maps[1:], k=DRIFT_TOP_K)
+    return PairExplanation(logits, attribution, {name: float(values[0]) for name, values in report.items()})

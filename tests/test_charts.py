@@ -1,0 +1,95 @@
+"""Chart data frames from hand-made inputs, and the charts' Vega-Lite specs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shiftlab.charts import (
+    SCORE_LABELS,
+    level_labels,
+    reliability_chart,
+    reliability_frame,
+    score_frame,
+    score_histogram,
+    severity_chart,
+    spectral_levels_chart,
+    spectral_levels_frame,
+    spectral_subbands_chart,
+    spectral_subbands_frame,
+)
+from shiftlab.metrics import OOD_SCORES, ReliabilityBins, reliability_bins
+
+
+def hand_bins() -> ReliabilityBins:
+    """Three bins on [0, 1]; the middle one is empty."""
+    nan = np.nan
+    return ReliabilityBins(
+        edges=np.array([0.0, 1 / 3, 2 / 3, 1.0]),
+        count=np.array([2, 0, 3]),
+        confidence=np.array([0.3, nan, 0.9]),
+        accuracy=np.array([0.5, nan, 2 / 3]),
+    )
+
+
+def test_reliability_frame_keeps_filled_bins():
+    frame = reliability_frame(hand_bins())
+    assert frame["count"].tolist() == [2, 3]
+    assert frame["lower"].tolist() == pytest.approx([0.0, 2 / 3])
+    assert frame["upper"].tolist() == pytest.approx([1 / 3, 1.0])
+    assert frame["accuracy"].tolist() == pytest.approx([0.5, 2 / 3])
+
+
+def test_reliability_chart_has_bars_and_diagonal():
+    logits = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    spec = reliability_chart(reliability_bins(np.array([0, 0, 1]), logits), "shifted", "t").to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "line"]
+
+
+def test_severity_chart_names_the_measures():
+    curve = pd.DataFrame({"severity": [0, 1, 2], "accuracy": [0.9, 0.8, 0.5], "ece": [0.02, 0.05, 0.2]})
+    spec = severity_chart(curve, 2, "accuracy").to_dict()
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["accuracy", "ECE"]
+    values = next(iter(spec["datasets"].values()))
+    assert {v["measure"] for v in values} == {"accuracy", "ECE"} and len(values) == 6
+    without_ece = severity_chart(curve.drop(columns="ece"), 2, "agreement").to_dict()
+    assert without_ece["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["agreement"]
+
+
+def test_level_labels_run_coarse_to_fine():
+    assert level_labels(3) == ["approx.", "level 3", "level 2", "level 1"]
+
+
+def test_spectral_frames():
+    levels = np.array([[0.4, 0.3, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4]])
+    frame = spectral_levels_frame(levels)
+    assert len(frame) == 8
+    shifted = frame[frame["condition"] == "shifted"].sort_values("order")
+    assert shifted["share"].tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert shifted["level"].tolist() == level_labels(3)
+
+    subbands = np.arange(18, dtype=float).reshape(2, 3, 3) / 100
+    sub = spectral_subbands_frame(subbands)
+    assert len(sub) == 18
+    row = sub[(sub["condition"] == "shifted") & (sub["level"] == "level 1") & (sub["sub-band"] == "diagonal")]
+    assert row["share"].item() == pytest.approx(subbands[1, 2, 2])
+    spectral_levels_chart(levels).to_dict()
+    spectral_subbands_chart(subbands).to_dict()
+
+
+def test_score_frame_uses_the_oriented_scores():
+    logits_in = np.log(np.array([[0.9, 0.1]]))
+    logits_out = np.log(np.array([[0.5, 0.5], [0.6, 0.4]]))
+    frame = score_frame(logits_in, logits_out, "msp")
+    assert frame["set"].tolist() == ["in-distribution", "out-of-distribution", "out-of-distribution"]
+    assert frame["score"].tolist() == pytest.approx([-0.9, -0.5, -0.6])
+
+
+def test_score_histogram():
+    assert set(SCORE_LABELS) == set(OOD_SCORES)
+    logits = np.random.default_rng(0).normal(size=(20, 10))
+    spec = score_histogram(logits, logits + 1, "energy").to_dict()
+    assert spec["encoding"]["x"]["bin"] == {"maxbins": 30} and spec["title"] == SCORE_LABELS["energy"]
+    with pytest.raises(ValueError, match="unknown OOD score"):
+        score_histogram(logits, logits, "entropy")

@@ -1,0 +1,86 @@
+"""Explaining a (source, shifted) pair: method notes and options, image pairs, shared targets, drift."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from shiftlab.attribution import list_methods
+from shiftlab.data import CIFAR10_CLASSES, load_dataset
+from shiftlab.explain import (
+    DRIFT_MEASURES,
+    METHOD_NOTES,
+    explain_pair,
+    image_pair,
+    is_slow,
+    method_options,
+    options_text,
+    prediction_text,
+    wcam_choices,
+)
+from shiftlab.metrics import drift_report
+from shiftlab.models import LoadedModel, build_model
+from shiftlab.shifts import apply
+
+
+@pytest.fixture(scope="module")
+def loaded() -> LoadedModel:
+    torch.manual_seed(0)
+    model = build_model("resnet20").eval()
+    return LoadedModel(model, {}, list(CIFAR10_CLASSES), 32, torch.device("cpu"), "resnet20", "test")
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    return load_dataset("cifar10-sample").images[0]
+
+
+def test_every_method_has_a_note():
+    assert set(METHOD_NOTES) == set(list_methods())
+
+
+def test_drift_measures_name_every_measure_of_the_report():
+    maps = np.random.default_rng(0).random((1, 8, 8))
+    assert set(DRIFT_MEASURES) == set(drift_report(maps, maps))
+
+
+def test_method_options_layer_defaults_interactive_and_overrides():
+    options = method_options("wcam", nb_design=32)
+    assert options["nb_design"] == 32 and options["grid_size"] == 8 and options["levels"] == 3
+    assert method_options("saliency") == {}
+    assert options_text({}) == "No options."
+    assert options_text({"layer": None, "n_steps": 50}) == "Options: layer=default, n_steps=50"
+
+
+def test_wcam_choices_and_slowness():
+    assert wcam_choices(32) == ([8, 16], 16)
+    assert wcam_choices(224) == ([8, 16], 8)
+    assert is_slow("wcam", 224) and not is_slow("wcam", 32) and not is_slow("gradcam", 224)
+
+
+def test_prediction_text():
+    logits = np.log(np.array([0.7, 0.2, 0.1]))
+    assert prediction_text(logits, ["cat", "dog", "frog"], k=2) == "**cat** 70% · dog 20%"
+
+
+def test_image_pair_shifts_at_the_image_resolution(image):
+    pair = image_pair(image, "gaussian_blur", 3, 0, 32)
+    np.testing.assert_array_equal(pair[0], image)
+    np.testing.assert_array_equal(pair[1], apply("gaussian_blur", image[None], 3, 0)[0])
+    assert image_pair(image, "gaussian_blur", 3, 0, 64).shape == (2, 64, 64, 3)
+
+
+def test_identical_pair_has_no_drift(loaded, image):
+    result = explain_pair(loaded, np.stack([image, image]), "saliency")
+    assert result.drift["top_k_iou"] == pytest.approx(1.0)
+    assert result.drift["pearson"] == pytest.approx(1.0) and result.drift["ssim"] == pytest.approx(1.0)
+    assert result.logits.shape == (2, 10)
+
+
+def test_same_target_explains_the_source_class_in_both(loaded, image):
+    pair = image_pair(image, "invert", 5, 0, 32)
+    result = explain_pair(loaded, pair, "gradcam", same_target=True)
+    assert result.attribution.target.tolist() == [result.logits[0].argmax()] * 2
+    own = explain_pair(loaded, pair, "gradcam", same_target=False)
+    assert own.attribution.target.tolist() == result.logits.argmax(1).tolist()

@@ -1,0 +1,65 @@
+"""Heat-map pictures and thumbnails: normalisation, colours, overlays, band outlines, enlargement."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+
+from shiftlab.heatmaps import CMAP, colorize, normalize, outline_bands, overlay, to_rgba
+from shiftlab.thumbnails import display_factor, enlarge, side_by_side
+
+
+def test_normalize_clips_at_the_percentile():
+    values = np.arange(101, dtype=float)  # the 99th percentile of 0..100 is 99
+    out = normalize(values, upper_percentile=99)
+    assert out[0] == 0 and out[99] == 1 and out[100] == 1
+    assert out[33] == pytest.approx(33 / 99)
+
+
+def test_normalize_constant_and_outlier_maps():
+    assert not normalize(np.full((4, 4), 3.0)).any()
+    spike = np.zeros(10)
+    spike[3] = 5.0  # percentile 99 of nine zeros and one 5 is below 5 but above 0
+    assert normalize(spike)[3] == 1.0
+
+
+def test_to_rgba_uses_the_colour_map_and_value_as_alpha():
+    rgba = to_rgba(np.array([[0.0, 1.0]]), opacity=0.5)
+    expected = matplotlib.colormaps[CMAP](1.0, bytes=True)
+    assert tuple(rgba[0, 1, :3]) == tuple(expected[:3])
+    assert rgba[0, 0, 3] == 0 and rgba[0, 1, 3] == 128  # 0.5 · 255 rounded
+
+
+def test_overlay_leaves_unimportant_pixels_untouched():
+    image = np.full((2, 2, 3), 100, np.uint8)
+    attribution = np.array([[0.0, 0.0], [0.0, 1.0]])
+    out = overlay(image, attribution, opacity=1.0)
+    np.testing.assert_array_equal(out[0, 0], [100, 100, 100])
+    np.testing.assert_array_equal(out[1, 1], matplotlib.colormaps[CMAP](1.0, bytes=True)[:3])
+    with pytest.raises(ValueError, match="differ in size"):
+        overlay(image, np.zeros((3, 3)))
+
+
+def test_colorize_is_opaque_rgb():
+    out = colorize(np.random.default_rng(0).random((8, 8)))
+    assert out.shape == (8, 8, 3) and out.dtype == np.uint8
+
+
+def test_outline_bands_draws_the_band_borders():
+    picture = np.zeros((8, 8, 3), np.uint8)
+    out = outline_bands(picture, levels=1)  # four 4×4 bands
+    assert (out[0, :] == 255).all() and (out[:, 3] == 255).all() and (out[4, :] == 255).all()
+    assert (out[1:3, 1:3] == 0).all() and (out[5:7, 5:7] == 0).all()
+    assert not picture.any()  # the input is not modified
+
+
+def test_thumbnails():
+    assert display_factor(32, 192) == 6 and display_factor(224, 192) == 1
+    image = np.array([[[1, 1, 1], [2, 2, 2]]], np.uint8)  # 1×2
+    big = enlarge(image, 3)
+    assert big.shape == (3, 6, 3) and (big[:, :3] == 1).all() and (big[:, 3:] == 2).all()
+    pair = side_by_side(image, image, gap=2)
+    assert pair.shape == (1, 6, 3) and (pair[0, 2:4] == 255).all()
+    with pytest.raises(ValueError, match="same height"):
+        side_by_side(image, np.zeros((2, 2, 3), np.uint8))
