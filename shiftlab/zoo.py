@@ -7,6 +7,10 @@ code, never typed.
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+
 from shiftlab.checkpoint import read_card
 from shiftlab.errors import CheckpointError
 from shiftlab.models import get_spec, list_models, list_variants
@@ -62,5 +66,24 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+TABLE_BLOCK = re.compile(r"(<!-- zoo-table -->\n).*?(<!-- /zoo-table -->)", re.DOTALL)
+
+
+def readme_with_table(text: str, table: str) -> str:
+    """``text`` with the block between the zoo-table markers replaced by ``table``."""
+    if not TABLE_BLOCK.search(text):
+        raise ValueError("README has no <!-- zoo-table --> ... <!-- /zoo-table --> block")
+    return TABLE_BLOCK.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
+
+
+def main(argv: list[str]) -> None:
+    """Print the table, or with ``--write-readme`` put it into README.md."""
+    table = markdown_table(zoo_rows())
+    if "--write-readme" in argv:
+        README.write_text(readme_with_table(README.read_text(), table))
+    print(table)
+
+
 if __name__ == "__main__":
-    print(markdown_table(zoo_rows()))
+    main(sys.argv[1:])
