@@ -19,12 +19,10 @@ ui.setup_page(
     "Why did the model predict what it did, and does the reason survive the shift? Pick an image, a shift and an "
     "attribution method: the maps show which pixels the prediction rests on, before and after the shift.",
 )
-loaded = ui.pick_model()
-with ui.user_errors():
-    sample = ui.cached_dataset(ui.SAMPLE)
-image, label = ui.pick_image(sample, loaded.input_size)
-shift = ui.pick_shift()
-severity, seed = ui.pick_severity_and_seed()
+setup = ui.pick_image_setup()
+loaded, image, label, shift, severity, seed = (
+    setup.loaded, setup.image, setup.label, setup.shift, setup.severity, setup.seed
+)
 methods = list_methods(loaded)
 method = st.sidebar.selectbox(
     "Attribution method", methods, index=methods.index(DEFAULT_METHOD) if DEFAULT_METHOD in methods else 0, key="method"

@@ -25,12 +25,10 @@ st.markdown(
     "shape and layout, weight on the finest level means it uses texture and fine detail, which noise and blur "
     "destroy first."
 )
-loaded = ui.pick_model()
-with ui.user_errors():
-    sample = ui.cached_dataset(ui.SAMPLE)
-image, label = ui.pick_image(sample, loaded.input_size)
-shift = ui.pick_shift()
-severity, seed = ui.pick_severity_and_seed()
+setup = ui.pick_image_setup()
+loaded, image, label, shift, severity, seed = (
+    setup.loaded, setup.image, setup.label, setup.shift, setup.severity, setup.seed
+)
 grids, default_designs = wcam_choices(loaded.input_size)
 grid_size = st.sidebar.select_slider("WCAM grid size", grids, value=grids[0], key="grid_size")
 nb_design = st.sidebar.select_slider("WCAM Sobol designs", list(WCAM_DESIGNS), value=default_designs, key="nb_design")

@@ -170,6 +170,29 @@ def pick_severity_and_seed(default_severity: int = 3) -> tuple[int, int]:
     return severity, int(seed)
 
 
+@dataclass(frozen=True)
+class ImageSetup:
+    """The sidebar choices of a one-image page: model, image (and its label, if any), shift, severity, seed."""
+
+    loaded: LoadedModel
+    image: np.ndarray
+    label: str | None
+    shift: str
+    severity: int
+    seed: int
+
+
+def pick_image_setup() -> ImageSetup:
+    """Sidebar pickers shared by the one-image pages (Explain, Spectral profile)."""
+    loaded = pick_model()
+    with user_errors():
+        sample = cached_dataset(SAMPLE)
+    image, label = pick_image(sample, loaded.input_size)
+    shift = pick_shift()
+    severity, seed = pick_severity_and_seed()
+    return ImageSetup(loaded, image, label, shift, severity, seed)
+
+
 def show_shift(name: str, height: int, width: int) -> None:
     """The shift's one-line description and, folded, the parameters of each severity at this image size."""
     record = get_shift(name)
