@@ -25,7 +25,7 @@ from shiftlab.checkpoint import read_card, write_card
 from shiftlab.data import ImageDataset, load_dataset
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, classification_report
-from shiftlab.models import get_spec, load_model
+from shiftlab.models import card_path, get_spec, load_model
 from shiftlab.shifts import SEVERITIES, apply
 from shiftlab.shifts.corruptions import BENCHMARK
 
@@ -84,8 +84,8 @@ def update_card(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), d
         raise ValueError(f"unknown evaluation suites {sorted(unknown)}; known: {', '.join(SUITES)}")
     loaded = load_model(arch, variant, device=device)
     test_set = load_dataset(data, "test", root=root)
-    card_path = get_spec(arch).find_weights(variant).with_suffix(".json")
-    card = read_card(card_path)
+    card_file = card_path(get_spec(arch).find_weights(variant))
+    card = read_card(card_file)
     metrics, robustness = card.setdefault("metrics", {}), card.setdefault("robustness", {})
     if "clean" in suites:
         metrics.update(evaluate_clean(loaded.model, test_set))
@@ -95,7 +95,7 @@ def update_card(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), d
     if "pgd" in suites:
         robustness["pgd"] = evaluate_pgd(loaded.model, test_set)
         metrics["pgd20_accuracy"] = robustness["pgd"]["accuracy"]
-    write_card(card, card_path)
+    write_card(card, card_file)
     return metrics
 
 

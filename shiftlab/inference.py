@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from torch import nn
 
 from shiftlab.errors import ImageInputError
@@ -47,8 +48,6 @@ def predict_logits(model: nn.Module, images: np.ndarray, batch_size: int = 500) 
 
 def top_k(logits: np.ndarray, classes: list[str], k: int = 5) -> list[tuple[str, float]]:
     """The ``k`` most probable classes of one logit vector, with their softmax probabilities."""
-    logits = np.asarray(logits, dtype=np.float64).reshape(-1)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
+    probs = softmax(np.asarray(logits, dtype=np.float64).reshape(-1))
     order = np.argsort(-probs, kind="stable")[:k]
     return [(classes[i], float(probs[i])) for i in order]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shiftlab.checkpoint import read_card
 from shiftlab.errors import CheckpointError
-from shiftlab.models import get_spec, list_models, list_variants
+from shiftlab.models import card_path, get_spec, list_models, list_variants
 
 CARD_FIGURES = ("accuracy", "macro_f1", "ece", "nll", "corruption_accuracy", "pgd20_accuracy")
 
@@ -30,9 +30,9 @@ def zoo_rows() -> list[dict]:
 
 def _row(arch: str, variant: str, spec) -> dict:
     row = {"model": arch, "variant": variant, "dataset": spec.dataset, "description": spec.description}
-    card_path = spec.find_weights(variant).parent / f"{variant}.json"
+    card_file = card_path(spec.find_weights(variant))
     try:
-        card = read_card(card_path) if card_path.is_file() else {}
+        card = read_card(card_file) if card_file.is_file() else {}
     except CheckpointError:
         card = {}
     metrics = card.get("metrics", {})

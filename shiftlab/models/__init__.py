@@ -4,6 +4,7 @@ from shiftlab.models.classifier import Classifier, LoadedModel
 from shiftlab.models.registry import (
     ModelSpec,
     build_model,
+    card_path,
     checkpoint_root,
     get_spec,
     list_models,
@@ -16,6 +17,7 @@ __all__ = [
     "LoadedModel",
     "ModelSpec",
     "build_model",
+    "card_path",
     "checkpoint_root",
     "get_spec",
     "list_models",

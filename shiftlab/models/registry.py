@@ -217,13 +217,18 @@ def load_model(
     return LoadedModel(classifier, card, spec.classes(), spec.input_size, target, arch, variant)
 
 
+def card_path(weights: Path) -> Path:
+    """Where the model card of a weights file lives: beside it, same name, ``.json`` (``x.pth.tar`` -> ``x.json``)."""
+    return weights.parent / f"{_strip_suffix(weights.name)}.json"
+
+
 def _card_for(spec: ModelSpec, variant: str, weights: Path) -> dict:
     """The JSON card beside ``weights``, or a minimal one describing a foreign file."""
-    card_path = weights.parent / f"{_strip_suffix(weights.name)}.json"
-    if card_path.is_file():
-        card = read_card(card_path)
+    path = card_path(weights)
+    if path.is_file():
+        card = read_card(path)
         if card.get("arch", spec.arch) != spec.arch:
-            raise CheckpointError(f"{card_path} describes a {card.get('arch')!r}, not a {spec.arch!r}")
+            raise CheckpointError(f"{path} describes a {card.get('arch')!r}, not a {spec.arch!r}")
         return card
     card = {"arch": spec.arch, "variant": variant, "dataset": spec.dataset, "weights": str(weights)}
     if spec.arch == "resnet50" and variant in RESNET50_SOURCES:
