@@ -1,9 +1,11 @@
 """Split the PNG-layout CIFAR-10 train archive into parts small enough to carry, and join them back.
 
 A GPU machine is reached with at most 64 MiB per call (work tree included), and
-the 106 MiB ``cifar10_train.npz`` does not fit. Split it here into 3 parts of
-about 39 MiB, carry one part per call (``.device-data/`` is git-ignored) and copy
-it to a folder outside the work tree, then join the parts there:
+the 106 MiB ``cifar10_train.npz`` does not fit. Split it here into parts that fit
+beside the work tree (2 parts of 58 MiB beside a 5 MiB tree; 3 of 39 MiB, the
+default, beside a larger one), carry one part per call (``.device-data/`` is
+git-ignored) and copy it to a folder outside the work tree, then join the parts
+there (``scripts/zoo_gpu.sh`` does these steps):
 
     python scripts/split_npz.py split ../shared/data/cifar10_train.npz .device-data/
     # one call per part: cp .device-data/cifar10_train.partK.npz /tmp/data/ ; then on the device:

@@ -18,3 +18,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was asked for but no CUDA GPU is visible")
     return resolved
+
+
+def device_name(device: torch.device) -> str:
+    """What a model card records as the hardware: ``"cpu"`` or the GPU's marketing name."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)

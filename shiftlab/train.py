@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from shiftlab.checkpoint import load_strict, read_tensors, save_checkpoint
 from shiftlab.data import load_dataset
-from shiftlab.device import resolve_device
+from shiftlab.device import device_name, resolve_device
 from shiftlab.evaluate import evaluate_clean, fingerprint
 from shiftlab.models import build_model, checkpoint_root, get_spec
 from shiftlab.variants import list_training_variants, make_variant, variant_class
@@ -93,7 +93,10 @@ class TrainConfig:
     overrides: dict = field(default_factory=dict)
 
     def recipe(self) -> dict:
-        base = {**RECIPES[get_spec(self.arch).family], "variant_params": dict(variant_class(self.variant).defaults)}
+        variant = variant_class(self.variant)
+        base = {**RECIPES[get_spec(self.arch).family], "variant_params": dict(variant.defaults)}
+        if not variant.uses_randaugment:
+            base["randaugment"] = None  # the card must not claim an augmentation the variant does not apply
         unknown = set(self.overrides) - set(base)
         if unknown:
             raise ValueError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(base)}")
@@ -229,7 +232,10 @@ def train(config: TrainConfig) -> Path:
 
 
 def _run_epoch(model, optimizer, variant, images, labels, recipe, device, epoch, show, lr_for_step) -> dict:
-    """One pass over a fresh permutation; returns mean loss, train accuracy, images/s and seconds."""
+    """One pass over a fresh permutation; returns mean loss, train accuracy, images/s, seconds and the device.
+
+    The device is recorded per epoch because a resumed run may continue on other hardware.
+    """
     model.train()
     order = torch.randperm(len(labels))
     batch_size = recipe["batch_size"]
@@ -250,7 +256,8 @@ def _run_epoch(model, optimizer, variant, images, labels, recipe, device, epoch,
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}", refresh=False)
     seconds = time.perf_counter() - start
     return {"loss": round(total_loss / seen, 5), "train_accuracy": round(correct / seen, 5),
-            "lr_end": optimizer.param_groups[0]["lr"], "images_per_s": round(seen / seconds, 1), "seconds": round(seconds, 1)}
+            "lr_end": optimizer.param_groups[0]["lr"], "images_per_s": round(seen / seconds, 1), "seconds": round(seconds, 1),
+            "device": device_name(device)}
 
 
 def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict, train_set, device) -> Path:
@@ -269,7 +276,7 @@ def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict,
         "normalization": {"mean": list(spec.mean), "std": list(spec.std)},
         "parameters": sum(p.numel() for p in model.parameters()),
         "recipe": {**recipe, "variant": variant_class(config.variant).description,
-                   "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+                   "device": device_name(device),
                    "torch_threads": torch.get_num_threads(),
                    "wall_time_s": round(progress["train_seconds"], 1), "epochs_done": progress["epochs_done"]},
         "data": {"train": fingerprint(train_set)},

@@ -37,6 +37,8 @@ class TrainingVariant:
     name = "baseline"
     description = "random crop (pad 4) + horizontal flip, cross-entropy"
     defaults: dict = {}
+    #: whether ``augment`` applies the recipe's RandAugment; variants with their own augmentation do not
+    uses_randaugment = True
 
     def __init__(self, recipe: dict, autocast: Callable = contextlib.nullcontext):
         self.recipe = recipe
@@ -126,6 +128,7 @@ class AugMix(TrainingVariant):
     name = "augmix"
     description = "AugMix: width 3, depth 1-3, severity 3, Dirichlet(1)/Beta(1,1) mixing, JSD weight 12"
     defaults = {"width": 3, "max_depth": 3, "severity": 3, "alpha": 1.0, "jsd_weight": 12.0}
+    uses_randaugment = False
 
     def augment(self, images: torch.Tensor) -> torch.Tensor:
         """Returns the clean view and two AugMix views stacked along a new leading axis (3×N×3×H×W)."""
@@ -166,6 +169,7 @@ class PixMix(TrainingVariant):
     name = "pixmix"
     description = "PixMix: k 4, beta 3, augmentation severity 3, 256 procedural IFS fractals as mixing set"
     defaults = {"k": 4, "beta": 3.0, "severity": 3, "fractals": 256, "fractal_seed": 0}
+    uses_randaugment = False
 
     def __init__(self, recipe: dict, autocast: Callable = contextlib.nullcontext):
         super().__init__(recipe, autocast)
@@ -213,6 +217,7 @@ class AdversarialVariant(TrainingVariant):
     """Shared parts of the adversarial variants: crop + flip, ε in [0, 1] pixel units."""
 
     defaults = {"eps": 8 / 255}
+    uses_randaugment = False
 
     def augment(self, images: torch.Tensor) -> torch.Tensor:
         return to_unit_float(random_crop_flip(images))

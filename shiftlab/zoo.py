@@ -41,9 +41,19 @@ def _row(arch: str, variant: str, spec) -> dict:
     recipe = card.get("recipe", {})
     row["epochs"] = recipe.get("epochs_done")
     row["train hours"] = round(recipe["wall_time_s"] / 3600, 2) if "wall_time_s" in recipe else None
-    row["device"] = recipe.get("device")
+    row["device"] = _devices(card)
+    row["start"] = f"fine-tuned from {recipe['init']['checkpoint']}" if recipe.get("init") else "scratch"
     row["parameters"] = card.get("parameters")
     return row
+
+
+def _devices(card: dict) -> str | None:
+    """The hardware a run trained on: the per-epoch record when there is one (a resumed run may have moved)."""
+    per_epoch = [epoch["device"] for epoch in card.get("history", []) if "device" in epoch]
+    if not per_epoch:
+        return card.get("recipe", {}).get("device")
+    counts = {name: per_epoch.count(name) for name in dict.fromkeys(per_epoch)}
+    return " + ".join(f"{name} ({n} ep.)" for name, n in counts.items()) if len(counts) > 1 else per_epoch[0]
 
 
 def _percent(value: float | None) -> str:
@@ -53,7 +63,7 @@ def _percent(value: float | None) -> str:
 def markdown_table(rows: list[dict]) -> str:
     """The measured rows as a Markdown table (accuracies in %, ECE and NLL to 4 decimals)."""
     header = ("| model | variant | test set | accuracy | macro-F1 | ECE (15 bins) | NLL | corruption accuracy "
-              "(15 × 5) | PGD-20 accuracy (ε 8/255) | epochs | train time (h) | device |")
+              "(15 × 5) | PGD-20 accuracy (ε 8/255) | epochs | start | train time (h) | device |")
     lines = [header, "|---" * (header.count("|") - 1) + "|"]
     for r in rows:
         if r["accuracy"] is None:
@@ -61,7 +71,7 @@ def markdown_table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['model']} | {r['variant']} | {r['test set']} | {_percent(r['accuracy'])} | {r['macro_f1']:.4f} | "
             f"{r['ece']:.4f} | {r['nll']:.4f} | {_percent(r['corruption_accuracy'])} | {_percent(r['pgd20_accuracy'])} | "
-            f"{r['epochs']} | {r['train hours']} | {r['device']} |"
+            f"{r['epochs']} | {r['start']} | {r['train hours']} | {r['device']} |"
         )
     return "\n".join(lines)
 

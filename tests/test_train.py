@@ -29,6 +29,7 @@ def test_training_lowers_the_loss_and_writes_a_card(tmp_path):
     assert losses[-1] < losses[0], losses
     assert card["arch"] == "resnet20" and card["variant"] == "baseline"
     assert card["recipe"]["epochs"] == 3 and card["recipe"]["seed"] == 0 and card["recipe"]["device"] == "cpu"
+    assert [epoch["device"] for epoch in card["history"]] == ["cpu"] * 3
     assert set(card["metrics"]) >= {"accuracy", "macro_f1", "ece", "nll"}
     assert card["data"]["train"]["n"] == 256 and len(card["data"]["train"]["sha256"]) == 64
     assert card["metrics"]["dataset"]["name"] == "cifar10-sample"
@@ -68,6 +69,13 @@ def test_vit_recipe_runs_with_randaugment(tmp_path):
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["recipe"]["optimizer"] == "adamw" and card["recipe"]["randaugment"] == [2, 7]
     assert card["config"]["patch_size"] == 4
+
+
+@pytest.mark.parametrize("variant", ["augmix", "pixmix", "pgd_adv", "free_adv", "fast_adv"])
+def test_variants_with_their_own_augmentation_do_not_claim_randaugment(variant):
+    recipe = TrainConfig(arch="vit_tiny", variant=variant).recipe()
+    assert recipe["randaugment"] is None and recipe["optimizer"] == "adamw"
+    assert TrainConfig(arch="vit_tiny").recipe()["randaugment"] == [2, 7]
 
 
 def test_unknown_recipe_field_is_refused(tmp_path):

@@ -20,3 +20,17 @@ def test_every_shipped_cifar_model_has_a_row_with_figures():
 def test_missing_markers_are_an_error():
     with pytest.raises(ValueError, match="zoo-table"):
         readme_with_table("no table here", "| x |")
+
+
+def test_a_run_resumed_on_other_hardware_names_both_devices():
+    from shiftlab.zoo import _devices
+
+    history = [{"device": "cpu"}] * 2 + [{"device": "NVIDIA H100"}]
+    assert _devices({"history": history, "recipe": {"device": "NVIDIA H100"}}) == "cpu (2 ep.) + NVIDIA H100 (1 ep.)"
+    assert _devices({"history": [{"device": "cpu"}], "recipe": {}}) == "cpu"
+    assert _devices({"history": [{"loss": 1.0}], "recipe": {"device": "cpu"}}) == "cpu"
+
+
+def test_shipped_fine_tuned_and_scratch_runs_are_told_apart():
+    starts = {r["start"] for r in zoo_rows() if r["dataset"] == "cifar10"}
+    assert starts and all(s == "scratch" or s.startswith("fine-tuned from ") for s in starts)

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Train the CIFAR-10 zoo on a lent GPU machine, all runs side by side, then evaluate them.
+#
+# The machine is reached one call at a time (at most 64 MiB carried per call) and
+# keeps its disk only while it stays warm, so the work is split into steps that
+# each call runs one of (see README, "Training on a GPU machine"):
+#
+#   scripts/zoo_gpu.sh stage .device-data/FILE   copy a carried data file to $DATA (outside the work tree)
+#   scripts/zoo_gpu.sh launch                    join the train archive, start every run in the background
+#   scripts/zoo_gpu.sh watch SECONDS             evaluate runs as they finish; return when all end or SECONDS pass
+#   scripts/zoo_gpu.sh evaluate                  start evaluating finished runs (clean, corruptions, PGD-20)
+#   scripts/zoo_gpu.sh collect                   pack checkpoints + cards + logs into $OUT (≤ 15 MiB pieces)
+#
+# Runs are started with setsid so they outlive the call that launched them, and
+# each one is resumable (--resume), so a relaunch continues after the last epoch.
+set -euo pipefail
+
+WORK=${ZOO_WORK:-/root/zoo}
+DATA=$WORK/data
+export SHIFTLAB_CHECKPOINTS=$WORK/checkpoints
+PY=${PYTHON:-python3}
+
+# arch variant [extra train flags]; every run uses its family's recipe unless a flag says otherwise
+RUNS=(
+  "vit_tiny baseline"
+  "vit_tiny augmix --epochs 30"
+  "vit_tiny fast_adv --epochs 35"
+  "resnet20 pgd_adv --epochs 25"
+  "resnet20 augmix --epochs 35"
+  "resnet20 pixmix --epochs 30"
+  "resnet20 free_adv --epochs 20"
+  "resnet20 fast_adv --epochs 30"
+)
+
+run_name() { echo "$1_$2"; }
+
+stage() {
+  mkdir -p "$DATA"
+  cp "$1" "$DATA/"
+  ls -la "$DATA"
+}
+
+launch() {
+  mkdir -p "$WORK/logs" "$WORK/runs"
+  if [[ ! -f $DATA/cifar10_train.npz ]]; then
+    $PY scripts/split_npz.py join "$DATA/cifar10_train.npz" "$DATA"/cifar10_train.part*.npz
+  fi
+  for run in "${RUNS[@]}"; do
+    read -r arch variant extra <<<"$run"
+    name=$(run_name "$arch" "$variant")
+    OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.train --arch "$arch" --variant "$variant" \
+      --data-root "$DATA" --run-dir "$WORK/runs/$name" --resume --no-progress ${extra:-} \
+      >>"$WORK/logs/$name.log" 2>&1 </dev/null &
+  done
+  sleep 5
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
+}
+
+progress() {
+  for run in "${RUNS[@]}"; do
+    read -r arch variant _ <<<"$run"
+    name=$(run_name "$arch" "$variant")
+    printf '%-20s %s\n' "$name" "$(grep -E '^\{"epoch"|wrote|Error|error' "$WORK/logs/$name.log" 2>/dev/null | tail -1 | cut -c1-150)"
+  done
+}
+
+watch() {
+  # while runs train, start the evaluation of each one as soon as its checkpoint is written
+  local deadline=$((SECONDS + $1))
+  while ((SECONDS < deadline)) && pgrep -f "shiftlab\.(train|evaluate)" >/dev/null; do
+    evaluate
+    sleep 15
+  done
+  evaluate
+  progress
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+}
+
+evaluate() {
+  # clean, corruptions and PGD-20 for every finished run not yet evaluated, each in the background
+  for run in "${RUNS[@]}"; do
+    read -r arch variant _ <<<"$run"
+    name=$(run_name "$arch" "$variant")
+    log=$WORK/logs/eval_$name.log
+    if [[ -f $SHIFTLAB_CHECKPOINTS/cifar10/$arch/$variant.json && ! -f $log ]]; then
+      OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.evaluate --arch "$arch" --variant "$variant" \
+        --data-root "$DATA" >"$log" 2>&1 </dev/null &
+    fi
+  done
+}
+
+collect() {
+  # checkpoints, cards and logs, plus the resumable state of runs that have not finished
+  local unfinished=()
+  for run in "${RUNS[@]}"; do
+    read -r arch variant _ <<<"$run"
+    [[ -f $SHIFTLAB_CHECKPOINTS/cifar10/$arch/$variant.json ]] || unfinished+=("runs/$(run_name "$arch" "$variant")")
+  done
+  tar -C "$WORK" -czf /tmp/zoo.tgz checkpoints logs "${unfinished[@]}"
+  split -b 15M -d /tmp/zoo.tgz "$OUT/zoo.tgz.part"
+  ls -la "$OUT"
+}
+
+"$@"
