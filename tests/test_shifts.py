@@ -133,6 +133,19 @@ def test_chunking_does_not_change_the_result(small, monkeypatch):
         assert np.array_equal(apply(name, small, 3, seed=2, device="cpu"), expected)
 
 
+@pytest.mark.parametrize("name", ["gaussian_noise", "shot_noise", "jpeg_compression", "spatter", "elastic_transform"])
+def test_the_thread_count_does_not_change_the_result(name, small):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = apply(name, small, 4, seed=5, device="cpu")
+        torch.set_num_threads(3)
+        threaded = apply(name, small, 4, seed=5, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(serial, threaded)
+
+
 def test_the_default_device_is_resolved(small):
     assert np.array_equal(apply("contrast", small, 2), apply("contrast", small, 2, device="cpu"))
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from shiftlab.shifts.color import hsv_to_rgb, rgb_to_hsv
 from shiftlab.shifts.resample import pil_box_resize_ops
-from shiftlab.shifts.shift import Context
+from shiftlab.shifts.shift import Context, per_image
 
 
 def brightness(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
@@ -63,5 +63,5 @@ def _jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
 def jpeg_compression(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     """JPEG artefacts: encoded at ``quality`` and decoded again with Pillow (libjpeg), image by image."""
     images = torch.round(x * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    decoded = np.stack([_jpeg_roundtrip(image, int(p["quality"])) for image in images])
+    decoded = np.stack(per_image(lambda image: _jpeg_roundtrip(image, int(p["quality"])), images))
     return torch.from_numpy(decoded).to(x.device).permute(0, 3, 1, 2).float() / 255

@@ -21,7 +21,7 @@ import torch
 from scipy import ndimage
 
 from shiftlab.shifts.filters import correlate, gaussian_blur
-from shiftlab.shifts.shift import Context
+from shiftlab.shifts.shift import Context, per_image
 
 WATER = (175 / 255, 238 / 255, 238 / 255)  # pale turquoise
 MUD = (63 / 255, 42 / 255, 20 / 255)  # brown
@@ -64,7 +64,7 @@ def _water_shading(liquid: torch.Tensor) -> torch.Tensor:
 def _outline_distance(level: torch.Tensor) -> torch.Tensor:
     """Euclidean distance of each pixel to the nearest Canny edge of its own image (1e4 where it has none)."""
     edges = _canny(level, 50, 150).cpu().numpy()[:, 0]
-    dist = np.stack([ndimage.distance_transform_edt(~e) if e.any() else np.full(e.shape, 1e4) for e in edges])
+    dist = np.stack(per_image(lambda e: ndimage.distance_transform_edt(~e) if e.any() else np.full(e.shape, 1e4), edges))
     return torch.from_numpy(dist[:, None]).to(level)
 
 
