@@ -27,8 +27,9 @@ METHOD_NOTES: dict[str, str] = {
     "logit with respect to the pixels (Simonyan et al. 2014). Fast and sharp, but noisy.",
     "integrated_gradients": "Gradients accumulated along a straight path from a black image to this one "
     "(Sundararajan et al. 2017); the map adds up to the score difference between the image and black.",
-    "gradcam": "Where the last convolutional stage looks: its feature maps weighted by their average gradient "
-    "for the class, kept where positive and upsampled (Selvaraju et al. 2017). Coarse but stable.",
+    "gradcam": "Where the last convolutional stage (for a ViT: the last block's patch tokens) looks: its feature "
+    "maps weighted by their average gradient for the class, kept where positive and upsampled "
+    "(Selvaraju et al. 2017). Coarse but stable.",
     "attention_rollout": "How much attention flows from each image patch to the class token, multiplied through "
     "all layers (Abnar & Zuidema 2020). Class-agnostic: the same map for every class.",
     "gradient_rollout": "Attention rollout weighted by the gradient of the class score (Chefer et al. 2021): "
