@@ -34,7 +34,7 @@ from shiftlab.data import load_dataset
 from shiftlab.device import device_name, resolve_device
 from shiftlab.evaluate import evaluate_clean, fingerprint
 from shiftlab.models import build_model, checkpoint_root, get_spec
-from shiftlab.variants import list_training_variants, make_variant, variant_class
+from shiftlab.variants import TrainingVariant, list_training_variants, make_variant, variant_class
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -190,13 +190,62 @@ def _autocast_factory(device: torch.device, precision: str):
     return contextlib.nullcontext
 
 
+@dataclass
+class TrainingRun:
+    """What every epoch of one run works on: the model, its optimiser and variant, the data and the recipe."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    variant: TrainingVariant
+    images: torch.Tensor  # uint8 N×3×H×W
+    labels: torch.Tensor
+    recipe: dict
+    device: torch.device
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.labels) / self.recipe["batch_size"])
+
+    def learning_rate(self, epoch: int, step: int) -> float:
+        """The schedule's value at ``step`` of ``epoch`` (warm-up, then cosine over the whole run)."""
+        per_epoch = self.steps_per_epoch
+        return learning_rate(epoch * per_epoch + step, per_epoch * self.recipe["epochs"],
+                             per_epoch * self.recipe["warmup_epochs"], self.recipe["lr"])
+
+    def run_epoch(self, epoch: int, show: bool) -> dict:
+        """One pass over a fresh permutation; returns mean loss, train accuracy, images/s, seconds and the device.
+
+        The device is recorded per epoch because a resumed run may continue on other hardware.
+        """
+        model, optimizer, variant, batch_size = self.model, self.optimizer, self.variant, self.recipe["batch_size"]
+        model.train()
+        order = torch.randperm(len(self.labels))
+        total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+        bar = tqdm(range(0, len(order), batch_size), desc=f"epoch {epoch + 1}/{self.recipe['epochs']}", disable=not show,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
+        for step, begin in enumerate(bar):
+            idx = order[begin : begin + batch_size]
+            x = variant.augment(self.images[idx]).to(self.device)
+            y = self.labels[idx].to(self.device)
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate(epoch, step)
+            out = variant.train_step(model, optimizer, x, y)
+            total_loss += out.loss.item() * len(idx)
+            correct += int((out.logits.argmax(1) == y).sum())
+            seen += len(idx)
+            rate = seen / (time.perf_counter() - start)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}", refresh=False)
+        seconds = time.perf_counter() - start
+        return {"loss": round(total_loss / seen, 5), "train_accuracy": round(correct / seen, 5),
+                "lr_end": optimizer.param_groups[0]["lr"], "images_per_s": round(seen / seconds, 1),
+                "seconds": round(seconds, 1), "device": device_name(self.device)}
+
+
 def train(config: TrainConfig) -> Path:
     """Run (or resume) training, then evaluate and write ``<out>/<variant>.safetensors`` and its card."""
     recipe = config.recipe()
     device = resolve_device(config.device)
     train_set = load_dataset(config.data, "train" if config.data == "cifar10" else "test", config.data_root, config.limit)
-    images = torch.from_numpy(train_set.images).permute(0, 3, 1, 2).contiguous()
-    labels = torch.from_numpy(train_set.labels)
 
     torch.manual_seed(config.seed)
     model = build_model(config.arch)
@@ -204,10 +253,9 @@ def train(config: TrainConfig) -> Path:
         load_strict(model.net, read_tensors(config.init), source=config.init)
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
-    variant = make_variant(config.variant, recipe, _autocast_factory(device, recipe["precision"]))
-    steps_per_epoch = math.ceil(len(labels) / recipe["batch_size"])
-    total_steps = steps_per_epoch * recipe["epochs"]
-    warmup_steps = steps_per_epoch * recipe["warmup_epochs"]
+    run = TrainingRun(model, optimizer, make_variant(config.variant, recipe, _autocast_factory(device, recipe["precision"])),
+                      torch.from_numpy(train_set.images).permute(0, 3, 1, 2).contiguous(),
+                      torch.from_numpy(train_set.labels), recipe, device)
 
     run_dir = config.run_path()
     progress = {"recipe": recipe, "epochs_done": 0, "history": [], "train_seconds": 0.0, "git_commit": git_commit()}
@@ -219,9 +267,8 @@ def train(config: TrainConfig) -> Path:
         if config.stop_after is not None and epoch >= config.stop_after:
             return run_dir
         torch.manual_seed(epoch_seed(config.seed, epoch))
-        variant.start_epoch()
-        stats = _run_epoch(model, optimizer, variant, images, labels, recipe, device, epoch, config.progress,
-                           lambda s: learning_rate(epoch * steps_per_epoch + s, total_steps, warmup_steps, recipe["lr"]))
+        run.variant.start_epoch()
+        stats = run.run_epoch(epoch, config.progress)
         progress["history"].append(stats)
         progress["epochs_done"] = epoch + 1
         progress["train_seconds"] += stats["seconds"]
@@ -229,35 +276,6 @@ def train(config: TrainConfig) -> Path:
         print(json.dumps({"epoch": epoch + 1, **stats}), file=sys.stderr, flush=True)
 
     return _finish(config, model, recipe, progress, train_set, device)
-
-
-def _run_epoch(model, optimizer, variant, images, labels, recipe, device, epoch, show, lr_for_step) -> dict:
-    """One pass over a fresh permutation; returns mean loss, train accuracy, images/s, seconds and the device.
-
-    The device is recorded per epoch because a resumed run may continue on other hardware.
-    """
-    model.train()
-    order = torch.randperm(len(labels))
-    batch_size = recipe["batch_size"]
-    total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-    bar = tqdm(range(0, len(order), batch_size), desc=f"epoch {epoch + 1}/{recipe['epochs']}", disable=not show,
-               mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
-    for step, begin in enumerate(bar):
-        idx = order[begin : begin + batch_size]
-        x = variant.augment(images[idx]).to(device)
-        y = labels[idx].to(device)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_for_step(step)
-        out = variant.train_step(model, optimizer, x, y)
-        total_loss += out.loss.item() * len(idx)
-        correct += int((out.logits.argmax(1) == y).sum())
-        seen += len(idx)
-        rate = seen / (time.perf_counter() - start)
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}", refresh=False)
-    seconds = time.perf_counter() - start
-    return {"loss": round(total_loss / seen, 5), "train_accuracy": round(correct / seen, 5),
-            "lr_end": optimizer.param_groups[0]["lr"], "images_per_s": round(seen / seconds, 1), "seconds": round(seconds, 1),
-            "device": device_name(device)}
 
 
 def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict, train_set, device) -> Path:
