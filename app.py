@@ -9,6 +9,7 @@ PAGES = [
     st.Page("pages/3_Cases.py", title="Cases"),
     st.Page("pages/4_Spectral_profile.py", title="Spectral profile"),
     st.Page("pages/5_OOD_detection.py", title="OOD detection"),
+    st.Page("pages/6_Robustness.py", title="Robustness"),
 ]
 
 st.navigation(PAGES).run()

@@ -1,4 +1,5 @@
-"""Altair charts of the pages: reliability diagrams, accuracy vs severity, spectral profiles, OOD score histograms.
+"""Altair charts of the pages: reliability diagrams, accuracy vs severity, spectral profiles, OOD score
+histograms, and the zoo's robustness comparisons.
 
 Each chart has a ``*_frame`` function that turns shiftlab results into a tidy
 pandas DataFrame (tested on its own) and a ``*_chart`` function that draws it.
@@ -25,6 +26,13 @@ SCORE_LABELS = {
     "energy": "energy: −logsumexp(logits)",
 }
 HISTOGRAM_BINS = 30
+#: one marker per architecture on the zoo's scatter plots (named in the page's caption, not in a legend)
+MODEL_SHAPES = alt.Scale(domain=["resnet20", "vit_tiny"], range=["circle", "square"])
+#: one colour per training variant on every zoo chart: the baseline grey, augmentation cool, adversarial warm
+VARIANT_COLOURS = alt.Scale(
+    domain=["baseline", "augmix", "pixmix", "pgd_adv", "free_adv", "fast_adv"],
+    range=["#868e96", "#1f6feb", "#2f9e44", "#c92a2a", "#f08c00", "#ae3ec9"],
+)
 
 
 def reliability_frame(bins: ReliabilityBins) -> pd.DataFrame:
@@ -182,4 +190,68 @@ def score_histogram(logits_in: np.ndarray, logits_out: np.ndarray, score: str) -
             color=alt.Color("set:N", scale=colours, title=None, legend=alt.Legend(orient="top")),
         )
         .properties(height=340, title=SCORE_LABELS[score])
+    )
+
+
+def tradeoff_chart(rows: pd.DataFrame, measure: str, title: str) -> alt.LayerChart:
+    """Clean accuracy (x) against a robustness figure (y), one labelled point per model and variant."""
+    measured = rows[rows["accuracy"].notna() & rows[measure].notna()].assign(name=lambda f: f["model"] + "/" + f["variant"])
+    base = alt.Chart(measured).encode(
+        x=alt.X("accuracy:Q", title="clean accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
+        y=alt.Y(f"{measure}:Q", title=title, axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
+    )
+    points = base.mark_point(size=90, filled=True).encode(
+        color=alt.Color("variant:N", title="variant", scale=VARIANT_COLOURS, legend=alt.Legend(orient="bottom")),
+        shape=alt.Shape("model:N", title="model", scale=MODEL_SHAPES, legend=None),
+        tooltip=["model:N", "variant:N", alt.Tooltip("accuracy:Q", format=".2%", title="clean"),
+                 alt.Tooltip(f"{measure}:Q", format=".2%", title=title)],
+    )
+    # points at (near) zero pile up on the axis: they keep their tooltip but get no label
+    labels = base.transform_filter(f"datum.{measure} > 0.01").mark_text(align="left", dx=7, fontSize=11).encode(
+        text="name:N"
+    )
+    return alt.layer(points, labels).properties(height=340)
+
+
+def gain_frame(frame: pd.DataFrame, model: str, reference: str = "baseline") -> pd.DataFrame:
+    """Mean accuracy over severities 1-5 per variant and corruption, minus the reference variant's, in points."""
+    shifted = frame[(frame["model"] == model) & (frame["severity"] > 0)]
+    means = shifted.groupby(["variant", "corruption"], sort=False)["accuracy"].mean().unstack("corruption")
+    if reference not in means.index:
+        return pd.DataFrame(columns=["variant", "corruption", "gain"])
+    gains = (means - means.loc[reference]) * 100
+    return gains.drop(index=reference).stack().rename("gain").reset_index()
+
+
+def gain_heatmap(frame: pd.DataFrame, model: str, reference: str = "baseline") -> alt.LayerChart:
+    """Corruption × variant grid of accuracy gains over the reference (green: better, red: worse)."""
+    gains = gain_frame(frame, model, reference)
+    order = list(dict.fromkeys(frame["corruption"]))
+    limit = max(1.0, float(gains["gain"].abs().max())) if len(gains) else 1.0
+    base = alt.Chart(gains).encode(
+        x=alt.X("corruption:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40, labelOverlap=False)),
+        y=alt.Y("variant:N", title=None),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("gain:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[-limit, limit]),
+                        title=f"points vs {reference}"),
+        tooltip=["variant:N", "corruption:N", alt.Tooltip("gain:Q", format="+.1f", title="points")],
+    )
+    text = base.mark_text(fontSize=11).encode(text=alt.Text("gain:Q", format="+.0f"))
+    return alt.layer(cells, text).properties(height=40 * max(1, gains["variant"].nunique()) + 40)
+
+
+def corruption_curves_chart(frame: pd.DataFrame, model: str, corruption: str) -> alt.Chart:
+    """Accuracy against severity (0 = clean) for every variant of ``model`` under one corruption."""
+    curves = frame[(frame["model"] == model) & (frame["corruption"] == corruption)]
+    return (
+        alt.Chart(curves)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("severity:Q", axis=alt.Axis(tickMinStep=1, title="severity (0 = clean)")),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color("variant:N", scale=VARIANT_COLOURS, legend=alt.Legend(orient="bottom")),
+            tooltip=["variant:N", "severity:Q", alt.Tooltip("accuracy:Q", format=".2%")],
+        )
+        .properties(height=320)
     )

@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from shiftlab.checkpoint import read_card
 from shiftlab.errors import CheckpointError
 from shiftlab.models import card_path, get_spec, list_models, list_variants
@@ -28,13 +30,38 @@ def zoo_rows() -> list[dict]:
     return rows
 
 
-def _row(arch: str, variant: str, spec) -> dict:
-    row = {"model": arch, "variant": variant, "dataset": spec.dataset, "description": spec.description}
+def _card(spec, variant: str) -> dict:
+    """The model card beside a variant's weights; empty when there is none or it cannot be read."""
     card_file = card_path(spec.find_weights(variant))
     try:
-        card = read_card(card_file) if card_file.is_file() else {}
+        return read_card(card_file) if card_file.is_file() else {}
     except CheckpointError:
-        card = {}
+        return {}
+
+
+def corruption_frame() -> pd.DataFrame:
+    """Accuracy per (model, variant, corruption, severity) from the cards' corruption suites, long form.
+
+    Severity 0 is the clean test-set accuracy, repeated for every corruption so
+    that each curve starts from it. Models without a measured suite are left out.
+    """
+    records = []
+    for arch in list_models():
+        spec = get_spec(arch)
+        for variant in list_variants(arch):
+            card = _card(spec, variant)
+            suite = card.get("robustness", {}).get("corruptions")
+            if not suite:
+                continue
+            for corruption, accuracies in suite["per_corruption"].items():
+                records.append((arch, variant, corruption, 0, card["metrics"]["accuracy"]))
+                records.extend((arch, variant, corruption, s, a) for s, a in zip(suite["severities"], accuracies))
+    return pd.DataFrame(records, columns=["model", "variant", "corruption", "severity", "accuracy"])
+
+
+def _row(arch: str, variant: str, spec) -> dict:
+    row = {"model": arch, "variant": variant, "dataset": spec.dataset, "description": spec.description}
+    card = _card(spec, variant)
     metrics = card.get("metrics", {})
     row.update({k: metrics.get(k) for k in CARD_FIGURES})
     row["test set"] = metrics.get("dataset", {}).get("name")

@@ -8,6 +8,9 @@ import pytest
 
 from shiftlab.charts import (
     SCORE_LABELS,
+    corruption_curves_chart,
+    gain_frame,
+    gain_heatmap,
     level_labels,
     reliability_chart,
     reliability_frame,
@@ -18,6 +21,7 @@ from shiftlab.charts import (
     spectral_levels_frame,
     spectral_subbands_chart,
     spectral_subbands_frame,
+    tradeoff_chart,
 )
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins, reliability_bins
 
@@ -93,3 +97,38 @@ def test_score_histogram():
     assert spec["encoding"]["x"]["bin"] == {"maxbins": 30} and spec["title"] == SCORE_LABELS["energy"]
     with pytest.raises(ValueError, match="unknown OOD score"):
         score_histogram(logits, logits, "entropy")
+
+
+def hand_corruption_frame() -> pd.DataFrame:
+    """Two corruptions; augmix beats the baseline by 20 points on fog and loses 10 on snow (mean over severities)."""
+    rows = []
+    for variant, fog, snow in (("baseline", [0.5, 0.4, 0.3, 0.2, 0.1], [0.6] * 5), ("augmix", [0.7, 0.6, 0.5, 0.4, 0.3], [0.5] * 5)):
+        for corruption, accs in (("fog", fog), ("snow", snow)):
+            rows.append(("resnet20", variant, corruption, 0, 0.9))
+            rows += [("resnet20", variant, corruption, s, a) for s, a in zip(range(1, 6), accs)]
+    return pd.DataFrame(rows, columns=["model", "variant", "corruption", "severity", "accuracy"])
+
+
+def test_gain_frame_is_the_mean_over_severities_minus_the_baseline_in_points():
+    gains = gain_frame(hand_corruption_frame(), "resnet20").set_index("corruption")["gain"]
+    assert gains["fog"] == pytest.approx(20.0) and gains["snow"] == pytest.approx(-10.0)
+    assert set(gain_frame(hand_corruption_frame(), "resnet20")["variant"]) == {"augmix"}
+
+
+def test_gain_frame_without_the_reference_is_empty():
+    assert gain_frame(hand_corruption_frame(), "resnet20", reference="pixmix").empty
+    assert gain_frame(hand_corruption_frame(), "vit_tiny").empty
+
+
+def test_robustness_charts_specs():
+    frame = hand_corruption_frame()
+    heat = gain_heatmap(frame, "resnet20").to_dict()
+    assert [layer["mark"]["type"] for layer in heat["layer"]] == ["rect", "text"]
+    curves = corruption_curves_chart(frame, "resnet20", "fog").to_dict()
+    assert curves["mark"]["type"] == "line" and curves["encoding"]["x"]["field"] == "severity"
+    rows = pd.DataFrame({"model": ["resnet20"] * 2, "variant": ["baseline", "pgd_adv"], "accuracy": [0.9, 0.7],
+                         "pgd20_accuracy": [0.0, 0.42]})
+    spec = tradeoff_chart(rows, "pgd20_accuracy", "PGD-20").to_dict()
+    points, labels = spec["layer"]
+    assert points["mark"]["type"] == "point" and labels["mark"]["type"] == "text"
+    assert labels["transform"] == [{"filter": "datum.pgd20_accuracy > 0.01"}]

@@ -209,3 +209,20 @@ def test_full_cifar10_is_offered_when_found(zoo, full_cifar10):
     box.set_value("cifar10")
     check(at.run())
     assert any(f"on {len(full_cifar10)} images" in h.value for h in at.subheader)
+
+
+ROBUSTNESS = str(PAGES / "6_Robustness.py")
+
+
+def test_robustness_compares_the_shipped_zoo(monkeypatch):
+    monkeypatch.delenv("SHIFTLAB_CHECKPOINTS", raising=False)
+    at = run(ROBUSTNESS)
+    assert len(charts(at)) == 4
+    at.selectbox(key="robustness_corruption").select("fog").run()
+    check(at)
+    assert any("fog" in m.value for m in at.markdown)
+
+
+def test_robustness_explains_an_unmeasured_zoo(zoo):
+    at = run(ROBUSTNESS)
+    assert not charts(at) and "corruption suite" in at.info[0].value

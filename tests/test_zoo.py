@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shiftlab.zoo import README, markdown_table, readme_with_table, zoo_rows
+from shiftlab.zoo import README, corruption_frame, markdown_table, readme_with_table, zoo_rows
 
 
 def test_readme_table_matches_the_cards():
@@ -34,3 +34,14 @@ def test_a_run_resumed_on_other_hardware_names_both_devices():
 def test_shipped_fine_tuned_and_scratch_runs_are_told_apart():
     starts = {r["start"] for r in zoo_rows() if r["dataset"] == "cifar10"}
     assert starts and all(s == "scratch" or s.startswith("fine-tuned from ") for s in starts)
+
+
+def test_corruption_frame_averages_to_the_cards_corruption_accuracy():
+    frame = corruption_frame()
+    rows = {(r["model"], r["variant"]): r for r in zoo_rows() if r["corruption_accuracy"] is not None}
+    assert rows and set(rows) == set(zip(frame["model"], frame["variant"]))
+    for (model, variant), row in rows.items():
+        mine = frame[(frame["model"] == model) & (frame["variant"] == variant)]
+        assert mine["accuracy"][mine["severity"] > 0].mean() == pytest.approx(row["corruption_accuracy"])
+        assert (mine["accuracy"][mine["severity"] == 0] == row["accuracy"]).all()
+        assert mine["corruption"].nunique() == 15 and sorted(mine["severity"].unique()) == [0, 1, 2, 3, 4, 5]
