@@ -29,11 +29,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from shiftlab.checkpoint import load_strict, read_tensors, save_checkpoint
+from shiftlab.checkpoint import load_strict, read_card, read_tensors, save_checkpoint
 from shiftlab.data import load_dataset
 from shiftlab.device import device_name, resolve_device
 from shiftlab.evaluate import evaluate_clean, fingerprint
-from shiftlab.models import build_model, checkpoint_root, get_spec
+from shiftlab.models import build_model, card_path, checkpoint_root, get_spec
 from shiftlab.variants import TrainingVariant, list_training_variants, make_variant, variant_class
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ class TrainConfig:
             raise ValueError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(base)}")
         recipe = {**base, **self.overrides, "seed": self.seed}
         if self.init:
-            recipe["init"] = {"checkpoint": Path(self.init).name, "sha256": file_sha256(self.init)}
+            recipe["init"] = init_record(self.init)
         return recipe
 
     def run_path(self) -> Path:
@@ -110,6 +110,22 @@ class TrainConfig:
 
     def out_path(self) -> Path:
         return Path(self.out_dir) if self.out_dir else checkpoint_root() / "cifar10" / self.arch
+
+
+def init_record(path: str | Path) -> dict:
+    """What a fine-tuning run started from: the file's name and SHA-256, and, when a model card sits beside
+    it, that run's arch, variant, epochs, device, commit and clean accuracy (so the lineage stays readable)."""
+    record = {"checkpoint": Path(path).name, "sha256": file_sha256(path)}
+    card_file = card_path(Path(path))
+    if card_file.is_file():
+        card = read_card(card_file)
+        recipe = card.get("recipe", {})
+        record["from_card"] = {
+            "arch": card.get("arch"), "variant": card.get("variant"), "epochs": recipe.get("epochs_done"),
+            "device": recipe.get("device"), "git_commit": card.get("git_commit"),
+            "accuracy": card.get("metrics", {}).get("accuracy"),
+        }
+    return record
 
 
 def file_sha256(path: str | Path) -> str:

@@ -69,9 +69,19 @@ def _row(arch: str, variant: str, spec) -> dict:
     row["epochs"] = recipe.get("epochs_done")
     row["train hours"] = round(recipe["wall_time_s"] / 3600, 2) if "wall_time_s" in recipe else None
     row["device"] = _devices(card)
-    row["start"] = f"fine-tuned from {recipe['init']['checkpoint']}" if recipe.get("init") else "scratch"
+    row["start"] = _start(recipe)
     row["parameters"] = card.get("parameters")
     return row
+
+
+def _start(recipe: dict) -> str:
+    """"scratch", or which weights a fine-tuning run started from (with their run's epochs and device when known)."""
+    init = recipe.get("init")
+    if not init:
+        return "scratch"
+    parent = init.get("from_card")
+    origin = f" ({parent['arch']}/{parent['variant']}, {parent['epochs']} epochs on {parent['device']})" if parent else ""
+    return f"fine-tuned from {init['checkpoint']}{origin}"
 
 
 def _devices(card: dict) -> str | None:

@@ -78,6 +78,22 @@ def test_variants_with_their_own_augmentation_do_not_claim_randaugment(variant):
     assert TrainConfig(arch="vit_tiny").recipe()["randaugment"] == [2, 7]
 
 
+def test_init_starts_from_the_weights_and_records_their_lineage(tmp_path):
+    import hashlib
+    import shutil
+
+    parent = train(tiny_config(tmp_path, "parent", overrides={"epochs": 1}))
+    child = train(tiny_config(tmp_path, "child", init=str(parent), overrides={"epochs": 1, "lr": 1e-12}))
+    torch.testing.assert_close(weights(child)["fc.weight"], weights(parent)["fc.weight"], rtol=0, atol=1e-6)
+    init = json.loads(child.with_suffix(".json").read_text())["recipe"]["init"]
+    assert init["checkpoint"] == parent.name and init["sha256"] == hashlib.sha256(parent.read_bytes()).hexdigest()
+    assert init["from_card"]["epochs"] == 1 and init["from_card"]["arch"] == "resnet20"
+    bare = tmp_path / "bare.safetensors"
+    shutil.copy(parent, bare)
+    orphan = train(tiny_config(tmp_path, "orphan", init=str(bare), overrides={"epochs": 1}))
+    assert "from_card" not in json.loads(orphan.with_suffix(".json").read_text())["recipe"]["init"]
+
+
 def test_unknown_recipe_field_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown recipe fields"):
         train(tiny_config(tmp_path, "bad", overrides={"momentumm": 0.5}))

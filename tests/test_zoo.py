@@ -45,3 +45,13 @@ def test_corruption_frame_averages_to_the_cards_corruption_accuracy():
         assert mine["accuracy"][mine["severity"] > 0].mean() == pytest.approx(row["corruption_accuracy"])
         assert (mine["accuracy"][mine["severity"] == 0] == row["accuracy"]).all()
         assert mine["corruption"].nunique() == 15 and sorted(mine["severity"].unique()) == [0, 1, 2, 3, 4, 5]
+
+
+def test_start_names_the_weights_a_fine_tuning_began_from():
+    from shiftlab.zoo import _start
+
+    assert _start({}) == "scratch"
+    assert _start({"init": {"checkpoint": "a.safetensors"}}) == "fine-tuned from a.safetensors"
+    parent = {"arch": "resnet20", "variant": "pgd_adv", "epochs": 25, "device": "cpu"}
+    assert _start({"init": {"checkpoint": "a.safetensors", "from_card": parent}}) == (
+        "fine-tuned from a.safetensors (resnet20/pgd_adv, 25 epochs on cpu)")
