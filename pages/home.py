@@ -19,18 +19,20 @@ st.set_page_config(page_title="shiftlab", page_icon="🔬", layout="wide")
 def zoo_section() -> None:
     st.subheader("Model zoo")
     rows = pd.DataFrame(zoo_rows())
-    measured = rows[rows["accuracy"].notna()]
+    measured = rows[rows["accuracy"].notna()].copy()
+    percent_columns = ["accuracy", "corruption_accuracy", "pgd20_accuracy"]
+    measured[percent_columns] = measured[percent_columns] * 100  # shown as 91.03%, two decimals like the README
     st.dataframe(
         measured[["model", "variant", "accuracy", "macro_f1", "ece", "nll", "corruption_accuracy", "pgd20_accuracy",
-                  "epochs", "description"]],
+                  "epochs", "start", "description"]],
         hide_index=True,
         column_config={
-            "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+            "accuracy": st.column_config.NumberColumn("accuracy", format="%.2f%%"),
             "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.4f"),
             "ece": st.column_config.NumberColumn("ECE (15 bins)", format="%.4f"),
             "nll": st.column_config.NumberColumn("NLL", format="%.4f"),
-            "corruption_accuracy": st.column_config.NumberColumn("corruption accuracy (15×5)", format="percent"),
-            "pgd20_accuracy": st.column_config.NumberColumn("PGD-20 accuracy (ε 8/255)", format="percent"),
+            "corruption_accuracy": st.column_config.NumberColumn("corruption accuracy (15×5)", format="%.2f%%"),
+            "pgd20_accuracy": st.column_config.NumberColumn("PGD-20 accuracy (ε 8/255)", format="%.2f%%"),
         },
     )
     st.caption("Measured on the full CIFAR-10 test set by `python -m shiftlab.evaluate` and read from each model's card.")

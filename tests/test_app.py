@@ -15,6 +15,11 @@ def test_landing_page_renders_zoo_and_prediction():
     assert at.title[0].value == "shiftlab"
     zoo = at.dataframe[0].value
     assert "resnet20" in set(zoo["model"]) and zoo["accuracy"].notna().all()
+    from shiftlab.zoo import zoo_rows
+
+    cards = {(r["model"], r["variant"]): r["accuracy"] for r in zoo_rows() if r["accuracy"] is not None}
+    shown = {(r.model, r.variant): r.accuracy for r in zoo.itertuples()}
+    assert shown == {key: 100 * value for key, value in cards.items()}  # percent, from the cards
     assert any("efficientnet_lite0/baseline" in md.value for md in at.markdown)
     assert len(at.get("vega_lite_chart")) == 1
 
