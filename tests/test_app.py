@@ -6,6 +6,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from shiftlab.zoo import zoo_rows
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
@@ -15,8 +17,6 @@ def test_landing_page_renders_zoo_and_prediction():
     assert at.title[0].value == "shiftlab"
     zoo = at.dataframe[0].value
     assert "resnet20" in set(zoo["model"]) and zoo["accuracy"].notna().all()
-    from shiftlab.zoo import zoo_rows
-
     cards = {(r["model"], r["variant"]): r["accuracy"] for r in zoo_rows() if r["accuracy"] is not None}
     shown = {(r.model, r.variant): r.accuracy for r in zoo.itertuples()}
     assert shown == {key: 100 * value for key, value in cards.items()}  # percent, from the cards

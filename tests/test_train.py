@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 
 import pytest
 import torch
@@ -79,9 +81,6 @@ def test_variants_with_their_own_augmentation_do_not_claim_randaugment(variant):
 
 
 def test_init_starts_from_the_weights_and_records_their_lineage(tmp_path):
-    import hashlib
-    import shutil
-
     parent = train(tiny_config(tmp_path, "parent", overrides={"epochs": 1}))
     child = train(tiny_config(tmp_path, "child", init=str(parent), overrides={"epochs": 1, "lr": 1e-12}))
     torch.testing.assert_close(weights(child)["fc.weight"], weights(parent)["fc.weight"], rtol=0, atol=1e-6)

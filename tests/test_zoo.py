@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shiftlab.zoo import README, corruption_frame, markdown_table, readme_with_table, zoo_rows
+from shiftlab.zoo import README, _devices, _start, corruption_frame, markdown_table, readme_with_table, zoo_rows
 
 
 def test_readme_table_matches_the_cards():
@@ -23,8 +23,6 @@ def test_missing_markers_are_an_error():
 
 
 def test_a_run_resumed_on_other_hardware_names_both_devices():
-    from shiftlab.zoo import _devices
-
     history = [{"device": "cpu"}] * 2 + [{"device": "NVIDIA H100"}]
     assert _devices({"history": history, "recipe": {"device": "NVIDIA H100"}}) == "cpu (2 ep.) + NVIDIA H100 (1 ep.)"
     assert _devices({"history": [{"device": "cpu"}], "recipe": {}}) == "cpu"
@@ -48,8 +46,6 @@ def test_corruption_frame_averages_to_the_cards_corruption_accuracy():
 
 
 def test_start_names_the_weights_a_fine_tuning_began_from():
-    from shiftlab.zoo import _start
-
     assert _start({}) == "scratch"
     assert _start({"init": {"checkpoint": "a.safetensors"}}) == "fine-tuned from a.safetensors"
     parent = {"arch": "resnet20", "variant": "pgd_adv", "epochs": 25, "device": "cpu"}
