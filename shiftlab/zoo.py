@@ -9,28 +9,32 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from shiftlab.checkpoint import read_card
 from shiftlab.errors import CheckpointError
-from shiftlab.models import card_path, get_spec, list_models, list_variants
+from shiftlab.models import ModelSpec, card_path, get_spec, list_models, list_variants
 
 CARD_FIGURES = ("accuracy", "macro_f1", "ece", "nll", "corruption_accuracy", "pgd20_accuracy")
 
 
-def zoo_rows() -> list[dict]:
-    """One row per (arch, variant) available here, with its card's test-set figures where there are any."""
-    rows = []
+def _zoo_cards() -> Iterator[tuple[str, str, ModelSpec, dict]]:
+    """(arch, variant, spec, card) for every variant available here; the card is empty when there is none."""
     for arch in list_models():
         spec = get_spec(arch)
         for variant in list_variants(arch):
-            rows.append(_row(arch, variant, spec))
-    return rows
+            yield arch, variant, spec, _card(spec, variant)
 
 
-def _card(spec, variant: str) -> dict:
+def zoo_rows() -> list[dict]:
+    """One row per (arch, variant) available here, with its card's test-set figures where there are any."""
+    return [_row(arch, variant, spec, card) for arch, variant, spec, card in _zoo_cards()]
+
+
+def _card(spec: ModelSpec, variant: str) -> dict:
     """The model card beside a variant's weights; empty when there is none or it cannot be read."""
     card_file = card_path(spec.find_weights(variant))
     try:
@@ -46,22 +50,18 @@ def corruption_frame() -> pd.DataFrame:
     that each curve starts from it. Models without a measured suite are left out.
     """
     records = []
-    for arch in list_models():
-        spec = get_spec(arch)
-        for variant in list_variants(arch):
-            card = _card(spec, variant)
-            suite = card.get("robustness", {}).get("corruptions")
-            if not suite:
-                continue
-            for corruption, accuracies in suite["per_corruption"].items():
-                records.append((arch, variant, corruption, 0, card["metrics"]["accuracy"]))
-                records.extend((arch, variant, corruption, s, a) for s, a in zip(suite["severities"], accuracies))
+    for arch, variant, _, card in _zoo_cards():
+        suite = card.get("robustness", {}).get("corruptions")
+        if not suite:
+            continue
+        for corruption, accuracies in suite["per_corruption"].items():
+            records.append((arch, variant, corruption, 0, card["metrics"]["accuracy"]))
+            records.extend((arch, variant, corruption, s, a) for s, a in zip(suite["severities"], accuracies))
     return pd.DataFrame(records, columns=["model", "variant", "corruption", "severity", "accuracy"])
 
 
-def _row(arch: str, variant: str, spec) -> dict:
+def _row(arch: str, variant: str, spec: ModelSpec, card: dict) -> dict:
     row = {"model": arch, "variant": variant, "dataset": spec.dataset, "description": spec.description}
-    card = _card(spec, variant)
     metrics = card.get("metrics", {})
     row.update({k: metrics.get(k) for k in CARD_FIGURES})
     row["test set"] = metrics.get("dataset", {}).get("name")

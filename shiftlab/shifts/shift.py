@@ -24,6 +24,7 @@ from shiftlab.shifts.params import table_for
 
 SEVERITIES = (1, 2, 3, 4, 5)
 
+
 @functools.cache
 def _pool(threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shiftlab-shift")
