@@ -17,22 +17,21 @@ set -euo pipefail
 
 WORK=${ZOO_WORK:-/root/zoo}
 DATA=$WORK/data
-export SHIFTLAB_CHECKPOINTS=$WORK/checkpoints
 PY=${PYTHON:-python3}
+THREADS=${ZOO_THREADS:-4}
 
-# arch variant [extra train flags]; every run uses its family's recipe unless a flag says otherwise
+# arch variant [extra train flags]; every run uses its family's recipe unless a flag says otherwise.
+# Each run writes its card into its own checkpoint folder, so one variant can be trained two ways
+# side by side (say, the recipe's epochs and a longer schedule) and the better-documented one kept.
 RUNS=(
-  "vit_tiny baseline"
-  "vit_tiny augmix --epochs 30"
-  "vit_tiny fast_adv --epochs 35"
-  "resnet20 pgd_adv --epochs 25"
-  "resnet20 augmix --epochs 35"
-  "resnet20 pixmix --epochs 30"
-  "resnet20 free_adv --epochs 20"
-  "resnet20 fast_adv --epochs 30"
+  "vit_tiny augmix"
+  "vit_tiny fast_adv"
+  "vit_tiny fast_adv --epochs 100"
 )
 
-run_name() { echo "$1_$2"; }
+# one folder name per RUNS entry: arch_variant, then the extra flags with their dashes and spaces dropped
+run_name() { local name="$1_$2${3:+_$3}"; name=${name//--/}; echo "${name// /}"; }
+checkpoints_of() { echo "$WORK/checkpoints/$1"; }
 
 stage() {
   mkdir -p "$DATA"
@@ -47,8 +46,9 @@ launch() {
   fi
   for run in "${RUNS[@]}"; do
     read -r arch variant extra <<<"$run"
-    name=$(run_name "$arch" "$variant")
-    OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.train --arch "$arch" --variant "$variant" \
+    name=$(run_name "$arch" "$variant" "${extra:-}")
+    SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 \
+      setsid nohup $PY -m shiftlab.train --arch "$arch" --variant "$variant" \
       --data-root "$DATA" --run-dir "$WORK/runs/$name" --resume --no-progress ${extra:-} \
       >>"$WORK/logs/$name.log" 2>&1 </dev/null &
   done
@@ -58,8 +58,8 @@ launch() {
 
 progress() {
   for run in "${RUNS[@]}"; do
-    read -r arch variant _ <<<"$run"
-    name=$(run_name "$arch" "$variant")
+    read -r arch variant extra <<<"$run"
+    name=$(run_name "$arch" "$variant" "${extra:-}")
     printf '%-20s %s\n' "$name" "$(grep -E '^\{"epoch"|wrote|Error|error' "$WORK/logs/$name.log" 2>/dev/null | tail -1 | cut -c1-150)"
   done
 }
@@ -79,11 +79,11 @@ watch() {
 evaluate() {
   # clean, corruptions and PGD-20 for every finished run not yet evaluated, each in the background
   for run in "${RUNS[@]}"; do
-    read -r arch variant _ <<<"$run"
-    name=$(run_name "$arch" "$variant")
+    read -r arch variant extra <<<"$run"
+    name=$(run_name "$arch" "$variant" "${extra:-}")
     log=$WORK/logs/eval_$name.log
-    if [[ -f $SHIFTLAB_CHECKPOINTS/cifar10/$arch/$variant.json && ! -f $log ]]; then
-      OMP_NUM_THREADS=2 PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.evaluate --arch "$arch" --variant "$variant" \
+    if [[ -f $(checkpoints_of "$name")/cifar10/$arch/$variant.json && ! -f $log ]]; then
+      SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.evaluate --arch "$arch" --variant "$variant" \
         --data-root "$DATA" >"$log" 2>&1 </dev/null &
     fi
   done
@@ -93,8 +93,9 @@ collect() {
   # checkpoints, cards and logs, plus the resumable state of runs that have not finished
   local unfinished=()
   for run in "${RUNS[@]}"; do
-    read -r arch variant _ <<<"$run"
-    [[ -f $SHIFTLAB_CHECKPOINTS/cifar10/$arch/$variant.json ]] || unfinished+=("runs/$(run_name "$arch" "$variant")")
+    read -r arch variant extra <<<"$run"
+    name=$(run_name "$arch" "$variant" "${extra:-}")
+    [[ -f $(checkpoints_of "$name")/cifar10/$arch/$variant.json ]] || unfinished+=("runs/$name")
   done
   tar -C "$WORK" -czf /tmp/zoo.tgz checkpoints logs "${unfinished[@]}"
   split -b 15M -d /tmp/zoo.tgz "$OUT/zoo.tgz.part"
