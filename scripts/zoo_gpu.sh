@@ -9,7 +9,12 @@
 #   scripts/zoo_gpu.sh launch                    join the train archive, start every run in the background
 #   scripts/zoo_gpu.sh watch SECONDS             evaluate runs as they finish; return when all end or SECONDS pass
 #   scripts/zoo_gpu.sh evaluate                  start evaluating finished runs (clean, corruptions, PGD-20)
+#   scripts/zoo_gpu.sh stop                      end every training run (each keeps its last finished epoch)
 #   scripts/zoo_gpu.sh collect                   pack checkpoints + cards + logs into $OUT (≤ 15 MiB pieces)
+#
+# Call it from the work tree's root (python must find the shiftlab package there). `stop` ends runs
+# by their recorded process ids: `pkill -f PATTERN` inside a device command also matches the shell
+# that carries the command (its text holds the pattern) and kills the call itself.
 #
 # Runs are started with setsid so they outlive the call that launched them, and
 # each one is resumable (--resume), so a relaunch continues after the last epoch.
@@ -26,7 +31,6 @@ THREADS=${ZOO_THREADS:-4}
 RUNS=(
   "vit_tiny augmix"
   "vit_tiny fast_adv"
-  "vit_tiny fast_adv --epochs 100"
 )
 
 # one folder name per RUNS entry: arch_variant, then the extra flags with their dashes and spaces dropped
@@ -40,7 +44,7 @@ stage() {
 }
 
 launch() {
-  mkdir -p "$WORK/logs" "$WORK/runs"
+  mkdir -p "$WORK/logs" "$WORK/runs" "$WORK/pids"
   if [[ ! -f $DATA/cifar10_train.npz ]]; then
     $PY scripts/split_npz.py join "$DATA/cifar10_train.npz" "$DATA"/cifar10_train.part*.npz
   fi
@@ -51,6 +55,7 @@ launch() {
       setsid nohup $PY -m shiftlab.train --arch "$arch" --variant "$variant" \
       --data-root "$DATA" --run-dir "$WORK/runs/$name" --resume --no-progress ${extra:-} \
       >>"$WORK/logs/$name.log" 2>&1 </dev/null &
+    echo $! >"$WORK/pids/$name"
   done
   sleep 5
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
@@ -89,13 +94,22 @@ evaluate() {
   done
 }
 
+stop() {
+  # SIGTERM each run started by launch; the last finished epoch stays in its run folder (saved atomically)
+  local pidfile
+  for pidfile in "$WORK"/pids/*; do
+    [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+}
+
 collect() {
   # checkpoints, cards and logs, plus the resumable state of runs that have not finished
   local unfinished=()
   for run in "${RUNS[@]}"; do
     read -r arch variant extra <<<"$run"
     name=$(run_name "$arch" "$variant" "${extra:-}")
-    [[ -f $(checkpoints_of "$name")/cifar10/$arch/$variant.json ]] || unfinished+=("runs/$name")
+    [[ -f $(checkpoints_of "$name")/cifar10/$arch/$variant.json || ! -d $WORK/runs/$name ]] || unfinished+=("runs/$name")
   done
   tar -C "$WORK" -czf /tmp/zoo.tgz checkpoints logs "${unfinished[@]}"
   split -b 15M -d /tmp/zoo.tgz "$OUT/zoo.tgz.part"
