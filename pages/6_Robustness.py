@@ -8,7 +8,7 @@ import streamlit as st
 from shiftlab import ui
 from shiftlab.charts import MODEL_SHAPES, corruption_curves_chart, gain_heatmap, tradeoff_chart
 from shiftlab.shifts import get_shift
-from shiftlab.zoo import corruption_frame, zoo_rows
+from shiftlab.zoo import corruption_frame, zoo_rows, zoo_targets
 
 ui.setup_page(
     "Robustness",
@@ -36,6 +36,17 @@ markers = ", ".join(f"{shape}s: {name}" for name, shape in zip(MODEL_SHAPES.doma
 st.caption(
     f"Up is more robust, right is more accurate on clean images ({markers}). Augmentation variants (AugMix, PixMix) "
     "move up the left chart; adversarial training moves up the right one and pays for it in clean accuracy."
+)
+
+st.subheader(f"Does each {model} variant deliver what it is trained for?")
+targets = pd.DataFrame(zoo_targets())
+targets = targets[targets["model"] == model].drop(columns="model")
+targets["met"] = targets["met"].map({True: "yes", False: "no"}).fillna("not measured")
+st.dataframe(targets, hide_index=True, use_container_width=True,
+             column_config={"measured": st.column_config.NumberColumn(format="%.2f")})
+st.caption(
+    "Augmentation variants are judged against this architecture's baseline card; adversarial variants against "
+    "fixed floors. Every figure is read from the model cards."
 )
 
 st.subheader(f"Where each {model} variant helps")

@@ -17,6 +17,7 @@ import pandas as pd
 from shiftlab.checkpoint import read_card
 from shiftlab.errors import CheckpointError
 from shiftlab.models import ModelSpec, card_path, get_spec, list_models, list_variants
+from shiftlab.targets import markdown_targets, target_rows
 
 CARD_FIGURES = ("accuracy", "macro_f1", "ece", "nll", "corruption_accuracy", "pgd20_accuracy")
 
@@ -32,6 +33,11 @@ def _zoo_cards() -> Iterator[tuple[str, str, ModelSpec, dict]]:
 def zoo_rows() -> list[dict]:
     """One row per (arch, variant) available here, with its card's test-set figures where there are any."""
     return [_row(arch, variant, spec, card) for arch, variant, spec, card in _zoo_cards()]
+
+
+def zoo_targets() -> list[dict]:
+    """Each shipped robust variant's targets with the figures its card holds (see ``shiftlab.targets``)."""
+    return target_rows((arch, variant, card) for arch, variant, _, card in _zoo_cards())
 
 
 def _card(spec: ModelSpec, variant: str) -> dict:
@@ -114,22 +120,30 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-TABLE_BLOCK = re.compile(r"(<!-- zoo-table -->\n).*?(<!-- /zoo-table -->)", re.DOTALL)
 
 
-def readme_with_table(text: str, table: str) -> str:
-    """``text`` with the block between the zoo-table markers replaced by ``table``."""
-    if not TABLE_BLOCK.search(text):
-        raise ValueError("README has no <!-- zoo-table --> ... <!-- /zoo-table --> block")
-    return TABLE_BLOCK.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
+def readme_with_table(text: str, table: str, marker: str = "zoo-table") -> str:
+    """``text`` with the block between the ``<!-- marker -->`` and ``<!-- /marker -->`` lines replaced by ``table``."""
+    block = re.compile(rf"(<!-- {marker} -->\n).*?(<!-- /{marker} -->)", re.DOTALL)
+    if not block.search(text):
+        raise ValueError(f"README has no <!-- {marker} --> ... <!-- /{marker} --> block")
+    return block.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
+
+
+def readme_tables() -> dict[str, str]:
+    """The README blocks this module owns, by marker: the model table and the robustness targets."""
+    return {"zoo-table": markdown_table(zoo_rows()), "targets-table": markdown_targets(zoo_targets())}
 
 
 def main(argv: list[str]) -> None:
-    """Print the table, or with ``--write-readme`` put it into README.md."""
-    table = markdown_table(zoo_rows())
+    """Print the tables, or with ``--write-readme`` put them into README.md."""
+    tables = readme_tables()
     if "--write-readme" in argv:
-        README.write_text(readme_with_table(README.read_text(), table))
-    print(table)
+        text = README.read_text()
+        for marker, table in tables.items():
+            text = readme_with_table(text, table, marker)
+        README.write_text(text)
+    print("\n\n".join(tables.values()))
 
 
 if __name__ == "__main__":

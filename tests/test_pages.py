@@ -29,6 +29,7 @@ from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, ood_report
 from shiftlab.models import build_model, load_model
 from shiftlab.shifts import apply
+from shiftlab.zoo import zoo_targets
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 EXPLORER, EXPLAIN, CASES, SPECTRAL, OOD = (
@@ -221,6 +222,18 @@ def test_robustness_compares_the_shipped_zoo(monkeypatch):
     at.selectbox(key="robustness_corruption").select("fog").run()
     check(at)
     assert any("fog" in m.value for m in at.markdown)
+
+
+def test_robustness_lists_the_targets_of_the_chosen_architecture(monkeypatch):
+    monkeypatch.delenv("SHIFTLAB_CHECKPOINTS", raising=False)
+    at = run(ROBUSTNESS)
+    at.selectbox(key="robustness_model").select("vit_tiny").run()
+    check(at)
+    shown = at.dataframe[0].value
+    expected = [r for r in zoo_targets() if r["model"] == "vit_tiny"]
+    assert list(shown["variant"]) == [r["variant"] for r in expected]
+    assert list(shown["measured"]) == pytest.approx([r["measured"] for r in expected])
+    assert list(shown["met"]) == [{True: "yes", False: "no"}[r["met"]] for r in expected]
 
 
 def test_robustness_explains_an_unmeasured_zoo(zoo):

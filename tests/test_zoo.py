@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from shiftlab.zoo import README, _devices, _start, corruption_frame, markdown_table, readme_with_table, zoo_rows
+from shiftlab.zoo import README, _devices, _start, corruption_frame, readme_tables, readme_with_table, zoo_rows, zoo_targets
 
 
-def test_readme_table_matches_the_cards():
+@pytest.mark.parametrize("marker", ["zoo-table", "targets-table"])
+def test_readme_tables_match_the_cards(marker):
     text = README.read_text()
-    assert readme_with_table(text, markdown_table(zoo_rows())) == text, "run: python -m shiftlab.zoo --write-readme"
+    assert readme_with_table(text, readme_tables()[marker], marker) == text, "run: python -m shiftlab.zoo --write-readme"
+
+
+def test_every_shipped_robust_variant_is_judged_on_measured_figures():
+    rows = zoo_targets()
+    judged = {(r["model"], r["variant"]) for r in rows}
+    assert ("resnet20", "augmix") in judged and ("vit_tiny", "fast_adv") in judged
+    assert all(r["measured"] is not None and r["met"] in (True, False) for r in rows)
 
 
 def test_every_shipped_cifar_model_has_a_row_with_figures():
@@ -20,6 +28,8 @@ def test_every_shipped_cifar_model_has_a_row_with_figures():
 def test_missing_markers_are_an_error():
     with pytest.raises(ValueError, match="zoo-table"):
         readme_with_table("no table here", "| x |")
+    with pytest.raises(ValueError, match="targets-table"):
+        readme_with_table("<!-- zoo-table -->\n<!-- /zoo-table -->", "| x |", "targets-table")
 
 
 def test_a_run_resumed_on_other_hardware_names_both_devices():

@@ -1,0 +1,98 @@
+"""What each robust-training variant is meant to deliver, checked against the measured model cards.
+
+A robustness claim is only worth what its numbers say. Each variant carries
+targets of two kinds: augmentation methods (AugMix, PixMix) must raise
+corruption accuracy over their own architecture's baseline while keeping
+clean accuracy close to it; adversarial methods (PGD-AT, Free-AT, Fast-AT)
+must reach a floor of PGD-20 accuracy while staying useful on clean images.
+The thresholds are the project's acceptance targets (see README, Model zoo);
+the figures are read from the cards that ``python -m shiftlab.evaluate``
+writes, so a table built here never holds a typed number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    """One promise of a variant: a figure in points (measured against the baseline where needed) and its bound."""
+
+    label: str
+    measure: Callable[[dict, dict], float]  # (variant metrics, baseline metrics) -> points
+    bound: float
+    at_least: bool  # True: figure ≥ bound passes; False: figure ≤ bound passes
+
+    def condition(self) -> str:
+        return f"{'≥' if self.at_least else '≤'} {self.bound:g}"
+
+    def check(self, metrics: dict, baseline: dict) -> tuple[float | None, bool | None]:
+        """(figure, met); both None when a metric the figure needs is not measured."""
+        try:
+            figure = self.measure(metrics, baseline)
+        except (KeyError, TypeError):  # metric absent, or present as null
+            return None, None
+        return figure, figure >= self.bound if self.at_least else figure <= self.bound
+
+
+def _corruption_gain(metrics: dict, baseline: dict) -> float:
+    return 100 * (metrics["corruption_accuracy"] - baseline["corruption_accuracy"])
+
+
+def _clean_drop(metrics: dict, baseline: dict) -> float:
+    return 100 * (baseline["accuracy"] - metrics["accuracy"])
+
+
+def _pgd20(metrics: dict, _baseline: dict) -> float:
+    return 100 * metrics["pgd20_accuracy"]
+
+
+def _clean(metrics: dict, _baseline: dict) -> float:
+    return 100 * metrics["accuracy"]
+
+
+AUGMENTATION_TARGETS = (
+    Target("corruption accuracy gain over the baseline (points)", _corruption_gain, 5.0, at_least=True),
+    Target("clean accuracy lost against the baseline (points)", _clean_drop, 2.0, at_least=False),
+)
+ADVERSARIAL_TARGETS = (
+    Target("PGD-20 accuracy, ε 8/255 (%)", _pgd20, 35.0, at_least=True),
+    Target("clean accuracy (%)", _clean, 70.0, at_least=True),
+)
+TARGETS: dict[str, tuple[Target, ...]] = {
+    "augmix": AUGMENTATION_TARGETS,
+    "pixmix": AUGMENTATION_TARGETS,
+    "pgd_adv": ADVERSARIAL_TARGETS,
+    "free_adv": ADVERSARIAL_TARGETS,
+    "fast_adv": ADVERSARIAL_TARGETS,
+}
+
+
+def target_rows(cards: Iterable[tuple[str, str, dict]]) -> list[dict]:
+    """One row per (model, variant, target) for the variants that have targets, from ``(arch, variant, card)``.
+
+    Each variant is judged against the ``baseline`` card of its own
+    architecture; rows whose figures are not measured have ``measured`` and
+    ``met`` set to None.
+    """
+    cards = list(cards)
+    baselines = {arch: card.get("metrics", {}) for arch, variant, card in cards if variant == "baseline"}
+    rows = []
+    for arch, variant, card in cards:
+        for target in TARGETS.get(variant, ()):
+            figure, met = target.check(card.get("metrics", {}), baselines.get(arch, {}))
+            rows.append({"model": arch, "variant": variant, "target": target.label,
+                         "condition": target.condition(), "measured": figure, "met": met})
+    return rows
+
+
+def markdown_targets(rows: list[dict]) -> str:
+    """The target rows as a Markdown table, figures to two decimals."""
+    lines = ["| model | variant | target | condition | measured | met |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        measured = "not measured" if r["measured"] is None else f"{r['measured']:.2f}"
+        met = {True: "yes", False: "**no**", None: "–"}[r["met"]]
+        lines.append(f"| {r['model']} | {r['variant']} | {r['target']} | {r['condition']} | {measured} | {met} |")
+    return "\n".join(lines)
