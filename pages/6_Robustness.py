@@ -30,8 +30,8 @@ corruption = st.sidebar.selectbox("Corruption", corruptions, key="robustness_cor
 
 st.subheader("Clean accuracy against robustness")
 left, right = st.columns(2)
-left.altair_chart(tradeoff_chart(rows, "corruption_accuracy", "corruption accuracy (15 × 5)"), use_container_width=True)
-right.altair_chart(tradeoff_chart(rows, "pgd20_accuracy", "PGD-20 accuracy (ε 8/255)"), use_container_width=True)
+left.altair_chart(tradeoff_chart(rows, "corruption_accuracy", "corruption accuracy (15 × 5)"), width="stretch")
+right.altair_chart(tradeoff_chart(rows, "pgd20_accuracy", "PGD-20 accuracy (ε 8/255)"), width="stretch")
 markers = ", ".join(f"{shape}s: {name}" for name, shape in zip(MODEL_SHAPES.domain, MODEL_SHAPES.range))
 st.caption(
     f"Up is more robust, right is more accurate on clean images ({markers}). Augmentation variants (AugMix, PixMix) "
@@ -42,7 +42,7 @@ st.subheader(f"Does each {model} variant deliver what it is trained for?")
 targets = pd.DataFrame(zoo_targets())
 targets = targets[targets["model"] == model].drop(columns="model")
 targets["met"] = targets["met"].map({True: "yes", False: "no"}).fillna("not measured")
-st.dataframe(targets, hide_index=True, use_container_width=True,
+st.dataframe(targets, hide_index=True, width="stretch",
              column_config={"measured": st.column_config.NumberColumn(format="%.2f")})
 st.caption(
     "Augmentation variants are judged against this architecture's baseline card; adversarial variants against "
@@ -50,7 +50,7 @@ st.caption(
 )
 
 st.subheader(f"Where each {model} variant helps")
-st.altair_chart(gain_heatmap(frame, model), use_container_width=True)
+st.altair_chart(gain_heatmap(frame, model), width="stretch")
 st.caption(
     "Mean accuracy over severities 1-5 of each corruption, in percentage points above (green) or below (red) "
     f"{model}/baseline."
@@ -58,4 +58,4 @@ st.caption(
 
 st.subheader(f"{corruption}, severity by severity")
 st.markdown(f"**{corruption}** ({get_shift(corruption).family}): {get_shift(corruption).description}")
-st.altair_chart(corruption_curves_chart(frame, model, corruption), use_container_width=True)
+st.altair_chart(corruption_curves_chart(frame, model, corruption), width="stretch")

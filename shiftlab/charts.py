@@ -201,16 +201,40 @@ def tradeoff_chart(rows: pd.DataFrame, measure: str, title: str) -> alt.LayerCha
         y=alt.Y(f"{measure}:Q", title=title, axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
     )
     points = base.mark_point(size=90, filled=True).encode(
-        color=alt.Color("variant:N", title="variant", scale=VARIANT_COLOURS, legend=alt.Legend(orient="bottom")),
+        color=alt.Color("variant:N", title="variant", scale=VARIANT_COLOURS, legend=alt.Legend(orient="bottom", columns=3)),
         shape=alt.Shape("model:N", title="model", scale=MODEL_SHAPES, legend=None),
         tooltip=["model:N", "variant:N", alt.Tooltip("accuracy:Q", format=".2%", title="clean"),
                  alt.Tooltip(f"{measure}:Q", format=".2%", title=title)],
     )
     # points at (near) zero pile up on the axis: they keep their tooltip but get no label
-    labels = base.transform_filter(f"datum.{measure} > 0.01").mark_text(align="left", dx=7, fontSize=11).encode(
-        text="name:N"
+    # (spread over every point, so that the gaps are measured on the chart's own spans; the axis points come last)
+    labelled = spread_labels(measured, "accuracy", measure).query(f"{measure} > 0.01")
+    labels = alt.Chart(labelled).mark_text(align="left", dx=7, fontSize=11).encode(
+        x="accuracy:Q", y="label_y:Q", text="name:N"
     )
     return alt.layer(points, labels).properties(height=340)
+
+
+def spread_labels(frame: pd.DataFrame, x: str, y: str, width: float = 0.3, height: float = 0.045) -> pd.DataFrame:
+    """``frame`` with a ``label_y`` column: ``y``, moved down where a label would cover one placed above it.
+
+    Vega-Lite places text marks without avoiding collisions, so this is done
+    by hand: labels are taken from the top, and one whose box (``width`` ×
+    ``height``, as fractions of the x and y spans) meets an already placed
+    label moves just below that label.
+    """
+    x_span = float(frame[x].max() - frame[x].min()) or 1.0
+    y_span = float(frame[y].max() - frame[y].min()) or 1.0
+    placed: list[tuple[float, float]] = []
+    label_y = {}
+    for index, row in frame.sort_values(y, ascending=False).iterrows():
+        position = float(row[y])
+        for px, py in sorted(placed, key=lambda p: -p[1]):
+            if abs(row[x] - px) < width * x_span and abs(position - py) < height * y_span:
+                position = py - height * y_span
+        placed.append((float(row[x]), position))
+        label_y[index] = position
+    return frame.assign(label_y=pd.Series(label_y))
 
 
 def gain_frame(frame: pd.DataFrame, model: str, reference: str = "baseline") -> pd.DataFrame:

@@ -21,6 +21,7 @@ from shiftlab.charts import (
     spectral_levels_frame,
     spectral_subbands_chart,
     spectral_subbands_frame,
+    spread_labels,
     tradeoff_chart,
 )
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins, reliability_bins
@@ -131,4 +132,14 @@ def test_robustness_charts_specs():
     spec = tradeoff_chart(rows, "pgd20_accuracy", "PGD-20").to_dict()
     points, labels = spec["layer"]
     assert points["mark"]["type"] == "point" and labels["mark"]["type"] == "text"
-    assert labels["transform"] == [{"filter": "datum.pgd20_accuracy > 0.01"}]
+    labelled = spec["datasets"][labels["data"]["name"]]
+    assert [row["name"] for row in labelled] == ["resnet20/pgd_adv"]  # the point on the axis gets no label
+
+
+def test_labels_that_would_cover_each_other_are_moved_apart():
+    frame = pd.DataFrame({"x": [0.70, 0.71, 0.90, 0.50], "y": [0.60, 0.595, 0.595, 0.20]})
+    spread = spread_labels(frame, "x", "y", width=0.3, height=0.05)
+    gap = 0.05 * (0.60 - 0.20)
+    assert spread["label_y"][0] == 0.60  # the top label stays
+    assert spread["label_y"][1] == pytest.approx(0.60 - gap)  # its neighbour moves just below it
+    assert spread["label_y"][2] == 0.595 and spread["label_y"][3] == 0.20  # far enough in x or y: unmoved
