@@ -258,11 +258,15 @@ def gain_heatmap(frame: pd.DataFrame, model: str, reference: str = "baseline") -
     )
     cells = base.mark_rect().encode(
         color=alt.Color("gain:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[-limit, limit]),
-                        title=f"points vs {reference}"),
+                        title=f"points vs {reference}",
+                        # above the grid: a vertical gradient is taller than a 2-row grid and squeezes it
+                        legend=alt.Legend(orient="top", direction="horizontal", gradientLength=200)),
         tooltip=["variant:N", "corruption:N", alt.Tooltip("gain:Q", format="+.1f", title="points")],
     )
     text = base.mark_text(fontSize=11).encode(text=alt.Text("gain:Q", format="+.0f"))
-    return alt.layer(cells, text).properties(height=40 * max(1, gains["variant"].nunique()) + 40)
+    # fit the width only: fitting the height too would squeeze the rows to make room for the legend and labels
+    return alt.layer(cells, text).properties(height=36 * max(1, gains["variant"].nunique()),
+                                             autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 def corruption_curves_chart(frame: pd.DataFrame, model: str, corruption: str) -> alt.Chart:
