@@ -8,6 +8,7 @@ import streamlit as st
 from shiftlab import ui
 from shiftlab.charts import MODEL_SHAPES, corruption_curves_chart, gain_heatmap, tradeoff_chart
 from shiftlab.shifts import get_shift
+from shiftlab.targets import verdict
 from shiftlab.zoo import corruption_frame, zoo_rows, zoo_targets
 
 ui.setup_page(
@@ -41,7 +42,7 @@ st.caption(
 st.subheader(f"Does each {model} variant deliver what it is trained for?")
 targets = pd.DataFrame(zoo_targets())
 targets = targets[targets["model"] == model].drop(columns="model")
-targets["met"] = targets["met"].map({True: "yes", False: "no"}).fillna("not measured")
+targets["met"] = targets["met"].map(verdict)
 st.dataframe(targets, hide_index=True, width="stretch",
              column_config={"measured": st.column_config.NumberColumn(format="%.2f")})
 st.caption(

@@ -36,6 +36,10 @@ RUNS=(
 # one folder name per RUNS entry: arch_variant, then the extra flags with their dashes and spaces dropped
 run_name() { local name="$1_$2${3:+_$3}"; name=${name//--/}; echo "${name// /}"; }
 checkpoints_of() { echo "$WORK/checkpoints/$1"; }
+# set arch, variant, extra and name from one RUNS entry
+parse_run() { read -r arch variant extra <<<"$1"; extra=${extra:-}; name=$(run_name "$arch" "$variant" "$extra"); }
+# the model card a finished run writes (its presence marks the run finished)
+card_of_run() { echo "$(checkpoints_of "$name")/cifar10/$arch/$variant.json"; }
 
 stage() {
   mkdir -p "$DATA"
@@ -49,11 +53,10 @@ launch() {
     $PY scripts/split_npz.py join "$DATA/cifar10_train.npz" "$DATA"/cifar10_train.part*.npz
   fi
   for run in "${RUNS[@]}"; do
-    read -r arch variant extra <<<"$run"
-    name=$(run_name "$arch" "$variant" "${extra:-}")
+    parse_run "$run"
     SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 \
       setsid nohup $PY -m shiftlab.train --arch "$arch" --variant "$variant" \
-      --data-root "$DATA" --run-dir "$WORK/runs/$name" --resume --no-progress ${extra:-} \
+      --data-root "$DATA" --run-dir "$WORK/runs/$name" --resume --no-progress $extra \
       >>"$WORK/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$WORK/pids/$name"
   done
@@ -63,8 +66,7 @@ launch() {
 
 progress() {
   for run in "${RUNS[@]}"; do
-    read -r arch variant extra <<<"$run"
-    name=$(run_name "$arch" "$variant" "${extra:-}")
+    parse_run "$run"
     printf '%-20s %s\n' "$name" "$(grep -E '^\{"epoch"|wrote|Error|error' "$WORK/logs/$name.log" 2>/dev/null | tail -1 | cut -c1-150)"
   done
 }
@@ -84,10 +86,9 @@ watch() {
 evaluate() {
   # clean, corruptions and PGD-20 for every finished run not yet evaluated, each in the background
   for run in "${RUNS[@]}"; do
-    read -r arch variant extra <<<"$run"
-    name=$(run_name "$arch" "$variant" "${extra:-}")
+    parse_run "$run"
     log=$WORK/logs/eval_$name.log
-    if [[ -f $(checkpoints_of "$name")/cifar10/$arch/$variant.json && ! -f $log ]]; then
+    if [[ -f $(card_of_run) && ! -f $log ]]; then
       SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.evaluate --arch "$arch" --variant "$variant" \
         --data-root "$DATA" >"$log" 2>&1 </dev/null &
     fi
@@ -107,9 +108,8 @@ collect() {
   # checkpoints, cards and logs, plus the resumable state of runs that have not finished
   local unfinished=()
   for run in "${RUNS[@]}"; do
-    read -r arch variant extra <<<"$run"
-    name=$(run_name "$arch" "$variant" "${extra:-}")
-    [[ -f $(checkpoints_of "$name")/cifar10/$arch/$variant.json || ! -d $WORK/runs/$name ]] || unfinished+=("runs/$name")
+    parse_run "$run"
+    [[ -f $(card_of_run) || ! -d $WORK/runs/$name ]] || unfinished+=("runs/$name")
   done
   tar -C "$WORK" -czf /tmp/zoo.tgz checkpoints logs "${unfinished[@]}"
   split -b 15M -d /tmp/zoo.tgz "$OUT/zoo.tgz.part"

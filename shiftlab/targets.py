@@ -88,8 +88,13 @@ def target_rows(cards: Iterable[tuple[str, str, dict]]) -> list[dict]:
     return rows
 
 
+def verdict(met: bool | None) -> str:
+    """A row's ``met`` in words: yes, no, or not measured."""
+    return {True: "yes", False: "no", None: "not measured"}[met]
+
+
 def markdown_targets(rows: list[dict]) -> str:
-    """The target rows as a Markdown table, figures to two decimals."""
+    """The target rows as a Markdown table, figures to two decimals, misses in bold."""
     lines = ["| model | variant | target | condition | measured | met |", "|---|---|---|---|---|---|"]
     for r in rows:
         measured = "not measured" if r["measured"] is None else f"{r['measured']:.2f}"

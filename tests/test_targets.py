@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shiftlab.targets import TARGETS, markdown_targets, target_rows
+from shiftlab.targets import TARGETS, markdown_targets, target_rows, verdict
 
 
 def _card(accuracy=None, corruption=None, pgd=None) -> dict:
@@ -60,3 +60,7 @@ def test_markdown_marks_misses_and_gaps():
     assert "| net | fast_adv | clean accuracy (%) | ≥ 70 | 69.73 | **no** |" in table
     assert "| net | free_adv | PGD-20 accuracy, ε 8/255 (%) | ≥ 35 | not measured | – |" in table
     assert len(table.splitlines()) == 2 + 2 * 4
+
+
+def test_verdicts_in_words():
+    assert [verdict(True), verdict(False), verdict(None)] == ["yes", "no", "not measured"]
