@@ -64,8 +64,8 @@ def main() -> None:
     for name in names:
         apply(name, batch[:1], args.severity, device=device)
         corrupt(batch[0], args.severity, name)
-        ours = timed(lambda: apply(name, batch, args.severity, device=device))  # returns numpy: synchronised
-        theirs = timed(lambda: [corrupt(im, args.severity, name) for im in batch])
+        ours = timed(lambda name=name: apply(name, batch, args.severity, device=device))  # returns numpy: synchronised
+        theirs = timed(lambda name=name: [corrupt(im, args.severity, name) for im in batch])
         totals += (ours, theirs)
         print(f"{name:18s} {args.n / ours:14.1f} {args.n / theirs:15.1f} {theirs / ours:6.1f}x")
     print(f"{'all':18s} {len(names) * args.n / totals[0]:14.1f} {len(names) * args.n / totals[1]:15.1f} "

@@ -22,7 +22,7 @@ import torch
 
 from shiftlab.attribution import attribute
 from shiftlab.attribution.sobol import jansen_total_order, sobol_design
-from shiftlab.attribution.wavelets import waverec, wavedec
+from shiftlab.attribution.wavelets import wavedec, waverec
 from shiftlab.attribution.wcam import WCAM, grid_masks
 from shiftlab.data import load_dataset
 from shiftlab.errors import CheckpointError

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab import ui
-from shiftlab.cases import first_per_class
-from shiftlab.charts import reliability_chart, severity_chart
-from shiftlab.experiment import N_BINS, metric_name, severity_curve
+from shiftlab.app import ui
+from shiftlab.app.charts import reliability_chart, severity_chart
+from shiftlab.app.experiment import N_BINS, metric_name, severity_curve
 from shiftlab.shifts import SEVERITIES
 
 ui.setup_page(
@@ -54,4 +53,4 @@ with right:
 st.subheader("Examples: the first image of each class, source | shifted")
 st.caption("Under each pair: the dataset label, then the prediction on the source → on the shifted image, "
            f"green when right, red when wrong (by {score}).")
-ui.pair_grid(comparison, data, run.shifted_images, first_per_class(data.labels, 1), loaded.classes)
+ui.pair_grid(comparison, data, run.shifted_images, data.first_per_class(1), loaded.classes)

@@ -6,11 +6,18 @@ import math
 
 import streamlit as st
 
-from shiftlab import ui
+from shiftlab.app import ui
+from shiftlab.app.explain import (
+    image_pair,
+    is_slow,
+    method_options,
+    options_text,
+    prediction_text,
+)
+from shiftlab.app.heatmaps import overlay
+from shiftlab.app.text import DRIFT_MEASURES, METHOD_NOTES
+from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 from shiftlab.attribution import list_methods
-from shiftlab.explain import DRIFT_MEASURES, METHOD_NOTES, image_pair, is_slow, method_options, options_text, prediction_text
-from shiftlab.heatmaps import overlay
-from shiftlab.thumbnails import display_factor, enlarge, side_by_side
 
 DEFAULT_METHOD = "gradcam"
 

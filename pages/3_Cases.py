@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab import ui
-from shiftlab.cases import CASE_KINDS, page_count, page_of, select_cases
+from shiftlab.app import ui
+from shiftlab.app.cases import page_count, page_of, select_cases
+from shiftlab.app.text import CASE_KINDS
 
 PER_PAGE = 20
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab import ui
-from shiftlab.charts import spectral_levels_chart, spectral_subbands_chart
-from shiftlab.explain import WCAM_DESIGNS, image_pair, is_slow, method_options, prediction_text, wcam_choices
-from shiftlab.heatmaps import colorize, outline_bands, overlay
-from shiftlab.thumbnails import display_factor, enlarge, side_by_side
+from shiftlab.app import ui
+from shiftlab.app.charts import spectral_levels_chart, spectral_subbands_chart
+from shiftlab.app.explain import WCAM_DESIGNS, image_pair, is_slow, method_options, prediction_text, wcam_choices
+from shiftlab.app.heatmaps import colorize, outline_bands, overlay
+from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 
 METHOD = "wcam"
 

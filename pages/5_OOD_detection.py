@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab import ui
-from shiftlab.charts import SCORE_LABELS, score_histogram
-from shiftlab.experiment import labels_apply, ood_summary
+from shiftlab.app import ui
+from shiftlab.app.charts import score_histogram
+from shiftlab.app.experiment import labels_apply, ood_summary
+from shiftlab.app.text import SCORE_LABELS
+from shiftlab.app.thumbnails import display_factor, enlarge
 from shiftlab.metrics.ood import TPR_LEVEL
 from shiftlab.shifts import SEVERITIES, get_shift
-from shiftlab.thumbnails import display_factor, enlarge
 
 EXAMPLES = 10
 

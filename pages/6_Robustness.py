@@ -5,23 +5,23 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from shiftlab import ui
-from shiftlab.charts import MODEL_SHAPES, corruption_curves_chart, gain_heatmap, tradeoff_chart
+from shiftlab.app import ui
+from shiftlab.app.charts import MODEL_SHAPES, corruption_curves_chart, gain_heatmap, tradeoff_chart
 from shiftlab.shifts import get_shift
-from shiftlab.targets import verdict
-from shiftlab.zoo import corruption_frame, zoo_rows, zoo_targets
+from shiftlab.zoo.tables import corruption_frame, zoo_rows, zoo_targets
+from shiftlab.zoo.targets import verdict
 
 ui.setup_page(
     "Robustness",
     "What does robust training buy, and what does it cost? Each point and cell below is a figure that "
-    "`python -m shiftlab.evaluate` measured on the full CIFAR-10 test set (10,000 images) and stored in the model's "
+    "`python -m shiftlab.zoo.evaluate` measured on the full CIFAR-10 test set (10,000 images) and stored in the model's "
     "card: clean accuracy, mean accuracy over the 15 benchmark corruptions × 5 severities, and PGD-20 accuracy "
     "(L∞ ε 8/255) on the first 1,000 test images.",
 )
 rows = pd.DataFrame(zoo_rows())
 frame = corruption_frame()
 if frame.empty:
-    st.info("No model card holds a corruption suite yet: run `python -m shiftlab.evaluate --suite corruptions`.")
+    st.info("No model card holds a corruption suite yet: run `python -m shiftlab.zoo.evaluate --suite corruptions`.")
     st.stop()
 
 models = list(dict.fromkeys(frame["model"]))

@@ -6,12 +6,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from shiftlab import ui
+from shiftlab.app import ui
 from shiftlab.errors import ShiftlabError
 from shiftlab.images import fit_to_model, load_image
 from shiftlab.inference import predict_logits, top_k
 from shiftlab.models import list_variants
-from shiftlab.zoo import zoo_rows
+from shiftlab.zoo.tables import zoo_rows
 
 st.set_page_config(page_title="shiftlab", page_icon="🔬", layout="wide")
 
@@ -35,7 +35,7 @@ def zoo_section() -> None:
             "pgd20_accuracy": st.column_config.NumberColumn("PGD-20 accuracy (ε 8/255)", format="%.2f%%"),
         },
     )
-    st.caption("Measured on the full CIFAR-10 test set by `python -m shiftlab.evaluate` and read from each model's card.")
+    st.caption("Measured on the full CIFAR-10 test set by `python -m shiftlab.zoo.evaluate` and read from each model's card.")
     unmeasured = rows[rows["accuracy"].isna()]
     if len(unmeasured):
         st.markdown("**Also available** (no test-set figures here: ImageNet is not shipped): " + "; ".join(

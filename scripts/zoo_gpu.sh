@@ -55,7 +55,7 @@ launch() {
   for run in "${RUNS[@]}"; do
     parse_run "$run"
     SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 \
-      setsid nohup $PY -m shiftlab.train --arch "$arch" --variant "$variant" \
+      setsid nohup $PY -m shiftlab.training.train --arch "$arch" --variant "$variant" \
       --data-root "$DATA" --run-dir "$WORK/runs/$name" --resume --no-progress $extra \
       >>"$WORK/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$WORK/pids/$name"
@@ -89,7 +89,7 @@ evaluate() {
     parse_run "$run"
     log=$WORK/logs/eval_$name.log
     if [[ -f $(card_of_run) && ! -f $log ]]; then
-      SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.evaluate --arch "$arch" --variant "$variant" \
+      SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.zoo.evaluate --arch "$arch" --variant "$variant" \
         --data-root "$DATA" >"$log" 2>&1 </dev/null &
     fi
   done

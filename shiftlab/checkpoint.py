@@ -1,6 +1,7 @@
 """Reading and writing model weights without executing code.
 
-The project writes safetensors plus a JSON model card. Foreign files (``.pt``,
+The project writes safetensors (with a model card beside them, see
+``shiftlab.models.cards``). Foreign files (``.pt``,
 ``.pth``, ``.pth.tar`` from other releases) are read with
 ``torch.load(weights_only=True)``, which refuses any pickle that would call
 code. Nested layouts that public releases use are unwrapped, and weights are
@@ -9,7 +10,6 @@ always loaded strictly: a missing, unexpected or mis-shaped key is an error.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 from collections.abc import Mapping
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from shiftlab.errors import CheckpointError, CheckpointMismatchError, UnsafeCheckpointError
@@ -30,6 +30,16 @@ STRIP_PREFIXES = ("module.model.", "module.", "model.")
 DROP_PREFIXES = ("module.normalizer.", "module.attacker.", "normalizer.", "attacker.")
 
 MAX_CHECKPOINT_BYTES = 2 * 1024**3
+#: file endings of weights files, safetensors (this project's) first
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pth.tar", ".ckpt", ".bin")
+
+
+def strip_weight_suffix(name: str) -> str:
+    """A weights file name without its ending (``x.pth.tar`` -> ``x``); other names unchanged."""
+    for suffix in sorted(WEIGHT_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -113,29 +123,3 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
             mismatched,
         )
     module.load_state_dict(state_dict, strict=True)
-
-
-def save_checkpoint(module: nn.Module, card: dict, path: str | os.PathLike) -> Path:
-    """Write ``module``'s weights to ``<path>.safetensors`` and ``card`` to ``<path>.json``."""
-    stem = Path(path).with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
-    save_file(tensors, str(stem.with_suffix(".safetensors")))
-    write_card(card, stem.with_suffix(".json"))
-    return stem.with_suffix(".safetensors")
-
-
-def write_card(card: dict, path: str | os.PathLike) -> None:
-    """Write a model card as indented JSON."""
-    Path(path).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
-
-
-def read_card(path: str | os.PathLike) -> dict:
-    """Read a model card; a broken file is a ``CheckpointError``."""
-    try:
-        card = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"model card {path} is unreadable: {exc}") from exc
-    if not isinstance(card, dict):
-        raise CheckpointError(f"model card {path} is not a JSON object")
-    return card

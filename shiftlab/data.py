@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shiftlab.errors import DatasetFormatError, DatasetNotFoundError
+from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ParameterError, UnknownDatasetError
 
 SAMPLE_DIR = Path(__file__).parent / "_sample"
 DATA_ENV_VAR = "SHIFTLAB_DATA"
@@ -55,10 +55,15 @@ class ImageDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: np.ndarray | list[int]) -> "ImageDataset":
+    def subset(self, indices: np.ndarray | list[int]) -> ImageDataset:
         """The images at ``indices``, in that order."""
         idx = np.asarray(indices, dtype=np.int64)
         return ImageDataset(self.name, self.split, self.images[idx], self.labels[idx], self.classes)
+
+    def first_per_class(self, k: int) -> np.ndarray:
+        """Indices of the first ``k`` images of every class, class by class (in class order, then dataset order)."""
+        picked = [np.flatnonzero(self.labels == c)[:k] for c in np.unique(self.labels)]
+        return np.concatenate(picked).astype(np.int64) if picked else np.zeros(0, np.int64)
 
 
 def list_datasets() -> dict[str, tuple[str, ...]]:
@@ -81,11 +86,11 @@ def load_dataset(
     ``root`` (needs network access).
     """
     if name not in DATASET_SPLITS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASET_SPLITS)}")
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASET_SPLITS)}")
     if split not in DATASET_SPLITS[name]:
-        raise ValueError(f"dataset {name!r} has no split {split!r}; it has: {', '.join(DATASET_SPLITS[name])}")
+        raise UnknownDatasetError(f"dataset {name!r} has no split {split!r}; it has: {', '.join(DATASET_SPLITS[name])}")
     if limit is not None and limit < 0:
-        raise ValueError(f"limit must be non-negative, got {limit}")
+        raise ParameterError(f"limit must be non-negative, got {limit}")
     if name.endswith("-sample"):
         return _read_shared_npz(SAMPLE_DIR / f"{name.replace('-', '_')}.npz", name, split, limit)
 
@@ -102,7 +107,7 @@ def load_dataset(
     raise DatasetNotFoundError(_not_found_message(name, split, base, tried))
 
 
-def _read_checked(reader: "Reader", path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
+def _read_checked(reader: Reader, path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
     """Run ``reader`` and turn any failure to parse the file into a ``DatasetFormatError``."""
     try:
         dataset = reader(path, name, split, limit)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from shiftlab.errors import ParameterError
+
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` means the first CUDA GPU if one is visible, else the CPU; anything else is passed to torch."""
@@ -14,9 +16,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'") from exc
+        raise ParameterError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but no CUDA GPU is visible")
+        raise ParameterError(f"device {device!r} was asked for but no CUDA GPU is visible")
     return resolved
 
 

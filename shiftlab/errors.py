@@ -1,8 +1,9 @@
 """Typed exceptions raised by shiftlab.
 
-Every error a user can cause (missing data, a bad checkpoint, an image the
-models cannot take) has its own class, so callers such as the Streamlit pages
-can turn it into a clear message instead of a traceback.
+Every error a user can cause (an unknown name, a value out of range, missing
+or broken data, a bad checkpoint or card, an image the models cannot take) is
+a subclass of ``ShiftlabError``, so callers such as the Streamlit pages catch
+that one class and turn it into a clear message instead of a traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +13,32 @@ class ShiftlabError(Exception):
     """Base class of every error shiftlab raises on purpose."""
 
 
+class ParameterError(ShiftlabError, ValueError):
+    """A value out of its range or of the wrong type: a severity, seed, limit, device, depth..."""
+
+
+class UnknownOptionError(ShiftlabError, ValueError):
+    """An option, recipe field, evaluation suite or other keyword that the receiver does not take."""
+
+
+class UnknownDatasetError(ShiftlabError, ValueError):
+    """A dataset name or split that ``load_dataset`` does not know."""
+
+
+class UnknownShiftError(ShiftlabError, ValueError):
+    """A shift name the registry does not know."""
+
+
 class DatasetNotFoundError(ShiftlabError, FileNotFoundError):
     """A dataset was asked for but none of its known file layouts was found."""
 
 
 class CheckpointError(ShiftlabError, ValueError):
     """A checkpoint file is missing, corrupt or of an unknown layout."""
+
+
+class ModelCardError(CheckpointError):
+    """A model card that is unreadable, or whose fields are missing or of the wrong type."""
 
 
 class UnsafeCheckpointError(CheckpointError):
@@ -39,6 +60,10 @@ class UnknownModelError(ShiftlabError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class UnknownVariantError(UnknownModelError):
+    """A variant (weights entry or training variant) that an architecture does not have."""
 
 
 class ImageInputError(ShiftlabError, ValueError):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from shiftlab.zoo import zoo_rows
+from shiftlab.zoo.tables import zoo_rows
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -16,11 +16,11 @@ from shiftlab.attribution import (
 )
 from shiftlab.attribution.rollout import attention_rollout, discard_lowest, gradient_rollout
 from shiftlab.attribution.sobol import jansen_total_order, sobol_design
-from shiftlab.attribution.wavelets import bands, project_to_image, waverec, wavedec
+from shiftlab.attribution.wavelets import bands, project_to_image, wavedec, waverec
 from shiftlab.data import load_dataset
-from shiftlab.errors import ImageInputError
+from shiftlab.errors import ImageInputError, UnknownOptionError
 from shiftlab.inference import predict_logits, to_tensor
-from shiftlab.models import LoadedModel, build_model, get_spec, load_model
+from shiftlab.models import LoadedModel, get_spec, load_model
 
 #: small settings so that the whole file runs in well under a minute on 2 CPU cores
 FAST = {
@@ -33,9 +33,7 @@ CNN_ONLY = ("attention_rollout", "gradient_rollout")
 
 def random_model(arch: str) -> LoadedModel:
     """A seeded, randomly initialised ``arch`` wrapped like ``load_model``'s result (no checkpoint needed)."""
-    torch.manual_seed(0)
-    spec = get_spec(arch)
-    return LoadedModel(build_model(arch).eval(), {}, spec.classes(), spec.input_size, torch.device("cpu"), arch, "random")
+    return load_model(arch, None, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +119,7 @@ def test_unknown_method_and_options_raise(models, cifar_images):
     loaded = models["resnet20"]
     with pytest.raises(UnsupportedMethodError, match="known: saliency"):
         attribute(loaded, cifar_images, "lime")
-    with pytest.raises(AttributionError, match="unknown option.*steps.*options: n_steps"):
+    with pytest.raises(UnknownOptionError, match="unknown option.*steps.*options: n_steps"):
         attribute(loaded, cifar_images, "integrated_gradients", steps=4)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shiftlab.cases import CASE_KINDS, case_caption, first_per_class, page_count, page_of, ranked, select_cases
-from shiftlab.experiment import compare
+from shiftlab.app.cases import case_caption, page_count, page_of, ranked, select_cases
+from shiftlab.app.experiment import compare
+from shiftlab.app.text import CASE_KINDS
 
 CLASSES = ["cat", "dog"]
 LABELS = np.array([0, 0, 1, 1, 0])
@@ -19,11 +20,6 @@ SHIFTED = np.log(np.array([[0.3, 0.7], [0.8, 0.2], [0.95, 0.05], [0.6, 0.4], [0.
 @pytest.fixture()
 def comparison():
     return compare(LABELS, True, SOURCE, SHIFTED)
-
-
-def test_first_per_class_goes_class_by_class():
-    np.testing.assert_array_equal(first_per_class(np.array([1, 0, 1, 1, 0, 2]), 2), [1, 4, 0, 2, 5])
-    assert first_per_class(np.array([], np.int64), 3).size == 0
 
 
 def test_ranked_orders_by_key_and_keeps_ties_in_index_order():

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shiftlab.charts import (
-    SCORE_LABELS,
+from shiftlab.app.charts import (
     corruption_curves_chart,
     gain_frame,
     gain_heatmap,
@@ -24,6 +23,7 @@ from shiftlab.charts import (
     spread_labels,
     tradeoff_chart,
 )
+from shiftlab.app.text import SCORE_LABELS
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins, reliability_bins
 
 

@@ -42,11 +42,11 @@ LAYOUTS = {
 def test_resnet50_loads_from_every_release_layout(filename, resnet50_state, tmp_path):
     path = tmp_path / filename
     torch.save(LAYOUTS[filename](resnet50_state), path)
-    loaded = load_model("resnet50", "adv", checkpoint=path, device="cpu")
+    loaded = load_model("resnet50", "adv", checkpoint=path, device="cpu")  # the WCAM paper's name for pgd_adv
     got = loaded.model.net.state_dict()
     for key in ("conv1.weight", "layer4.2.bn3.running_var", "fc.bias"):
         torch.testing.assert_close(got[key], resnet50_state[key], rtol=0, atol=0)
-    assert loaded.card["variant"] == "adv" and "MadryLab" in loaded.card["source"]
+    assert loaded.variant == "pgd_adv" and "MadryLab" in loaded.card.source
 
 
 def test_resnet50_from_safetensors(resnet50_state, tmp_path):
@@ -144,7 +144,7 @@ def test_non_state_dict_payload_is_refused(tmp_path):
 def test_card_for_another_arch_is_refused(tmp_path):
     model = build_model("resnet20")
     save_file(model.net.state_dict(), str(tmp_path / "x.safetensors"))
-    (tmp_path / "x.json").write_text('{"arch": "vit_tiny"}')
+    (tmp_path / "x.json").write_text('{"arch": "vit_tiny", "variant": "baseline"}')
     with pytest.raises(CheckpointError, match="describes a 'vit_tiny'"):
         load_model("resnet20", checkpoint=tmp_path / "x.safetensors")
 

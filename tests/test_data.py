@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from shiftlab.data import CIFAR10_CLASSES, load_dataset
+from shiftlab.data import CIFAR10_CLASSES, ImageDataset, load_dataset
 from shiftlab.errors import DatasetFormatError, DatasetNotFoundError
 
 
@@ -198,3 +198,13 @@ def test_subset_keeps_order():
     sub = ds.subset([5, 2])
     np.testing.assert_array_equal(sub.images, ds.images[[5, 2]])
     assert sub.labels.tolist() == ds.labels[[5, 2]].tolist()
+
+
+def _labelled(labels: list[int]) -> ImageDataset:
+    labels = np.asarray(labels, np.int64)
+    return ImageDataset("hand", "test", np.zeros((len(labels), 2, 2, 3), np.uint8), labels, ["a", "b", "c"])
+
+
+def test_first_per_class_goes_class_by_class():
+    np.testing.assert_array_equal(_labelled([1, 0, 1, 1, 0, 2]).first_per_class(2), [1, 4, 0, 2, 5])
+    assert _labelled([]).first_per_class(3).size == 0

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from shiftlab.data import CIFAR10_CLASSES, ImageDataset
-from shiftlab.experiment import (
+from shiftlab.app.experiment import (
     LARGE_INPUT_PER_CLASS,
     Predictions,
     compare,
@@ -21,9 +19,10 @@ from shiftlab.experiment import (
     severity_curve,
     severity_table,
 )
+from shiftlab.data import CIFAR10_CLASSES, ImageDataset
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import OOD_SCORES
-from shiftlab.models import LoadedModel, build_model
+from shiftlab.models import load_model
 from shiftlab.shifts import get_shift
 
 #: three images, two classes: predicted 0, 1, 0; labels 0, 0, 1
@@ -125,8 +124,7 @@ def test_ood_summary_of_separated_logits():
 
 
 def test_predict_resizes_to_the_model():
-    torch.manual_seed(0)
-    model = build_model("resnet20").eval()
-    loaded = LoadedModel(model, {}, list(CIFAR10_CLASSES), 32, torch.device("cpu"), "resnet20", "test")
+    loaded = load_model("resnet20", None, device="cpu")
+    model = loaded.model
     images = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
     np.testing.assert_allclose(predict(loaded, images), predict_logits(model, model_inputs(images, 32)))

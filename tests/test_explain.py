@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from shiftlab.attribution import list_methods
-from shiftlab.data import CIFAR10_CLASSES, load_dataset
-from shiftlab.explain import (
-    DRIFT_MEASURES,
-    METHOD_NOTES,
+from shiftlab.app.explain import (
     explain_pair,
     image_pair,
     is_slow,
@@ -19,16 +14,17 @@ from shiftlab.explain import (
     prediction_text,
     wcam_choices,
 )
+from shiftlab.app.text import DRIFT_MEASURES, METHOD_NOTES
+from shiftlab.attribution import list_methods
+from shiftlab.data import load_dataset
 from shiftlab.metrics import drift_report
-from shiftlab.models import LoadedModel, build_model
+from shiftlab.models import LoadedModel, load_model
 from shiftlab.shifts import apply
 
 
 @pytest.fixture(scope="module")
 def loaded() -> LoadedModel:
-    torch.manual_seed(0)
-    model = build_model("resnet20").eval()
-    return LoadedModel(model, {}, list(CIFAR10_CLASSES), 32, torch.device("cpu"), "resnet20", "test")
+    return load_model("resnet20", None, device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from shiftlab.heatmaps import CMAP, colorize, normalize, outline_bands, overlay, to_rgba
-from shiftlab.thumbnails import display_factor, enlarge, side_by_side
+from shiftlab.app.heatmaps import CMAP, colorize, normalize, outline_bands, overlay, to_rgba
+from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 
 
 def test_normalize_clips_at_the_percentile():

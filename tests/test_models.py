@@ -8,13 +8,13 @@ import skimage.data
 import torch
 
 from shiftlab.data import load_dataset
-from shiftlab.errors import CheckpointError, UnknownModelError
-from shiftlab.evaluate import evaluate_clean
+from shiftlab.errors import CheckpointError, UnknownModelError, UnknownVariantError
 from shiftlab.images import fit_to_model
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy
 from shiftlab.models import build_model, get_spec, list_models, list_variants, load_model
 from shiftlab.models.cifar_resnet import CifarResNet
+from shiftlab.zoo.evaluate import evaluate_clean
 
 CIFAR_ARCHS = [a for a in list_models() if get_spec(a).dataset == "cifar10"]
 
@@ -75,12 +75,12 @@ def test_shipped_checkpoint_classifies_the_sample(arch, variant, sample):
     acc = accuracy(sample.labels, predict_logits(loaded.model, sample.images))
     assert acc > 0.6, f"{arch}/{variant} reaches only {acc:.3f} on the embedded sample (chance is 0.1)"
     card = loaded.card
-    assert card["arch"] == arch and card["variant"] == variant
+    assert card.arch == arch and card.variant == variant
     for key in ("accuracy", "macro_f1", "ece", "nll"):
-        assert key in card["metrics"]
+        assert card.figure(key) is not None
     for key in ("epochs", "optimizer", "batch_size", "seed", "device", "wall_time_s"):
-        assert key in card["recipe"]
-    assert card["data"]["train"]["sha256"] and card["git_commit"]
+        assert key in card.recipe
+    assert card.data["train"]["sha256"] and card.git_commit
 
 
 @pytest.mark.parametrize("arch, variant", SHIPPED)
@@ -88,7 +88,7 @@ def test_card_accuracy_is_what_evaluation_computes(arch, variant, data_root):
     loaded = load_model(arch, variant, device="cpu")
     test_set = load_dataset("cifar10", "test", root=data_root)
     fresh = evaluate_clean(loaded.model, test_set)
-    recorded = loaded.card["metrics"]
+    recorded = loaded.card.metrics
     assert recorded["dataset"]["sha256"] == fresh["dataset"]["sha256"]
     assert recorded["accuracy"] == pytest.approx(fresh["accuracy"], abs=2e-4)
     assert recorded["ece"] == pytest.approx(fresh["ece"], abs=1e-3)
@@ -126,5 +126,5 @@ def test_efficientnet_lite0_recognises_espresso(efficientnet):
 def test_efficientnet_metadata(efficientnet):
     assert len(efficientnet.classes) == 1000 and efficientnet.input_size == 224
     assert list_variants("efficientnet_lite0") == ["baseline"]
-    with pytest.raises(UnknownModelError, match="only the 'baseline'"):
+    with pytest.raises(UnknownVariantError, match="has only the variants baseline, not 'augmix'"):
         load_model("efficientnet_lite0", "augmix")

@@ -19,17 +19,16 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from shiftlab import ui
-from shiftlab.cases import select_cases
-from shiftlab.charts import SCORE_LABELS
-from shiftlab.checkpoint import save_checkpoint
+from shiftlab.app import ui
+from shiftlab.app.cases import select_cases
+from shiftlab.app.experiment import compare
+from shiftlab.app.text import SCORE_LABELS
 from shiftlab.data import CIFAR10_CLASSES, load_dataset
-from shiftlab.experiment import compare
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, ood_report
-from shiftlab.models import build_model, load_model
+from shiftlab.models import ModelCard, build_model, load_model, save_checkpoint
 from shiftlab.shifts import apply
-from shiftlab.zoo import zoo_targets
+from shiftlab.zoo.tables import zoo_targets
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 EXPLORER, EXPLAIN, CASES, SPECTRAL, OOD = (
@@ -45,7 +44,7 @@ def untrained_root(tmp_path_factory) -> Path:
     """A zoo folder with one randomly initialised (seeded) ResNet-20."""
     root = tmp_path_factory.mktemp("zoo")
     torch.manual_seed(0)
-    save_checkpoint(build_model("resnet20").net, {"arch": "resnet20", "variant": UNTRAINED},
+    save_checkpoint(build_model("resnet20").net, ModelCard("resnet20", UNTRAINED),
                     root / "cifar10" / "resnet20" / UNTRAINED)
     return root
 

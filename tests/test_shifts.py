@@ -15,9 +15,8 @@ import pytest
 import torch
 
 from shiftlab.data import load_dataset
-from shiftlab.errors import DatasetNotFoundError, ImageInputError
-from shiftlab.shifts import SEVERITIES, UnknownShiftError, apply, get_shift, list_shifts
-from shiftlab.shifts import ood, registry
+from shiftlab.errors import DatasetNotFoundError, ImageInputError, UnknownShiftError
+from shiftlab.shifts import SEVERITIES, apply, get_shift, list_shifts, ood, registry
 from shiftlab.shifts.batch import to_uint8
 from shiftlab.shifts.corruptions import BENCHMARK, EXTRA
 from shiftlab.shifts.frost import _TINTS, texture_bank

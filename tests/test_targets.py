@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from shiftlab.targets import TARGETS, markdown_targets, target_rows, verdict
+from shiftlab.models import ModelCard
+from shiftlab.zoo.targets import TARGETS, markdown_targets, target_rows, verdict
 
 
-def _card(accuracy=None, corruption=None, pgd=None) -> dict:
+def _card(arch: str, variant: str, accuracy=None, corruption=None, pgd=None) -> ModelCard:
     metrics = {"accuracy": accuracy, "corruption_accuracy": corruption, "pgd20_accuracy": pgd}
-    return {"metrics": {k: v for k, v in metrics.items() if v is not None}}
+    return ModelCard(arch, variant, metrics={k: v for k, v in metrics.items() if v is not None})
 
 
 CARDS = [
-    ("net", "baseline", _card(accuracy=0.90, corruption=0.70, pgd=0.0)),
-    ("net", "augmix", _card(accuracy=0.885, corruption=0.76)),  # +6 corruption points, 1.5 clean points lost
-    ("net", "pixmix", _card(accuracy=0.87, corruption=0.74)),  # +4 points, 3 points lost: both missed
-    ("net", "fast_adv", _card(accuracy=0.6973, pgd=0.36)),  # PGD met, clean 0.27 points short
-    ("net", "free_adv", _card(accuracy=0.75)),  # PGD not measured
+    _card("net", "baseline", accuracy=0.90, corruption=0.70, pgd=0.0),
+    _card("net", "augmix", accuracy=0.885, corruption=0.76),  # +6 corruption points, 1.5 clean points lost
+    _card("net", "pixmix", accuracy=0.87, corruption=0.74),  # +4 points, 3 points lost: both missed
+    _card("net", "fast_adv", accuracy=0.6973, pgd=0.36),  # PGD met, clean 0.27 points short
+    _card("net", "free_adv", accuracy=0.75),  # PGD not measured
 ]
 
 
@@ -46,12 +47,12 @@ def test_unmeasured_figures_are_neither_met_nor_missed():
     rows = _by_key(target_rows(CARDS))
     pgd = TARGETS["free_adv"][0].label
     assert rows["free_adv", pgd]["measured"] is None and rows["free_adv", pgd]["met"] is None
-    no_baseline = target_rows([("other", "augmix", _card(accuracy=0.9, corruption=0.8))])
+    no_baseline = target_rows([_card("other", "augmix", accuracy=0.9, corruption=0.8)])
     assert all(r["met"] is None for r in no_baseline)
 
 
 def test_baselines_and_unknown_variants_have_no_targets():
-    rows = target_rows([("net", "baseline", _card(0.9, 0.7)), ("net", "mystery", _card(0.9, 0.7))])
+    rows = target_rows([_card("net", "baseline", 0.9, 0.7), _card("net", "mystery", 0.9, 0.7)])
     assert rows == []
 
 

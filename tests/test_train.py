@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from shiftlab.train import TrainConfig, learning_rate, main, parse_args, train
+from shiftlab.training.train import TrainConfig, learning_rate, main, parse_args, train
 
 
 def tiny_config(tmp_path, name: str, arch: str = "resnet20", **kw) -> TrainConfig:

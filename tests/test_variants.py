@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from shiftlab.adversarial import fgsm_random_start, pgd, robust_accuracy
-from shiftlab.augment import MIX_OPS
 from shiftlab.data import load_dataset
-from shiftlab.fractals import fractal_pictures
 from shiftlab.models import build_model
-from shiftlab.train import RECIPES
-from shiftlab.variants import jensen_shannon, list_training_variants, make_variant, variant_class
+from shiftlab.training.augment import MIX_OPS
+from shiftlab.training.fractals import fractal_pictures
+from shiftlab.training.train import RECIPES
+from shiftlab.training.variants import jensen_shannon, list_training_variants, make_variant, variant_class
 
 EPS = 8 / 255
 

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from shiftlab.zoo import README, _devices, _start, corruption_frame, readme_tables, readme_with_table, zoo_rows, zoo_targets
+from shiftlab.models import ModelCard
+from shiftlab.zoo.tables import (
+    README,
+    corruption_frame,
+    readme_tables,
+    readme_with_table,
+    zoo_rows,
+    zoo_targets,
+)
 
 
 @pytest.mark.parametrize("marker", ["zoo-table", "targets-table"])
 def test_readme_tables_match_the_cards(marker):
     text = README.read_text()
-    assert readme_with_table(text, readme_tables()[marker], marker) == text, "run: python -m shiftlab.zoo --write-readme"
+    assert readme_with_table(text, readme_tables()[marker], marker) == text, "run: shiftlab zoo --write-readme"
 
 
 def test_every_shipped_robust_variant_is_judged_on_measured_figures():
@@ -32,11 +40,19 @@ def test_missing_markers_are_an_error():
         readme_with_table("<!-- zoo-table -->\n<!-- /zoo-table -->", "| x |", "targets-table")
 
 
+def devices(history: list[dict], recipe: dict) -> str | None:
+    return ModelCard("resnet20", "x", history=history, recipe=recipe).training_devices()
+
+
+def start(recipe: dict) -> str:
+    return ModelCard("resnet20", "x", recipe=recipe).start()
+
+
 def test_a_run_resumed_on_other_hardware_names_both_devices():
     history = [{"device": "cpu"}] * 2 + [{"device": "NVIDIA H100"}]
-    assert _devices({"history": history, "recipe": {"device": "NVIDIA H100"}}) == "cpu (2 ep.) + NVIDIA H100 (1 ep.)"
-    assert _devices({"history": [{"device": "cpu"}], "recipe": {}}) == "cpu"
-    assert _devices({"history": [{"loss": 1.0}], "recipe": {"device": "cpu"}}) == "cpu"
+    assert devices(history, {"device": "NVIDIA H100"}) == "cpu (2 ep.) + NVIDIA H100 (1 ep.)"
+    assert devices([{"device": "cpu"}], {}) == "cpu"
+    assert devices([{"loss": 1.0}], {"device": "cpu"}) == "cpu"
 
 
 def test_shipped_fine_tuned_and_scratch_runs_are_told_apart():
@@ -56,8 +72,8 @@ def test_corruption_frame_averages_to_the_cards_corruption_accuracy():
 
 
 def test_start_names_the_weights_a_fine_tuning_began_from():
-    assert _start({}) == "scratch"
-    assert _start({"init": {"checkpoint": "a.safetensors"}}) == "fine-tuned from a.safetensors"
+    assert start({}) == "scratch"
+    assert start({"init": {"checkpoint": "a.safetensors"}}) == "fine-tuned from a.safetensors"
     parent = {"arch": "resnet20", "variant": "pgd_adv", "epochs": 25, "device": "cpu"}
-    assert _start({"init": {"checkpoint": "a.safetensors", "from_card": parent}}) == (
+    assert start({"init": {"checkpoint": "a.safetensors", "from_card": parent}}) == (
         "fine-tuned from a.safetensors (resnet20/pgd_adv, 25 epochs on cpu)")

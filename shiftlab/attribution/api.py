@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from shiftlab.attribution.base import Attribution, AttributionMethod, UnsupportedMethodError, model_family
+from shiftlab.attribution.base import Attribution, AttributionMethod, UnsupportedMethodError
 from shiftlab.attribution.gradcam import GradCAM
 from shiftlab.attribution.integrated_gradients import IntegratedGradients
 from shiftlab.attribution.rollout import AttentionRollout, GradientRollout
@@ -32,8 +32,7 @@ def list_methods(loaded: LoadedModel | None = None) -> list[str]:
     """Every method name, or only those that apply to ``loaded``'s model family."""
     if loaded is None:
         return list(METHODS)
-    family = model_family(loaded)
-    return [name for name, method in METHODS.items() if family in method.families]
+    return [name for name, method in METHODS.items() if loaded.family in method.families]
 
 
 def attribute(

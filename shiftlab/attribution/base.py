@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shiftlab.errors import AttributionError, ImageInputError, UnsupportedMethodError
+from shiftlab.errors import AttributionError, ImageInputError, UnknownOptionError, UnsupportedMethodError
 from shiftlab.inference import to_tensor
-from shiftlab.models import LoadedModel, get_spec
+from shiftlab.models import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,6 @@ class Attribution:
     method: str
     options: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
-
-
-def model_family(loaded: LoadedModel) -> str:
-    """``"cnn"`` or ``"vit"``: which kind of network ``loaded`` is."""
-    return get_spec(loaded.arch).family
 
 
 @contextmanager
@@ -114,7 +109,7 @@ class AttributionMethod(ABC):
     families: ClassVar[tuple[str, ...]] = ("cnn", "vit")
 
     def __init__(self, loaded: LoadedModel):
-        family = model_family(loaded)
+        family = loaded.family
         if family not in self.families:
             raise UnsupportedMethodError(
                 f"{self.name} needs a model of family {' or '.join(map(repr, self.families))}; "
@@ -122,7 +117,7 @@ class AttributionMethod(ABC):
             )
         self.loaded = loaded
         self.model = loaded.model
-        self.family = family
+        self.hooks = loaded.hooks
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -135,7 +130,7 @@ class AttributionMethod(ABC):
         defaults = self.defaults()
         unknown = sorted(set(options) - set(defaults))
         if unknown:
-            raise AttributionError(f"unknown option(s) {', '.join(unknown)} for {self.name}; options: {', '.join(defaults) or 'none'}")
+            raise UnknownOptionError(f"unknown option(s) {', '.join(unknown)} for {self.name}; options: {', '.join(defaults) or 'none'}")
         options = {**defaults, **options}
         x = prepare_images(images, self.loaded)
         with eval_mode(self.model):

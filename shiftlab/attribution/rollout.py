@@ -79,10 +79,10 @@ class _TokenMapMethod(AttributionMethod):
     families = ("vit",)
 
     def _attentions(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        return self.model.net.forward_with_attentions(self.model.normalize(x))
+        return self.hooks.attentions(self.model.net, self.model.normalize(x))
 
     def _class_token_map(self, matrix: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        grid = self.model.net.grid_size
+        grid = self.hooks.token_grid
         return upsample(matrix[:, 0, 1:].reshape(-1, grid, grid), size)
 
 

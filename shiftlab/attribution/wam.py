@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from shiftlab.attribution.base import AttributionError, AttributionMethod, check_int
-from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, waverec, wavedec
+from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
 
 
 class WAM(AttributionMethod):

@@ -27,7 +27,7 @@ import torch
 
 from shiftlab.attribution.base import AttributionError, AttributionMethod, check_int
 from shiftlab.attribution.sobol import jansen_total_order, sobol_design
-from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, waverec, wavedec
+from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
 
 
 def grid_masks(rows: torch.Tensor, size: int, levels: int, approximation: bool) -> torch.Tensor:

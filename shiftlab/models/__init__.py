@@ -1,21 +1,28 @@
-"""Classifiers: ``list_models()``, ``load_model(arch, variant)`` and the pieces they return."""
+"""Classifiers: ``list_models()``, ``load_model(arch, weights)`` and the pieces they return."""
 
-from shiftlab.models.classifier import Classifier, LoadedModel
+from shiftlab.models.cards import ModelCard, card_path, read_card, save_checkpoint, write_card
+from shiftlab.models.classifier import AttributionHooks, Classifier, LoadedModel
 from shiftlab.models.registry import (
+    UNTRAINED,
     ModelSpec,
+    Weights,
     build_model,
-    card_path,
     checkpoint_root,
     get_spec,
     list_models,
     list_variants,
     load_model,
+    resolve_variant,
 )
 
 __all__ = [
+    "UNTRAINED",
+    "AttributionHooks",
     "Classifier",
     "LoadedModel",
+    "ModelCard",
     "ModelSpec",
+    "Weights",
     "build_model",
     "card_path",
     "checkpoint_root",
@@ -23,4 +30,8 @@ __all__ = [
     "list_models",
     "list_variants",
     "load_model",
+    "read_card",
+    "resolve_variant",
+    "save_checkpoint",
+    "write_card",
 ]

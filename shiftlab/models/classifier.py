@@ -7,11 +7,13 @@ metrics, the app — never need to know each network's preprocessing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from shiftlab.models.cards import ModelCard
 
 
 class Classifier(nn.Module):
@@ -31,19 +33,50 @@ class Classifier(nn.Module):
         return self.net(self.normalize(x))
 
 
+@dataclass(frozen=True)
+class AttributionHooks:
+    """What attribution methods need to know about an architecture, declared by its spec.
+
+    ``gradcam_layer`` is the dotted name, inside the ``Classifier``, of the
+    module whose output Grad-CAM explains. A token model (a ViT) also gives
+    its patch ``token_grid`` (patches per side) and ``attentions``, a function
+    of (network, normalised images) returning the logits and every layer's
+    attention probabilities (N×heads×T×T, class token first).
+    """
+
+    gradcam_layer: str
+    token_grid: int | None = None
+    attentions: Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, tuple[torch.Tensor, ...]]] | None = None
+
+    @property
+    def family(self) -> str:
+        """``"vit"`` for a token model with attention maps, ``"cnn"`` otherwise."""
+        return "vit" if self.attentions is not None else "cnn"
+
+
 @dataclass
 class LoadedModel:
     """A classifier ready for inference, with the metadata that travels with its weights."""
 
     model: Classifier
-    card: dict
+    card: ModelCard
     classes: list[str]
     input_size: int
     device: torch.device
-    arch: str
-    variant: str
-    extras: dict = field(default_factory=dict)
+    hooks: AttributionHooks
+
+    @property
+    def arch(self) -> str:
+        return self.card.arch
+
+    @property
+    def variant(self) -> str:
+        return self.card.variant
+
+    @property
+    def family(self) -> str:
+        return self.hooks.family
 
     @property
     def name(self) -> str:
-        return f"{self.arch}/{self.variant}"
+        return self.card.name

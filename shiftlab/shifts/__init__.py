@@ -5,7 +5,7 @@ description, severity parameters), ``apply(name, images, severity, seed=0)``
 applies it.
 """
 
-from shiftlab.shifts.registry import UnknownShiftError, apply, get_shift, list_shifts
+from shiftlab.shifts.registry import apply, get_shift, list_shifts
 from shiftlab.shifts.shift import SEVERITIES, Shift
 
-__all__ = ["SEVERITIES", "Shift", "UnknownShiftError", "apply", "get_shift", "list_shifts"]
+__all__ = ["SEVERITIES", "Shift", "apply", "get_shift", "list_shifts"]

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from shiftlab.shifts.batch import to_levels
-from shiftlab.shifts.filters import axis_operator, correlate, gaussian_blur as _gaussian
+from shiftlab.shifts.filters import axis_operator, correlate
+from shiftlab.shifts.filters import gaussian_blur as _gaussian
 from shiftlab.shifts.resample import resample, zoom_op
 from shiftlab.shifts.shift import Context
 

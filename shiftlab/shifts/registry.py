@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from shiftlab.device import resolve_device
-from shiftlab.errors import ShiftlabError
+from shiftlab.errors import ParameterError, UnknownShiftError
 from shiftlab.shifts import corruptions, edits, ood
 from shiftlab.shifts.batch import check_images, to_tensor, to_uint8
 from shiftlab.shifts.shift import SEVERITIES, Context, Shift
@@ -15,10 +15,6 @@ from shiftlab.shifts.shift import SEVERITIES, Context, Shift
 CHUNK_PIXELS = 64 * 224 * 224
 
 _REGISTRY: dict[str, Shift] = {s.name: s for s in (*corruptions.SHIFTS, *edits.SHIFTS, *ood.SHIFTS)}
-
-
-class UnknownShiftError(ShiftlabError, ValueError):
-    """A shift name the registry does not know."""
 
 
 def list_shifts(kind: str | None = None, family: str | None = None, available_only: bool = False) -> list[str]:
@@ -46,13 +42,13 @@ def get_shift(name: str) -> Shift:
 
 def _check_severity(severity: object) -> int:
     if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or int(severity) not in SEVERITIES:
-        raise ValueError(f"severity must be an integer from 1 to 5, got {severity!r}")
+        raise ParameterError(f"severity must be an integer from 1 to 5, got {severity!r}")
     return int(severity)
 
 
 def _check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
@@ -60,7 +56,7 @@ def _reference_tensor(shift: Shift, reference: np.ndarray | None, device: torch.
     if reference is None:
         return None
     if not shift.takes_reference:
-        raise ValueError(f"shift {shift.name!r} takes no reference images")
+        raise ParameterError(f"shift {shift.name!r} takes no reference images")
     return to_tensor(check_images(reference, "reference"), device)
 
 
@@ -80,8 +76,8 @@ def apply(
     GPU when there is one. ``reference`` (uint8 M×h×w×3, M = 1 or N) is the
     second image of shifts that take one (``amplitude_swap``).
 
-    Raises UnknownShiftError (a ValueError) for an unknown name, ValueError for
-    a bad severity or seed, ImageInputError (a ValueError) for a bad batch.
+    Raises UnknownShiftError for an unknown name, ParameterError for a bad
+    severity, seed or reference, ImageInputError for a bad batch (all ShiftlabErrors).
     """
     shift = get_shift(name)
     severity, seed = _check_severity(severity), _check_seed(seed)
@@ -90,7 +86,7 @@ def apply(
     ref = _reference_tensor(shift, reference, dev)
     n, h, w, _ = batch.shape
     if ref is not None and len(ref) not in (1, n):
-        raise ValueError(f"reference must hold 1 or {n} images, got {len(ref)}")
+        raise ParameterError(f"reference must hold 1 or {n} images, got {len(ref)}")
     params = shift.params_for(severity, h, w)
     step = max(1, CHUNK_PIXELS // (h * w))
     out = np.empty_like(batch)

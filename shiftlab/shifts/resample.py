@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 
-
 @dataclass(frozen=True)
 class AxisOp:
     """A sparse linear map along one axis: output o = sum over j of weight[j, o] · input[index[j, o]]."""
@@ -25,7 +24,7 @@ class AxisOp:
     weight: torch.Tensor  # k×n_out, float
 
     @staticmethod
-    def from_matrix(matrix: np.ndarray, device: torch.device) -> "AxisOp":
+    def from_matrix(matrix: np.ndarray, device: torch.device) -> AxisOp:
         taps = max(int((matrix != 0).sum(axis=1).max()), 1)
         order = np.argsort(matrix == 0, axis=1, kind="stable")[:, :taps]  # non-zero columns first
         weight = np.take_along_axis(matrix, order, axis=1)

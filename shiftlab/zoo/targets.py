@@ -6,7 +6,7 @@ corruption accuracy over their own architecture's baseline while keeping
 clean accuracy close to it; adversarial methods (PGD-AT, Free-AT, Fast-AT)
 must reach a floor of PGD-20 accuracy while staying useful on clean images.
 The thresholds are the project's acceptance targets (see README, Model zoo);
-the figures are read from the cards that ``python -m shiftlab.evaluate``
+the figures are read from the cards that ``python -m shiftlab.zoo.evaluate``
 writes, so a table built here never holds a typed number.
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from shiftlab.models import ModelCard
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,20 @@ TARGETS: dict[str, tuple[Target, ...]] = {
 }
 
 
-def target_rows(cards: Iterable[tuple[str, str, dict]]) -> list[dict]:
-    """One row per (model, variant, target) for the variants that have targets, from ``(arch, variant, card)``.
+def target_rows(cards: Iterable[ModelCard]) -> list[dict]:
+    """One row per (model, variant, target) for the variants that have targets, from their model cards.
 
     Each variant is judged against the ``baseline`` card of its own
     architecture; rows whose figures are not measured have ``measured`` and
     ``met`` set to None.
     """
     cards = list(cards)
-    baselines = {arch: card.get("metrics", {}) for arch, variant, card in cards if variant == "baseline"}
+    baselines = {card.arch: card.metrics for card in cards if card.variant == "baseline"}
     rows = []
-    for arch, variant, card in cards:
-        for target in TARGETS.get(variant, ()):
-            figure, met = target.check(card.get("metrics", {}), baselines.get(arch, {}))
-            rows.append({"model": arch, "variant": variant, "target": target.label,
+    for card in cards:
+        for target in TARGETS.get(card.variant, ()):
+            figure, met = target.check(card.metrics, baselines.get(card.arch, {}))
+            rows.append({"model": card.arch, "variant": card.variant, "target": target.label,
                          "condition": target.condition(), "measured": figure, "met": met})
     return rows
 

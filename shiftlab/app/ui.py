@@ -3,9 +3,9 @@
 The pages in ``pages/`` hold layout only. What several of them need — a model
 loaded once, the cached logits of an experiment, the sidebar pickers of model,
 dataset, shift and image, a grid of source | shifted thumbnails — is written
-once here. The computations themselves live in ``shiftlab.experiment``,
-``shiftlab.cases``, ``shiftlab.explain``, ``shiftlab.charts`` and
-``shiftlab.heatmaps``, which do not import Streamlit.
+once here. The computations themselves live in ``shiftlab.app.experiment``,
+``shiftlab.app.cases``, ``shiftlab.app.explain``, ``shiftlab.app.charts`` and
+``shiftlab.app.heatmaps``, which do not import Streamlit.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from shiftlab.cases import case_caption
-from shiftlab.data import ImageDataset, load_dataset
-from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ShiftlabError
-from shiftlab.experiment import (
+from shiftlab.app.cases import case_caption
+from shiftlab.app.experiment import (
     LARGE_INPUT_PER_CLASS,
     LARGE_INPUT_SIDE,
     ShiftComparison,
@@ -31,12 +29,14 @@ from shiftlab.experiment import (
     predict,
     severity_table,
 )
-from shiftlab.explain import PairExplanation, explain_pair
+from shiftlab.app.explain import PairExplanation, explain_pair
+from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
+from shiftlab.data import ImageDataset, load_dataset
+from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ShiftlabError
 from shiftlab.images import load_image
 from shiftlab.models import LoadedModel, get_spec, list_models, list_variants, load_model
 from shiftlab.shifts import SEVERITIES, apply, get_shift, list_shifts
 from shiftlab.shifts.params import table_for
-from shiftlab.thumbnails import display_factor, enlarge, side_by_side
 
 SAMPLE = "cifar10-sample"
 FULL = "cifar10"

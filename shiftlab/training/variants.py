@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from shiftlab.adversarial import fgsm_random_start, pgd
-from shiftlab.augment import rand_augment, random_crop_flip, random_op_chain, to_unit_float
-from shiftlab.fractals import mixing_set
+from shiftlab.errors import UnknownVariantError
+from shiftlab.training.augment import rand_augment, random_crop_flip, random_op_chain, to_unit_float
+from shiftlab.training.fractals import mixing_set
 
 
 @dataclass
@@ -82,7 +83,7 @@ _VARIANTS: dict[str, type[TrainingVariant]] = {}
 
 
 def register_variant(cls: type[TrainingVariant]) -> type[TrainingVariant]:
-    """Class decorator that makes a variant available to ``shiftlab.train`` by its ``name``."""
+    """Class decorator that makes a variant available to ``shiftlab.training.train`` by its ``name``."""
     _VARIANTS[cls.name] = cls
     return cls
 
@@ -98,7 +99,7 @@ def list_training_variants() -> list[str]:
 def variant_class(name: str) -> type[TrainingVariant]:
     """The class registered as ``name``."""
     if name not in _VARIANTS:
-        raise ValueError(f"unknown training variant {name!r}; known: {', '.join(_VARIANTS)}")
+        raise UnknownVariantError(f"unknown training variant {name!r}; known: {', '.join(_VARIANTS)}")
     return _VARIANTS[name]
 
 
@@ -158,7 +159,7 @@ class AugMix(TrainingVariant):
 
 @register_variant
 class PixMix(TrainingVariant):
-    """PixMix (Hendrycks et al. 2022): mix with augmented copies and procedural fractals (shiftlab.fractals).
+    """PixMix (Hendrycks et al. 2022): mix with augmented copies and procedural fractals (shiftlab.training.fractals).
 
     Start from the image or an augmented copy; then for 0..k rounds, combine
     with either another augmented copy or a fractal picture by an additive or

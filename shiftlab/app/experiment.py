@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from shiftlab import metrics
-from shiftlab.cases import first_per_class
 from shiftlab.data import ImageDataset
 from shiftlab.images import fit_to_model
 from shiftlab.inference import predict_logits
@@ -50,7 +49,7 @@ def evaluation_set(dataset: ImageDataset, input_size: int) -> ImageDataset:
     """
     if input_size <= LARGE_INPUT_SIDE:
         return dataset
-    return dataset.subset(first_per_class(dataset.labels, LARGE_INPUT_PER_CLASS))
+    return dataset.subset(dataset.first_per_class(LARGE_INPUT_PER_CLASS))
 
 
 def model_inputs(images: np.ndarray, size: int) -> np.ndarray:

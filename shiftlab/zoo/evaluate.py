@@ -1,6 +1,6 @@
 """Measure a classifier and record the figures in its model card.
 
-    python -m shiftlab.evaluate --arch resnet20 --variant baseline --suite clean corruptions pgd
+    shiftlab evaluate --arch resnet20 --variant baseline --suite clean corruptions pgd
 
 ``clean``: accuracy, macro-F1, ECE (15 bins) and NLL on the full CIFAR-10 test
 set, under ``metrics``. ``corruptions``: accuracy under each of the 15
@@ -21,11 +21,11 @@ import numpy as np
 from torch import nn
 
 from shiftlab.adversarial import robust_accuracy
-from shiftlab.checkpoint import read_card, write_card
 from shiftlab.data import ImageDataset, load_dataset
+from shiftlab.errors import UnknownOptionError
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, classification_report
-from shiftlab.models import card_path, get_spec, load_model
+from shiftlab.models import card_path, get_spec, load_model, read_card, write_card
 from shiftlab.shifts import SEVERITIES, apply
 from shiftlab.shifts.corruptions import BENCHMARK
 
@@ -81,12 +81,12 @@ def update_card(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), d
     """Evaluate ``arch/variant`` on ``data``'s test split with the chosen suites and store the figures in its card."""
     unknown = set(suites) - set(SUITES)
     if unknown:
-        raise ValueError(f"unknown evaluation suites {sorted(unknown)}; known: {', '.join(SUITES)}")
+        raise UnknownOptionError(f"unknown evaluation suites {sorted(unknown)}; known: {', '.join(SUITES)}")
     loaded = load_model(arch, variant, device=device)
     test_set = load_dataset(data, "test", root=root)
     card_file = card_path(get_spec(arch).find_weights(variant))
     card = read_card(card_file)
-    metrics, robustness = card.setdefault("metrics", {}), card.setdefault("robustness", {})
+    metrics, robustness = card.metrics, card.robustness
     if "clean" in suites:
         metrics.update(evaluate_clean(loaded.model, test_set))
     if "corruptions" in suites:
@@ -99,17 +99,27 @@ def update_card(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), d
     return metrics
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``shiftlab evaluate`` flags to ``parser``."""
     parser.add_argument("--arch", required=True)
     parser.add_argument("--variant", default="baseline")
     parser.add_argument("--data", default="cifar10", help="test set: cifar10 (full) or cifar10-sample")
     parser.add_argument("--data-root", default=None, help="folder with the datasets (default: $SHIFTLAB_DATA)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--suite", nargs="+", default=list(SUITES), choices=SUITES, help="what to measure (default: all)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Measure with the parsed flags and print the card's figures."""
     metrics = update_card(args.arch, args.variant, tuple(args.suite), args.data, args.data_root, args.device)
     print({k: v for k, v in metrics.items() if k != "dataset"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="shiftlab evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

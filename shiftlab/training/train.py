@@ -1,7 +1,7 @@
 """Train a CIFAR-10 classifier of the zoo and write its checkpoint and model card.
 
-    python -m shiftlab.train --arch resnet20 --variant baseline --data-root ../shared/data
-    python -m shiftlab.train --arch resnet20 --variant baseline --resume   # after a kill
+    shiftlab train --arch resnet20 --variant baseline --data-root ../shared/data
+    shiftlab train --arch resnet20 --variant baseline --resume   # after a kill
 
 Runs on CUDA when there is one (``--device auto``). The run folder
 (``runs/<arch>/<variant>``) holds the last finished epoch's weights and
@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -29,12 +29,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from shiftlab.checkpoint import load_strict, read_card, read_tensors, save_checkpoint
+from shiftlab.checkpoint import load_strict, read_tensors
 from shiftlab.data import load_dataset
 from shiftlab.device import device_name, resolve_device
-from shiftlab.evaluate import evaluate_clean, fingerprint
-from shiftlab.models import build_model, card_path, checkpoint_root, get_spec
-from shiftlab.variants import TrainingVariant, list_training_variants, make_variant, variant_class
+from shiftlab.errors import ParameterError, UnknownOptionError
+from shiftlab.models import ModelCard, build_model, card_path, checkpoint_root, get_spec, read_card, save_checkpoint
+from shiftlab.training.variants import TrainingVariant, list_training_variants, make_variant, variant_class
+from shiftlab.zoo.evaluate import evaluate_clean, fingerprint
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,7 +100,7 @@ class TrainConfig:
             base["randaugment"] = None  # the card must not claim an augmentation the variant does not apply
         unknown = set(self.overrides) - set(base)
         if unknown:
-            raise ValueError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(base)}")
+            raise UnknownOptionError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(base)}")
         recipe = {**base, **self.overrides, "seed": self.seed}
         if self.init:
             recipe["init"] = init_record(self.init)
@@ -118,13 +119,7 @@ def init_record(path: str | Path) -> dict:
     record = {"checkpoint": Path(path).name, "sha256": file_sha256(path)}
     card_file = card_path(Path(path))
     if card_file.is_file():
-        card = read_card(card_file)
-        recipe = card.get("recipe", {})
-        record["from_card"] = {
-            "arch": card.get("arch"), "variant": card.get("variant"), "epochs": recipe.get("epochs_done"),
-            "device": recipe.get("device"), "git_commit": card.get("git_commit"),
-            "accuracy": card.get("metrics", {}).get("accuracy"),
-        }
+        record["from_card"] = read_card(card_file).lineage()
     return record
 
 
@@ -146,7 +141,7 @@ def make_optimizer(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
         return torch.optim.SGD(groups, lr=recipe["lr"], momentum=recipe["momentum"], nesterov=recipe["nesterov"])
     if recipe["optimizer"] == "adamw":
         return torch.optim.AdamW(groups, lr=recipe["lr"], betas=tuple(recipe["betas"]))
-    raise ValueError(f"unknown optimizer {recipe['optimizer']!r}")
+    raise UnknownOptionError(f"unknown optimizer {recipe['optimizer']!r}")
 
 
 def learning_rate(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
@@ -178,7 +173,7 @@ def load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     """Restore a saved state into ``model`` and ``optimizer``; the recipe must be the one saved."""
     progress = json.loads((run_dir / "progress.json").read_text())
     if progress["recipe"] != recipe:
-        raise ValueError(f"{run_dir} was trained with a different recipe: {progress['recipe']} (now {recipe})")
+        raise ParameterError(f"{run_dir} was trained with a different recipe: {progress['recipe']} (now {recipe})")
     tensors = load_file(str(run_dir / "state.safetensors"))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
     optim_state: dict[int, dict] = {}
@@ -299,32 +294,31 @@ def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict,
     model = model.to(memory_format=torch.contiguous_format).eval()
     eval_set = load_dataset(config.eval_data, "test", config.data_root)
     spec = get_spec(config.arch)
-    card = {
-        "arch": config.arch,
-        "variant": config.variant,
-        "dataset": "cifar10",
-        "description": spec.description,
-        "config": spec.config,
-        "classes": spec.classes(),
-        "input_size": spec.input_size,
-        "normalization": {"mean": list(spec.mean), "std": list(spec.std)},
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "recipe": {**recipe, "variant": variant_class(config.variant).description,
-                   "device": device_name(device),
-                   "torch_threads": torch.get_num_threads(),
-                   "wall_time_s": round(progress["train_seconds"], 1), "epochs_done": progress["epochs_done"]},
-        "data": {"train": fingerprint(train_set)},
-        "git_commit": progress.get("git_commit") or git_commit(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "history": progress["history"],
-        "metrics": evaluate_clean(model, eval_set),
-    }
+    card = ModelCard(
+        arch=config.arch,
+        variant=config.variant,
+        dataset="cifar10",
+        description=spec.description,
+        config=spec.config,
+        classes=spec.classes(),
+        input_size=spec.input_size,
+        normalization={"mean": list(spec.mean), "std": list(spec.std)},
+        parameters=sum(p.numel() for p in model.parameters()),
+        recipe={**recipe, "variant": variant_class(config.variant).description,
+                "device": device_name(device),
+                "torch_threads": torch.get_num_threads(),
+                "wall_time_s": round(progress["train_seconds"], 1), "epochs_done": progress["epochs_done"]},
+        data={"train": fingerprint(train_set)},
+        git_commit=progress.get("git_commit") or git_commit(),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        history=progress["history"],
+        metrics=evaluate_clean(model, eval_set),
+    )
     return save_checkpoint(model.net, card, config.out_path() / config.variant)
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """Command-line flags -> ``TrainConfig``; recipe flags left unset keep the family defaults."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``shiftlab train`` flags to ``parser``."""
     parser.add_argument("--arch", default="resnet20")
     parser.add_argument("--variant", default="baseline", choices=list_training_variants())
     parser.add_argument("--seed", type=int, default=0)
@@ -342,7 +336,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     for name, kind in [("epochs", int), ("batch-size", int), ("lr", float), ("weight-decay", float),
                        ("warmup-epochs", int), ("label-smoothing", float)]:
         parser.add_argument(f"--{name}", type=kind, default=None)
-    args = parser.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> TrainConfig:
+    """Parsed flags -> ``TrainConfig``; recipe flags left unset keep the family defaults."""
     recipe_keys = ["epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing"]
     overrides = {k: getattr(args, k) for k in recipe_keys if getattr(args, k) is not None}
     return TrainConfig(args.arch, args.variant, args.seed, args.device, args.data, args.eval_data, args.data_root,
@@ -350,9 +347,21 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                        args.init, overrides)
 
 
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """Command-line flags -> ``TrainConfig``."""
+    parser = argparse.ArgumentParser(prog="shiftlab train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    return config_from(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> None:
+    """Train with the parsed flags and say where the weights went."""
+    print(f"wrote {train(config_from(args))}")
+
+
 def main(argv: list[str] | None = None) -> None:
-    path = train(parse_args(argv))
-    print(f"wrote {path}")
+    print(f"wrote {train(parse_args(argv))}")
 
 
 if __name__ == "__main__":

@@ -14,31 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from shiftlab.app.experiment import LARGE_INPUT_SIDE, model_inputs
 from shiftlab.attribution import Attribution, attribute, get_method
-from shiftlab.experiment import LARGE_INPUT_SIDE, model_inputs
 from shiftlab.inference import predict_logits, top_k
 from shiftlab.metrics import drift_report
 from shiftlab.models import LoadedModel
 from shiftlab.shifts import apply
-
-#: what each attribution method shows, in a sentence or two, for the page caption
-METHOD_NOTES: dict[str, str] = {
-    "saliency": "How strongly each pixel's smallest change moves the class score: the absolute gradient of the "
-    "logit with respect to the pixels (Simonyan et al. 2014). Fast and sharp, but noisy.",
-    "integrated_gradients": "Gradients accumulated along a straight path from a black image to this one "
-    "(Sundararajan et al. 2017); the map adds up to the score difference between the image and black.",
-    "gradcam": "Where the last convolutional stage (for a ViT: the last block's patch tokens) looks: its feature "
-    "maps weighted by their average gradient for the class, kept where positive and upsampled "
-    "(Selvaraju et al. 2017). Coarse but stable.",
-    "attention_rollout": "How much attention flows from each image patch to the class token, multiplied through "
-    "all layers (Abnar & Zuidema 2020). Class-agnostic: the same map for every class.",
-    "gradient_rollout": "Attention rollout weighted by the gradient of the class score (Chefer et al. 2021): "
-    "which patches the class token attends to for this class.",
-    "wcam": "Which wavelet coefficients — a position at a scale — the class probability depends on: Sobol "
-    "sensitivity to random masks in the wavelet domain (Kasmi et al. 2023), shown here back in pixel space.",
-    "wam": "The gradient of the class score with respect to the wavelet coefficients, averaged over noisy copies "
-    "of the image (Kasmi et al. 2025), shown here back in pixel space.",
-}
 
 #: options the pages pass so that a method answers in seconds on a CPU (the rest keep their defaults)
 INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"wcam": {"grid_size": 8, "nb_design": 8}}
@@ -48,15 +29,6 @@ WCAM_DESIGNS = (4, 8, 16, 32)
 MANY_PASSES = ("integrated_gradients", "wcam", "wam")
 #: the top-k % of pixels compared by the IoU drift measure
 DRIFT_TOP_K = 10.0
-#: drift measure -> (name shown, what 1 means)
-DRIFT_MEASURES: dict[str, tuple[str, str]] = {
-    "top_k_iou": (f"top-{DRIFT_TOP_K:g} % IoU", "overlap of the most important pixels; 1 = the same region"),
-    "pearson": ("Pearson", "linear correlation of the two maps; 1 = the same up to scale"),
-    "spearman": ("Spearman", "rank correlation; 1 = the same ordering of pixels"),
-    "ssim": ("SSIM", "structural similarity of the rescaled maps; 1 = identical"),
-}
-
-
 def method_options(method: str, **overrides: Any) -> dict[str, Any]:
     """Every option ``method`` will run with: its defaults, the interactive ones, then ``overrides``."""
     return {**get_method(method).defaults(), **INTERACTIVE_OPTIONS.get(method, {}), **overrides}
@@ -96,7 +68,7 @@ def prediction_text(logits: np.ndarray, classes: list[str], k: int = 3) -> str:
 def image_pair(image: np.ndarray, shift: str, severity: int, seed: int, size: int) -> np.ndarray:
     """uint8 2×size×size×3: the image and its shifted copy, each resized to the model.
 
-    The shift runs at the image's own resolution, as in ``shiftlab.experiment``.
+    The shift runs at the image's own resolution, as in ``shiftlab.app.experiment``.
     """
     shifted = apply(shift, image[None], severity, seed)
     return model_inputs(np.stack([image, shifted[0]]), size)

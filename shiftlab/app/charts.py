@@ -12,6 +12,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from shiftlab.app.text import SCORE_LABELS
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins, ood_score
 
 CONDITIONS = ("source", "shifted")
@@ -19,12 +20,6 @@ COLOURS = ["#1f6feb", "#e8590c"]  # source / in-distribution blue, shifted / OOD
 CONDITION_COLOURS = alt.Scale(domain=list(CONDITIONS), range=COLOURS)
 MEASURE_COLOURS = ["#2f9e44", "#ae3ec9"]  # accuracy green, ECE purple: not to be confused with the conditions
 SUBBANDS = {"h": "horizontal", "v": "vertical", "d": "diagonal"}
-#: how each OOD score is computed from the logits; all are oriented so that higher = more OOD
-SCORE_LABELS = {
-    "msp": "MSP: −max softmax probability",
-    "max_logit": "max-logit: −max logit",
-    "energy": "energy: −logsumexp(logits)",
-}
 HISTOGRAM_BINS = 30
 #: one marker per architecture on the zoo's scatter plots (named in the page's caption, not in a legend)
 MODEL_SHAPES = alt.Scale(domain=["resnet20", "vit_tiny"], range=["circle", "square"])

@@ -1,6 +1,6 @@
 """Which images to look at: examples per class, and the cases a shift changed most.
 
-A *case* is an image index of a ``ShiftComparison`` (``shiftlab.experiment``).
+A *case* is an image index of a ``ShiftComparison`` (``shiftlab.app.experiment``).
 ``select_cases`` returns the indices of one kind, most telling first, and
 ``case_caption`` describes one case in Streamlit markdown. Kept apart from
 the pages so that the selection rules are plain functions with tests.
@@ -9,39 +9,12 @@ the pages so that the selection rules are plain functions with tests.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # experiment imports first_per_class from here
-    from shiftlab.experiment import ShiftComparison
-
-#: case kind -> (title, how its cases are chosen and ordered)
-CASE_KINDS: dict[str, tuple[str, str]] = {
-    "correct_to_wrong": (
-        "Correct → wrong",
-        "Right before the shift, wrong after it; the most confident new mistakes first.",
-    ),
-    "wrong_to_correct": (
-        "Wrong → correct",
-        "Wrong before the shift, right after it; the most confident first.",
-    ),
-    "confident_errors": (
-        "Most confident errors",
-        "Wrong after the shift, ordered by the confidence of the wrong prediction.",
-    ),
-    "confidence_drop": (
-        "Largest confidence drop",
-        "Images whose probability of the reference class fell under the shift, largest fall first.",
-    ),
-}
-
-
-def first_per_class(labels: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the first ``k`` images of every class, class by class (in class order, then dataset order)."""
-    labels = np.asarray(labels)
-    picked = [np.flatnonzero(labels == c)[:k] for c in np.unique(labels)]
-    return np.concatenate(picked) if picked else np.zeros(0, np.int64)
+from shiftlab.app.experiment import ShiftComparison
+from shiftlab.app.text import CASE_KINDS
+from shiftlab.errors import UnknownOptionError
 
 
 def ranked(mask: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -62,7 +35,7 @@ def select_cases(comparison: ShiftComparison, kind: str) -> np.ndarray:
     if kind == "confidence_drop":
         drop = source.reference_probability - shifted.reference_probability
         return ranked(drop > 0, drop)
-    raise ValueError(f"unknown case kind {kind!r}; known: {', '.join(CASE_KINDS)}")
+    raise UnknownOptionError(f"unknown case kind {kind!r}; known: {', '.join(CASE_KINDS)}")
 
 
 def page_count(n_items: int, per_page: int) -> int:

@@ -1,0 +1,30 @@
+"""``shiftlab app``: start the Streamlit app of the checkout this package runs from.
+
+The app is ``app.py`` and ``pages/`` at the root of the checkout (an
+editable install, ``pip install -e .``, keeps them there); flags after
+``shiftlab app`` go to ``streamlit run`` (``--server.port 8600``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from streamlit.web import cli as streamlit_cli
+
+from shiftlab.errors import ShiftlabError
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """``shiftlab app`` takes no flags of its own: the rest go to ``streamlit run``."""
+    parser.epilog = "Any other flag is passed to `streamlit run`, e.g. shiftlab app --server.port 8600"
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run ``streamlit run app.py`` in this process."""
+    if not APP.is_file():
+        raise ShiftlabError(f"the app is not here ({APP} is missing): install shiftlab from a checkout with "
+                            "`pip install -e .` and run `shiftlab app` from it")
+    streamlit_cli.main(["run", str(APP), *getattr(args, "streamlit_args", [])], standalone_mode=False)

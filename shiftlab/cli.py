@@ -1,0 +1,59 @@
+"""The ``shiftlab`` command: ``shiftlab train``, ``evaluate``, ``zoo`` and ``app``, each with ``--help``.
+
+Each subcommand lives in the module that does the work: the module adds its
+flags to the subcommand's parser (``configure``) and runs the parsed flags
+(``run``); this file only lists them. A ``ShiftlabError`` (a mistake the user
+can fix) is printed as one line and exits with status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from shiftlab import __version__
+from shiftlab.errors import ShiftlabError
+
+#: subcommand -> (module with configure/run, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("shiftlab.training.train", "train a CIFAR-10 model of the zoo and write its weights and card"),
+    "evaluate": ("shiftlab.zoo.evaluate", "measure a model (clean, corruptions, PGD) into its card"),
+    "zoo": ("shiftlab.zoo.tables", "print the zoo and targets tables built from the cards"),
+    "app": ("shiftlab.app.launch", "run the Streamlit app (extra flags go to `streamlit run`)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``shiftlab`` parser with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="shiftlab", description="See how an image classifier behaves, and why, when its input distribution shifts.",
+        epilog="`shiftlab COMMAND --help` describes each command.")
+    parser.add_argument("--version", action="version", version=f"shiftlab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, summary) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=summary, description=module.__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.configure(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; 2 on a user error (after printing it)."""
+    args, extra = build_parser().parse_known_args(argv)
+    if extra and args.command != "app":
+        build_parser().parse_args(argv)  # lets argparse name the unknown flags and exit
+    if args.command == "app":
+        args.streamlit_args = extra
+    try:
+        args.run(args)
+    except ShiftlabError as exc:
+        print(f"shiftlab {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training the CIFAR-10 zoo: the training loop (``train``), the robust-training variants, their augmentations."""

@@ -1,0 +1,130 @@
+"""The package's layout holds: every module imports, imports flow one way, UI libraries stay in ``shiftlab.app``.
+
+The import graph is read from the source (``ast``), so a cycle or a stray
+``import streamlit`` fails here even when no test happens to import the module.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import shiftlab
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "shiftlab"
+UI_LIBRARIES = ("streamlit", "altair", "matplotlib")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imported(path: Path, package: str) -> set[str]:
+    """Absolute names of every module ``path`` imports (relative imports resolved against ``package``).
+
+    ``from pkg import name`` counts as importing ``pkg`` unless every name is a
+    submodule of ``pkg`` (``from shiftlab.shifts import corruptions``): a
+    package's parent ``__init__`` always runs first and is not modelled as an edge.
+    """
+    known = modules()
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            targets = {f"{base}.{alias.name}" for alias in node.names}
+            names.update(targets)
+            if not targets <= set(known):
+                names.add(base)
+    return names
+
+
+def internal_graph() -> dict[str, set[str]]:
+    """Module -> the shiftlab modules it imports (a name that is an attribute, not a module, is dropped)."""
+    known = modules()
+    graph = {}
+    for name, path in known.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        graph[name] = {target for target in imported(path, package) if target in known and target != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                return stack[stack.index(target):] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_every_module_imports():
+    for info in pkgutil.walk_packages(shiftlab.__path__, "shiftlab."):
+        if not info.name.endswith("__main__"):  # runs the command line when imported
+            importlib.import_module(info.name)
+
+
+def test_no_import_cycle():
+    assert find_cycle(internal_graph()) is None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+@pytest.mark.parametrize("name, path", sorted(modules().items()))
+def test_only_the_app_imports_ui_libraries(name, path):
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    ui = sorted(n for n in imported(path, package) if n.split(".")[0] in UI_LIBRARIES)
+    if not name.startswith("shiftlab.app"):
+        assert not ui, f"{name} imports {ui}: UI code belongs in shiftlab.app"
+
+
+def test_the_core_does_not_import_the_wings():
+    wings = ("shiftlab.app", "shiftlab.training", "shiftlab.zoo", "shiftlab.cli")
+    for name, targets in internal_graph().items():
+        if not name.startswith(wings) and name != "shiftlab.__main__":
+            assert not [t for t in targets if t.startswith(wings)], f"{name} imports {targets}"
+
+
+@pytest.mark.parametrize("page", sorted((REPO / "pages").glob("*.py")) + [REPO / "app.py"], ids=lambda p: p.name)
+def test_pages_hold_layout_and_call_shiftlab_app(page):
+    """Pages import ``shiftlab.app`` modules, and from the core nothing but types (classes such as errors)."""
+    strays = []
+    for node in ast.walk(ast.parse(page.read_text())):
+        if isinstance(node, ast.Import):
+            strays += [a.name for a in node.names if a.name.startswith("shiftlab") and not a.name.startswith("shiftlab.app")]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shiftlab"):
+            if node.module == "shiftlab" or node.module.startswith("shiftlab.app"):
+                continue
+            module = importlib.import_module(node.module)
+            strays += [f"{node.module}.{a.name}" for a in node.names if not isinstance(getattr(module, a.name), type)]
+    assert not strays, f"{page.name} imports {strays}: pages go through shiftlab.app"
