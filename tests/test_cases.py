@@ -5,9 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shiftlab.app.cases import case_caption, page_count, page_of, ranked, select_cases
+from shiftlab.app.cases import (
+    case_caption,
+    confidence_drop,
+    outcome_mask,
+    outcomes_for,
+    page_count,
+    page_of,
+    ranked,
+    select_cases,
+)
 from shiftlab.app.experiment import compare
-from shiftlab.app.text import CASE_KINDS
 
 CLASSES = ["cat", "dog"]
 LABELS = np.array([0, 0, 1, 1, 0])
@@ -28,23 +36,34 @@ def test_ranked_orders_by_key_and_keeps_ties_in_index_order():
 
 
 @pytest.mark.parametrize(
-    ("kind", "expected"),
+    ("outcome", "expected"),
     [
-        ("correct_to_wrong", [2, 0]),  # both broke; image 2 is wrong with 95 % confidence, image 0 with 70 %
+        ("correct_to_wrong", [2, 0]),  # both broke; p(label) fell by 0.75 (image 2) and 0.6 (image 0)
         ("wrong_to_correct", [1]),
-        ("confident_errors", [2, 0, 3]),  # wrong after the shift, by confidence 0.95, 0.7, 0.6
-        ("confidence_drop", [2, 0, 4]),  # p(label) fell by 0.75, 0.6, 0.05; images 1 and 3 rose
+        ("flips", [2, 0, 1]),  # predictions changed on images 0, 1, 2; image 1's p(label) rose
+        ("stays_correct", [4]),
+        ("confidently_wrong", [2]),  # wrong after the shift with confidence 0.95 (image 0: 0.7, image 3: 0.6)
     ],
 )
-def test_select_cases(comparison, kind, expected):
-    np.testing.assert_array_equal(select_cases(comparison, kind), expected)
+def test_select_cases_by_confidence_drop(comparison, outcome, expected):
+    np.testing.assert_array_equal(select_cases(comparison, outcome, confidence_drop(comparison)), expected)
 
 
-def test_every_kind_is_selectable(comparison):
-    for kind in CASE_KINDS:
-        select_cases(comparison, kind)
-    with pytest.raises(ValueError, match="unknown case kind"):
-        select_cases(comparison, "nonsense")
+def test_confidence_drop_is_the_fall_of_the_labels_probability(comparison):
+    np.testing.assert_allclose(confidence_drop(comparison), [0.6, -0.4, 0.75, -0.1, 0.05])
+
+
+def test_cases_sort_by_any_key(comparison):
+    drift = np.array([0.1, 0.9, 0.5, 0.0, 0.0])
+    np.testing.assert_array_equal(select_cases(comparison, "flips", drift), [1, 2, 0])
+
+
+def test_outcomes_without_labels_are_flips_and_stays():
+    unlabelled = compare(LABELS, False, SOURCE, SHIFTED)
+    assert outcomes_for(unlabelled) == ["flips", "stays"]
+    np.testing.assert_array_equal(outcome_mask(unlabelled, "stays"), [False, False, False, True, True])
+    with pytest.raises(ValueError, match="unknown outcome"):
+        outcome_mask(unlabelled, "nonsense")
 
 
 def test_paging():
@@ -55,5 +74,10 @@ def test_paging():
 
 def test_caption_colours_right_and_wrong(comparison):
     text = case_caption(comparison, 0, CLASSES, "cat")
-    assert text == "label **cat**  \n:green[cat 90%] → :red[dog 70%]"
-    assert case_caption(comparison, 1, CLASSES, None) == ":red[dog 60%] → :green[cat 80%]"
+    assert text == "#0 · label **cat**  \n:green[cat 90%] → :red[dog 70%]"
+    assert case_caption(comparison, 1, CLASSES, None) == "#1  \n:red[dog 60%] → :green[cat 80%]"
+
+
+def test_caption_never_colours_an_unlabelled_model():
+    unlabelled = compare(LABELS, False, SOURCE, SHIFTED)
+    assert case_caption(unlabelled, 0, CLASSES, "cat") == "#0 · label **cat**  \ncat 90% → dog 70%"

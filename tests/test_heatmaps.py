@@ -6,15 +6,28 @@ import matplotlib
 import numpy as np
 import pytest
 
-from shiftlab.app.heatmaps import CMAP, colorize, normalize, outline_bands, overlay, to_rgba
+from shiftlab.app.heatmaps import CMAP, colorize, colour_bar, map_limits, normalize, outline_bands, overlay, to_rgba
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 
 
 def test_normalize_clips_at_the_percentile():
     values = np.arange(101, dtype=float)  # the 99th percentile of 0..100 is 99
-    out = normalize(values, upper_percentile=99)
+    assert map_limits(values, upper_percentile=99) == (0.0, 99.0)
+    out = normalize(values, map_limits(values, upper_percentile=99))
     assert out[0] == 0 and out[99] == 1 and out[100] == 1
     assert out[33] == pytest.approx(33 / 99)
+
+
+def test_shared_limits_keep_a_weak_map_dark():
+    strong, weak = np.linspace(0, 10, 101), np.linspace(0, 1, 101)
+    limits = map_limits(np.stack([strong, weak]))
+    assert limits == (0.0, pytest.approx(np.percentile(np.concatenate([strong, weak]), 99)))
+    assert normalize(weak, limits).max() < 0.2 and normalize(weak).max() == 1.0  # own scale stretches it
+
+
+def test_colour_bar_is_a_png():
+    assert colour_bar((0.0, 2.5)).startswith(b"\x89PNG")
+    assert colour_bar((1.0, 1.0)).startswith(b"\x89PNG")  # a constant map still gets a bar
 
 
 def test_normalize_constant_and_outlier_maps():

@@ -115,7 +115,7 @@ def test_the_core_does_not_import_the_wings():
             assert not [t for t in targets if t.startswith(wings)], f"{name} imports {targets}"
 
 
-@pytest.mark.parametrize("page", sorted((REPO / "pages").glob("*.py")) + [REPO / "app.py"], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", sorted((REPO / "app_pages").glob("*.py")) + [REPO / "app.py"], ids=lambda p: p.name)
 def test_pages_hold_layout_and_call_shiftlab_app(page):
     """Pages import ``shiftlab.app`` modules, and from the core nothing but types (classes such as errors)."""
     strays = []

@@ -1,9 +1,11 @@
-"""Which images to look at: examples per class, and the cases a shift changed most.
+"""Which images to look at: the cases a shift changed, filtered by outcome and sorted by how much they moved.
 
 A *case* is an image index of a ``ShiftComparison`` (``shiftlab.app.experiment``).
-``select_cases`` returns the indices of one kind, most telling first, and
-``case_caption`` describes one case in Streamlit markdown. Kept apart from
-the pages so that the selection rules are plain functions with tests.
+``select_cases`` keeps the images of one outcome (flipped, broken, fixed,
+stayed correct, confidently wrong) ordered by a key — the confidence drop,
+or the attribution drift the page computes — and ``case_caption``
+describes one case in Streamlit markdown. Kept apart from the pages so that
+the selection rules are plain functions with tests.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import math
 import numpy as np
 
 from shiftlab.app.experiment import ShiftComparison
-from shiftlab.app.text import CASE_KINDS
+from shiftlab.app.text import OUTCOMES, UNLABELLED_OUTCOMES
 from shiftlab.errors import UnknownOptionError
+
+#: a wrong prediction at least this confident counts as "confidently wrong"
+CONFIDENT = 0.8
 
 
 def ranked(mask: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -23,19 +28,35 @@ def ranked(mask: np.ndarray, key: np.ndarray) -> np.ndarray:
     return indices[np.argsort(-key[indices], kind="stable")]
 
 
-def select_cases(comparison: ShiftComparison, kind: str) -> np.ndarray:
-    """Image indices of case ``kind`` (a key of ``CASE_KINDS``), most telling first."""
+def outcomes_for(comparison: ShiftComparison) -> list[str]:
+    """The outcomes a comparison can be filtered by: all of them with labels, flips and stays without."""
+    return list(OUTCOMES) if comparison.labelled else list(UNLABELLED_OUTCOMES)
+
+
+def outcome_mask(comparison: ShiftComparison, outcome: str) -> np.ndarray:
+    """Which images had ``outcome`` (a key of ``OUTCOMES``) under the shift."""
     source, shifted = comparison.source, comparison.shifted
-    if kind == "correct_to_wrong":
-        return ranked(comparison.correct_to_wrong, shifted.confidence)
-    if kind == "wrong_to_correct":
-        return ranked(comparison.wrong_to_correct, shifted.confidence)
-    if kind == "confident_errors":
-        return ranked(~shifted.correct, shifted.confidence)
-    if kind == "confidence_drop":
-        drop = source.reference_probability - shifted.reference_probability
-        return ranked(drop > 0, drop)
-    raise UnknownOptionError(f"unknown case kind {kind!r}; known: {', '.join(CASE_KINDS)}")
+    masks = {
+        "flips": source.predicted != shifted.predicted,
+        "stays": source.predicted == shifted.predicted,
+        "correct_to_wrong": comparison.correct_to_wrong,
+        "wrong_to_correct": comparison.wrong_to_correct,
+        "stays_correct": source.correct & shifted.correct,
+        "confidently_wrong": ~shifted.correct & (shifted.confidence >= CONFIDENT),
+    }
+    if outcome not in masks:
+        raise UnknownOptionError(f"unknown outcome {outcome!r}; known: {', '.join(masks)}")
+    return masks[outcome]
+
+
+def confidence_drop(comparison: ShiftComparison) -> np.ndarray:
+    """How far each image's probability of its reference class fell under the shift (negative: it rose)."""
+    return comparison.source.reference_probability - comparison.shifted.reference_probability
+
+
+def select_cases(comparison: ShiftComparison, outcome: str, key: np.ndarray) -> np.ndarray:
+    """Image indices with ``outcome``, largest ``key`` (confidence drop, attribution drift...) first."""
+    return ranked(outcome_mask(comparison, outcome), key)
 
 
 def page_count(n_items: int, per_page: int) -> int:
@@ -49,15 +70,25 @@ def page_of(indices: np.ndarray, page: int, per_page: int) -> np.ndarray:
     return indices[start : start + per_page]
 
 
-def _prediction(name: str, confidence: float, correct: bool) -> str:
-    colour = "green" if correct else "red"
-    return f":{colour}[{name} {confidence:.0%}]"
+def _prediction(name: str, confidence: float, correct: bool | None) -> str:
+    """A prediction with its confidence, green when right, red when wrong, plain when no label can say."""
+    if correct is None:
+        return f"{name} {confidence:.0%}"
+    return f":{'green' if correct else 'red'}[{name} {confidence:.0%}]"
 
 
 def case_caption(comparison: ShiftComparison, index: int, model_classes: list[str], label: str | None) -> str:
-    """Markdown for one case: the dataset label, then source → shifted prediction with confidence, green when right."""
+    """Markdown for one case: its image id and label, then source → shifted prediction with confidence.
+
+    Predictions are coloured right (green) or wrong (red) only when the
+    dataset's labels score the model; an ImageNet model's answers on CIFAR
+    images are never coloured.
+    """
     source, shifted = comparison.source, comparison.shifted
-    before = _prediction(model_classes[source.predicted[index]], source.confidence[index], source.correct[index])
-    after = _prediction(model_classes[shifted.predicted[index]], shifted.confidence[index], shifted.correct[index])
-    heading = f"label **{label}**  \n" if label is not None else ""
+    scored = comparison.labelled
+    before = _prediction(model_classes[source.predicted[index]], source.confidence[index],
+                         bool(source.correct[index]) if scored else None)
+    after = _prediction(model_classes[shifted.predicted[index]], shifted.confidence[index],
+                        bool(shifted.correct[index]) if scored else None)
+    heading = f"#{index} · label **{label}**  \n" if label is not None else f"#{index}  \n"
     return f"{heading}{before} → {after}"

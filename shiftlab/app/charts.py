@@ -12,6 +12,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from shiftlab.app.calibration import MIN_BIN_COUNT
 from shiftlab.app.text import SCORE_LABELS
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins, ood_score
 
@@ -21,6 +22,8 @@ CONDITION_COLOURS = alt.Scale(domain=list(CONDITIONS), range=COLOURS)
 MEASURE_COLOURS = ["#2f9e44", "#ae3ec9"]  # accuracy green, ECE purple: not to be confused with the conditions
 SUBBANDS = {"h": "horizontal", "v": "vertical", "d": "diagonal"}
 HISTOGRAM_BINS = 30
+#: a variant trained by the user, outside the zoo's six
+OTHER_VARIANT_COLOUR = "#495057"
 #: one marker per architecture on the zoo's scatter plots (named in the page's caption, not in a legend)
 MODEL_SHAPES = alt.Scale(domain=["resnet20", "vit_tiny"], range=["circle", "square"])
 #: one colour per training variant on every zoo chart: the baseline grey, augmentation cool, adversarial warm
@@ -31,43 +34,78 @@ VARIANT_COLOURS = alt.Scale(
 
 
 def reliability_frame(bins: ReliabilityBins) -> pd.DataFrame:
-    """One row per non-empty bin: its confidence range, mean confidence, accuracy and count."""
-    frame = pd.DataFrame(
-        {
-            "lower": bins.edges[:-1],
-            "upper": bins.edges[1:],
-            "confidence": bins.confidence,
-            "accuracy": bins.accuracy,
-            "count": bins.count,
-        }
-    )
-    return frame[frame["count"] > 0].reset_index(drop=True)
+    """One row per non-empty bin: range, mean confidence, accuracy, count, and whether it holds too few images."""
+    frame = pd.DataFrame({"lower": bins.edges[:-1], "upper": bins.edges[1:], "confidence": bins.confidence,
+                          "accuracy": bins.accuracy, "count": bins.count})
+    frame = frame[frame["count"] > 0].reset_index(drop=True)
+    return frame.assign(unreliable=frame["count"] < MIN_BIN_COUNT)
 
 
 def reliability_chart(bins: ReliabilityBins, condition: str, title: str) -> alt.LayerChart:
-    """Accuracy per confidence bin as bars over the diagonal of perfect calibration."""
+    """Accuracy per confidence bin as bars over the diagonal of perfect calibration, each bar labelled with its count.
+
+    Bins holding fewer than ``MIN_BIN_COUNT`` images are drawn pale: their
+    accuracy is too uncertain to read a calibration error from.
+    """
     unit = alt.Scale(domain=[0, 1])
-    bars = (
-        alt.Chart(reliability_frame(bins))
-        .mark_rect(stroke="white", color=COLOURS[CONDITIONS.index(condition)])
-        .encode(
-            x=alt.X("lower:Q", scale=unit, title="confidence"),
-            x2="upper:Q",
-            y=alt.Y("accuracy:Q", scale=unit, title="accuracy in bin"),
-            y2=alt.datum(0),
-            tooltip=[
-                alt.Tooltip("lower:Q", format=".2f", title="from"),
-                alt.Tooltip("upper:Q", format=".2f", title="to"),
-                alt.Tooltip("confidence:Q", format=".3f", title="mean confidence"),
-                alt.Tooltip("accuracy:Q", format=".3f"),
-                alt.Tooltip("count:Q", title="images"),
-            ],
-        )
+    base = alt.Chart(reliability_frame(bins)).encode(
+        x=alt.X("lower:Q", scale=unit, title="confidence"),
+        tooltip=[
+            alt.Tooltip("lower:Q", format=".2f", title="from"),
+            alt.Tooltip("upper:Q", format=".2f", title="to"),
+            alt.Tooltip("confidence:Q", format=".3f", title="mean confidence"),
+            alt.Tooltip("accuracy:Q", format=".3f"),
+            alt.Tooltip("count:Q", title="images"),
+            alt.Tooltip("unreliable:N", title=f"fewer than {MIN_BIN_COUNT} images"),
+        ],
     )
+    bars = base.mark_rect(stroke="white", color=COLOURS[CONDITIONS.index(condition)]).encode(
+        x2="upper:Q",
+        y=alt.Y("accuracy:Q", scale=unit, title="accuracy in bin"),
+        y2=alt.datum(0),
+        opacity=alt.condition("datum.unreliable", alt.value(0.3), alt.value(0.9)),
+    )
+    counts = base.transform_calculate(middle="(datum.lower + datum.upper) / 2").mark_text(
+        dy=-6, fontSize=10, color="#333").encode(x="middle:Q", y="accuracy:Q", text="count:Q")
     diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(color="grey", strokeDash=[4, 4]).encode(
         x="x:Q", y="y:Q"
     )
-    return alt.layer(bars, diagonal).properties(title=title, height=260)
+    return alt.layer(bars, counts, diagonal).properties(title=title, height=280)
+
+
+def confidence_histogram(frame: pd.DataFrame) -> alt.Chart:
+    """Overlaid histograms of top-1 confidence, one colour per condition (from ``calibration.confidence_frame``)."""
+    return (
+        alt.Chart(frame)
+        .mark_bar(opacity=0.55, binSpacing=0)
+        .encode(
+            x=alt.X("confidence:Q", bin=alt.Bin(extent=[0, 1], step=1 / 20), title="top-1 confidence"),
+            y=alt.Y("count()", stack=None, title="images"),
+            color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=alt.Legend(orient="top")),
+        )
+        .properties(height=280, title="Confidence histogram")
+    )
+
+
+def variant_scale(variants: list[str]) -> alt.Scale:
+    """The variant colours restricted to ``variants``, so that a legend lists only the variants that exist."""
+    colours = dict(zip(VARIANT_COLOURS.domain, VARIANT_COLOURS.range))
+    return alt.Scale(domain=list(variants), range=[colours.get(v, OTHER_VARIANT_COLOUR) for v in variants])
+
+
+def variant_curves_chart(frame: pd.DataFrame, measure: str, selected: int) -> alt.LayerChart:
+    """``measure`` against severity (0 = unshifted), one line per variant (from ``calibration.curves_frame``)."""
+    rows = frame[frame["measure"] == measure]
+    variants = list(dict.fromkeys(rows["variant"]))
+    lines = alt.Chart(rows).mark_line(point=True).encode(
+        x=alt.X("severity:Q", axis=alt.Axis(tickMinStep=1, title="severity (0 = unshifted)")),
+        y=alt.Y("value:Q", title=measure, scale=alt.Scale(domain=[0, 1]) if measure != "ECE" else alt.Scale(zero=True)),
+        color=alt.Color("variant:N", scale=variant_scale(variants), legend=alt.Legend(orient="bottom", columns=3)),
+        tooltip=["variant:N", "severity:Q", alt.Tooltip("value:Q", format=".3f", title=measure)],
+    )
+    marker = alt.Chart(pd.DataFrame({"severity": [selected]})).mark_rule(color="grey", strokeDash=[2, 2]).encode(
+        x="severity:Q")
+    return alt.layer(lines, marker).properties(height=300, title=f"{measure} against severity, every variant")
 
 
 def severity_chart(curve: pd.DataFrame, selected: int, accuracy_label: str) -> alt.LayerChart:
@@ -196,7 +234,8 @@ def tradeoff_chart(rows: pd.DataFrame, measure: str, title: str) -> alt.LayerCha
         y=alt.Y(f"{measure}:Q", title=title, axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
     )
     points = base.mark_point(size=90, filled=True).encode(
-        color=alt.Color("variant:N", title="variant", scale=VARIANT_COLOURS, legend=alt.Legend(orient="bottom", columns=3)),
+        color=alt.Color("variant:N", title="variant", scale=variant_scale(list(dict.fromkeys(measured["variant"]))),
+                        legend=alt.Legend(orient="bottom", columns=3)),
         shape=alt.Shape("model:N", title="model", scale=MODEL_SHAPES, legend=None),
         tooltip=["model:N", "variant:N", alt.Tooltip("accuracy:Q", format=".2%", title="clean"),
                  alt.Tooltip(f"{measure}:Q", format=".2%", title=title)],
@@ -273,8 +312,21 @@ def corruption_curves_chart(frame: pd.DataFrame, model: str, corruption: str) ->
         .encode(
             x=alt.X("severity:Q", axis=alt.Axis(tickMinStep=1, title="severity (0 = clean)")),
             y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.Color("variant:N", scale=VARIANT_COLOURS, legend=alt.Legend(orient="bottom")),
+            color=alt.Color("variant:N", scale=variant_scale(list(dict.fromkeys(curves["variant"]))),
+                            legend=alt.Legend(orient="bottom")),
             tooltip=["variant:N", "severity:Q", alt.Tooltip("accuracy:Q", format=".2%")],
         )
         .properties(height=320)
     )
+
+
+def top_k_chart(ranking: list[tuple[str, float]]) -> alt.LayerChart:
+    """Horizontal bars of the top classes' probabilities, each labelled with its value."""
+    frame = pd.DataFrame(ranking, columns=["class", "probability"])
+    base = alt.Chart(frame).encode(
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        y=alt.Y("class:N", sort="-x", title=None),
+    )
+    bars = base.mark_bar(color=COLOURS[0])
+    values = base.mark_text(align="left", dx=4, fontSize=12).encode(text=alt.Text("probability:Q", format=".1%"))
+    return alt.layer(bars, values).properties(height=36 * len(frame) + 20)

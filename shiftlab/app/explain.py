@@ -59,6 +59,14 @@ def is_slow(method: str, input_size: int) -> bool:
     return method in MANY_PASSES and input_size > LARGE_INPUT_SIDE
 
 
+def slow_warning(method: str, input_size: int) -> str | None:
+    """What to tell the user before running a slow method, or None when it is quick."""
+    if not is_slow(method, input_size):
+        return None
+    return (f"{method} runs the model many times per image at {input_size} px: expect tens of seconds to minutes "
+            "on a CPU (seconds on a GPU).")
+
+
 def prediction_text(logits: np.ndarray, classes: list[str], k: int = 3) -> str:
     """Markdown of the ``k`` most probable classes of one logit vector, the first in bold: "**cat** 81% · dog 9% · …"."""
     ranking = top_k(logits, classes, k)

@@ -2,15 +2,20 @@
 
 Attribution maps have arbitrary units and often a few extreme pixels, so a
 map is first rescaled to [0, 1] between its minimum and a high percentile
-(values above are clipped), then coloured with a matplotlib colour map. An
+(values above are clipped) — of the map alone, or of several maps together
+when they must share one colour scale — then coloured with a matplotlib colour map. An
 overlay blends the colour into the image with an opacity that grows with
 the value: unimportant regions show the image untouched.
 """
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from shiftlab.attribution.wavelets import bands
 
@@ -22,15 +27,26 @@ UPPER_PERCENTILE = 99.0
 OPACITY = 0.7
 
 
-def normalize(attribution_map: np.ndarray, upper_percentile: float = UPPER_PERCENTILE) -> np.ndarray:
-    """Rescale to [0, 1]: the minimum to 0, the ``upper_percentile``-th percentile and above to 1.
+def map_limits(maps: np.ndarray, upper_percentile: float = UPPER_PERCENTILE) -> tuple[float, float]:
+    """The (low, high) values shown as dark and full colour: the minimum and a high percentile of ``maps``.
 
-    A constant map (no pixel more important than another) becomes all zeros.
+    Computed over every map given, so that maps rescaled with the same limits
+    share one colour scale. When the percentile equals the minimum the maximum
+    is used; a constant input gives low == high.
+    """
+    values = np.asarray(maps, dtype=np.float64)
+    low, high = float(values.min()), float(np.percentile(values, upper_percentile))
+    return low, high if high > low else float(values.max())
+
+
+def normalize(attribution_map: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
+    """Rescale to [0, 1] between ``limits`` (default: the map's own ``map_limits``), clipping outside.
+
+    A constant map (no pixel more important than another) becomes all zeros:
+    it is shown dark, not stretched into a structure that is not there.
     """
     values = np.asarray(attribution_map, dtype=np.float64)
-    low, high = values.min(), np.percentile(values, upper_percentile)
-    if high <= low:
-        high = values.max()
+    low, high = limits if limits is not None else map_limits(values)
     if high <= low:
         return np.zeros_like(values)
     return np.clip((values - low) / (high - low), 0.0, 1.0)
@@ -43,16 +59,17 @@ def to_rgba(values: np.ndarray, cmap: str = CMAP, opacity: float = OPACITY) -> n
     return rgba
 
 
-def colorize(attribution_map: np.ndarray, cmap: str = CMAP) -> np.ndarray:
+def colorize(attribution_map: np.ndarray, limits: tuple[float, float] | None = None, cmap: str = CMAP) -> np.ndarray:
     """The normalised map in ``cmap`` colours, opaque: uint8 H×W×3."""
-    return matplotlib.colormaps[cmap](normalize(attribution_map), bytes=True)[..., :3]
+    return matplotlib.colormaps[cmap](normalize(attribution_map, limits), bytes=True)[..., :3]
 
 
-def overlay(image: np.ndarray, attribution_map: np.ndarray, cmap: str = CMAP, opacity: float = OPACITY) -> np.ndarray:
+def overlay(image: np.ndarray, attribution_map: np.ndarray, limits: tuple[float, float] | None = None,
+            cmap: str = CMAP, opacity: float = OPACITY) -> np.ndarray:
     """uint8 H×W×3 ``image`` with the normalised map's colours alpha-composited on top (same H×W)."""
     if image.shape[:2] != np.shape(attribution_map):
         raise ValueError(f"image {image.shape[:2]} and map {np.shape(attribution_map)} differ in size")
-    layer = to_rgba(normalize(attribution_map), cmap, opacity).astype(np.float64) / 255.0
+    layer = to_rgba(normalize(attribution_map, limits), cmap, opacity).astype(np.float64) / 255.0
     alpha = layer[..., 3:]
     blended = (1.0 - alpha) * image.astype(np.float64) / 255.0 + alpha * layer[..., :3]
     return np.round(blended * 255).astype(np.uint8)
@@ -74,3 +91,17 @@ def outline_bands(picture: np.ndarray, levels: int, colour: tuple[int, int, int]
         out[rows, cols.start] = colour
         out[rows, cols.stop - 1] = colour
     return out
+
+
+def colour_bar(limits: tuple[float, float], width: int = 260, cmap: str = CMAP) -> bytes:
+    """A horizontal colour bar from ``limits[0]`` (dark) to ``limits[1]`` (full colour), as PNG bytes with ticks."""
+    figure = Figure(figsize=(width / 100, 0.62), dpi=100)
+    axes = figure.add_axes((0.04, 0.55, 0.92, 0.35))
+    low, high = limits
+    axes.imshow(np.linspace(0, 1, 256)[None], aspect="auto", cmap=cmap, extent=(low, high if high > low else low + 1, 0, 1))
+    axes.set_yticks([])
+    axes.tick_params(axis="x", labelsize=7, length=2, pad=1)
+    axes.xaxis.set_major_locator(MaxNLocator(4))
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

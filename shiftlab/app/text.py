@@ -37,24 +37,23 @@ DRIFT_MEASURES: dict[str, tuple[str, str]] = {
 }
 
 
-#: case kind -> (title, how its cases are chosen and ordered)
-CASE_KINDS: dict[str, tuple[str, str]] = {
-    "correct_to_wrong": (
-        "Correct → wrong",
-        "Right before the shift, wrong after it; the most confident new mistakes first.",
-    ),
-    "wrong_to_correct": (
-        "Wrong → correct",
-        "Wrong before the shift, right after it; the most confident first.",
-    ),
-    "confident_errors": (
-        "Most confident errors",
-        "Wrong after the shift, ordered by the confidence of the wrong prediction.",
-    ),
-    "confidence_drop": (
-        "Largest confidence drop",
-        "Images whose probability of the reference class fell under the shift, largest fall first.",
-    ),
+#: case outcome -> (title, what it means)
+OUTCOMES: dict[str, tuple[str, str]] = {
+    "flips": ("Prediction flips", "The top-1 class on the shifted image differs from the one on the source."),
+    "correct_to_wrong": ("Correct → wrong", "Right before the shift, wrong after it."),
+    "wrong_to_correct": ("Wrong → correct", "Wrong before the shift, right after it."),
+    "stays_correct": ("Stays correct", "Right before and after the shift."),
+    "confidently_wrong": ("Confidently wrong", "Wrong after the shift with a top-1 confidence of at least 80 %."),
+}
+#: the outcomes that need no label (an ImageNet model on CIFAR images)
+UNLABELLED_OUTCOMES: dict[str, tuple[str, str]] = {
+    "flips": OUTCOMES["flips"],
+    "stays": ("Prediction stays", "The top-1 class is the same before and after the shift."),
+}
+#: case order -> what it sorts by
+CASE_SORTS: dict[str, str] = {
+    "confidence_drop": "confidence drop: how far the probability of the reference class fell, largest first",
+    "attribution_drift": "attribution drift: 1 − top-10 % IoU of the chosen method's maps, largest first",
 }
 
 
@@ -64,3 +63,145 @@ SCORE_LABELS = {
     "max_logit": "max-logit: −max logit",
     "energy": "energy: −logsumexp(logits)",
 }
+
+#: readable titles shown beside each method's registry name
+METHOD_TITLES: dict[str, str] = {
+    "saliency": "Saliency (gradient magnitude)",
+    "integrated_gradients": "Integrated Gradients",
+    "gradcam": "Grad-CAM",
+    "attention_rollout": "Attention rollout",
+    "gradient_rollout": "Gradient-weighted attention rollout",
+    "wcam": "WCAM (wavelet Sobol sensitivity)",
+    "wam": "WAM (wavelet gradients)",
+}
+
+TARGET_HELP = ("source's class: both maps explain the class predicted on the source image, so differences come "
+               "from the shift. each image's class: each map explains its own image's prediction.")
+UPLOAD_LABEL = "Or upload your own image"
+UPLOAD_HELP = ("PNG, JPEG, WebP, BMP, TIFF or GIF, at least 8 pixels a side; it is resized and centre-cropped "
+               "to the model's input. An animated image uses its first frame.")
+UPLOAD_NOT_IN_URL = "An upload stays in this browser tab: the URL keeps the last dataset image or photo."
+ANIMATED = "This image is animated ({frames} frames): the first frame is used."
+UNLABELLED = ("{model} predicts {n:,} classes that are not the dataset's, so the dataset's labels cannot score it: "
+              "the page shows {metric}, the share of images whose prediction the shift left unchanged, and never "
+              "colours a prediction as right or wrong.")
+SCALE_HELP = ("One scale per row: both maps of a method use the same colours for the same values (the colour bar), "
+              "so a weaker map looks weaker. Per-map scaling stretches each map to its own range instead.")
+FLIP = "⚠️ **Prediction flipped**: {before} → {after}"
+KEPT = "✅ **Prediction kept**: {before}"
+
+HOME_INTRO = ("See how an image classifier behaves — and why — when its input distribution shifts. Start the guided "
+              "tour for a five-minute walk through one striking example, or pick a page in the menu.")
+
+#: each page's title and introduction
+PAGES: dict[str, tuple[str, str]] = {
+    "home": ("shiftlab", HOME_INTRO),
+    "compare": (
+        "Compare",
+        "One image before and after a shift, explained by several attribution methods side by side. Each row is a "
+        "method; its two maps share one colour scale, so you can see where the evidence moved and whether it "
+        "weakened. The flag above says whether the shift changed the prediction.",
+    ),
+    "variants": (
+        "Variants",
+        "The same shifted image through every robust-training variant of one architecture: which variants keep "
+        "the prediction, and does their evidence sit in the same place?",
+    ),
+    "triptych": (
+        "Triptych",
+        "For one image and one shift, the app searches severities 1-5 and seeds 0-7 for a shifted version that "
+        "keeps the model's prediction and one that flips it, and shows the three side by side with their maps.",
+    ),
+    "calibration": (
+        "Calibration",
+        "Does the model's confidence mean what it says, before and after the shift? Reliability diagrams with the "
+        "number of images in each bin, ECE, MCE, accuracy and NLL, temperature scaling fitted on held-out clean "
+        "images, and accuracy and ECE against severity for every variant of the architecture.",
+    ),
+    "spectral": (
+        "Spectral profile",
+        "WCAM (Kasmi et al. 2023) measures how much the predicted probability depends on each wavelet coefficient, "
+        "that is on each position at each scale of the image. Compare where the evidence sits before and after a "
+        "shift.",
+    ),
+    "cases": (
+        "Cases",
+        "The individual images behind the numbers: which ones a shift broke, which stayed right, which made the "
+        "model confidently wrong. Each case opens Compare on that exact view.",
+    ),
+    "ood": (
+        "OOD detection",
+        "A classifier always answers, even for an image of something it was never trained on. Scores computed from "
+        "its logits can flag such out-of-distribution (OOD) images; each score here is oriented so that higher = "
+        "more OOD. The better a score separates the two histograms, the more reliably the model can say \"I don't "
+        "know\".",
+    ),
+    "robustness": (
+        "Robustness",
+        "What does robust training buy, and what does it cost? Each point and cell below is a figure that "
+        "`shiftlab evaluate` measured on the full CIFAR-10 test set (10,000 images) and stored in the model's card: "
+        "clean accuracy, mean accuracy over the 15 benchmark corruptions × 5 severities, and PGD-20 accuracy "
+        "(L∞ ε 8/255) on the first 1,000 test images.",
+    ),
+}
+CONFIDENCE_CHANGE_HELP = ("The probability the model gives, on the shifted image, to the class it predicted on the "
+                          "source image; the change is in percentage points against the source.")
+COMPARE_CAPTION = ("Maps explain: {target}. Brighter = more important; with one scale per row, the same colour "
+                   "means the same attribution value in both maps of a row.")
+TRIPTYCH_SEARCH = ("Tried **{n}** shifted versions of the image ({shift}, severities 1-5 and, for a random shift, "
+                   "seeds 0-7): **{kept}** keep the source's prediction. Shown: the most severe one kept and the "
+                   "least severe one flipped.")
+TRIPTYCH_NONE = "No severity or seed of {shift} {what} this image's prediction, so that panel is missing."
+TRIPTYCH_CAPTION = ("All three maps are {method} maps of the class predicted on the source, {target}: where the "
+                    "evidence for it sits, and how the shift moved it.")
+VARIANTS_SUMMARY = "**{kept} of {n}** variants keep their prediction on this image under {shift} at severity {severity}."
+VARIANTS_CAPTION = ("Each map is the {method} map, on the shifted image, of the class that variant predicted on the "
+                    "source image: where each variant's evidence for its own answer sits after the shift.")
+SUBSET = ("{model} takes {size}-px input, slow on a CPU: the page uses the first {k} images of each class "
+          "({n:,} images).")
+TEMPERATURE_HELP = ("Divide the logits by one temperature T fitted to minimise the NLL of held-out clean images. "
+                    "It changes confidence, never the predicted class, so accuracy stays the same.")
+SPLIT_NOTE = "Held out for temperature scaling: {split}. The figures below are on the evaluated images."
+TEMPERATURE_FITTED = ("Temperature **T = {t:.3f}** (fitted on the held-out clean images; T > 1 softens over-confident "
+                      "probabilities). Figures with T applied; the caption under each shows them without.")
+RELIABILITY_CAPTION = ("Bars: accuracy of the images in each confidence bin, labelled with how many images fall in it; "
+                       "pale bars hold fewer than {min} images and say little. On the dashed diagonal confidence is "
+                       "honest; bars below it mean over-confidence.")
+CURVES_CAPTION = ("Every variant on the same {n:,} images, shift {shift}, seed {seed}; severity 0 is the unshifted "
+                  "images. The dashed line marks the severity chosen in the sidebar.")
+#: what each figure means, for the help tooltips
+METRIC_HELP: dict[str, str] = {
+    "accuracy": "Share of images whose top-1 class is the label.",
+    "agreement": "Share of images whose top-1 class on the shifted image equals the one on the unshifted image.",
+    "ece": "Expected calibration error: the gap between confidence and accuracy, averaged over 15 equal-width "
+           "confidence bins weighted by their number of images. 0 = perfectly calibrated.",
+    "mce": "Maximum calibration error: the largest gap between confidence and accuracy over the non-empty bins.",
+    "nll": "Negative log-likelihood of the labels (nats per image): punishes confident mistakes hardest.",
+    "auroc": "Area under the ROC curve of an OOD score: 1 = perfect separation, 0.5 = chance.",
+    "iou": "Overlap of the 10 % most important pixels of the two maps (intersection over union); 1 = same region.",
+}
+SPECTRAL_GUIDE = (
+    "**How to read it.** The square on the left of each pair is the image's wavelet transform: the small top-left "
+    "block is a blurred miniature of the image, and each larger L-shaped band holds finer detail (horizontal edges "
+    "below, vertical edges to the right, diagonal ones in the corner), bright where the prediction depends on it. "
+    "The bars add that importance up per scale, coarse to fine: weight on the coarse levels means the model uses "
+    "shape and layout, weight on the finest level means it uses texture and fine detail, which noise and blur "
+    "destroy first."
+)
+OOD_DRIFT = ("Each method's map of an in-distribution image against the map of the OOD image that replaced it, "
+             "over the first {n} images: a low overlap means the model looks elsewhere on OOD images. The sidebar's "
+             "\"maps explain\" setting chooses the class each OOD map explains.")
+OOD_SUMMARY_NOTE = ("ID = in-distribution (the CIFAR-10 images), OOD = {ood_set}; Grad-CAM IoU over the first {n} "
+                    "images. Accuracy and ECE are measured on the in-distribution images only: an OOD image (a "
+                    "CIFAR-100 picture, noise) has no correct CIFAR-10 label, so accuracy or calibration on it means "
+                    "nothing; what matters there is whether the scores flag it (AUROC).")
+NO_SUITE = "No model card holds a corruption suite yet: run `shiftlab evaluate --suite corruptions`."
+TRADEOFF_CAPTION = ("Up is more robust, right is more accurate on clean images ({markers}). Augmentation variants "
+                    "(AugMix, PixMix) move up the left chart; adversarial training moves up the right one and pays "
+                    "for it in clean accuracy.")
+TARGETS_CAPTION = ("Augmentation variants are judged against this architecture's baseline card; adversarial variants "
+                   "against fixed floors. Every figure is read from the model cards.")
+GAIN_CAPTION = ("Mean accuracy over severities 1-5 of each corruption, in percentage points above (green) or below "
+                "(red) {model}/baseline.")
+ZOO_CAPTION = ("Measured on the full CIFAR-10 test set (10,000 images) by `shiftlab evaluate` and read from each "
+               "model's card. Hover a column title for what it means.")

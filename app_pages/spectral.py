@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab.app import ui
+from shiftlab.app import text, ui
 from shiftlab.app.charts import spectral_levels_chart, spectral_subbands_chart
-from shiftlab.app.explain import WCAM_DESIGNS, image_pair, is_slow, method_options, prediction_text, wcam_choices
+from shiftlab.app.compare import grid_picture
+from shiftlab.app.explain import WCAM_DESIGNS, image_pair, method_options, prediction_text, slow_warning, wcam_choices
 from shiftlab.app.heatmaps import colorize, outline_bands, overlay
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 
 METHOD = "wcam"
 
-ui.setup_page(
-    "Spectral profile",
-    "WCAM (Kasmi et al. 2023) measures how much the predicted probability depends on each wavelet coefficient, "
-    "that is on each position at each scale of the image. Compare where the evidence sits before and after a shift.",
-)
-st.markdown(
-    "**How to read it.** The square on the left of each pair is the image's wavelet transform: the small top-left "
-    "block is a blurred miniature of the image, and each larger L-shaped band holds finer detail (horizontal edges "
-    "below, vertical edges to the right, diagonal ones in the corner), bright where the prediction depends on it. "
-    "The bars add that importance up per scale, coarse to fine: weight on the coarse levels means the model uses "
-    "shape and layout, weight on the finest level means it uses texture and fine detail, which noise and blur "
-    "destroy first."
-)
-setup = ui.pick_image_setup()
-loaded, image, label, shift, severity, seed = (
-    setup.loaded, setup.image, setup.label, setup.shift, setup.severity, setup.seed
-)
+ui.setup_page("spectral")
+st.markdown(text.SPECTRAL_GUIDE)
+view = ui.view_sidebar("model", "image", "shift", "severity", "seed")
+loaded = ui.view_model(view)
+picture = ui.view_picture(view, loaded)
+image, shift, severity, seed = picture.pixels, view.shift, view.severity, view.seed
 grids, default_designs = wcam_choices(loaded.input_size)
 grid_size = st.sidebar.select_slider("WCAM grid size", grids, value=grids[0], key="grid_size")
 nb_design = st.sidebar.select_slider("WCAM Sobol designs", list(WCAM_DESIGNS), value=default_designs, key="nb_design")
@@ -37,8 +27,8 @@ levels = options["levels"]
 
 ui.show_shift(shift, *image.shape[:2])
 st.caption(f"The model runs nb_design × (grid_size² + 2) = {nb_design * (grid_size**2 + 2):,} times per image.")
-if is_slow(METHOD, loaded.input_size):
-    st.warning(f"{loaded.arch} takes {loaded.input_size}-px input: WCAM takes tens of seconds per image on a CPU.")
+if warning := slow_warning(METHOD, loaded.input_size):
+    st.warning(warning)
 
 with ui.user_errors(), st.spinner("Running WCAM on the source and the shifted image…"):
     pair = image_pair(image, shift, severity, seed, loaded.input_size)
@@ -46,11 +36,14 @@ with ui.user_errors(), st.spinner("Running WCAM on the source and the shifted im
 extras = result.attribution.extras
 
 factor = display_factor(loaded.input_size)
-for i in ui.pair_columns(shift, severity, label):
+shown = []
+for i, (column, title) in enumerate(zip(st.columns(2), ("Source", f"Shifted: {shift}, severity {severity}"))):
     wavelet = outline_bands(enlarge(colorize(extras["wavelet_map"][i]), factor), levels)
     spatial = enlarge(overlay(pair[i], result.attribution.maps[i]), factor)
-    st.image(side_by_side(wavelet, spatial, gap=4), width="stretch")
-    st.markdown("Prediction: " + prediction_text(result.logits[i], loaded.classes))
+    shown.append(side_by_side(wavelet, spatial, gap=4))
+    column.markdown(f"**{title}** — {picture.caption}")
+    column.image(shown[-1], width="stretch")
+    column.markdown("Prediction: " + prediction_text(result.logits[i], loaded.classes))
 st.caption(
     f"Left: the WCAM in the wavelet domain ({levels} Haar levels, sub-bands outlined); right: the same importance "
     f"projected back onto the pixels. Both explain the class predicted on the source image, "
@@ -65,3 +58,4 @@ with left:
 with right:
     st.markdown("**Detail levels split by orientation**")
     st.altair_chart(spectral_subbands_chart(extras["spectral_subbands"]))
+ui.png_download(grid_picture([shown]), f"wcam-{view.arch}-{view.variant}-{shift}-{severity}.png", "Download the maps (PNG)")

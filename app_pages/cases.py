@@ -1,0 +1,64 @@
+"""Cases: the images behind the numbers, filtered by outcome, sorted by confidence drop or attribution drift."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from shiftlab.app import cases, text, ui
+
+PER_PAGE = 20
+
+ui.setup_page("cases")
+view = ui.view_sidebar("model", "shift", "severity", "seed")
+dataset = ui.pick_dataset(view)
+loaded = ui.view_model(view)
+with ui.user_errors():
+    data = ui.evaluation_images(dataset, loaded.input_size)
+    comparison = ui.shift_comparison(loaded, dataset, view.shift, view.severity, view.seed)
+    shifted = ui.cached_shifted(dataset, loaded.input_size, view.shift, view.severity, view.seed)
+ui.show_shift(view.shift, *data.images.shape[1:3])
+ui.note_labels(loaded, data)
+ui.note_subset(loaded, data)
+
+names = {**text.OUTCOMES, **text.UNLABELLED_OUTCOMES}
+outcomes = cases.outcomes_for(comparison)
+counts = {o: int(cases.outcome_mask(comparison, o).sum()) for o in outcomes}
+outcome = st.segmented_control("Outcome", outcomes, default=outcomes[0], required=True, key="outcome",
+                               format_func=lambda o: f"{names[o][0]} ({counts[o]:,})")
+left, right = st.columns(2)
+order = left.radio("Sort by", list(text.CASE_SORTS), horizontal=True, key="case_sort",
+                   format_func=lambda s: s.replace("_", " "), help="\n\n".join(text.CASE_SORTS.values()))
+method = right.selectbox("Attribution method for the drift", ui.methods_of(view.arch), key="case_method",
+                         disabled=order != "attribution_drift",
+                         index=ui.methods_of(view.arch).index("gradcam") if "gradcam" in ui.methods_of(view.arch) else 0)
+
+mask = cases.outcome_mask(comparison, outcome)
+drop = cases.confidence_drop(comparison)
+if order == "attribution_drift":
+    with ui.user_errors():
+        drift = ui.cached_set_drift(view.arch, view.variant, dataset, view.shift, view.severity, view.seed, method)
+    key = 1.0 - drift["top_k_iou"]
+else:
+    key = drop
+selected = cases.select_cases(comparison, outcome, key)
+st.markdown(f"**{len(selected):,}** of {len(data):,} images. {names[outcome][1]} Sorted by {text.CASE_SORTS[order]}.")
+if len(selected) == 0:
+    st.info("No image has this outcome under this shift and severity.")
+    st.stop()
+
+grid_area = st.container()
+page = st.pagination(cases.page_count(len(selected), PER_PAGE), key=f"page-{outcome}-{order}-{len(selected)}")
+shown = cases.page_of(selected, page, PER_PAGE)
+with grid_area:
+    ui.case_grid(view, dataset, comparison, data, shifted, shown, loaded.classes, key if order != "confidence_drop"
+                 else None)
+table = pd.DataFrame({"image": [f"{dataset}:{i}" for i in selected],
+                      "label": [data.classes[data.labels[i]] for i in selected],
+                      "source prediction": [loaded.classes[comparison.source.predicted[i]] for i in selected],
+                      "shifted prediction": [loaded.classes[comparison.shifted.predicted[i]] for i in selected],
+                      "confidence drop": drop[selected]})
+if order == "attribution_drift":
+    table[f"{method} drift (1 − IoU)"] = key[selected]
+ui.csv_download(table, f"cases-{view.arch}-{view.variant}-{view.shift}-{view.severity}-{outcome}.csv",
+                "Download every case of this outcome (CSV)")

@@ -1,0 +1,32 @@
+"""Home: what shiftlab is, the guided tour, the model zoo with its measured figures, and a first prediction."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from shiftlab.app import charts, model_zoo, text, ui
+
+ui.setup_page("home")
+if st.button("Start the guided tour", type="primary", key="start_tour"):
+    ui.start_tour()
+
+st.subheader("Model zoo")
+st.dataframe(model_zoo.measured_table(), hide_index=True, width="stretch", column_config=ui.zoo_columns())
+st.caption(text.ZOO_CAPTION)
+others = model_zoo.unmeasured()
+if others:
+    st.markdown("**Also available** (no test-set figures here: ImageNet is not shipped): "
+                + "; ".join(f"`{model}/{variant}` — {what}" for model, variant, what in others))
+
+st.subheader("Try a model")
+view = ui.view_sidebar("model", "image")
+loaded = ui.view_model(view)
+picture = ui.view_picture(view, loaded)
+left, right = st.columns([1, 2])
+with left:
+    with ui.user_errors():
+        pixels = ui.model_input(picture.pixels, loaded.input_size)
+    st.image(pixels, caption=picture.caption, width=224)
+with right:
+    st.altair_chart(charts.top_k_chart(ui.top_k(loaded, pixels)), width="stretch")
+    st.caption(f"The five most probable of {loaded.name}'s {len(loaded.classes):,} classes, with their probabilities.")

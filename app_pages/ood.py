@@ -1,0 +1,61 @@
+"""OOD detection: can the model's own scores tell its test images from another dataset's, and do its maps change?"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from shiftlab.app import charts, ood, text, ui
+from shiftlab.app.thumbnails import display_factor, enlarge
+
+EXAMPLES = 10
+
+ui.setup_page("ood")
+view = ui.view_sidebar("model", "seed", "methods", "target")
+dataset = ui.pick_dataset(view)
+ood_set = ui.pick_ood_set()
+loaded = ui.view_model(view)
+with ui.user_errors():
+    data = ui.evaluation_images(dataset, loaded.input_size)
+    logits_in = ui.cached_logits(view.arch, view.variant, dataset)
+    logits_out = ui.cached_logits(view.arch, view.variant, dataset, ood_set, ood.SEVERITY, view.seed)
+    ood_images = ui.cached_shifted(dataset, loaded.input_size, ood_set, ood.SEVERITY, view.seed)
+    table = ood.detection_table(logits_in, logits_out)
+
+st.markdown(ood.describe(ood_set, dataset, len(data), view.seed))
+ui.note_labels(loaded, data)
+ui.note_subset(loaded, data)
+factor = display_factor(ood_images.shape[1], target=64)
+st.image([enlarge(image, factor) for image in ood_images[:EXAMPLES]])
+st.caption(f"The first {len(ood_images[:EXAMPLES])} OOD images, at the resolution of the in-distribution images.")
+
+st.subheader("Detection figures")
+st.dataframe(table.rename(index=text.SCORE_LABELS), column_config=ui.ood_columns())
+ui.csv_download(table.reset_index(), f"ood-{view.arch}-{view.variant}-{ood_set}.csv", "Download the figures (CSV)")
+for column, score in zip(st.columns(len(text.SCORE_LABELS)), text.SCORE_LABELS):
+    column.altair_chart(charts.score_histogram(logits_in, logits_out, score), width="stretch")
+
+st.subheader("Do the maps change on OOD images?")
+st.markdown(text.OOD_DRIFT.format(n=ood.DRIFT_IMAGES))
+with ui.user_errors():
+    drift = {method: ui.cached_set_drift(view.arch, view.variant, dataset, ood_set, ood.SEVERITY, view.seed, method,
+                                         ood.DRIFT_IMAGES, view.target == "source")
+             for method in view.methods}
+drift_table = ood.drift_table(drift)
+st.dataframe(drift_table, hide_index=True, column_config=ui.drift_columns())
+ui.csv_download(drift_table, f"ood-drift-{view.arch}-{view.variant}-{ood_set}.csv", "Download the drift (CSV)")
+
+st.subheader(f"Every {view.arch} variant: the reference project's table, recomputed")
+rows = []
+variants = ui.variants_of(view.arch)
+with ui.user_errors():
+    for variant in ui.progress(variants, len(variants), "Variants done"):
+        inside = ui.cached_logits(view.arch, variant, dataset)
+        outside = ui.cached_logits(view.arch, variant, dataset, ood_set, ood.SEVERITY, view.seed)
+        gradcam = ui.cached_set_drift(view.arch, variant, dataset, ood_set, ood.SEVERITY, view.seed, "gradcam",
+                                      ood.DRIFT_IMAGES, view.target == "source")
+        rows.append(ood.summary_row(variant, data.labels, inside, outside, gradcam, ui.labels_score(loaded, data)))
+summary = pd.DataFrame(rows)
+st.dataframe(summary, hide_index=True, column_config=ui.summary_columns())
+st.caption(text.OOD_SUMMARY_NOTE.format(ood_set=ood_set, n=ood.DRIFT_IMAGES))
+ui.csv_download(summary, f"ood-summary-{view.arch}-{ood_set}.csv", "Download the table (CSV)")

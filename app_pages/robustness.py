@@ -1,0 +1,45 @@
+"""Robustness: the zoo's variants side by side, from the figures in their model cards."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from shiftlab.app import charts, model_zoo, text, ui
+
+ui.setup_page("robustness")
+rows = model_zoo.all_rows()
+frame = model_zoo.corruptions()
+if frame.empty:
+    st.info(text.NO_SUITE)
+    st.stop()
+
+models = list(dict.fromkeys(frame["model"]))
+model = st.sidebar.selectbox("Architecture", models, key="robustness_model")
+corruptions = list(dict.fromkeys(frame["corruption"]))
+corruption = st.sidebar.selectbox("Corruption", corruptions, key="robustness_corruption")
+
+st.subheader("Clean accuracy against robustness")
+left, right = st.columns(2)
+left.altair_chart(charts.tradeoff_chart(rows, "corruption_accuracy", "corruption accuracy (15 × 5)"), width="stretch")
+right.altair_chart(charts.tradeoff_chart(rows, "pgd20_accuracy", "PGD-20 accuracy (ε 8/255)"), width="stretch")
+markers = ", ".join(f"{shape}s: {name}" for name, shape in zip(charts.MODEL_SHAPES.domain, charts.MODEL_SHAPES.range))
+st.caption(text.TRADEOFF_CAPTION.format(markers=markers))
+ui.csv_download(rows.drop(columns=["description"]), "zoo.csv", "Download the zoo's figures (CSV)")
+
+st.subheader(f"Does each {model} variant deliver what it is trained for?")
+targets = model_zoo.targets_of(model)
+st.dataframe(targets, hide_index=True, width="stretch",
+             column_config={"measured": st.column_config.NumberColumn(format="%.2f")})
+st.caption(text.TARGETS_CAPTION)
+ui.csv_download(targets, f"targets-{model}.csv", "Download the targets (CSV)")
+
+st.subheader(f"Where each {model} variant helps")
+st.altair_chart(charts.gain_heatmap(frame, model), width="stretch")
+st.caption(text.GAIN_CAPTION.format(model=model))
+ui.csv_download(charts.gain_frame(frame, model), f"gains-{model}.csv", "Download the gains (CSV)")
+
+st.subheader(f"{corruption}, severity by severity")
+ui.show_shift(corruption, 32, 32)
+st.altair_chart(charts.corruption_curves_chart(frame, model, corruption), width="stretch")
+ui.csv_download(frame[(frame["model"] == model) & (frame["corruption"] == corruption)],
+                f"curves-{model}-{corruption}.csv", "Download the curves (CSV)")

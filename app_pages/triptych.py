@@ -1,0 +1,57 @@
+"""Triptych: source, a shifted version the model keeps, one it flips — each with its prediction and map."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from shiftlab.app import text, ui
+from shiftlab.app.compare import grid_picture, overlays, row_limits
+from shiftlab.app.explain import method_options, prediction_text, slow_warning
+from shiftlab.app.heatmaps import colour_bar
+from shiftlab.app.thumbnails import display_factor, enlarge
+from shiftlab.app.triptych import candidates_grid
+
+ui.setup_page("triptych")
+view = ui.view_sidebar("model", "image", "shift", "methods")
+method = ui.pick_single_method(view)
+loaded = ui.view_model(view)
+picture = ui.view_picture(view, loaded)
+ui.show_shift(view.shift, *picture.pixels.shape[:2])
+if warning := slow_warning(method, loaded.input_size):
+    st.warning(warning)
+
+with ui.user_errors(), st.spinner(f"Trying {len(candidates_grid(view.shift))} severities and seeds of {view.shift}…"):
+    found = ui.cached_triptych(view.arch, view.variant, picture.pixels, view.shift)
+st.markdown(text.TRIPTYCH_SEARCH.format(n=len(found.candidates), shift=view.shift,
+                                        kept=sum(int(c.logits.argmax()) == int(found.source_logits.argmax())
+                                                 for c in found.candidates)))
+if found.kept is None:
+    st.info(text.TRIPTYCH_NONE.format(what="keeps", shift=view.shift))
+if found.flipped is None:
+    st.info(text.TRIPTYCH_NONE.format(what="flips", shift=view.shift))
+
+panels = [("source", found.source, found.source_logits, "the image as it is")]
+panels += [(title, c.image, c.logits, f"severity {c.severity}, seed {c.seed}")
+           for title, c in (("prediction kept", found.kept), ("prediction flipped", found.flipped)) if c is not None]
+images = np.stack([p[1] for p in panels])
+with ui.user_errors():
+    maps = ui.cached_maps(view.arch, view.variant, images, method, int(found.source_logits.argmax()),
+                          method_options(method))
+shared = st.sidebar.toggle("One colour scale for the three maps", value=True, key="triptych_shared",
+                           help=text.SCALE_HELP)
+limits = row_limits(maps, shared)
+factor = display_factor(loaded.input_size)
+shown = overlays(images, maps, limits, factor)
+for column, (title, image, logits, where), overlay_picture in zip(st.columns(3), panels, shown):
+    with column:
+        st.markdown(f"### `{title}`")
+        st.caption(where)
+        st.image(enlarge(image, factor), width="stretch")
+        st.markdown("Prediction: " + prediction_text(logits, loaded.classes))
+        st.image(overlay_picture, width="stretch")
+if shared:
+    st.image(colour_bar(limits[0]), caption="one colour scale for the three maps", width=320)
+st.caption(text.TRIPTYCH_CAPTION.format(method=method, target=loaded.classes[int(found.source_logits.argmax())]))
+ui.png_download(grid_picture([[enlarge(p[1], factor) for p in panels], shown]),
+                f"triptych-{view.arch}-{view.variant}-{view.shift}.png", "Download the triptych (PNG)")

@@ -1,0 +1,42 @@
+"""The images a view can point at: the embedded CIFAR-10 sample, the full test set, a few photographs.
+
+A CIFAR image keeps its 32-px resolution (shifts then run with the CIFAR-10-C
+parameters, as CIFAR-10-C itself was made); a photograph is first fitted to
+the model's input size, so that an ImageNet model sees it at 224 px and the
+shift runs with the ImageNet-C parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import skimage.data
+
+from shiftlab.app.view import PHOTO, PHOTOS, ImageRef
+from shiftlab.data import ImageDataset
+from shiftlab.images import fit_to_model
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One image of a view: pixels (uint8 H×W×3), its dataset label (None for a photo or an upload), a caption."""
+
+    pixels: np.ndarray
+    label: str | None
+    caption: str
+
+
+def photo(name: str) -> np.ndarray:
+    """A photograph shipped by scikit-image (no download): ``coffee``, ``cat``, ``rocket``, ``astronaut``."""
+    return getattr(skimage.data, PHOTOS[name])()
+
+
+def picture(ref: ImageRef, datasets: Callable[[str], ImageDataset], input_size: int) -> Picture:
+    """The pixels, label and caption of ``ref``; ``datasets(name)`` loads a dataset source."""
+    if ref.source == PHOTO:
+        return Picture(fit_to_model(photo(ref.key), input_size), None, f"photo: {ref.key}")
+    data = datasets(ref.source)
+    label = data.classes[data.labels[ref.index]]
+    return Picture(data.images[ref.index], label, f"{ref} · label {label}")

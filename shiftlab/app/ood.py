@@ -1,0 +1,57 @@
+"""The OOD page's figures: detection per score, attribution drift from ID to OOD images, one row per variant.
+
+The OOD images come from a dataset shift at severity 5, which replaces every
+image of the in-distribution set by one of the OOD set, so image ``i`` of
+each set is a pair: the drift of a method is measured between the map of
+in-distribution image ``i`` and the map of the OOD image that replaced it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from shiftlab import metrics
+from shiftlab.app.experiment import N_BINS, ood_summary
+from shiftlab.shifts import get_shift
+
+#: the dataset shift's severity: 5 replaces every image
+SEVERITY = 5
+#: images whose maps are compared (attribution on every image would be slow on a CPU)
+DRIFT_IMAGES = 100
+
+
+def detection_table(logits_in: np.ndarray, logits_out: np.ndarray) -> pd.DataFrame:
+    """AUROC, AUPR-in, AUPR-out and FPR at 95 % TPR of every OOD score (rows)."""
+    return ood_summary(logits_in, logits_out)
+
+
+def describe(ood_set: str, dataset: str, n: int, seed: int) -> str:
+    """One sentence saying what is in- and what is out-of-distribution."""
+    params = get_shift(ood_set).params[SEVERITY]
+    return (f"In-distribution: {n:,} images of `{dataset}`. Out-of-distribution: `{ood_set}` at severity {SEVERITY}, "
+            f"where {params['fraction']:.0%} of the images are replaced by `{params['source']}` images (seed {seed}).")
+
+
+def drift_table(drift: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Per method: mean and median top-10 % IoU and mean Spearman between ID and OOD maps (NaN-free means)."""
+    return pd.DataFrame([{"method": method, "mean IoU": float(np.nanmean(d["top_k_iou"])),
+                          "median IoU": float(np.nanmedian(d["top_k_iou"])),
+                          "mean Spearman": float(np.nanmean(d["spearman"])), "images": len(d["top_k_iou"])}
+                         for method, d in drift.items()])
+
+
+def summary_row(variant: str, labels: np.ndarray, logits_in: np.ndarray, logits_out: np.ndarray,
+                gradcam: dict[str, np.ndarray], labelled: bool) -> dict[str, float | str | None]:
+    """The reference project's columns for one variant: ID accuracy and ECE, Grad-CAM IoU ID vs OOD, MSP and energy AUROC.
+
+    Accuracy and ECE are None when the dataset's labels do not score the model.
+    """
+    return {
+        "variant": variant,
+        "ID accuracy": metrics.accuracy(labels, logits_in) if labelled else None,
+        "ID ECE": metrics.ece(labels, logits_in, N_BINS) if labelled else None,
+        "Grad-CAM IoU ID vs OOD": float(np.nanmean(gradcam["top_k_iou"])),
+        "MSP AUROC": metrics.ood_report(logits_in, logits_out, "msp")["auroc"],
+        "energy AUROC": metrics.ood_report(logits_in, logits_out, "energy")["auroc"],
+    }

@@ -1,0 +1,113 @@
+"""The real app in a real browser: a deep link as a fresh server's first request, every page, the view kept, offline.
+
+Starts ``streamlit run app.py`` on a free loopback port, drives Debian's
+chromium with Playwright, and saves a screenshot of each page (1400 px wide)
+to ``screenshots/`` (ignored by git) for a person to look at. Skipped, with
+the reason, where chromium or Playwright is absent; ``.ci/run`` installs both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = REPO / "screenshots"
+#: the menu's pages in order, with their URL path
+PAGES = [("Home", ""), ("Compare", "compare"), ("Variants", "variants"), ("Triptych", "triptych"),
+         ("Calibration", "calibration"), ("Spectral profile", "spectral"), ("Cases", "cases"),
+         ("OOD detection", "ood"), ("Robustness", "robustness")]
+DEEP_LINK = "compare?arch=resnet20&variant=augmix&image=cifar10-sample:7&shift=fog&severity=4&seed=2&methods=gradcam,saliency&target=source"
+#: a page is "done" when Streamlit shows no running indicator for this long
+SETTLE_MS = 1500
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is absent (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A fresh ``streamlit run app.py`` on loopback; yields its base URL; stopped after the module."""
+    port = free_port()
+    env = {**os.environ, "SHIFTLAB_DATA": "/nonexistent"}  # the default install: embedded sample only
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield instance
+        instance.close()
+
+
+def settle(page) -> None:
+    """Wait until the app has finished running its script (no status widget for ``SETTLE_MS``)."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
+    quiet_since = time.time()
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if page.locator("[data-testid='stStatusWidget']").count():
+            quiet_since = time.time()
+        elif (time.time() - quiet_since) * 1000 > SETTLE_MS:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError("the app kept running for 3 minutes")
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def test_deep_link_then_every_page_keeps_the_view_offline(server, browser):
+    if SHOTS.exists():
+        shutil.rmtree(SHOTS)
+    SHOTS.mkdir()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    hosts = set()
+    page.on("request", lambda request: hosts.add(urlparse(request.url).hostname))
+    page.goto(f"{server}/{DEEP_LINK}")  # the server's very first request
+    settle(page)
+    nav = page.locator("[data-testid='stSidebarNav']")
+    assert [link.inner_text().strip() for link in nav.locator("a").all()] == [title for title, _ in PAGES]
+    expected = parse_qs(DEEP_LINK.partition("?")[2])
+    assert query(page) == {k: v[0] for k, v in expected.items()}
+    assert page.get_by_text("resnet20/augmix").count() and page.get_by_text("fog", exact=True).count()
+    for title, path in PAGES:
+        nav.get_by_text(title, exact=True).click()
+        settle(page)
+        assert urlparse(page.url).path.strip("/") == path
+        assert not page.locator("[data-testid='stException']").count(), f"{title} shows a traceback"
+        shown = query(page)
+        if path not in ("", "robustness"):
+            for key in ("arch", "variant", "shift", "severity", "seed"):
+                assert shown.get(key) == expected[key][0], f"{title} lost {key}: {shown}"
+        page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
+    assert hosts == {"127.0.0.1"}, f"requests left the machine: {hosts - {'127.0.0.1'}}"
