@@ -43,9 +43,9 @@ for column, row, title in zip(head[1:3], (0, 1), ("Source", f"Shifted: {view.shi
                                for i, (name, p) in enumerate(prediction.top(row))))
 before, after = prediction.predicted
 if prediction.flipped:
-    head[3].error(text.FLIP.format(before=before, after=after))
+    head[3].markdown(text.FLIP.format(before=before, after=after))
 else:
-    head[3].success(text.KEPT.format(before=before))
+    head[3].markdown(text.KEPT.format(before=before))
 head[3].metric(f"P({before}) on the shifted image", f"{prediction.source_class_after:.0%}",
                delta=f"{100 * prediction.confidence_change:+.1f} pp", help=text.CONFIDENCE_CHANGE_HELP)
 

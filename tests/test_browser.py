@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from shiftlab.models import ModelCard, load_model, save_checkpoint
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / "screenshots"
@@ -41,10 +43,21 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def zoo(tmp_path_factory) -> Path:
+    """Two seeded untrained ResNet-20 variants (baseline, augmix): every page's work stays small."""
+    root = tmp_path_factory.mktemp("zoo")
+    for seed, variant in enumerate(("baseline", "augmix")):
+        save_checkpoint(load_model("resnet20", None, seed=seed).model.net, ModelCard("resnet20", variant),
+                        root / "cifar10" / "resnet20" / variant)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(zoo):
     """A fresh ``streamlit run app.py`` on loopback; yields its base URL; stopped after the module."""
     port = free_port()
-    env = {**os.environ, "SHIFTLAB_DATA": "/nonexistent"}  # the default install: embedded sample only
+    # the default install's data (the embedded sample only), on the small zoo
+    env = {**os.environ, "SHIFTLAB_DATA": "/nonexistent", "SHIFTLAB_CHECKPOINTS": str(zoo)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
@@ -90,7 +103,7 @@ def test_deep_link_then_every_page_keeps_the_view_offline(server, browser):
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
     SHOTS.mkdir()
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
     hosts = set()
     page.on("request", lambda request: hosts.add(urlparse(request.url).hostname))
     page.goto(f"{server}/{DEEP_LINK}")  # the server's very first request
@@ -102,7 +115,9 @@ def test_deep_link_then_every_page_keeps_the_view_offline(server, browser):
     assert page.get_by_text("resnet20/augmix").count() and page.get_by_text("fog", exact=True).count()
     for title, path in PAGES:
         nav.get_by_text(title, exact=True).click()
+        started = time.time()
         settle(page)
+        print(f"{title}: {time.time() - started:.1f} s")
         assert urlparse(page.url).path.strip("/") == path
         assert not page.locator("[data-testid='stException']").count(), f"{title} shows a traceback"
         shown = query(page)

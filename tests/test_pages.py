@@ -1,40 +1,44 @@
-"""Every page renders on its defaults and survives a few interactions, with no traceback.
+"""Every page renders on its defaults, follows a widget change and the URL, and shows what the core computes.
 
 Most tests run on a zoo folder holding one untrained ResNet-20 (variant
 ``untrained``), so that they behave the same whether or not the trained
 checkpoints exist; ``fallback`` runs them on an empty zoo, where the pages fall
-back to EfficientNet-Lite0. Numbers on the pages are checked against the core
-functions computed here independently.
+back to EfficientNet-Lite0; the Variants, Triptych and Robustness tests use
+the shipped zoo. Numbers on the pages are checked against the core functions
+computed here independently.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import streamlit as st
-import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from shiftlab.app import ui
-from shiftlab.app.cases import select_cases
+from shiftlab.app import calibration, cases
 from shiftlab.app.experiment import compare
+from shiftlab.app.explain import explain_pair, image_pair, method_options
 from shiftlab.app.text import SCORE_LABELS
-from shiftlab.data import CIFAR10_CLASSES, load_dataset
+from shiftlab.app.triptych import search
+from shiftlab.app.view import ImageRef, View, model_choices
+from shiftlab.data import load_dataset
 from shiftlab.inference import predict_logits
-from shiftlab.metrics import accuracy, ood_report
-from shiftlab.models import ModelCard, build_model, load_model, save_checkpoint
+from shiftlab.metrics import accuracy, ece, fit_temperature, ood_report
+from shiftlab.models import ModelCard, list_variants, load_model, save_checkpoint
 from shiftlab.shifts import apply
 from shiftlab.zoo.tables import zoo_targets
 
-PAGES = Path(__file__).resolve().parents[1] / "pages"
-EXPLORER, EXPLAIN, CASES, SPECTRAL, OOD = (
-    str(PAGES / name)
-    for name in ("1_Shift_explorer.py", "2_Explain.py", "3_Cases.py", "4_Spectral_profile.py", "5_OOD_detection.py")
+PAGES = Path(__file__).resolve().parents[1] / "app_pages"
+COMPARE, VARIANTS, TRIPTYCH, CALIBRATION, SPECTRAL, CASES, OOD, ROBUSTNESS = (
+    str(PAGES / f"{name}.py")
+    for name in ("compare", "variants", "triptych", "calibration", "spectral", "cases", "ood", "robustness")
 )
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "cifar10" / "resnet20"
 UNTRAINED = "untrained"
 TIMEOUT = 300
 
@@ -43,8 +47,7 @@ TIMEOUT = 300
 def untrained_root(tmp_path_factory) -> Path:
     """A zoo folder with one randomly initialised (seeded) ResNet-20."""
     root = tmp_path_factory.mktemp("zoo")
-    torch.manual_seed(0)
-    save_checkpoint(build_model("resnet20").net, ModelCard("resnet20", UNTRAINED),
+    save_checkpoint(load_model("resnet20", None).model.net, ModelCard("resnet20", UNTRAINED),
                     root / "cifar10" / "resnet20" / UNTRAINED)
     return root
 
@@ -53,6 +56,22 @@ def untrained_root(tmp_path_factory) -> Path:
 def zoo(untrained_root, monkeypatch) -> Path:
     monkeypatch.setenv("SHIFTLAB_CHECKPOINTS", str(untrained_root))
     return untrained_root
+
+
+@pytest.fixture()
+def baseline_only(tmp_path, monkeypatch) -> Path:
+    """A zoo holding only the shipped resnet20/baseline (one variant keeps the every-variant curves cheap)."""
+    folder = tmp_path / "cifar10" / "resnet20"
+    folder.mkdir(parents=True)
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(SHIPPED / f"baseline{suffix}", folder / f"baseline{suffix}")
+    monkeypatch.setenv("SHIFTLAB_CHECKPOINTS", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture()
+def shipped(monkeypatch):
+    monkeypatch.delenv("SHIFTLAB_CHECKPOINTS", raising=False)
 
 
 @pytest.fixture()
@@ -72,8 +91,10 @@ def untrained(untrained_root):
     return load_model("resnet20", UNTRAINED, checkpoint=untrained_root / "cifar10" / "resnet20" / f"{UNTRAINED}.safetensors")
 
 
-def run(page: str) -> AppTest:
-    return check(AppTest.from_file(page, default_timeout=TIMEOUT).run())
+def run(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(page, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return check(at.run())
 
 
 def check(at: AppTest) -> AppTest:
@@ -91,102 +112,175 @@ def charts(at: AppTest) -> list:
     return at.get("vega_lite_chart")
 
 
+def markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def widget_key(page: str, name: str) -> str:
+    """The session key of the sidebar widget editing view field ``name`` on ``page`` (keys are per page)."""
+    return f"view.{Path(page).stem}.{name}"
+
+
+def png(size: tuple[int, int]) -> bytes:
+    picture = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (*size, 3), dtype=np.uint8)).save(picture, "PNG")
+    return picture.getvalue()
+
+
 def test_model_choices_put_cifar_models_first(zoo):
-    choices = ui.model_choices()
+    choices = model_choices()
     assert choices[0] == ("resnet20", UNTRAINED) and ("efficientnet_lite0", "baseline") in choices
 
 
-def test_shift_explorer_defaults(zoo, sample, untrained):
-    at = run(EXPLORER)
-    shifted = predict_logits(untrained.model, apply("gaussian_noise", sample.images, 3, 0))
-    assert metric(at, "accuracy, shifted") == f"{accuracy(sample.labels, shifted):.1%}"
-    assert metric(at, "accuracy, source") == f"{accuracy(sample.labels, predict_logits(untrained.model, sample.images)):.1%}"
-    assert len(charts(at)) == 3  # two reliability diagrams and the severity curve
-    assert len(at.get("image")) == len(CIFAR10_CLASSES)  # one example per class
-    assert at.dataframe[0].value.index.tolist() == [1, 2, 3, 4, 5]  # the severity parameter table
+def test_compare_shows_what_the_core_computes(zoo, sample, untrained):
+    at = run(COMPARE)
+    pair = image_pair(sample.images[0], "gaussian_noise", 3, 0, 32)
+    for method in ("saliency", "gradcam", "integrated_gradients"):
+        result = explain_pair(untrained, pair, method, True, **method_options(method))
+        assert f"Spearman: **{result.drift['spearman']:.3f}**" in markdown(at), method
+    flipped = result.logits[0].argmax() != result.logits[1].argmax()
+    flag = "Prediction flipped" if flipped else "Prediction kept"
+    assert sum(flag in m for m in markdown(at)) == 1
+    assert len([m for m in markdown(at) if m.startswith("**`")]) == 3  # one row per method
 
 
-def test_shift_explorer_follows_shift_and_severity(zoo, sample, untrained):
-    at = run(EXPLORER)
-    at.selectbox(key="shift").set_value("fog")
-    at.slider(key="severity").set_value(5)
+def test_compare_follows_the_url_and_writes_it_back(zoo, sample):
+    at = run(COMPARE, image="cifar10-sample:5", shift="fog", severity="2", seed="4", methods="gradcam", target="own")
+    assert len([m for m in markdown(at) if m.startswith("**`")]) == 1
+    assert any("cifar10-sample:5" in m for m in markdown(at)) and any("**fog**" in m for m in markdown(at))
+    expected = View("resnet20", UNTRAINED, ImageRef("cifar10-sample", "5"), "fog", 2, 4, ("gradcam",), "own")
+    assert {key: query_value(at, key) for key in expected.to_query()} == expected.to_query()
+
+
+def query_value(at: AppTest, key: str) -> str:
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_bad_url_values_fall_back_with_a_note(zoo):
+    at = run(COMPARE, arch="nope", severity="9", image="cifar10-sample:900", methods="lime")
+    notes = " ".join(w.value for w in at.warning)
+    for key in ("arch", "severity", "image", "methods"):
+        assert f"URL parameter {key}=" in notes
+    assert query_value(at, "severity") == "3"
+
+
+def test_compare_widgets_change_the_view(zoo):
+    at = run(COMPARE)
+    at.multiselect(key=widget_key(COMPARE, "methods")).set_value(["saliency"])
+    at.selectbox(key=widget_key(COMPARE, "shift")).set_value("rotate")
+    at.toggle(key="shared_scale").set_value(False)
     check(at.run())
-    shifted = predict_logits(untrained.model, apply("fog", sample.images, 5, 0))
-    assert metric(at, "accuracy, shifted") == f"{accuracy(sample.labels, shifted):.1%}"
-    assert any("**fog**" in m.value for m in at.markdown)
+    assert len([m for m in markdown(at) if m.startswith("**`")]) == 1
+    assert query_value(at, "shift") == "rotate" and any("**rotate**" in m for m in markdown(at))
 
 
-def test_explain_offers_the_models_methods_and_switches(zoo):
-    at = run(EXPLAIN)
-    assert [m.label for m in at.metric] == ["top-10 % IoU", "Pearson", "Spearman", "SSIM"]
-    method = at.selectbox(key="method")
-    assert "attention_rollout" not in method.options and method.value == "gradcam"
-    method.set_value("saliency")
-    at.selectbox(key="shift").set_value("rotate")
+def test_uploads_are_used_or_refused_in_plain_words(zoo):
+    at = run(COMPARE, methods="gradcam")
+    at.sidebar.file_uploader(key="upload").set_value(("photo.png", png((40, 50)), "image/png"))
     check(at.run())
-    assert any("**saliency**" in m.value for m in at.markdown)
-
-
-def test_explain_takes_uploads_and_reports_broken_files(zoo):
-    at = run(EXPLAIN)
-    at.radio(key="image_source").set_value("Upload")
-    check(at.run())
-    assert "Upload an image" in at.info[0].value
-    picture = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(picture, "PNG")
-    at.file_uploader(key="upload").set_value(("photo.png", picture.getvalue(), "image/png"))
-    check(at.run())
-    assert len(at.metric) == 4
-    at.file_uploader(key="upload").set_value(("broken.png", b"not an image", "image/png"))
+    assert any("upload: photo.png" in m for m in markdown(at))
+    at.sidebar.file_uploader(key="upload").set_value(("broken.png", b"not an image", "image/png"))
     at.run()
     assert not at.exception and "not an image file" in at.error[0].value
+    at.sidebar.file_uploader(key="upload").set_value(("tiny.png", png((4, 4)), "image/png"))
+    at.run()
+    assert not at.exception and "4×4" in at.error[0].value
 
 
-def test_cases_kinds_and_paging(zoo, sample, untrained):
-    at = run(CASES)
-    comparison = compare(
-        sample.labels, True, predict_logits(untrained.model, sample.images),
-        predict_logits(untrained.model, apply("gaussian_noise", sample.images, 5, 0)),
-    )
-    at.segmented_control(key="kind").set_value("confident_errors")
+def test_variants_marks_each_variants_flip(shipped, sample):
+    at = run(VARIANTS, image="cifar10-sample:3", shift="fog", severity="5")
+    pair = image_pair(sample.images[3], "fog", 5, 0, 32)
+    variants = list_variants("resnet20")
+    shown = [m for m in markdown(at) if m.startswith(("**`", ":green", ":red"))]
+    for variant in variants:
+        logits = predict_logits(load_model("resnet20", variant).model, pair)
+        word = "flipped" if logits[0].argmax() != logits[1].argmax() else "kept"
+        index = shown.index(f"**`{variant}`**")
+        assert word in shown[index + 1], (variant, shown[index + 1])
+
+
+def test_triptych_panels_are_the_search_result(shipped, sample):
+    at = run(TRIPTYCH, image="cifar10-sample:3", shift="gaussian_noise")
+    found = search(load_model("resnet20", "baseline"), sample.images[3], "gaussian_noise")
+    captions = [c.value for c in at.caption]
+    for pick in (found.kept, found.flipped):
+        if pick is not None:
+            assert f"severity {pick.severity}, seed {pick.seed}" in captions
+    assert any(f"Tried **{len(found.candidates)}**" in m for m in markdown(at))
+
+
+def test_calibration_figures_and_temperature(zoo, sample, untrained):
+    at = run(CALIBRATION, shift="fog", severity="4")
+    parts = calibration.split(len(sample))
+    labels = sample.labels[parts.evaluated]
+    source = predict_logits(untrained.model, sample.images)
+    shifted = predict_logits(untrained.model, apply("fog", sample.images, 4, 0))
+    expected = f"{ece(labels, source[parts.evaluated]):.3f} → {ece(labels, shifted[parts.evaluated]):.3f}"
+    assert metric(at, "ECE, source → shifted") == expected
+    assert len(charts(at)) == 5  # two reliability diagrams, confidence histogram, accuracy and ECE curves
+    at.toggle(key="temperature").set_value(True)
+    at.run()
+    assert not at.exception and "not identifiable" in at.error[0].value  # an untrained model: said, not crashed
+
+
+def test_temperature_is_fitted_on_held_out_images_only(baseline_only, sample):
+    at = run(CALIBRATION, shift="fog", severity="4")
+    at.toggle(key="temperature").set_value(True)
     check(at.run())
-    errors = select_cases(comparison, "confident_errors")
-    assert any(m.value.startswith(f"**{len(errors):,}** of 500 images") for m in at.markdown)
-    assert len(errors) > 20  # an untrained model is mostly wrong: more than one page
-    at.get("pagination")[0].set_value(2)
+    model = load_model("resnet20", "baseline").model
+    source = predict_logits(model, sample.images)
+    shifted = predict_logits(model, apply("fog", sample.images, 4, 0))
+    parts = calibration.split(len(sample))
+    labels = sample.labels[parts.evaluated]
+    t = fit_temperature(sample.labels[parts.held_out], source[parts.held_out]).temperature
+    assert any(f"T = {t:.3f}" in m for m in markdown(at))
+    assert metric(at, "ECE, source → shifted") == (
+        f"{ece(labels, source[parts.evaluated] / t):.3f} → {ece(labels, shifted[parts.evaluated] / t):.3f}")
+
+
+def test_cases_outcomes_sorts_and_links(zoo, sample, untrained):
+    at = run(CASES, shift="gaussian_noise", severity="5")
+    comparison = compare(sample.labels, True, predict_logits(untrained.model, sample.images),
+                         predict_logits(untrained.model, apply("gaussian_noise", sample.images, 5, 0)))
+    at.segmented_control(key="outcome").set_value("confidently_wrong")
     check(at.run())
-    assert len(at.get("image")) == min(20, len(errors) - 20)
+    wrong = cases.select_cases(comparison, "confidently_wrong", cases.confidence_drop(comparison))
+    assert any(m.startswith(f"**{len(wrong):,}** of 500 images") for m in markdown(at))
+    first = int(wrong[0])
+    assert any(f"#{first} ·" in m for m in markdown(at))
+    assert any(f"image=cifar10-sample%3A{first}&" in m for m in markdown(at) if m.startswith("[Open in Compare"))
+    at.radio(key="case_sort").set_value("attribution_drift")
+    check(at.run())
+    assert any(c.value.startswith("drift (1 − IoU)") for c in at.caption)
 
 
 def test_spectral_profile_renders_and_follows_severity(zoo):
-    at = run(SPECTRAL)
-    assert len(charts(at)) == 2 and len(at.get("image")) == 2
-    at.slider(key="severity").set_value(1)
+    at = run(SPECTRAL, severity="1")
     at.select_slider(key="nb_design").set_value(8)
     check(at.run())
-    assert any("528 times per image" in c.value for c in at.caption)  # 8 · (8² + 2)
+    assert len(charts(at)) == 2 and any("528 times per image" in c.value for c in at.caption)  # 8 · (8² + 2)
 
 
-def test_ood_detection_table_matches_the_metrics(zoo, sample, untrained):
-    at = run(OOD)
+def test_ood_tables_match_the_metrics(zoo, sample, untrained):
+    at = run(OOD, methods="gradcam")
     table = at.dataframe[0].value
     assert table.index.tolist() == list(SCORE_LABELS.values())
     logits_in = predict_logits(untrained.model, sample.images)
     logits_out = predict_logits(untrained.model, apply("ood_cifar100_sample", sample.images, 5, 0))
     assert table["auroc"].iloc[2] == pytest.approx(ood_report(logits_in, logits_out, "energy")["auroc"])
-    assert len(charts(at)) == 3
-    at.selectbox(key="shift").set_value("ood_gaussian")
-    check(at.run())
-    assert not np.allclose(at.dataframe[0].value["auroc"], table["auroc"])
+    summary = at.dataframe[2].value
+    assert summary["ID accuracy"].iloc[0] == pytest.approx(accuracy(sample.labels, logits_in))
+    assert summary["MSP AUROC"].iloc[0] == pytest.approx(ood_report(logits_in, logits_out, "msp")["auroc"])
+    assert at.dataframe[1].value["method"].tolist() == ["gradcam"]
 
 
-@pytest.mark.parametrize("page", [EXPLORER, EXPLAIN, CASES, OOD])
-def test_pages_fall_back_to_efficientnet(fallback, page):
-    at = run(page)
-    assert at.selectbox(key="model").value == ("efficientnet_lite0", "baseline")
-    assert any("fall back" in i.value for i in at.sidebar.info)
-    if page == EXPLORER:
-        assert metric(at, "agreement, source") == "100.0%"
+@pytest.mark.parametrize("page", [COMPARE, CASES])
+def test_pages_fall_back_to_efficientnet_without_colouring_answers(fallback, page):
+    at = run(page, methods="gradcam", image="cifar10-sample:0")
+    assert query_value(at, "arch") == "efficientnet_lite0"
+    assert not any(":green[" in m or ":red[" in m for m in markdown(at))
+    assert any("never colours" in i.value for i in at.info) or page == COMPARE
 
 
 @pytest.fixture()
@@ -203,28 +297,22 @@ def full_cifar10(tmp_path, monkeypatch):
 
 
 def test_full_cifar10_is_offered_when_found(zoo, full_cifar10):
-    at = run(EXPLORER)
-    box = at.selectbox(key="dataset")
+    at = run(CALIBRATION, image="cifar10:3")
+    box = at.selectbox(key=widget_key(CALIBRATION, "dataset"))
     assert box.options == ["CIFAR-10 sample · 500", f"CIFAR-10 test set · {len(full_cifar10)}"]
-    box.set_value("cifar10")
-    check(at.run())
-    assert any(f"on {len(full_cifar10)} images" in h.value for h in at.subheader)
+    assert box.value == "cifar10"
+    assert any(f"same {len(full_cifar10)} images" in c.value for c in at.caption)
 
 
-ROBUSTNESS = str(PAGES / "6_Robustness.py")
-
-
-def test_robustness_compares_the_shipped_zoo(monkeypatch):
-    monkeypatch.delenv("SHIFTLAB_CHECKPOINTS", raising=False)
+def test_robustness_compares_the_shipped_zoo(shipped):
     at = run(ROBUSTNESS)
     assert len(charts(at)) == 4
     at.selectbox(key="robustness_corruption").select("fog").run()
     check(at)
-    assert any("fog" in m.value for m in at.markdown)
+    assert any("**fog**" in m for m in markdown(at))
 
 
-def test_robustness_lists_the_targets_of_the_chosen_architecture(monkeypatch):
-    monkeypatch.delenv("SHIFTLAB_CHECKPOINTS", raising=False)
+def test_robustness_lists_the_targets_of_the_chosen_architecture(shipped):
     at = run(ROBUSTNESS)
     at.selectbox(key="robustness_model").select("vit_tiny").run()
     check(at)
@@ -238,3 +326,4 @@ def test_robustness_lists_the_targets_of_the_chosen_architecture(monkeypatch):
 def test_robustness_explains_an_unmeasured_zoo(zoo):
     at = run(ROBUSTNESS)
     assert not charts(at) and "corruption suite" in at.info[0].value
+

@@ -87,8 +87,8 @@ UNLABELLED = ("{model} predicts {n:,} classes that are not the dataset's, so the
               "colours a prediction as right or wrong.")
 SCALE_HELP = ("One scale per row: both maps of a method use the same colours for the same values (the colour bar), "
               "so a weaker map looks weaker. Per-map scaling stretches each map to its own range instead.")
-FLIP = "⚠️ **Prediction flipped**: {before} → {after}"
-KEPT = "✅ **Prediction kept**: {before}"
+FLIP = ":red-background[**Prediction flipped**: {before} → {after}]"
+KEPT = ":green-background[**Prediction kept**: {before}]"
 
 HOME_INTRO = ("See how an image classifier behaves — and why — when its input distribution shifts. Start the guided "
               "tour for a five-minute walk through one striking example, or pick a page in the menu.")
