@@ -46,7 +46,7 @@ if prediction.flipped:
     head[3].markdown(text.FLIP.format(before=before, after=after))
 else:
     head[3].markdown(text.KEPT.format(before=before))
-head[3].metric(f"P({before}) on the shifted image", f"{prediction.source_class_after:.0%}",
+head[3].metric(f"P({before}) after", f"{prediction.source_class_after:.0%}",
                delta=f"{100 * prediction.confidence_change:+.1f} pp", help=text.CONFIDENCE_CHANGE_HELP)
 
 grid_rows, drift_rows = [], []

@@ -8,38 +8,25 @@ the reason, where chromium or Playwright is absent; ``.ci/run`` installs both.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from bench.browser import CHROMIUM, REPO, app_server, settle
 from shiftlab.models import ModelCard, load_model, save_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / "screenshots"
 #: the menu's pages in order, with their URL path
 PAGES = [("Home", ""), ("Compare", "compare"), ("Variants", "variants"), ("Triptych", "triptych"),
          ("Calibration", "calibration"), ("Spectral profile", "spectral"), ("Cases", "cases"),
          ("OOD detection", "ood"), ("Robustness", "robustness")]
 DEEP_LINK = "compare?arch=resnet20&variant=augmix&image=cifar10-sample:7&shift=fog&severity=4&seed=2&methods=gradcam,saliency&target=source"
-#: a page is "done" when Streamlit shows no running indicator for this long
-SETTLE_MS = 1500
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is absent (apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +41,9 @@ def zoo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(zoo):
-    """A fresh ``streamlit run app.py`` on loopback; yields its base URL; stopped after the module."""
-    port = free_port()
-    # the default install's data (the embedded sample only), on the small zoo
-    env = {**os.environ, "SHIFTLAB_DATA": "/nonexistent", "SHIFTLAB_CHECKPOINTS": str(zoo)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=20)
+    """A fresh server on the default install's data (the embedded sample only) and the small zoo."""
+    with app_server({"SHIFTLAB_DATA": "/nonexistent", "SHIFTLAB_CHECKPOINTS": str(zoo)}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -79,20 +52,6 @@ def browser():
         instance = playwright.chromium.launch(executable_path=CHROMIUM)
         yield instance
         instance.close()
-
-
-def settle(page) -> None:
-    """Wait until the app has finished running its script (no status widget for ``SETTLE_MS``)."""
-    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
-    quiet_since = time.time()
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if page.locator("[data-testid='stStatusWidget']").count():
-            quiet_since = time.time()
-        elif (time.time() - quiet_since) * 1000 > SETTLE_MS:
-            return
-        page.wait_for_timeout(200)
-    raise AssertionError("the app kept running for 3 minutes")
 
 
 def query(page) -> dict[str, str]:

@@ -362,7 +362,7 @@ def _pick_image(view: View) -> ImageRef:
 def _pick_methods(view: View) -> tuple[str, ...]:
     allowed = methods_for(view.arch)
     chosen = st.sidebar.multiselect("Attribution methods", allowed, key=_bound("methods", list(view.methods)),
-                                    format_func=lambda m: f"{m} · {text.METHOD_TITLES[m]}")
+                                    help="; ".join(f"{m}: {text.METHOD_TITLES[m]}" for m in allowed))
     return tuple(chosen) or view.methods
 
 
