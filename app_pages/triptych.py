@@ -13,7 +13,7 @@ from shiftlab.app.thumbnails import display_factor, enlarge
 from shiftlab.app.triptych import candidates_grid
 
 ui.setup_page("triptych")
-view = ui.view_sidebar("model", "image", "shift", "methods")
+view = ui.view_sidebar("model", "image", "shift")
 method = ui.pick_single_method(view)
 loaded = ui.view_model(view)
 picture = ui.view_picture(view, loaded)

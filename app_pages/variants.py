@@ -12,7 +12,7 @@ from shiftlab.app.heatmaps import colour_bar
 from shiftlab.app.thumbnails import display_factor, enlarge
 
 ui.setup_page("variants")
-view = ui.view_sidebar("model", "image", "shift", "severity", "seed", "methods", variant=False)
+view = ui.view_sidebar("model", "image", "shift", "severity", "seed", variant=False)
 method = ui.pick_single_method(view)
 shared = st.sidebar.toggle("One colour scale for every variant", value=True, key="variants_shared",
                            help=text.SCALE_HELP)

@@ -71,6 +71,15 @@ def test_corruption_frame_averages_to_the_cards_corruption_accuracy():
         assert mine["corruption"].nunique() == 15 and sorted(mine["severity"].unique()) == [0, 1, 2, 3, 4, 5]
 
 
+def test_origin_is_the_start_in_a_few_words():
+    parent = {"arch": "resnet20", "variant": "baseline", "epochs": 50, "device": "cpu"}
+    assert ModelCard("resnet20", "x").origin() == "scratch"
+    assert ModelCard("resnet20", "x", recipe={"init": {"checkpoint": "a.safetensors"}}).origin() == (
+        "fine-tuned from a.safetensors")
+    card = ModelCard("resnet20", "x", recipe={"init": {"checkpoint": "a.safetensors", "from_card": parent}})
+    assert card.origin() == "fine-tuned from resnet20/baseline"
+
+
 def test_start_names_the_weights_a_fine_tuning_began_from():
     assert start({}) == "scratch"
     assert start({"init": {"checkpoint": "a.safetensors"}}) == "fine-tuned from a.safetensors"

@@ -220,7 +220,7 @@ def score_histogram(logits_in: np.ndarray, logits_out: np.ndarray, score: str) -
         .encode(
             x=alt.X("score:Q", bin=alt.Bin(maxbins=HISTOGRAM_BINS), title="score (higher = more OOD)"),
             y=alt.Y("count()", stack=None, title="images"),
-            color=alt.Color("set:N", scale=colours, title=None, legend=alt.Legend(orient="top")),
+            color=alt.Color("set:N", scale=colours, title=None, legend=alt.Legend(orient="bottom", columns=1)),
         )
         .properties(height=340, title=SCORE_LABELS[score])
     )

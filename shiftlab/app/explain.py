@@ -22,7 +22,8 @@ from shiftlab.models import LoadedModel
 from shiftlab.shifts import apply
 
 #: options the pages pass so that a method answers in seconds on a CPU (the rest keep their defaults)
-INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"wcam": {"grid_size": 8, "nb_design": 8}}
+INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"wcam": {"grid_size": 8, "nb_design": 8},
+                                                  "integrated_gradients": {"n_steps": 16}}
 #: Sobol design sizes offered for WCAM (powers of two): more designs give steadier maps, proportionally slower
 WCAM_DESIGNS = (4, 8, 16, 32)
 #: methods that run the model many times per image: slow on a CPU for a large-input model

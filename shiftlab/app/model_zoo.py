@@ -23,7 +23,7 @@ def measured_table() -> pd.DataFrame:
     for column in PERCENT_COLUMNS:
         measured[column] = measured[column] * 100
     return measured[["model", "variant", *PERCENT_COLUMNS[:1], "macro_f1", "ece", "nll", *PERCENT_COLUMNS[1:],
-                     "epochs", "start"]].reset_index(drop=True)
+                     "epochs", "origin"]].reset_index(drop=True)
 
 
 def unmeasured() -> list[tuple[str, str, str]]:

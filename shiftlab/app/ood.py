@@ -18,7 +18,7 @@ from shiftlab.shifts import get_shift
 #: the dataset shift's severity: 5 replaces every image
 SEVERITY = 5
 #: images whose maps are compared (attribution on every image would be slow on a CPU)
-DRIFT_IMAGES = 100
+DRIFT_IMAGES = 50
 
 
 def detection_table(logits_in: np.ndarray, logits_out: np.ndarray) -> pd.DataFrame:

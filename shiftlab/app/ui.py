@@ -490,8 +490,7 @@ def zoo_columns() -> dict[str, Any]:
             "corruption_accuracy": number("corruptions", format="%.2f%%",
                                           help="mean accuracy over 15 corruptions × 5 severities"),
             "pgd20_accuracy": number("PGD-20", format="%.2f%%", help="accuracy under a PGD-20 attack, L∞ ε 8/255"),
-            "start": st.column_config.TextColumn("start", width="medium",
-                                                 help="scratch, or the weights a fine-tuning run started from")}
+            "origin": st.column_config.TextColumn("start", help="scratch, or the model a fine-tuning run started from")}
 
 
 def model_input(pixels: np.ndarray, size: int) -> np.ndarray:

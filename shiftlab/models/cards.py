@@ -122,6 +122,14 @@ class ModelCard:
         origin = f" ({parent['arch']}/{parent['variant']}, {parent['epochs']} epochs on {parent['device']})" if parent else ""
         return f"fine-tuned from {init['checkpoint']}{origin}"
 
+    def origin(self) -> str:
+        """``start`` in a few words: "scratch", or "fine-tuned from <arch/variant>" (or from the file's name)."""
+        init = self.recipe.get("init")
+        if not init:
+            return "scratch"
+        parent = init.get("from_card")
+        return f"fine-tuned from {parent['arch']}/{parent['variant']}" if parent else f"fine-tuned from {init['checkpoint']}"
+
     def lineage(self) -> dict[str, Any]:
         """What a fine-tuning run records of the card of the weights it starts from."""
         return {"arch": self.arch, "variant": self.variant, "epochs": self.epochs_done,

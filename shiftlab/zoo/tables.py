@@ -68,6 +68,7 @@ def _row(spec: ModelSpec, card: ModelCard) -> dict:
     row["train hours"] = card.train_hours
     row["device"] = card.training_devices()
     row["start"] = card.start()
+    row["origin"] = card.origin()
     row["parameters"] = card.parameters
     return row
 
