@@ -183,6 +183,12 @@ def test_uploads_are_used_or_refused_in_plain_words(zoo):
     at.sidebar.file_uploader(key="upload").set_value(("broken.png", b"not an image", "image/png"))
     at.run()
     assert not at.exception and "not an image file" in at.error[0].value
+    frames = [Image.new("RGB", (40, 40), colour) for colour in ("red", "blue", "green")]
+    animated = io.BytesIO()
+    frames[0].save(animated, "GIF", save_all=True, append_images=frames[1:])
+    at.sidebar.file_uploader(key="upload").set_value(("moving.gif", animated.getvalue(), "image/gif"))
+    check(at.run())
+    assert "3 frames" in at.info[0].value
     at.sidebar.file_uploader(key="upload").set_value(("tiny.png", png((4, 4)), "image/png"))
     at.run()
     assert not at.exception and "4×4" in at.error[0].value

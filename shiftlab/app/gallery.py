@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import io
+
 import numpy as np
 import skimage.data
+from PIL import Image
 
 from shiftlab.app.view import PHOTO, PHOTOS, ImageRef
 from shiftlab.data import ImageDataset
@@ -26,6 +29,15 @@ class Picture:
     pixels: np.ndarray
     label: str | None
     caption: str
+
+
+def frame_count(data: bytes) -> int:
+    """How many frames an image file holds (1 for a still image, or for bytes that are no image at all)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return getattr(img, "n_frames", 1)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 1  # load_image gives the diagnosis
 
 
 def photo(name: str) -> np.ndarray:

@@ -37,7 +37,7 @@ from shiftlab.app.experiment import (
     severity_table,
 )
 from shiftlab.app.explain import DRIFT_TOP_K, PairExplanation, explain_pair, method_options
-from shiftlab.app.gallery import Picture, picture
+from shiftlab.app.gallery import Picture, frame_count, picture
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 from shiftlab.app.tour import STEPS, TOUR_SEVERITY, TOUR_SHIFTS, Preset, find_preset
 from shiftlab.app.triptych import TriptychSearch, search
@@ -390,6 +390,8 @@ def view_picture(view: View, loaded: LoadedModel) -> Picture:
     if upload is not None:
         with user_errors():
             pixels = load_image(upload.getvalue(), loaded.input_size)
+        if (frames := frame_count(upload.getvalue())) > 1:
+            st.info(text.ANIMATED.format(frames=frames))
         st.sidebar.caption(text.UPLOAD_NOT_IN_URL)
         return Picture(pixels, None, f"upload: {upload.name}")
     with user_errors():
