@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from shiftlab.app import charts, ood, text, ui
+from shiftlab.app.compare import grid_picture
 from shiftlab.app.thumbnails import display_factor, enlarge
 
 EXAMPLES = 10
@@ -26,8 +27,10 @@ st.markdown(ood.describe(ood_set, dataset, len(data), view.seed))
 ui.note_labels(loaded, data)
 ui.note_subset(loaded, data)
 factor = display_factor(ood_images.shape[1], target=64)
-st.image([enlarge(image, factor) for image in ood_images[:EXAMPLES]])
-st.caption(f"The first {len(ood_images[:EXAMPLES])} OOD images, at the resolution of the in-distribution images.")
+examples = [enlarge(image, factor) for image in ood_images[:EXAMPLES]]
+st.image(examples)
+st.caption(f"The first {len(examples)} OOD images, at the resolution of the in-distribution images.")
+ui.png_download(grid_picture([examples]), f"ood-examples-{ood_set}.png", "Download the examples (PNG)")
 
 st.subheader("Detection figures")
 st.dataframe(table.rename(index=text.SCORE_LABELS), column_config=ui.ood_columns())

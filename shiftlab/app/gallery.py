@@ -8,10 +8,9 @@ shift runs with the ImageNet-C parameters.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import io
 
 import numpy as np
 import skimage.data

@@ -458,15 +458,18 @@ def case_grid(view: View, dataset: str, comparison: ShiftComparison, data: Image
               indices: np.ndarray, model_classes: list[str], drift: np.ndarray | None, columns: int = 5) -> None:
     """Cases as source | shifted thumbnails, each with its id, predictions, drift and a link opening it in Compare."""
     factor = display_factor(data.images.shape[1], target=96)
+    pairs = [side_by_side(enlarge(data.images[i], factor), enlarge(shifted[i], factor)) for i in indices]
     grid = st.grid(columns, min_column_width=150)
-    for i in indices:
+    for i, pair in zip(indices, pairs):
         with grid.cell():
-            st.image(side_by_side(enlarge(data.images[i], factor), enlarge(shifted[i], factor)), width="stretch")
+            st.image(pair, width="stretch")
             st.markdown(case_caption(comparison, int(i), model_classes, data.classes[data.labels[i]]))
             if drift is not None:
                 st.caption(f"drift (1 − IoU): {drift[i]:.2f}")
             link = view.with_(image=ImageRef(dataset, str(int(i)))).to_query()
             st.markdown(f"[Open in Compare →](compare?{urlencode(link)})")
+    png_download(grid_picture([pairs[k: k + columns] for k in range(0, len(pairs), columns)]),
+                 f"cases-{view.arch}-{view.variant}-{view.shift}-{view.severity}.png", "Download this page of cases (PNG)")
 
 
 def labels_score(loaded: LoadedModel, data: ImageDataset) -> bool:
