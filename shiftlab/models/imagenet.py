@@ -14,7 +14,6 @@ from __future__ import annotations
 from functools import cache
 
 from torch import nn
-from torchvision.models import ResNet50_Weights, resnet50
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -57,11 +56,15 @@ RESNET50_WEIGHTS: dict[str, tuple[str, str]] = {
 @cache
 def imagenet_classes() -> list[str]:
     """The 1000 ImageNet class names, from torchvision's weights metadata (no download)."""
+    from torchvision.models import ResNet50_Weights  # lazy: importing torchvision costs ~1 s of app start
+
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 def build_resnet50(num_classes: int = 1000) -> nn.Module:
     """torchvision's ResNet-50, randomly initialised."""
+    from torchvision.models import resnet50  # lazy, as in imagenet_classes
+
     return resnet50(weights=None, num_classes=num_classes)
 
 

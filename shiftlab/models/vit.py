@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import ViTConfig, ViTForImageClassification
-from transformers.utils import logging as hf_logging
 
 from shiftlab.models.classifier import AttributionHooks
 
@@ -33,6 +31,10 @@ class ViTNet(nn.Module):
 
     def __init__(self, **config):
         super().__init__()
+        # lazy: importing transformers costs ~1 s of app start, and only the ViT needs it
+        from transformers import ViTConfig, ViTForImageClassification
+        from transformers.utils import logging as hf_logging
+
         num_classes = config.pop("num_classes", 10)
         hf_logging.set_verbosity_error()
         self.hf = ViTForImageClassification(
