@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from shiftlab.errors import ParameterError, SweepStoreError
 from shiftlab.metrics import OOD_SCORES
 from shiftlab.sweep.plan import MANIFEST, SOURCE, Partition, SweepPlan, read_plan
-from shiftlab.sweep.records import decode_map
+from shiftlab.sweep.records import PREDICTIONS, decode_map
 
 Names = str | Sequence[str] | None
 Severities = int | Sequence[int] | None
@@ -156,7 +156,8 @@ class SweepResults:
                 method: str | None = None) -> pd.DataFrame:
         """The records themselves: keys, label, prediction, confidence, true_prob, correct, msp, max_logit,
         energy, and with ``method`` its target and drift (iou, spearman, pearson, ssim). No clean rows are added."""
-        rel, files = self._records(model, variant, shift, severity, "*", with_source=False)
+        columns = ", ".join(PREDICTIONS.names)
+        rel, files = self._records(model, variant, shift, severity, columns, with_source=False)
         select, join = "p.*", ""
         if method is not None:
             attr = self._select("attributions", model, variant, shift, self._method(method), False)

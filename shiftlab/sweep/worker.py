@@ -16,7 +16,6 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from shiftlab.attribution import attribute
 from shiftlab.device import resolve_device
 from shiftlab.inference import predict_logits
 from shiftlab.models import LoadedModel, load_model
@@ -99,6 +98,9 @@ class SweepWorker:
 
     def _clean_attribution(self, arch: str, variant: str, method: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """(targets, maps) of the clean images ``start:stop``: each explains the model's clean prediction."""
+        # imported here: a predictions-only worker (a Ray actor) does not pay for captum's import
+        from shiftlab.attribution import attribute
+
         loaded, _ = self._model(arch, variant)
         images = self.images[start:stop]
         targets = self.logits(arch, variant, images).argmax(1)
@@ -110,6 +112,8 @@ class SweepWorker:
         if p.shift == SOURCE:
             maps = clean
         else:
+            from shiftlab.attribution import attribute
+
             loaded, _ = self._model(p.model, p.variant)
             maps = attribute(loaded, self.shifted(unit), p.method, target=targets).maps
         index = self.index[unit.start : unit.stop]
