@@ -78,7 +78,7 @@ class SweepPlan:
     data: dict  # load_dataset's name, split and limit, and the images' fingerprint
     methods: tuple[str, ...] = ()
     store_maps: bool = False
-    extra: dict = field(default_factory=dict)  # free-form notes (e.g. who made it), not compared
+    method_options: dict = field(default_factory=dict)  # method -> options passed to attribute()
 
     def partitions(self) -> list[Partition]:
         """Every partition of the plan: predictions first, then each attribution method, model by model."""
@@ -105,7 +105,7 @@ class SweepPlan:
         return SweepPlan(models=tuple(tuple(m) for m in raw["models"]), shifts=tuple(raw["shifts"]),
                          severities=tuple(raw["severities"]), seeds=tuple(raw["seeds"]), data=raw["data"],
                          methods=tuple(raw.get("methods", ())), store_maps=bool(raw.get("store_maps", False)),
-                         extra=raw.get("extra", {}))
+                         method_options=raw.get("method_options", {}))
 
     def merged(self, other: SweepPlan) -> SweepPlan:
         """This plan extended by ``other``'s models, shifts and methods, when both sweep the same images the same way.
@@ -117,8 +117,13 @@ class SweepPlan:
             if getattr(self, name) != getattr(other, name):
                 raise ParameterError(f"the sweep folder holds a sweep with other {name} "
                                      f"({getattr(self, name)} there, {getattr(other, name)} asked): use another --out")
+        for method, options in other.method_options.items():
+            if method in self.methods and self.method_options.get(method, {}) != options:
+                raise ParameterError(f"the sweep folder holds {method} attributions with options "
+                                     f"{self.method_options.get(method, {})}, not {options}: use another --out")
         return replace(self, models=_union(self.models, other.models), shifts=_union(self.shifts, other.shifts),
-                       methods=_union(self.methods, other.methods), store_maps=self.store_maps or other.store_maps)
+                       methods=_union(self.methods, other.methods), store_maps=self.store_maps or other.store_maps,
+                       method_options={**other.method_options, **self.method_options})
 
 
 def _union(first: tuple, second: tuple) -> tuple:

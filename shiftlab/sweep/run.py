@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from shiftlab.attribution import get_method
-from shiftlab.errors import UnknownOptionError, UnsupportedMethodError
+from shiftlab.errors import ParameterError, UnknownOptionError, UnsupportedMethodError
 from shiftlab.models import get_spec
 from shiftlab.sweep import swept as swept_images
 from shiftlab.sweep.plan import (
@@ -62,6 +63,7 @@ def sweep(
     indices: Sequence[int] | None = None,
     seeds: Sequence[int] = (0,),
     methods: Sequence[str] = (),
+    method_options: dict | None = None,
     store_maps: bool = False,
     engine: str = "local",
     ray_address: str | None = None,
@@ -76,6 +78,7 @@ def sweep(
     the groups ``corruptions`` and ``edits``, ``data`` is ``name[:split]``;
     ``limit`` keeps the first images, ``indices`` picks images (positions in
     the swept set decide the shifts' random draws, as in one ``apply`` call).
+    ``method_options`` maps a method to the options ``attribute`` gets.
     """
     if engine not in ENGINES:
         raise UnknownOptionError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
@@ -83,7 +86,8 @@ def sweep(
     name, split = parse_data(data)
     images, described = swept_images.load(name, split, limit, None if indices is None else list(indices), data_root)
     plan = SweepPlan(expand_models(list(models), model_dataset(name)), expand_shifts(list(shifts)),
-                     parse_severities(severities), tuple(int(s) for s in seeds), described, tuple(methods), store_maps)
+                     parse_severities(severities), tuple(int(s) for s in seeds), described, tuple(methods), store_maps,
+                     {m: dict(method_options[m]) for m in methods if m in (method_options or {})})
     check_methods(plan.models, plan.methods)
     existing = read_plan(root)
     plan = existing.merged(plan) if existing else plan
@@ -94,6 +98,20 @@ def sweep(
     module.run(root, plan, images, device=device, batch_size=batch_size, progress=progress, **options)
     clear_staging(root)
     return plan
+
+
+def parse_options(pairs: Sequence[str]) -> dict:
+    """``["grid_size=8", "levels=3"]`` -> ``{"grid_size": 8, "levels": 3}`` (values read as JSON, else text)."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ParameterError(f"attribution options are KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +125,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="sweep only the first N images")
     parser.add_argument("--attribution", nargs="+", default=[], metavar="METHOD",
                         help="attribution method(s) whose drift against the clean image to record, e.g. gradcam")
+    parser.add_argument("--attribution-option", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="an option of the attribution method(s), VALUE read as JSON (e.g. grid_size=8)")
     parser.add_argument("--store-maps", action="store_true", help="also keep the attribution maps (float16)")
     parser.add_argument("--out", required=True, help="the sweep folder (created, resumed or extended)")
     parser.add_argument("--engine", choices=ENGINES, default="local")
@@ -118,7 +138,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """Run the sweep with the parsed flags and say what the folder holds."""
     plan = sweep(args.out, args.models, args.shifts, args.severities, args.data, limit=args.limit, seeds=args.seeds,
-                 methods=args.attribution, store_maps=args.store_maps, engine=args.engine,
+                 methods=args.attribution, method_options={m: parse_options(args.attribution_option)
+                                                           for m in args.attribution},
+                 store_maps=args.store_maps, engine=args.engine,
                  ray_address=args.ray_address, device=args.device, batch_size=args.batch_size,
                  data_root=args.data_root)
     left = pending(Path(args.out), plan)

@@ -104,7 +104,7 @@ class SweepWorker:
         loaded, _ = self._model(arch, variant)
         images = self.images[start:stop]
         targets = self.logits(arch, variant, images).argmax(1)
-        return targets, attribute(loaded, images, method, target=targets).maps
+        return targets, attribute(loaded, images, method, target=targets, **self.plan.method_options.get(method, {})).maps
 
     def attributions(self, unit: Unit) -> pa.Table:
         p = unit.partition
@@ -115,6 +115,7 @@ class SweepWorker:
             from shiftlab.attribution import attribute
 
             loaded, _ = self._model(p.model, p.variant)
-            maps = attribute(loaded, self.shifted(unit), p.method, target=targets).maps
+            options = self.plan.method_options.get(p.method, {})
+            maps = attribute(loaded, self.shifted(unit), p.method, target=targets, **options).maps
         index = self.index[unit.start : unit.stop]
         return attribution_table(unit.severity, unit.seed, index, targets, clean, maps, self.plan.store_maps)
