@@ -19,7 +19,11 @@ from shiftlab.metrics import accuracy
 from shiftlab.models import load_model
 from shiftlab.shifts import apply
 from shiftlab.sweep import results, worker
+from shiftlab.sweep import swept as swept_images
+from shiftlab.sweep.plan import Partition, Unit
+from shiftlab.sweep.records import decode_map
 from shiftlab.sweep.run import sweep
+from shiftlab.sweep.ship import shipped_store
 from shiftlab.sweep.worker import SweepWorker
 
 N = 32
@@ -206,3 +210,43 @@ def test_the_ray_engine_writes_the_local_records(tmp_path, store):
     finally:
         ray.shutdown()
     pd.testing.assert_frame_equal(all_records(tmp_path / "ray"), all_records(store))
+
+
+#: (model, variant, shift, severity, images) re-computed from the shipped sample store (not motion_blur: its
+#: bytes depend on the torch thread count)
+SHIPPED_CHECKS = [
+    ("resnet20", "baseline", "source", 0, [0, 499]),
+    ("resnet20", "pgd_adv", "fog", 5, [3, 250]),
+    ("vit_tiny", "augmix", "gaussian_noise", 2, [7, 301]),
+    ("resnet20", "augmix", "jpeg_compression", 4, [42]),
+]
+
+
+def recompute(opened, partition, severity: int, positions: list[int]) -> pd.DataFrame:
+    """The records of the swept images at ``positions``, computed now, one image at a time."""
+    swept = swept_images.reload(opened.plan.data)
+    work = SweepWorker(opened.plan, swept.images, swept.labels, swept.index, device="cpu")
+    tables = [work.compute(Unit(partition, severity, 0, p, p + 1)).to_pandas() for p in positions]
+    return pd.concat(tables, ignore_index=True)
+
+
+def test_the_shipped_stores_are_up_to_date_with_the_code():
+    sizes = sum(f.stat().st_size for f in shipped_store("sample").parent.rglob("*") if f.is_file())
+    assert sizes < 30e6
+    with results.open(shipped_store("sample")) as opened:
+        assert not opened.problems
+        for model, variant, shift, severity, images in SHIPPED_CHECKS:
+            stored = opened.records(model, variant, shift, severity).query("severity == @severity and image in @images")
+            now = recompute(opened, Partition("predictions", model, variant, shift), severity, images)
+            assert now["prediction"].tolist() == stored["prediction"].tolist(), (model, variant, shift)
+            for column in ("confidence", "true_prob", "max_logit", "energy"):
+                assert np.allclose(now[column], stored[column], atol=1e-4), (model, variant, shift, column)
+    with results.open(shipped_store("attributions")) as opened:
+        assert not opened.problems
+        position = 5
+        image = opened.plan.data["indices"][position]
+        stored = opened.maps("resnet20", "augmix", "fog", 3, images=[image])
+        now = recompute(opened, Partition("attributions", "resnet20", "augmix", "fog", "gradcam"), 3, [position])
+        assert now["target"].tolist() == stored["target"].tolist()
+        assert np.allclose(decode_map(now["map"][0], 32), stored["map"][0], atol=2e-3)
+        assert now["iou"][0] == pytest.approx(stored["iou"][0], abs=0.02)
