@@ -1,4 +1,4 @@
-"""The ``shiftlab`` command: ``shiftlab train``, ``evaluate``, ``zoo`` and ``app``, each with ``--help``.
+"""The ``shiftlab`` command: ``shiftlab train``, ``evaluate``, ``sweep``, ``zoo`` and ``app``, each with ``--help``.
 
 Each subcommand lives in the module that does the work: the module adds its
 flags to the subcommand's parser (``configure``) and runs the parsed flags
@@ -19,6 +19,7 @@ from shiftlab.errors import ShiftlabError
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("shiftlab.training.train", "train a CIFAR-10 model of the zoo and write its weights and card"),
     "evaluate": ("shiftlab.zoo.evaluate", "measure a model (clean, corruptions, PGD) into its card"),
+    "sweep": ("shiftlab.sweep.run", "sweep models × shifts × severities over a dataset into a Parquet store"),
     "zoo": ("shiftlab.zoo.tables", "print the zoo and targets tables built from the cards"),
     "app": ("shiftlab.app.launch", "run the Streamlit app (extra flags go to `streamlit run`)"),
 }

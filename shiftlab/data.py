@@ -14,6 +14,7 @@ and, only when the caller passes ``download=True``, torchvision's downloader.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -64,6 +65,13 @@ class ImageDataset:
         """Indices of the first ``k`` images of every class, class by class (in class order, then dataset order)."""
         picked = [np.flatnonzero(self.labels == c)[:k] for c in np.unique(self.labels)]
         return np.concatenate(picked).astype(np.int64) if picked else np.zeros(0, np.int64)
+
+
+def fingerprint(dataset: ImageDataset) -> dict:
+    """Name, split, size and a SHA-256 over pixels and labels: identifies exactly which images were used."""
+    digest = hashlib.sha256(np.ascontiguousarray(dataset.images).tobytes())
+    digest.update(np.ascontiguousarray(dataset.labels).tobytes())
+    return {"name": dataset.name, "split": dataset.split, "n": len(dataset), "sha256": digest.hexdigest()}
 
 
 def list_datasets() -> dict[str, tuple[str, ...]]:

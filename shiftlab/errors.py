@@ -84,3 +84,7 @@ class UnsupportedMethodError(AttributionError):
 
 class MetricInputError(ShiftlabError, ValueError):
     """Labels, logits or maps that a metric cannot use (NaN, wrong shape, bad labels)."""
+
+
+class SweepStoreError(ShiftlabError, OSError):
+    """A sweep folder, or one of its Parquet files, that is missing, corrupt or not a sweep; the message names the file."""

@@ -46,8 +46,12 @@ def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float N×3×H×W -> uint8 N×H×W×3: clipped to [0, 1], scaled by 255 and truncated."""
-    levels = x.clamp(0, 1).mul(255.0).add_(_ROUNDOFF).floor_()
+    """float N×3×H×W -> uint8 N×H×W×3: clipped to [0, 1], scaled by 255 and truncated.
+
+    Scaling before clipping to [0, 255] gives the same values as clipping to [0, 1] first (255 is exact), and
+    the cast truncates the values, all positive, as ``floor`` would: two passes over the batch fewer.
+    """
+    levels = x.mul(255.0).clamp_(0, 255).add_(_ROUNDOFF)
     return levels.to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 

@@ -35,6 +35,9 @@ _SPECS: tuple[tuple[str, str, bool, ShiftFunction, str], ...] = (
 )
 
 #: the 15 corruptions of the benchmark, in its order
+#: corruptions that are uint8 operations, by their uint8 function (see ``Shift.uint8_function``)
+_UINT8 = {"jpeg_compression": digital.jpeg_uint8}
+
 BENCHMARK = tuple(spec[0] for spec in _SPECS[:15])
 #: the 4 extra ("validation") corruptions
 EXTRA = tuple(spec[0] for spec in _SPECS[15:])
@@ -49,6 +52,7 @@ SHIFTS: tuple[Shift, ...] = tuple(
         function=function,
         random=random,
         resolution_aware=True,
+        uint8_function=_UINT8.get(name),
     )
     for name, family, random, function, description in _SPECS
 )

@@ -49,19 +49,27 @@ def pixelate(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tenso
     h, w = x.shape[-2:]
     down_h, up_h = pil_box_resize_ops(h, float(p["factor"]), x.device)
     down_w, up_w = pil_box_resize_ops(w, float(p["factor"]), x.device)
-    small = _rounded(down_h.along(_rounded(down_w.along(x, -1)), -2))
-    return _rounded(up_h.along(_rounded(up_w.along(small, -1)), -2))
+    # the width pass gathers columns: done as a row gather on the transposed batch (contiguous rows, same values)
+    narrow = _rounded(down_w.along(x.transpose(-1, -2).contiguous(), -2)).transpose(-1, -2).contiguous()
+    small = _rounded(down_h.along(narrow, -2))
+    # Enlarging with BOX picks one pixel with weight 1: the passes back up are plain gathers, and their rounding
+    # changes nothing (``small`` is on 8-bit levels already), so they are done as gathers: the same bytes, faster.
+    return small.index_select(-1, up_w.index[0]).index_select(-2, up_h.index[0])
 
 
 def _jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
     with Image.open(buffer) as decoded:
-        return np.asarray(decoded.convert("RGB"))
+        return np.asarray(decoded if decoded.mode == "RGB" else decoded.convert("RGB"))
+
+
+def jpeg_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
+    """``jpeg_compression`` on uint8 N×H×W×3 images: the codec's bytes as they are, without a float round trip."""
+    return np.stack(per_image(lambda image: _jpeg_roundtrip(image, int(p["quality"])), images))
 
 
 def jpeg_compression(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     """JPEG artefacts: encoded at ``quality`` and decoded again with Pillow (libjpeg), image by image."""
     images = torch.round(x * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    decoded = np.stack(per_image(lambda image: _jpeg_roundtrip(image, int(p["quality"])), images))
-    return torch.from_numpy(decoded).to(x.device).permute(0, 3, 1, 2).float() / 255
+    return torch.from_numpy(jpeg_uint8(images, p)).to(x.device).permute(0, 3, 1, 2).float() / 255

@@ -52,6 +52,12 @@ def _check_seed(seed: object) -> int:
     return int(seed)
 
 
+def _check_offset(offset: object) -> int:
+    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
+        raise ParameterError(f"offset must be a non-negative integer, got {offset!r}")
+    return int(offset)
+
+
 def _reference_tensor(shift: Shift, reference: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
     if reference is None:
         return None
@@ -68,19 +74,23 @@ def apply(
     *,
     device: str | torch.device = "auto",
     reference: np.ndarray | None = None,
+    offset: int = 0,
 ) -> np.ndarray:
     """Shift a uint8 N×H×W×3 RGB batch by ``name`` at ``severity`` (1-5); returns uint8 of the same shape.
 
     The same (seed, image, position in the batch) gives the same bytes on a
     given device, whatever else is in the batch. ``device`` defaults to the
     GPU when there is one. ``reference`` (uint8 M×h×w×3, M = 1 or N) is the
-    second image of shifts that take one (``amplitude_swap``).
+    second image of shifts that take one (``amplitude_swap``). ``offset`` is
+    the position of ``images[0]`` in a larger batch the caller splits up:
+    ``apply(name, images[a:b], s, seed, offset=a)`` gives the bytes of
+    ``apply(name, images, s, seed)[a:b]`` (a sweep processes a dataset in chunks).
 
     Raises UnknownShiftError for an unknown name, ParameterError for a bad
     severity, seed or reference, ImageInputError for a bad batch (all ShiftlabErrors).
     """
     shift = get_shift(name)
-    severity, seed = _check_severity(severity), _check_seed(seed)
+    severity, seed, offset = _check_severity(severity), _check_seed(seed), _check_offset(offset)
     batch = check_images(images)
     dev = resolve_device(device)
     ref = _reference_tensor(shift, reference, dev)
@@ -89,13 +99,15 @@ def apply(
         raise ParameterError(f"reference must hold 1 or {n} images, got {len(ref)}")
     params = shift.params_for(severity, h, w)
     step = max(1, CHUNK_PIXELS // (h * w))
+    if shift.uint8_function is not None and n:
+        return np.concatenate([shift.uint8_function(batch[i : i + step], params) for i in range(0, n, step)])
     out = np.empty_like(batch)
     for start in range(0, n, step):
         stop = min(start + step, n)
         chunk_ref = ref if ref is None or len(ref) == 1 else ref[start:stop]
-        ctx = Context(seed, name, stop - start, dev, chunk_ref, start)
+        ctx = Context(seed, name, stop - start, dev, chunk_ref, offset + start)
         shifted = shift.function(to_tensor(batch[start:stop], dev), params, ctx)
-        if not torch.isfinite(shifted).all():
+        if not torch.isfinite(shifted.sum()):  # a NaN or inf anywhere makes the sum one; cheaper than isfinite().all()
             raise RuntimeError(f"shift {name!r} produced non-finite values (a bug in shiftlab.shifts)")
         out[start:stop] = to_uint8(shifted)
     return out

@@ -14,14 +14,13 @@ Every figure the README and the app show comes from here, never typed by hand.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
 
 import numpy as np
 from torch import nn
 
 from shiftlab.adversarial import robust_accuracy
-from shiftlab.data import ImageDataset, load_dataset
+from shiftlab.data import ImageDataset, fingerprint, load_dataset
 from shiftlab.errors import UnknownOptionError
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, classification_report
@@ -30,13 +29,6 @@ from shiftlab.shifts import SEVERITIES, apply
 from shiftlab.shifts.corruptions import BENCHMARK
 
 SUITES = ("clean", "corruptions", "pgd")
-
-
-def fingerprint(dataset: ImageDataset) -> dict:
-    """Name, size and a SHA-256 over pixels and labels: identifies exactly which images were used."""
-    digest = hashlib.sha256(np.ascontiguousarray(dataset.images).tobytes())
-    digest.update(np.ascontiguousarray(dataset.labels).tobytes())
-    return {"name": dataset.name, "split": dataset.split, "n": len(dataset), "sha256": digest.hexdigest()}
 
 
 def evaluate_clean(model: nn.Module, dataset: ImageDataset, batch_size: int = 500) -> dict:

@@ -1,0 +1,89 @@
+"""The columns of a sweep's records, and how they are computed from logits and attribution maps.
+
+The scores are shiftlab.metrics' own (``msp_score``, ``max_logit_score``,
+``energy_score``: higher = more out-of-distribution), and the drift is
+``shiftlab.metrics.drift_report``, so a sweep gives the numbers the rest of
+shiftlab gives. Model, variant, shift (and method) are not columns of the
+files: they are the partition folders' names (hive layout).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from scipy.special import softmax
+
+from shiftlab.metrics import drift_report, energy_score, max_logit_score, msp_score
+
+#: the columns every record file starts with: which condition and which image
+KEYS = [("severity", pa.int8()), ("seed", pa.int32()), ("image", pa.int32())]
+
+PREDICTIONS = pa.schema(KEYS + [
+    ("label", pa.int16()),
+    ("prediction", pa.int16()),
+    ("confidence", pa.float32()),  # top-1 softmax probability
+    ("true_prob", pa.float32()),  # softmax probability of the label
+    ("correct", pa.bool_()),
+    ("msp", pa.float32()),  # minus the top-1 probability
+    ("max_logit", pa.float32()),  # minus the top logit
+    ("energy", pa.float32()),  # -logsumexp(logits)
+])
+
+ATTRIBUTIONS = pa.schema(KEYS + [
+    ("target", pa.int16()),  # the class explained: the model's prediction on the clean image
+    ("iou", pa.float32()),  # top-10 % IoU with the clean image's map
+    ("spearman", pa.float32()),
+    ("pearson", pa.float32()),
+    ("ssim", pa.float32()),
+    ("map", pa.binary()),  # float16 H×W map, row-major (null unless maps are stored)
+    ("map_size", pa.int16()),  # H (= W) of the stored map
+])
+
+
+def _keys(severity: int, seed: int, images: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(images)
+    return {"severity": np.full(n, severity, np.int8), "seed": np.full(n, seed, np.int32),
+            "image": np.asarray(images, np.int32)}
+
+
+def prediction_table(severity: int, seed: int, images: np.ndarray, labels: np.ndarray, logits: np.ndarray) -> pa.Table:
+    """The prediction records of images ``images`` (dataset indices) with ``labels`` from their N×K ``logits``."""
+    probs = softmax(logits.astype(np.float64), axis=1)
+    prediction = probs.argmax(1)
+    rows = np.arange(len(labels))
+    columns = {
+        **_keys(severity, seed, images),
+        "label": labels.astype(np.int16),
+        "prediction": prediction.astype(np.int16),
+        "confidence": probs[rows, prediction].astype(np.float32),
+        "true_prob": probs[rows, labels].astype(np.float32),
+        "correct": prediction == labels,
+        "msp": msp_score(logits).astype(np.float32),
+        "max_logit": max_logit_score(logits).astype(np.float32),
+        "energy": energy_score(logits).astype(np.float32),
+    }
+    return pa.table(columns, schema=PREDICTIONS)
+
+
+def attribution_table(severity: int, seed: int, images: np.ndarray, targets: np.ndarray, clean_maps: np.ndarray,
+                      maps: np.ndarray, store_maps: bool) -> pa.Table:
+    """The attribution records: drift of ``maps`` against ``clean_maps`` (N×H×W each), and the maps as float16."""
+    drift = drift_report(clean_maps, maps, k=10.0)
+    n, size = len(maps), maps.shape[-1]
+    stored = [m.astype(np.float16).tobytes() for m in maps] if store_maps else [None] * n
+    columns = {
+        **_keys(severity, seed, images),
+        "target": targets.astype(np.int16),
+        "iou": drift["top_k_iou"].astype(np.float32),
+        "spearman": drift["spearman"].astype(np.float32),
+        "pearson": drift["pearson"].astype(np.float32),
+        "ssim": drift["ssim"].astype(np.float32),
+        "map": pa.array(stored, pa.binary()),
+        "map_size": np.full(n, size if store_maps else 0, np.int16),
+    }
+    return pa.table(columns, schema=ATTRIBUTIONS)
+
+
+def decode_map(blob: bytes, size: int) -> np.ndarray:
+    """A stored map back as a float32 size×size array."""
+    return np.frombuffer(blob, np.float16).reshape(size, size).astype(np.float32)

@@ -1,0 +1,329 @@
+"""Query a sweep folder with DuckDB (embedded, no server): accuracy, calibration, cases, OOD AUROC, stored maps.
+
+    store = shiftlab.sweep.results.open("runs/NAME")
+    store.accuracy(model="resnet20", shift=["fog", "contrast"])
+
+Every query reads only the partitions its filters select (``model``,
+``variant``, ``shift``, each a name or a list; ``severity`` an int or a list),
+straight from the Parquet files. ``open`` checks every partition the sweep's
+plan lists: a missing folder or a Parquet file that cannot be read is kept
+in ``problems`` and makes the queries that need it raise ``SweepStoreError``
+naming the file, while queries over the rest of the store keep working. Every
+query returns a pandas DataFrame; the clean images are the rows of shift
+``source`` (severity 0), which the queries that compare against them add by
+themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from shiftlab.errors import ParameterError, SweepStoreError
+from shiftlab.metrics import OOD_SCORES
+from shiftlab.sweep.plan import MANIFEST, SOURCE, Partition, SweepPlan, read_plan
+from shiftlab.sweep.records import PREDICTIONS, decode_map
+
+Names = str | Sequence[str] | None
+Severities = int | Sequence[int] | None
+
+KEYS = "model, variant, shift, severity"
+#: how ``cases`` sorts: the most telling case first, ties broken by the record keys
+ORDERS = {
+    "confidence_drop": "confidence_drop DESC",
+    "drift": "iou ASC NULLS LAST, confidence_drop DESC",
+    "confidence": "confidence DESC",
+}
+#: which records ``cases`` keeps
+KINDS = {
+    "flips": "c.correct AND NOT s.correct",
+    "fixes": "NOT c.correct AND s.correct",
+    "confidently_wrong": "NOT s.correct AND s.confidence >= $threshold",
+    "all": "TRUE",
+}
+
+
+def _names(value: Names) -> set[str] | None:
+    return None if value is None else {value} if isinstance(value, str) else set(value)
+
+
+def _quoted(files: list[str]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+
+
+def _check_partition(folder: Path) -> tuple[list[str], str | None]:
+    """(Parquet files of a partition folder, the problem with it or None): missing, empty or unreadable."""
+    if not folder.is_dir():
+        return [], f"{folder}: missing (the sweep has not finished it, or it was deleted; rerun the sweep to resume)"
+    files = sorted(str(f) for f in folder.glob("*.parquet"))
+    if not files:
+        return [], f"{folder}: no Parquet file in the partition folder"
+    for file in files:
+        try:
+            pq.read_metadata(file)
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... on a damaged file
+            return files, f"{file}: corrupt Parquet file ({exc})"
+    return files, None
+
+
+class SweepResults:
+    """An opened sweep folder: its ``plan``, the ``problems`` found in it, and the queries."""
+
+    def __init__(self, root: Path, plan: SweepPlan):
+        self.root = root
+        self.plan = plan
+        self.connection = duckdb.connect()
+        self._files: dict[Partition, list[str]] = {}
+        self.problems: dict[Partition, str] = {}
+        for partition in plan.partitions():
+            files, problem = _check_partition(partition.path(root))
+            self._files[partition] = files
+            if problem:
+                self.problems[partition] = problem
+
+    # --- what the store holds -------------------------------------------------------------------------------
+    def methods(self) -> list[str]:
+        """Attribution methods the sweep recorded."""
+        return list(self.plan.methods)
+
+    def partitions(self) -> pd.DataFrame:
+        """One row per partition: product, method, model, variant, shift, files and problem (None when healthy)."""
+        return pd.DataFrame([{"product": p.product, "method": p.method, "model": p.model, "variant": p.variant,
+                              "shift": p.shift, "files": len(self._files[p]), "problem": self.problems.get(p)}
+                             for p in self.plan.partitions()])
+
+    def covers(self, model: str, variant: str, shift: str, severity: int, method: str | None = None) -> bool:
+        """Whether the store holds healthy records (and, with ``method``, attributions) for this view."""
+        severities = (0,) if shift == SOURCE else self.plan.severities
+        wanted = [Partition("predictions", model, variant, shift)]
+        if method is not None:
+            wanted.append(Partition("attributions", model, variant, shift, method))
+        return severity in severities and all(p in self._files and p not in self.problems for p in wanted)
+
+    # --- reading --------------------------------------------------------------------------------------------
+    def _select(self, product: str, model: Names, variant: Names, shift: Names, method: str | None,
+                with_source: bool) -> list[str]:
+        """The files of the selected partitions; ``SweepStoreError`` naming every broken one among them."""
+        models, variants, shifts = _names(model), _names(variant), _names(shift)
+        chosen = [p for p in self._files if p.product == product and p.method == method
+                  and (models is None or p.model in models) and (variants is None or p.variant in variants)
+                  and (shifts is None or p.shift in shifts or (with_source and p.shift == SOURCE))]
+        broken = [self.problems[p] for p in chosen if p in self.problems]
+        if broken:
+            raise SweepStoreError("; ".join(broken))
+        return [f for p in chosen for f in self._files[p]]
+
+    def _relation(self, files: list[str], columns: str) -> str:
+        """A subquery reading ``columns`` of ``files``, with model, variant, shift (and method) from the folder names."""
+        if not files:
+            raise SweepStoreError(f"{self.root}: the sweep holds no partition matching the filters")
+        return (f"(SELECT {columns} FROM read_parquet({_quoted(files)}, hive_partitioning = true, "
+                f"hive_types_autocast = false))")
+
+    def _query(self, sql: str, params: dict | None, files: list[str]) -> pd.DataFrame:
+        try:
+            return self.connection.execute(sql, params).df()
+        except duckdb.Error as exc:
+            raise SweepStoreError(self._culprit(files) or f"{self.root}: query failed: {exc}") from exc
+
+    @staticmethod
+    def _culprit(files: list[str]) -> str | None:
+        """The first file that does not read in full (damage past the footer shows only when the data is read)."""
+        for file in files:
+            try:
+                pq.read_table(file)
+            except Exception as exc:  # see _check_partition
+                return f"{file}: corrupt Parquet file ({exc})"
+        return None
+
+    def _records(self, model: Names, variant: Names, shift: Names, severity: Severities, columns: str,
+                 with_source: bool = True) -> tuple[str, list[str]]:
+        """SQL of the selected prediction records (a subquery; the clean rows always kept) and its files."""
+        files = self._select("predictions", model, variant, shift, None, with_source)
+        relation = self._relation(files, f"model, variant, shift, {columns}")
+        if severity is None:
+            return relation, files
+        levels = [severity] if isinstance(severity, int) else list(severity)
+        return f"(SELECT * FROM {relation} WHERE severity IN (0, {', '.join(map(str, map(int, levels)))}))", files
+
+    def records(self, model: Names = None, variant: Names = None, shift: Names = None, severity: Severities = None,
+                method: str | None = None) -> pd.DataFrame:
+        """The records themselves: keys, label, prediction, confidence, true_prob, correct, msp, max_logit,
+        energy, and with ``method`` its target and drift (iou, spearman, pearson, ssim). No clean rows are added."""
+        columns = ", ".join(PREDICTIONS.names)
+        rel, files = self._records(model, variant, shift, severity, columns, with_source=False)
+        select, join = "p.*", ""
+        if method is not None:
+            attr = self._select("attributions", model, variant, shift, self._method(method), False)
+            files += attr
+            select = "p.*, a.target, a.iou, a.spearman, a.pearson, a.ssim"
+            drift = self._relation(attr, "model, variant, shift, severity, seed, image, target, iou, spearman, pearson, ssim")
+            join = f"LEFT JOIN {drift} a USING (model, variant, shift, severity, seed, image)"
+        sql = f"SELECT {select} FROM {rel} p {join} ORDER BY {KEYS}, seed, image"
+        return self._query(sql, None, files)
+
+    def _method(self, method: str | None) -> str:
+        if method is None:
+            if not self.plan.methods:
+                raise SweepStoreError(f"{self.root}: the sweep recorded no attribution method")
+            return self.plan.methods[0]
+        if method not in self.plan.methods:
+            raise ParameterError(f"the sweep recorded attributions by {', '.join(self.plan.methods) or 'no method'}, "
+                                 f"not {method!r}")
+        return method
+
+    # --- the app's questions --------------------------------------------------------------------------------
+    def accuracy(self, model: Names = None, variant: Names = None, shift: Names = None,
+                 severity: Severities = None, n_bins: int = 15) -> pd.DataFrame:
+        """Per (model, variant, shift, severity), the clean rows (source, 0) included: n, accuracy, mean
+        confidence, mean true-class probability, NLL and ECE (``n_bins`` equal-width bins, right-closed)."""
+        rel, files = self._records(model, variant, shift, severity, "severity, confidence, true_prob, correct")
+        sql = f"""
+            WITH r AS (SELECT *, {self._bin(n_bins)} AS bin FROM {rel}),
+            b AS (SELECT {KEYS}, bin, count(*) AS n, avg(confidence::DOUBLE) AS conf, avg(correct::DOUBLE) AS acc
+                  FROM r GROUP BY ALL),
+            e AS (SELECT {KEYS}, sum(n * abs(acc - conf)) / sum(n) AS ece FROM b GROUP BY ALL)
+            SELECT {KEYS}, count(*) AS n, avg(correct::DOUBLE) AS accuracy, avg(confidence::DOUBLE) AS confidence,
+                   avg(true_prob::DOUBLE) AS true_prob, -avg(ln(greatest(true_prob::DOUBLE, 1e-45))) AS nll, e.ece
+            FROM r JOIN e USING ({KEYS}) GROUP BY ALL ORDER BY {KEYS}"""
+        return self._query(sql, None, files)
+
+    @staticmethod
+    def _bin(n_bins: int) -> str:
+        """The reliability bin of a confidence: bin b holds (b/n, (b+1)/n], as ``shiftlab.metrics.reliability_bins``."""
+        if not isinstance(n_bins, int) or isinstance(n_bins, bool) or n_bins < 1:
+            raise ParameterError(f"n_bins must be a positive integer, got {n_bins!r}")
+        return f"least(greatest(ceil(confidence::DOUBLE * {n_bins})::INTEGER - 1, 0), {n_bins - 1})"
+
+    def reliability(self, model: Names = None, variant: Names = None, shift: Names = None,
+                    severity: Severities = None, n_bins: int = 15) -> pd.DataFrame:
+        """Reliability-diagram bins per (model, variant, shift, severity): bin, lower, upper, count, confidence
+        (mean), accuracy; only the bins that hold records."""
+        rel, files = self._records(model, variant, shift, severity, "severity, confidence, correct")
+        sql = f"""
+            SELECT {KEYS}, {self._bin(n_bins)} AS bin, bin / {n_bins}.0 AS lower, (bin + 1) / {n_bins}.0 AS upper,
+                   count(*) AS count, avg(confidence::DOUBLE) AS confidence, avg(correct::DOUBLE) AS accuracy
+            FROM {rel} GROUP BY ALL ORDER BY {KEYS}, bin"""
+        return self._query(sql, None, files)
+
+    def cases(self, kind: str = "flips", order_by: str = "confidence_drop", model: Names = None, variant: Names = None,
+              shift: Names = None, severity: Severities = None, method: str | None = None, threshold: float = 0.9,
+              limit: int | None = 100) -> pd.DataFrame:
+        """Shifted records next to the same image's clean record, most telling first.
+
+        ``kind``: ``flips`` (right when clean, wrong shifted), ``fixes`` (the
+        reverse), ``confidently_wrong`` (wrong with confidence >= ``threshold``)
+        or ``all``. ``order_by``: ``confidence_drop`` (clean minus shifted
+        true-class probability), ``drift`` (lowest top-10 % IoU of ``method``'s
+        maps first) or ``confidence``. Columns: model, variant, shift, severity,
+        seed, image, label, clean_prediction, prediction, clean_confidence,
+        confidence, clean_true_prob, true_prob, confidence_drop, and the
+        method's iou and spearman (null without attributions).
+        """
+        if kind not in KINDS or order_by not in ORDERS:
+            raise ParameterError(f"kind is one of {', '.join(KINDS)} and order_by one of {', '.join(ORDERS)}; "
+                                 f"got {kind!r}, {order_by!r}")
+        columns = "severity, seed, image, label, prediction, confidence, true_prob, correct"
+        rel, files = self._records(model, variant, shift, severity, columns)
+        drift = "NULL::FLOAT AS iou, NULL::FLOAT AS spearman"
+        join = ""
+        if method is not None or order_by == "drift" or self.plan.methods:
+            name = self._method(method)
+            attr = self._select("attributions", model, variant, shift, name, False)
+            files += attr
+            drift = "a.iou, a.spearman"
+            join = (f"LEFT JOIN {self._relation(attr, 'model, variant, shift, severity, seed, image, iou, spearman')} a "
+                    "ON a.model = s.model AND a.variant = s.variant AND a.shift = s.shift AND a.severity = s.severity "
+                    "AND a.seed = s.seed AND a.image = s.image")
+        sql = f"""
+            WITH p AS (SELECT * FROM {rel}),
+            c AS (SELECT * FROM p WHERE shift = '{SOURCE}'), s AS (SELECT * FROM p WHERE shift <> '{SOURCE}')
+            SELECT s.model, s.variant, s.shift, s.severity, s.seed, s.image, s.label, c.prediction AS clean_prediction,
+                   s.prediction, c.confidence AS clean_confidence, s.confidence, c.true_prob AS clean_true_prob,
+                   s.true_prob, c.true_prob::DOUBLE - s.true_prob::DOUBLE AS confidence_drop, {drift}
+            FROM s JOIN c ON c.model = s.model AND c.variant = s.variant AND c.image = s.image {join}
+            WHERE {KINDS[kind]}
+            ORDER BY {ORDERS[order_by]}, model, variant, shift, severity, seed, image
+            {'' if limit is None else f'LIMIT {int(limit)}'}"""
+        return self._query(sql, {"threshold": float(threshold)} if kind == "confidently_wrong" else None, files)
+
+    def ood_auroc(self, score: str = "energy", model: Names = None, variant: Names = None, shift: Names = None,
+                  severity: Severities = None) -> pd.DataFrame:
+        """AUROC of telling each (model, variant, shift, severity)'s shifted images from the clean ones by ``score``
+        (msp, max_logit or energy; higher = more shifted), ties counted half: model, variant, shift, severity,
+        n_in, n_out, auroc."""
+        if score not in OOD_SCORES:
+            raise ParameterError(f"score is one of {', '.join(OOD_SCORES)}, got {score!r}")
+        rel, files = self._records(model, variant, shift, severity, f"severity, image, {score} AS score")
+        sql = f"""
+            WITH p AS (SELECT * FROM {rel}),
+            g AS (SELECT DISTINCT {KEYS} FROM p WHERE shift <> '{SOURCE}'),
+            u AS (SELECT g.model, g.variant, g.shift, g.severity, 0 AS is_out, c.score
+                  FROM g JOIN p c ON c.model = g.model AND c.variant = g.variant AND c.shift = '{SOURCE}'
+                  UNION ALL SELECT {KEYS}, 1, score FROM p WHERE shift <> '{SOURCE}'),
+            r AS (SELECT *, rank() OVER (PARTITION BY {KEYS} ORDER BY score)
+                            + (count(*) OVER (PARTITION BY {KEYS}, score) - 1) / 2.0 AS rnk FROM u)
+            SELECT {KEYS}, (count(*) - sum(is_out))::BIGINT AS n_in, sum(is_out)::BIGINT AS n_out,
+                   (sum(rnk * is_out) - sum(is_out) * (sum(is_out) + 1) / 2.0) / ((count(*) - sum(is_out)) * sum(is_out))
+                   AS auroc
+            FROM r GROUP BY ALL ORDER BY {KEYS}"""
+        return self._query(sql, None, files)
+
+    def maps(self, model: str, variant: str, shift: str, severity: int, method: str | None = None, seed: int = 0,
+             images: Sequence[int] | None = None) -> pd.DataFrame:
+        """The stored maps of one view, image by image: image, target, iou, spearman, pearson, ssim and ``map``
+        (a float32 H×W array). ``SweepStoreError`` when the sweep did not store them."""
+        name = self._method(method)
+        files = self._select("attributions", model, variant, shift, name, False)
+        if not files:
+            raise SweepStoreError(f"{self.root}: no {name} attributions for {model}/{variant} {shift}")
+        rel = self._relation(files, "severity, seed, image, target, iou, spearman, pearson, ssim, map, map_size")
+        where = "severity = $severity AND seed = $seed" + ("" if images is None else " AND list_contains($images, image)")
+        params = {"severity": int(severity), "seed": int(0 if shift == SOURCE else seed)}
+        if images is not None:
+            params["images"] = [int(i) for i in images]
+        frame = self._query(f"SELECT * EXCLUDE (severity, seed) FROM {rel} WHERE {where} ORDER BY image", params, files)
+        if frame["map"].isna().any() or (frame["map_size"] == 0).any():
+            raise SweepStoreError(f"{files[0]}: the sweep did not store {name} maps (run it with --store-maps)")
+        frame["map"] = [decode_map(blob, int(size)) for blob, size in zip(frame["map"], frame["map_size"])]
+        return frame.drop(columns="map_size")
+
+    def sql(self, query: str, model: Names = None, variant: Names = None, shift: Names = None,
+            method: str | None = None) -> pd.DataFrame:
+        """Any SQL over the views ``predictions`` and (with attributions) ``attributions`` of the selected partitions."""
+        files = self._select("predictions", model, variant, shift, None, True)
+        self.connection.execute(f"CREATE OR REPLACE TEMP VIEW predictions AS {self._relation(files, '*')}")
+        if self.plan.methods:
+            attr = self._select("attributions", model, variant, shift, self._method(method), True)
+            self.connection.execute(f"CREATE OR REPLACE TEMP VIEW attributions AS {self._relation(attr, '* EXCLUDE (map)')}")
+            files += attr
+        return self._query(query, {}, files)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> SweepResults:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open(path: str | os.PathLike) -> SweepResults:  # noqa: A001 - the store's natural verb, as in builtins.open
+    """Open the sweep folder ``path`` (it holds ``sweep.json``); ``SweepStoreError`` when it is not one."""
+    root = Path(path)
+    if not (root / MANIFEST).is_file():
+        raise SweepStoreError(f"{root}: not a sweep folder (no {MANIFEST}); make one with `shiftlab sweep --out {root}`")
+    plan = read_plan(root)
+    return SweepResults(root, plan)
+
+
+def stack_maps(frame: pd.DataFrame) -> np.ndarray:
+    """The ``map`` column of ``SweepResults.maps`` as one N×H×W float32 array."""
+    return np.stack(list(frame["map"])) if len(frame) else np.zeros((0, 0, 0), np.float32)

@@ -1,0 +1,121 @@
+"""The work of a sweep, engine-independent: a ``SweepWorker`` turns one ``Unit`` into a table of records.
+
+Both engines call it (the local loop directly, Ray once per actor), so they
+compute the same bytes. Shifted images come from ``shiftlab.shifts.apply``
+with the unit's ``offset`` into the dataset, which makes a chunk's images
+those of ``apply`` on the whole dataset: the accuracy of a sweep equals
+``shiftlab evaluate``'s. Loaded models and the clean images' attributions
+are cached, since every unit of a model needs them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from shiftlab.device import resolve_device
+from shiftlab.inference import predict_logits
+from shiftlab.models import LoadedModel, load_model
+from shiftlab.shifts import apply
+from shiftlab.sweep.plan import SOURCE, SweepPlan, Unit
+from shiftlab.sweep.records import attribution_table, prediction_table
+
+#: images per batch on the CPU at 32×32 px, scaled by pixel count for larger inputs (best measured on 2 cores)
+CPU_BATCH_PIXELS = 256 * 32 * 32
+#: starting point on a GPU; halved until a batch fits
+GPU_BATCH_PIXELS = 4096 * 32 * 32
+#: images per work unit at 32×32 px (scaled by pixel count): shifted and attributed in one call
+CHUNK_PIXELS = 2048 * 32 * 32
+
+
+def chunk_size(images: np.ndarray) -> int:
+    """Images per work unit for images of this size."""
+    return max(1, CHUNK_PIXELS // (images.shape[1] * images.shape[2]))
+
+
+def auto_batch_size(loaded: LoadedModel) -> int:
+    """A batch size for inference: fixed by pixel count on the CPU, the largest that fits (halving) on a GPU."""
+    pixels = loaded.input_size**2
+    if loaded.device.type != "cuda":
+        return max(8, CPU_BATCH_PIXELS // pixels)
+    size = max(8, GPU_BATCH_PIXELS // pixels)
+    while size > 8:
+        try:
+            with torch.no_grad():
+                loaded.model(torch.zeros(size, 3, loaded.input_size, loaded.input_size, device=loaded.device))
+            return size
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            size //= 2
+    return size
+
+
+class SweepWorker:
+    """Computes the records of units of one plan on the swept images (N×H×W×3 uint8), their labels and their
+    indices in the dataset (what the records call ``image``); a unit's ``start:stop`` are positions in these arrays."""
+
+    def __init__(self, plan: SweepPlan, images: np.ndarray, labels: np.ndarray, index: np.ndarray,
+                 device: str = "auto", batch_size: int | None = None):
+        self.plan = plan
+        self.images = images
+        self.labels = np.asarray(labels, np.int64)
+        self.index = np.asarray(index, np.int64)
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self._model = lru_cache(maxsize=4)(self._load)
+        self._clean = lru_cache(maxsize=256)(self._clean_attribution)
+
+    def _load(self, arch: str, variant: str) -> tuple[LoadedModel, int]:
+        loaded = load_model(arch, variant, device=self.device)
+        return loaded, self.batch_size or auto_batch_size(loaded)
+
+    def shifted(self, unit: Unit) -> np.ndarray:
+        """The unit's images under its shift (the clean images for ``source``)."""
+        images = self.images[unit.start : unit.stop]
+        shift = unit.partition.shift
+        if shift == SOURCE:
+            return images
+        return apply(shift, images, unit.severity, unit.seed, device=self.device, offset=unit.start)
+
+    def logits(self, arch: str, variant: str, images: np.ndarray) -> np.ndarray:
+        loaded, batch_size = self._model(arch, variant)
+        return predict_logits(loaded.model, images, batch_size)
+
+    def compute(self, unit: Unit) -> pa.Table:
+        """The records of ``unit``: predictions, or attributions for an attribution partition."""
+        if unit.partition.product == "predictions":
+            return self.predictions(unit)
+        return self.attributions(unit)
+
+    def predictions(self, unit: Unit) -> pa.Table:
+        p = unit.partition
+        logits = self.logits(p.model, p.variant, self.shifted(unit))
+        labels = self.labels[unit.start : unit.stop]
+        return prediction_table(unit.severity, unit.seed, self.index[unit.start : unit.stop], labels, logits)
+
+    def _clean_attribution(self, arch: str, variant: str, method: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(targets, maps) of the clean images ``start:stop``: each explains the model's clean prediction."""
+        # imported here: a predictions-only worker (a Ray actor) does not pay for captum's import
+        from shiftlab.attribution import attribute
+
+        loaded, _ = self._model(arch, variant)
+        images = self.images[start:stop]
+        targets = self.logits(arch, variant, images).argmax(1)
+        return targets, attribute(loaded, images, method, target=targets, **self.plan.method_options.get(method, {})).maps
+
+    def attributions(self, unit: Unit) -> pa.Table:
+        p = unit.partition
+        targets, clean = self._clean(p.model, p.variant, p.method, unit.start, unit.stop)
+        if p.shift == SOURCE:
+            maps = clean
+        else:
+            from shiftlab.attribution import attribute
+
+            loaded, _ = self._model(p.model, p.variant)
+            options = self.plan.method_options.get(p.method, {})
+            maps = attribute(loaded, self.shifted(unit), p.method, target=targets, **options).maps
+        index = self.index[unit.start : unit.stop]
+        return attribution_table(unit.severity, unit.seed, index, targets, clean, maps, self.plan.store_maps)
