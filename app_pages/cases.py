@@ -5,12 +5,26 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from shiftlab.app import cases, text, ui
+from shiftlab.app import cases, sweep_panel, sweeps, text, ui
 
 PER_PAGE = 20
 
 ui.setup_page("cases")
 view = ui.view_sidebar("model", "shift", "severity", "seed")
+store = sweep_panel.pick_results()
+if store is not None:
+    outcome = st.segmented_control("Outcome", list(text.SWEEP_CASE_KINDS), default="flips", required=True,
+                                   key="sweep_outcome", format_func=lambda k: text.SWEEP_CASE_KINDS[k])
+    order = st.radio("Sort by", ["confidence_drop", "drift"], horizontal=True, key="sweep_sort",
+                     format_func=lambda s: s.replace("_", " "), disabled=not store.methods())
+    with ui.user_errors():
+        found = store.cases(outcome, order, model=view.arch, variant=view.variant, shift=view.shift,
+                            severity=view.severity, limit=None)
+    st.markdown(f"**{len(found):,}** records of {view.model} under {view.shift} at severity {view.severity} "
+                f"in `{store.root}`.")
+    st.dataframe(found, hide_index=True, width="stretch")
+    ui.sweep_case_grid(view, sweeps.store_data(store), found.head(PER_PAGE))
+    st.stop()
 dataset = ui.pick_dataset(view)
 loaded = ui.view_model(view)
 with ui.user_errors():

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab.app import charts, model_zoo, text, ui
+from shiftlab.app import charts, model_zoo, sweep_panel, sweeps, text, ui
 
 ui.setup_page("robustness")
-rows = model_zoo.all_rows()
-frame = model_zoo.corruptions()
+store = sweep_panel.pick_results()
+if store is None:
+    rows, frame = model_zoo.all_rows(), model_zoo.corruptions()
+else:
+    with ui.user_errors():
+        rows, frame = sweeps.zoo_rows_from(store), sweeps.corruption_frame_from(store)
+    st.caption(text.ROBUSTNESS_FROM_SWEEP.format(path=store.root, data=sweeps.store_data(store),
+                                                 shifts=len(store.plan.shifts)))
 if frame.empty:
     st.info(text.NO_SUITE)
     st.stop()
@@ -20,18 +26,21 @@ corruption = st.sidebar.selectbox("Corruption", corruptions, key="robustness_cor
 
 st.subheader("Clean accuracy against robustness")
 left, right = st.columns(2)
-left.altair_chart(charts.tradeoff_chart(rows, "corruption_accuracy", "corruption accuracy (15 × 5)"), width="stretch")
-right.altair_chart(charts.tradeoff_chart(rows, "pgd20_accuracy", "PGD-20 accuracy (ε 8/255)"), width="stretch")
+left.altair_chart(charts.tradeoff_chart(rows, "corruption_accuracy", "corruption accuracy (15 × 5)" if store is None
+                                        else "mean accuracy over the sweep's shifts"), width="stretch")
+if store is None:
+    right.altair_chart(charts.tradeoff_chart(rows, "pgd20_accuracy", "PGD-20 accuracy (ε 8/255)"), width="stretch")
 markers = ", ".join(f"{shape}s: {name}" for name, shape in zip(charts.MODEL_SHAPES.domain, charts.MODEL_SHAPES.range))
 st.caption(text.TRADEOFF_CAPTION.format(markers=markers))
-ui.csv_download(rows.drop(columns=["description"]), "zoo.csv", "Download the zoo's figures (CSV)")
+ui.csv_download(rows.drop(columns=["description"], errors="ignore"), "zoo.csv", "Download the figures (CSV)")
 
-st.subheader(f"Does each {model} variant deliver what it is trained for?")
-targets = model_zoo.targets_of(model)
-st.dataframe(targets, hide_index=True, width="stretch",
-             column_config={"measured": st.column_config.NumberColumn(format="%.2f")})
-st.caption(text.TARGETS_CAPTION)
-ui.csv_download(targets, f"targets-{model}.csv", "Download the targets (CSV)")
+if store is None:
+    st.subheader(f"Does each {model} variant deliver what it is trained for?")
+    targets = model_zoo.targets_of(model)
+    st.dataframe(targets, hide_index=True, width="stretch",
+                 column_config={"measured": st.column_config.NumberColumn(format="%.2f")})
+    st.caption(text.TARGETS_CAPTION)
+    ui.csv_download(targets, f"targets-{model}.csv", "Download the targets (CSV)")
 
 st.subheader(f"Where each {model} variant helps")
 st.altair_chart(charts.gain_heatmap(frame, model), width="stretch")

@@ -15,12 +15,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from shiftlab.app import calibration, cases
+from shiftlab.app import calibration, cases, sweeps
 from shiftlab.app.experiment import compare
 from shiftlab.app.explain import explain_pair, image_pair, method_options
 from shiftlab.app.text import SCORE_LABELS
@@ -333,3 +334,35 @@ def test_robustness_explains_an_unmeasured_zoo(zoo):
     at = run(ROBUSTNESS)
     assert not charts(at) and "corruption suite" in at.info[0].value
 
+
+
+def test_shipped_sweep_gives_the_curves_computed_live(sample):
+    store = sweeps.shipped()
+    variants = ["baseline", "pgd_adv"]
+    live = {(v, s): predict_logits(load_model("resnet20", v).model, sample.images if s == 0 else
+                                   apply("contrast", sample.images, s, 0)) for v in variants for s in range(6)}
+    expected = calibration.curves_frame(sample.labels, live, True)
+    read = sweeps.curves_from(store, "resnet20", variants, "contrast")
+    keys = ["variant", "severity", "measure"]
+    pd.testing.assert_frame_equal(read.sort_values(keys).reset_index(drop=True),
+                                  expected.sort_values(keys).reset_index(drop=True), check_exact=False, atol=1e-6)
+
+
+@pytest.mark.parametrize("page", [CALIBRATION, CASES, ROBUSTNESS])
+def test_pages_read_a_sweep_folder(shipped, page):
+    at = run(page, shift="fog", severity="3")
+    at.sidebar.radio(key="results_from").set_value("a sweep folder")
+    check(at.run())
+    assert any("sweep" in c.value for c in at.caption) or any("records of" in m for m in markdown(at))
+    if page == CALIBRATION:
+        expected = sweeps.figures_from(sweeps.shipped(), "resnet20", "baseline", "fog", 3)
+        assert metric(at, "ECE, source → shifted") == f"{expected.loc[0, 'ece']:.3f} → {expected.loc[1, 'ece']:.3f}"
+
+
+def test_a_broken_sweep_folder_is_a_message(shipped, tmp_path):
+    at = run(CALIBRATION)
+    at.sidebar.radio(key="results_from").set_value("a sweep folder")
+    check(at.run())
+    at.sidebar.text_input(key="sweep_path").set_value(str(tmp_path / "nothing-here"))
+    at.run()
+    assert not at.exception and at.error

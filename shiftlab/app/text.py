@@ -205,3 +205,13 @@ GAIN_CAPTION = ("Mean accuracy over severities 1-5 of each corruption, in percen
                 "(red) {model}/baseline.")
 ZOO_CAPTION = ("Measured on the full CIFAR-10 test set (10,000 images) by `shiftlab evaluate` and read from each "
                "model's card. Hover a column title for what it means.")
+SWEEP_HELP = ("A sweep folder (made with `shiftlab sweep`) holds the records of many models, shifts and severities: "
+              "reading it is instant. The app's own sweep of the embedded sample is the default folder.")
+FROM_SWEEP = "Figures read from the sweep folder `{path}` ({data}, seed {seeds}); temperature scaling needs the logits, which a sweep does not keep."
+CURVES_FROM_STORE = "Curves read from the sweep shipped with the app (the same numbers as computing them here)."
+SWEEP_MISSES = "The sweep folder holds no records of {model} under {shift} at severity {severity}: pick another view."
+ROBUSTNESS_FROM_SWEEP = ("Figures read from the sweep folder `{path}` ({data}, {shifts} shifts): clean accuracy and the "
+                         "mean over the sweep's shifts and severities; PGD-20 and the targets come from model cards only.")
+#: the case kinds a sweep folder answers (``SweepResults.cases``)
+SWEEP_CASE_KINDS: dict[str, str] = {"flips": "Correct → wrong", "fixes": "Wrong → correct",
+                                    "confidently_wrong": "Confidently wrong (≥ 90 %)", "all": "Every image"}

@@ -535,6 +535,24 @@ def summary_columns() -> dict[str, Any]:
             "energy AUROC": number(format="%.3f", help=text.METRIC_HELP["auroc"])}
 
 
+def sweep_case_grid(view: View, dataset: str, found: pd.DataFrame, columns: int = 5) -> None:
+    """Cases read from a sweep: each image source | shifted (recomputed, same bytes), predictions and a Compare link."""
+    data = cached_dataset(dataset)
+    factor = display_factor(data.images.shape[1], target=96)
+    grid = st.grid(columns, min_column_width=150)
+    for row in found.itertuples():
+        image = data.images[row.image]
+        shifted = apply(row.shift, image[None], int(row.severity), int(row.seed), offset=int(row.image))[0]
+        with grid.cell():
+            st.image(side_by_side(enlarge(image, factor), enlarge(shifted, factor)), width="stretch")
+            st.markdown(f"#{row.image} · label **{data.classes[row.label]}**  \n"
+                        f"{data.classes[row.clean_prediction]} {row.clean_confidence:.0%} → "
+                        f"{data.classes[row.prediction]} {row.confidence:.0%}")
+            link = view.with_(image=ImageRef(dataset, str(int(row.image))), shift=row.shift,
+                              severity=int(row.severity), seed=int(row.seed)).to_query()
+            st.markdown(f"[Open in Compare →](compare?{urlencode(link)})")
+
+
 def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
     """Yield ``items`` while a progress bar shows "label: k / total · about N s left"; removed when done."""
     bar = st.progress(0.0, text=f"{label}: 0 / {total}")
