@@ -30,11 +30,19 @@ _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
     """Decode an image file (path or bytes) to uint8 H×W×3 RGB, honouring EXIF orientation."""
+    return np.array(_decoded_rgb(source, None), dtype=np.uint8)
+
+
+def _decoded_rgb(source: str | os.PathLike | bytes, draft: int | None) -> Image.Image:
+    """The file's pixels as an RGB image; with ``draft``, a JPEG is decoded at the smallest scale (1/2, 1/4, 1/8)
+    that keeps both sides at least ``draft`` pixels, so a huge photo costs a fraction of its full size."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with _open(stream) as img:
             check_size(*img.size)
+            if draft is not None:
+                img.draft("RGB", (draft, draft))
             _decode(img)
             return _to_rgb(ImageOps.exif_transpose(img))
 
@@ -72,7 +80,7 @@ def check_size(width: int, height: int) -> None:
                               f"at most {MAX_ASPECT}:1 is taken (the model sees the centre square): crop it first")
 
 
-def _to_rgb(img: Image.Image) -> np.ndarray:
+def _to_rgb(img: Image.Image) -> Image.Image:
     """Any Pillow mode to 8-bit RGB; transparent pixels are composited on white."""
     if img.mode in _SIXTEEN_BIT:
         img = Image.fromarray(_sixteen_to_eight_bit(np.asarray(img)))
@@ -82,7 +90,7 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    return img.convert("RGB")
 
 
 def _sixteen_to_eight_bit(wide: np.ndarray) -> np.ndarray:
@@ -102,11 +110,15 @@ def fit_to_model(image: np.ndarray, size: int) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ImageInputError(f"expected a uint8 H×W×3 RGB image, got {getattr(image, 'dtype', type(image).__name__)} "
                               f"{getattr(image, 'shape', '')}")
-    check_size(image.shape[1], image.shape[0])
-    fitted = ImageOps.fit(Image.fromarray(image), (size, size), Image.BILINEAR)
-    return np.asarray(fitted, dtype=np.uint8).copy()
+    return _fit(Image.fromarray(image), size)
+
+
+def _fit(img: Image.Image, size: int) -> np.ndarray:
+    check_size(*img.size)
+    return np.array(ImageOps.fit(img, (size, size), Image.BILINEAR), dtype=np.uint8)
 
 
 def load_image(source: str | os.PathLike | bytes, size: int) -> np.ndarray:
-    """``read_image`` then ``fit_to_model``: a uint8 size×size×3 array ready for ``shiftlab.inference``."""
-    return fit_to_model(read_image(source), size)
+    """``read_image`` then ``fit_to_model``: a uint8 size×size×3 array ready for ``shiftlab.inference``
+    (JPEGs decoded at a reduced scale where the result allows it)."""
+    return _fit(_decoded_rgb(source, size), size)
