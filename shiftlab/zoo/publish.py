@@ -34,8 +34,8 @@ def check_replaces(current: ModelCard | None, suite: str, data: dict, where: Pat
     if held is not None:
         raise PublishError(
             f"{where} holds {suite} figures measured on {held}; the new ones were measured on {data_key(data)}, "
-            f"so they would replace full-test-set figures with figures on other data. Measure on {held} "
-            "(the full test set: --data " f"{current.dataset}, no --limit) to publish, or keep the result in its run folder."
+            f"so they would replace full-test-set figures with figures on other data. To publish, measure on {held} "
+            f"(--data or --eval-data {current.dataset}, no --limit); otherwise keep the result in its run folder."
         )
 
 
