@@ -26,7 +26,7 @@ PY=${PYTHON:-python3}
 THREADS=${ZOO_THREADS:-4}
 
 # arch variant [extra train flags]; every run uses its family's recipe unless a flag says otherwise.
-# Each run writes its card into its own checkpoint folder, so one variant can be trained two ways
+# Each run publishes its weights and card into its own checkpoint folder, so one variant can be trained two ways
 # side by side (say, the recipe's epochs and a longer schedule) and the better-documented one kept.
 RUNS=(
   "vit_tiny augmix"
@@ -54,9 +54,11 @@ launch() {
   fi
   for run in "${RUNS[@]}"; do
     parse_run "$run"
+    # --resume only where a state was saved (it is refused on an empty run folder)
+    resume=$([[ -f $WORK/runs/$name/state.safetensors ]] && echo --resume || true)
     SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 \
       setsid nohup $PY -m shiftlab.training.train --arch "$arch" --variant "$variant" \
-      --data-root "$DATA" --run-dir "$WORK/runs/$name" --resume --no-progress $extra \
+      --data-root "$DATA" --run-dir "$WORK/runs/$name" $resume --publish --no-progress $extra \
       >>"$WORK/logs/$name.log" 2>&1 </dev/null &
     echo $! >"$WORK/pids/$name"
   done
@@ -90,7 +92,7 @@ evaluate() {
     log=$WORK/logs/eval_$name.log
     if [[ -f $(card_of_run) && ! -f $log ]]; then
       SHIFTLAB_CHECKPOINTS=$(checkpoints_of "$name") OMP_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1 setsid nohup $PY -m shiftlab.zoo.evaluate --arch "$arch" --variant "$variant" \
-        --data-root "$DATA" >"$log" 2>&1 </dev/null &
+        --data-root "$DATA" --publish >"$log" 2>&1 </dev/null &
     fi
   done
 }

@@ -5,14 +5,23 @@ The project writes safetensors (with a model card beside them, see
 ``.pth``, ``.pth.tar`` from other releases) are read with
 ``torch.load(weights_only=True)``, which refuses any pickle that would call
 code. Nested layouts that public releases use are unwrapped, and weights are
-always loaded strictly: a missing, unexpected or mis-shaped key is an error.
+always loaded strictly: a missing, unexpected or mis-shaped key is an error,
+and so are weights that hold NaN or infinite values.
+
+A file is recognised by its first bytes, not its name: a file that is no
+checkpoint at all (an HTML error page, a git-LFS pointer, an image, text) is
+reported as such, and only a real pickle that imports code is called unsafe.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
-from collections.abc import Mapping
+import pickletools
+import struct
+import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -50,9 +59,50 @@ def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     size = path.stat().st_size
     if size > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"checkpoint {path} is {size / 1e9:.1f} GB, more than the 2 GB limit")
-    if path.suffix == ".safetensors":
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    kind = sniff(head, size)
+    if kind == "safetensors":
         return _read_safetensors(path)
-    return extract_state_dict(_read_torch_file(path), source=str(path))
+    if kind in ("torch zip archive", "pickle"):
+        return extract_state_dict(_read_torch_file(path, kind), source=str(path))
+    raise CheckpointError(f"{path} is not a checkpoint: it looks like {kind}")
+
+
+#: (what a file looks like, first bytes) for files people mistake for checkpoints
+_FOREIGN_MAGIC = (
+    ("a git-LFS pointer (the real file was never fetched: run `git lfs pull`)", b"version https://git-lfs"),
+    ("a PNG image", b"\x89PNG"),
+    ("a JPEG image", b"\xff\xd8\xff"),
+    ("a GIF image", b"GIF8"),
+    ("a gzip archive", b"\x1f\x8b"),
+    ("a PDF document", b"%PDF"),
+)
+
+
+def sniff(head: bytes, size: int) -> str:
+    """What a file is, from its first bytes: "safetensors", "torch zip archive", "pickle" or a description of another kind."""
+    if len(head) >= 9 and head[8:9] == b"{" and 0 < struct.unpack("<Q", head[:8])[0] <= size - 8:
+        return "safetensors"
+    if head.startswith(b"PK\x03\x04"):
+        return "torch zip archive"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"
+    for what, magic in _FOREIGN_MAGIC:
+        if head.startswith(magic):
+            return what
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "an HTML page (a download that returned a web page instead of the file?)"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if not head:
+        return "an empty file"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data of no known checkpoint format (safetensors, PyTorch zip or pickle)"
+    return "a text file"
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -62,16 +112,54 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
 
 
-def _read_torch_file(path: Path) -> object:
+def _read_torch_file(path: Path, kind: str) -> object:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        imports = _pickle_imports(path, kind)
+        if not imports:
+            raise CheckpointError(f"{path} is a corrupt {kind}: its bytes do not unpickle; re-download or re-export it") from exc
         raise UnsafeCheckpointError(
-            f"{path} needs code execution to load (weights_only refused it), so it was not loaded. "
+            f"{path} needs code execution to load (it imports {', '.join(imports[:5])}), so it was not loaded. "
             "Convert it to a plain state dict or safetensors on a machine you trust."
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from exc
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+            struct.error, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path} is a corrupt or truncated {kind}, not a readable PyTorch checkpoint: {exc}") from exc
+
+
+#: modules whose globals torch's weights-only unpickler allows: not code a checkpoint asks to run
+_TENSOR_MODULES = ("torch", "collections", "numpy", "_codecs")
+
+
+def _pickle_imports(path: Path, kind: str) -> list[str]:
+    """The globals (module.name) a pickle imports besides torch's tensor rebuilders, read with ``pickletools``
+    (which never executes anything); empty when the bytes do not parse as a pickle."""
+    if kind == "torch zip archive":
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+            data = archive.read(name) if name else b""
+    else:
+        data = path.read_bytes()
+    found = [name for name in _globals(data) if not name.startswith(_TENSOR_MODULES)]
+    return list(dict.fromkeys(found))
+
+
+def _globals(data: bytes) -> Iterator[str]:
+    """module.name of every GLOBAL / STACK_GLOBAL in the pickles at the start of ``data`` (a legacy torch file
+    is several pickles in a row); stops quietly at the first bytes that are not a pickle."""
+    stream, strings = io.BytesIO(data), []
+    try:
+        while stream.tell() < len(data):
+            for opcode, arg, _ in pickletools.genops(stream):
+                if opcode.name == "GLOBAL":
+                    yield arg.replace(" ", ".")
+                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    yield f"{strings[-2]}.{strings[-1]}"
+                if isinstance(arg, str):
+                    strings.append(arg)
+    except (ValueError, EOFError, struct.error, UnicodeDecodeError):
+        return
 
 
 def extract_state_dict(obj: object, source: str = "checkpoint") -> dict[str, torch.Tensor]:
@@ -122,4 +210,8 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
             unexpected,
             mismatched,
         )
+    broken = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise CheckpointError(f"{source} holds NaN or infinite weights in {len(broken)} tensors ({', '.join(broken[:3])}): "
+                              "the training run diverged or the file is damaged; use other weights")
     module.load_state_dict(state_dict, strict=True)

@@ -10,14 +10,19 @@ N×H×W×3 RGB, ``labels`` int64 and ``classes``. It reads
 * the samples embedded in this package (``cifar10-sample``, ``cifar100-sample``),
 
 and, only when the caller passes ``download=True``, torchvision's downloader.
+A file that exists but cannot be used (truncated, garbage, float images,
+labels outside the class range) is a ``DatasetFormatError`` naming the file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
 import pickle
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,14 +57,21 @@ class ImageDataset:
     images: np.ndarray  # uint8, N×H×W×3, RGB
     labels: np.ndarray  # int64, N
     classes: list[str]
+    #: images in the whole split; more than ``len(self)`` when loaded with a limit or taken as a subset
+    split_size: int | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def whole_split(self) -> bool:
+        """Whether this holds every image of its split (a figure measured on it is a full test-set figure)."""
+        return self.split_size is None or len(self) == self.split_size
+
     def subset(self, indices: np.ndarray | list[int]) -> ImageDataset:
-        """The images at ``indices``, in that order."""
+        """The images at ``indices``, in that order (still a part of the same split)."""
         idx = np.asarray(indices, dtype=np.int64)
-        return ImageDataset(self.name, self.split, self.images[idx], self.labels[idx], self.classes)
+        return dataclasses.replace(self, images=self.images[idx], labels=self.labels[idx])
 
     def first_per_class(self, k: int) -> np.ndarray:
         """Indices of the first ``k`` images of every class, class by class (in class order, then dataset order)."""
@@ -68,10 +80,12 @@ class ImageDataset:
 
 
 def fingerprint(dataset: ImageDataset) -> dict:
-    """Name, split, size and a SHA-256 over pixels and labels: identifies exactly which images were used."""
+    """Name, split, size (of the split: ``of``) and a SHA-256 over pixels and labels: identifies exactly which
+    images were used, and whether they were the whole split."""
     digest = hashlib.sha256(np.ascontiguousarray(dataset.images).tobytes())
     digest.update(np.ascontiguousarray(dataset.labels).tobytes())
-    return {"name": dataset.name, "split": dataset.split, "n": len(dataset), "sha256": digest.hexdigest()}
+    return {"name": dataset.name, "split": dataset.split, "n": len(dataset), "of": dataset.split_size or len(dataset),
+            "sha256": digest.hexdigest()}
 
 
 def list_datasets() -> dict[str, tuple[str, ...]]:
@@ -93,14 +107,14 @@ def load_dataset(
     allows). ``download=True`` lets torchvision fetch a missing dataset into
     ``root`` (needs network access).
     """
-    if name not in DATASET_SPLITS:
+    if not isinstance(name, str) or name not in DATASET_SPLITS:
         raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASET_SPLITS)}")
-    if split not in DATASET_SPLITS[name]:
+    if not isinstance(split, str) or split not in DATASET_SPLITS[name]:
         raise UnknownDatasetError(f"dataset {name!r} has no split {split!r}; it has: {', '.join(DATASET_SPLITS[name])}")
-    if limit is not None and limit < 0:
-        raise ParameterError(f"limit must be non-negative, got {limit}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ParameterError(f"limit must be a positive whole number of images, or None for all of them; got {limit!r}")
     if name.endswith("-sample"):
-        return _read_shared_npz(SAMPLE_DIR / f"{name.replace('-', '_')}.npz", name, split, limit)
+        return _read_checked(_read_shared_npz, SAMPLE_DIR / f"{name.replace('-', '_')}.npz", name, split, limit)
 
     base = _resolve_root(root)
     tried: list[Path] = []
@@ -115,15 +129,37 @@ def load_dataset(
     raise DatasetNotFoundError(_not_found_message(name, split, base, tried))
 
 
+#: what numpy, zipfile, pickle, Pillow and scipy raise on a file that is truncated, garbage or of another layout
+_UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, zlib.error)
+
+
 def _read_checked(reader: Reader, path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
-    """Run ``reader`` and turn any failure to parse the file into a ``DatasetFormatError``."""
+    """Run ``reader`` and check what it read; an unreadable file or unusable arrays are a ``DatasetFormatError``."""
     try:
         dataset = reader(path, name, split, limit)
-    except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
-        raise DatasetFormatError(f"{path} could not be read as {name} {split}: {exc}") from exc
-    if dataset.images.ndim != 4 or dataset.images.shape[-1] != 3 or len(dataset.images) != len(dataset.labels):
-        raise DatasetFormatError(f"{path} holds images of shape {dataset.images.shape} and {len(dataset.labels)} labels")
-    return dataset
+    except _UNREADABLE as exc:
+        raise DatasetFormatError(f"{path} is unreadable as {name} {split} (truncated, corrupt or another layout): "
+                                 f"{type(exc).__name__}: {exc}") from exc
+    return _checked_arrays(path, dataset)
+
+
+def _checked_arrays(path: Path, dataset: ImageDataset) -> ImageDataset:
+    """Refuse arrays that would load as silently wrong data: non-uint8 images, non-integer or out-of-range labels."""
+    images, labels, n_classes = dataset.images, dataset.labels, len(dataset.classes)
+    if images.dtype != np.uint8:
+        hint = " (float images in [0, 1] must be multiplied by 255 and rounded)" if images.dtype.kind == "f" else ""
+        raise DatasetFormatError(f"{path}: images are {images.dtype}, expected uint8 in 0-255{hint}")
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) != len(labels):
+        raise DatasetFormatError(f"{path} holds images of shape {images.shape} and {len(labels)} labels; "
+                                 "expected N×H×W×3 images and N labels")
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise DatasetFormatError(f"{path}: labels must be a 1-D array of integer class indices, got {labels.dtype} "
+                                 f"of shape {labels.shape}")
+    outside = np.unique(labels[(labels < 0) | (labels >= n_classes)])
+    if len(outside):
+        raise DatasetFormatError(f"{path}: labels must lie in 0..{n_classes - 1} ({n_classes} classes); "
+                                 f"found {', '.join(map(str, outside[:5]))}")
+    return dataclasses.replace(dataset, labels=labels.astype(np.int64))
 
 
 def _resolve_root(root: str | os.PathLike | None) -> Path | None:
@@ -164,16 +200,24 @@ def _take(limit: int | None, n: int) -> int:
     return n if limit is None else min(limit, n)
 
 
+#: the first bytes of a zip archive (an ``.npz`` is one); np.load would take anything else for a pickle
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
 def _read_shared_npz(path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head not in _ZIP_MAGIC:
+        raise ValueError(f"not an .npz archive (a zip file starts with PK, this one with {head!r})")
     with np.load(path, allow_pickle=False) as archive:
         classes = [str(c) for c in archive["classes"]]
-        labels = archive["labels"].astype(np.int64)
+        labels = archive["labels"]
         n = _take(limit, len(labels))
         if "images" in archive:
             images = np.ascontiguousarray(archive["images"][:n])
         else:
             images = _decode_png_array(archive["png"], archive["png_offsets"], n)
-    return ImageDataset(name, split, images.astype(np.uint8, copy=False), labels[:n], classes)
+    return ImageDataset(name, split, images, labels[:n], classes, len(labels))
 
 
 def _decode_png_array(png: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
@@ -238,7 +282,7 @@ def _read_cifar10_batches(folder: Path, name: str, split: str, limit: int | None
     meta = folder / "batches.meta"
     classes = _decode_names(_unpickle_batch(meta)["label_names"]) if meta.exists() else list(CIFAR10_CLASSES)
     n = _take(limit, len(labels))
-    return ImageDataset(name, split, images[:n], labels[:n], classes)
+    return ImageDataset(name, split, images[:n], labels[:n], classes, len(labels))
 
 
 def _read_cifar100_batches(folder: Path, name: str, split: str, limit: int | None) -> ImageDataset:
@@ -246,18 +290,22 @@ def _read_cifar100_batches(folder: Path, name: str, split: str, limit: int | Non
     classes = _decode_names(_unpickle_batch(folder / "meta")["fine_label_names"])
     labels = np.asarray(batch["fine_labels"], np.int64)
     n = _take(limit, len(labels))
-    return ImageDataset(name, split, _rows_to_images(batch["data"][:n]), labels[:n], classes)
+    return ImageDataset(name, split, _rows_to_images(batch["data"][:n]), labels[:n], classes, len(labels))
 
 
 def _read_svhn_mat(path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
     """The official SVHN format-2 file: X is 32×32×3×N, y is N×1 with 10 meaning digit 0."""
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
-    mat = loadmat(path)
+    try:
+        mat = loadmat(path)
+    except MatReadError as exc:  # not an OSError or ValueError
+        raise ValueError(str(exc)) from exc
     labels = mat["y"].reshape(-1).astype(np.int64) % 10
     n = _take(limit, len(labels))
-    images = np.ascontiguousarray(mat["X"][..., :n].transpose(3, 0, 1, 2)).astype(np.uint8)
-    return ImageDataset(name, split, images, labels[:n], list(SVHN_CLASSES))
+    images = np.ascontiguousarray(mat["X"][..., :n].transpose(3, 0, 1, 2))
+    return ImageDataset(name, split, images, labels[:n], list(SVHN_CLASSES), len(labels))
 
 
 def _download_with_torchvision(name: str, split: str, base: Path) -> None:

@@ -55,6 +55,15 @@ class CheckpointMismatchError(CheckpointError):
         self.mismatched = mismatched
 
 
+class PublishError(ShiftlabError, ValueError):
+    """An update of the shipped zoo that is refused: it would replace figures measured on the full test set
+    with figures measured on other data or a subset, or it names weights that are not there."""
+
+
+class RunStateError(ShiftlabError, ValueError):
+    """A training run folder that cannot be resumed or started: nothing to resume, another run in it, a corrupt state."""
+
+
 class UnknownModelError(ShiftlabError, KeyError):
     """An architecture or variant name that the registry does not know."""
 

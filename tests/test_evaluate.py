@@ -1,4 +1,4 @@
-"""Evaluation on the embedded sample: clean, corruption and PGD figures land in the card."""
+"""Evaluation on the embedded sample: clean, corruption and PGD figures land in a card, keyed by their data."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from shiftlab.data import load_dataset
-from shiftlab.models import ModelCard, build_model, save_checkpoint
+from shiftlab.models import ModelCard, build_model, read_card, save_checkpoint
 from shiftlab.shifts.corruptions import BENCHMARK
-from shiftlab.zoo.evaluate import evaluate_corruptions, evaluate_pgd, main, update_card
+from shiftlab.zoo.evaluate import evaluate_corruptions, evaluate_pgd, main, measure, write_evaluation
 
 
 @pytest.fixture()
@@ -24,27 +24,33 @@ def zoo(tmp_path, monkeypatch):
     return tmp_path / "cifar10" / "resnet20" / "trial.json"
 
 
-def test_all_suites_write_the_card(zoo):
-    metrics = update_card("resnet20", "trial", ("clean", "corruptions", "pgd"), data="cifar10-sample", log=None)
-    card = json.loads(zoo.read_text())
-    assert card["metrics"] == metrics
-    assert set(card["robustness"]["corruptions"]["per_corruption"]) == set(BENCHMARK) and len(BENCHMARK) == 15
-    per = card["robustness"]["corruptions"]["per_corruption"]
-    assert metrics["corruption_accuracy"] == pytest.approx(np.mean([a for accs in per.values() for a in accs]))
-    assert card["robustness"]["pgd"]["steps"] == 20 and card["robustness"]["pgd"]["dataset"]["n"] == 500
-    assert 0 <= metrics["pgd20_accuracy"] <= 1 and metrics["dataset"]["name"] == "cifar10-sample"
+def test_all_suites_are_recorded_under_the_data_they_ran_on(zoo, tmp_path):
+    results = measure("resnet20", "trial", ("clean", "corruptions", "pgd"), data="cifar10-sample", log=None)
+    card = read_card(write_evaluation("resnet20", "trial", results, tmp_path / "run"))
+    sample = card.measurements["cifar10-sample/test"]
+    assert sample["clean"]["accuracy"] == results["clean"]["accuracy"] and sample["data"]["n"] == 500
+    assert set(sample["corruptions"]["per_corruption"]) == set(BENCHMARK) and len(BENCHMARK) == 15
+    per = sample["corruptions"]["per_corruption"]
+    assert sample["corruptions"]["mean_accuracy"] == pytest.approx(np.mean([a for accs in per.values() for a in accs]))
+    assert sample["pgd"]["steps"] == 20 and 0 <= sample["pgd"]["accuracy"] <= 1
+    assert card.figure("accuracy") is None, "figures on the sample are not the card's test-set figures"
 
 
 def test_unknown_suite_is_refused(zoo):
     with pytest.raises(ValueError, match="unknown evaluation suites"):
-        update_card("resnet20", "trial", ("clean", "vibes"), data="cifar10-sample")
+        measure("resnet20", "trial", ("clean", "vibes"), data="cifar10-sample")
 
 
-def test_command_line_updates_only_the_chosen_suite(zoo, capsys):
-    main(["--arch", "resnet20", "--variant", "trial", "--data", "cifar10-sample", "--suite", "clean"])
-    card = json.loads(zoo.read_text())
-    assert "accuracy" in card["metrics"] and "robustness" not in card
-    assert "accuracy" in capsys.readouterr().out
+def test_command_line_writes_the_run_folder_and_publish_the_zoo(zoo, tmp_path, capsys):
+    main(["--arch", "resnet20", "--variant", "trial", "--data", "cifar10-sample", "--suite", "clean",
+          "--run-dir", str(tmp_path / "run")])
+    assert "measurements" not in json.loads(zoo.read_text()), "the zoo card is left alone by default"
+    card = json.loads((tmp_path / "run" / "trial.json").read_text())
+    assert set(card["measurements"]["cifar10-sample/test"]) == {"data", "clean"}
+    assert "clean on cifar10-sample/test" in capsys.readouterr().out
+    main(["--arch", "resnet20", "--variant", "trial", "--data", "cifar10-sample", "--suite", "clean", "--publish"])
+    published = json.loads(zoo.read_text())["measurements"]["cifar10-sample/test"]
+    assert published["clean"]["accuracy"] == card["measurements"]["cifar10-sample/test"]["clean"]["accuracy"]
 
 
 def test_corruption_accuracy_of_a_perfect_lookup_model():

@@ -88,8 +88,8 @@ def test_card_accuracy_is_what_evaluation_computes(arch, variant, data_root):
     loaded = load_model(arch, variant, device="cpu")
     test_set = load_dataset("cifar10", "test", root=data_root)
     fresh = evaluate_clean(loaded.model, test_set)
-    recorded = loaded.card.metrics
-    assert recorded["dataset"]["sha256"] == fresh["dataset"]["sha256"]
+    recorded = loaded.card.suite("clean")
+    assert loaded.card.reference_data("clean")["sha256"] == fresh["dataset"]["sha256"]
     assert recorded["accuracy"] == pytest.approx(fresh["accuracy"], abs=2e-4)
     assert recorded["ece"] == pytest.approx(fresh["ece"], abs=1e-3)
 

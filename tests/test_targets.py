@@ -7,10 +7,17 @@ import pytest
 from shiftlab.models import ModelCard
 from shiftlab.zoo.targets import TARGETS, markdown_targets, target_rows, verdict
 
+TEST_SET = {"name": "cifar10", "split": "test", "n": 10000, "of": 10000, "sha256": "0" * 64}
+PGD_SET = {**TEST_SET, "n": 1000, "sha256": "1" * 64}
+
 
 def _card(arch: str, variant: str, accuracy=None, corruption=None, pgd=None) -> ModelCard:
-    metrics = {"accuracy": accuracy, "corruption_accuracy": corruption, "pgd20_accuracy": pgd}
-    return ModelCard(arch, variant, metrics={k: v for k, v in metrics.items() if v is not None})
+    card = ModelCard(arch, variant, dataset="cifar10")
+    for suite, value, field, data in [("clean", accuracy, "accuracy", TEST_SET), ("corruptions", corruption, "mean_accuracy",
+                                      TEST_SET), ("pgd", pgd, "accuracy", PGD_SET)]:
+        if value is not None:
+            card.record(suite, {field: value, "dataset": data})
+    return card
 
 
 CARDS = [

@@ -10,14 +10,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from shiftlab.training.train import TrainConfig, learning_rate, main, parse_args, train
+from shiftlab.training.train import STATE_FILE, TrainConfig, learning_rate, main, parse_args, read_state, train
 
 
 def tiny_config(tmp_path, name: str, arch: str = "resnet20", **kw) -> TrainConfig:
     overrides = {"epochs": 3, "batch_size": 64, "lr": 0.05, "warmup_epochs": 0, **kw.pop("overrides", {})}
     return TrainConfig(arch=arch, data="cifar10-sample", eval_data="cifar10-sample", limit=kw.pop("limit", 256),
-                       out_dir=str(tmp_path / name / "out"), run_dir=str(tmp_path / name / "run"),
-                       progress=False, overrides=overrides, **kw)
+                       run_dir=str(tmp_path / name / "run"), progress=False, overrides=overrides, **kw)
 
 
 def weights(path) -> dict[str, torch.Tensor]:
@@ -32,9 +31,10 @@ def test_training_lowers_the_loss_and_writes_a_card(tmp_path):
     assert card["arch"] == "resnet20" and card["variant"] == "baseline"
     assert card["recipe"]["epochs"] == 3 and card["recipe"]["seed"] == 0 and card["recipe"]["device"] == "cpu"
     assert [epoch["device"] for epoch in card["history"]] == ["cpu"] * 3
-    assert set(card["metrics"]) >= {"accuracy", "macro_f1", "ece", "nll"}
+    assert path == tmp_path / "a" / "run" / "baseline.safetensors"
+    assert set(card["measurements"]["cifar10-sample/test"]["clean"]) >= {"accuracy", "macro_f1", "ece", "nll"}
     assert card["data"]["train"]["n"] == 256 and len(card["data"]["train"]["sha256"]) == 64
-    assert card["metrics"]["dataset"]["name"] == "cifar10-sample"
+    assert card["data"]["train"]["of"] == 500
 
 
 def test_same_seed_same_weights_and_resume_matches_uninterrupted_run(tmp_path):
@@ -42,7 +42,7 @@ def test_same_seed_same_weights_and_resume_matches_uninterrupted_run(tmp_path):
     again = train(tiny_config(tmp_path, "again"))
     interrupted = tiny_config(tmp_path, "resumed", stop_after=1)
     train(interrupted)
-    assert json.loads((tmp_path / "resumed" / "run" / "progress.json").read_text())["epochs_done"] == 1
+    assert read_state(tmp_path / "resumed" / "run" / STATE_FILE)[0]["epochs_done"] == 1
     interrupted.stop_after, interrupted.resume = None, True
     resumed = train(interrupted)
     reference = weights(straight)
@@ -109,6 +109,6 @@ def test_command_line(tmp_path, capsys):
     config = parse_args(["--arch", "resnet20", "--epochs", "2", "--lr", "0.3", "--resume", "--device", "cpu"])
     assert config.overrides == {"epochs": 2, "lr": 0.3} and config.resume and config.device == "cpu"
     main(["--data", "cifar10-sample", "--eval-data", "cifar10-sample", "--limit", "64", "--epochs", "1",
-          "--out-dir", str(tmp_path / "o"), "--run-dir", str(tmp_path / "r"), "--no-progress"])
-    assert (tmp_path / "o" / "baseline.safetensors").is_file()
+          "--run-dir", str(tmp_path / "r"), "--no-progress"])
+    assert (tmp_path / "r" / "baseline.safetensors").is_file()
     assert "wrote" in capsys.readouterr().out

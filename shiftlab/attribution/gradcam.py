@@ -41,13 +41,20 @@ class GradCAM(AttributionMethod):
         layer = layer or self.hooks.gradcam_layer
         try:
             module = self.model.get_submodule(layer)
-        except AttributeError:
+        except (AttributeError, TypeError):
             raise AttributionError(f"the model has no module {layer!r}") from None
+        self.layer_name = layer
         coarse = self._token_cam(x, target, module) if self.hooks.token_grid else self._conv_cam(x, target, module)
         return upsample(coarse, tuple(x.shape[-2:])), {"coarse": coarse.detach().cpu().numpy(), "layer": layer}
 
     def _conv_cam(self, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:
-        return LayerGradCam(self.model, module).attribute(x, target=target, relu_attributions=True)[:, 0]
+        cam = LayerGradCam(self.model, module).attribute(x, target=target, relu_attributions=True)
+        if cam.ndim != 4:
+            raise AttributionError(
+                f"layer {self.layer_name!r} outputs a {cam.ndim}-D tensor, not a spatial N×C×H×W feature map; choose a "
+                f"convolutional layer (this model's default is {self.hooks.gradcam_layer!r})"
+            )
+        return cam[:, 0]
 
     def _token_cam(self, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:
         grid = self.hooks.token_grid

@@ -23,6 +23,7 @@ def sobol_design(dim: int, nb_design: int, seed: int) -> np.ndarray:
     """
     check_int("dim", dim, 1)
     check_int("nb_design", nb_design, 2)
+    check_int("seed", seed, 0)
     if nb_design & (nb_design - 1):
         raise AttributionError(f"nb_design must be a power of two, got {nb_design}")
     ab = qmc.Sobol(2 * dim, scramble=True, rng=seed).random(nb_design)

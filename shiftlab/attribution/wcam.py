@@ -82,6 +82,8 @@ class WCAM(AttributionMethod):
         check_levels(size, levels)
         check_int("grid_size", grid_size, 1)
         check_int("batch_size", batch_size, 1)
+        if not isinstance(approximation, (bool, np.bool_)):
+            raise AttributionError(f"approximation must be True or False, got {approximation!r}")
         if size % grid_size:
             raise AttributionError(f"grid_size must divide the image side {size}, got {grid_size}")
         design = torch.from_numpy(sobol_design(grid_size**2, nb_design, seed)).to(x.device)

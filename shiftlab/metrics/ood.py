@@ -37,8 +37,8 @@ def max_logit_score(logits: np.ndarray) -> np.ndarray:
 
 def energy_score(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Free energy ``-T · logsumexp(logits / T)``, per example."""
-    if temperature <= 0:
-        raise MetricInputError(f"temperature must be positive, got {temperature}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating)) or not 0 < temperature < np.inf:
+        raise MetricInputError(f"temperature must be a positive finite number (1.0 is the usual choice), got {temperature!r}")
     return -temperature * logsumexp(as_scores(logits) / temperature, axis=1)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from shiftlab.data import load_dataset
-from shiftlab.errors import DatasetNotFoundError
+from shiftlab.errors import DatasetFormatError, DatasetNotFoundError
 from shiftlab.shifts.filters import gaussian_blur
 from shiftlab.shifts.resample import resize
 from shiftlab.shifts.shift import Context, Shift, freeze
@@ -102,16 +102,21 @@ def _replace(source: str) -> Callable[[torch.Tensor, Mapping[str, Any], Context]
     return shift
 
 
-def available(name: str) -> bool:
-    """Whether dataset shift ``name``'s images can be had here (the real sets need SHIFTLAB_DATA)."""
+def unavailable_reason(name: str) -> str | None:
+    """Why dataset shift ``name``'s images cannot be had here (file absent, or unreadable: named), None when they can."""
     source = _SPECS[name][0]
     if source in _SYNTHETIC:
-        return True
+        return None
     try:
         dataset_images(source)
-    except DatasetNotFoundError:
-        return False
-    return True
+    except (DatasetNotFoundError, DatasetFormatError) as exc:
+        return str(exc)
+    return None
+
+
+def available(name: str) -> bool:
+    """Whether dataset shift ``name``'s images can be had here (the real sets need SHIFTLAB_DATA and a readable file)."""
+    return unavailable_reason(name) is None
 
 
 #: shift name -> (source, family, set description)

@@ -1,13 +1,24 @@
 """Train a CIFAR-10 classifier of the zoo and write its checkpoint and model card.
 
     shiftlab train --arch resnet20 --variant baseline --data-root ../shared/data
-    shiftlab train --arch resnet20 --variant baseline --resume   # after a kill
+    shiftlab train --arch resnet20 --variant baseline --resume    # after a kill
+    shiftlab train --arch resnet20 --variant baseline --publish   # and update the shipped zoo
 
-Runs on CUDA when there is one (``--device auto``). The run folder
-(``runs/<arch>/<variant>``) holds the last finished epoch's weights and
-optimiser state as safetensors plus a JSON of the progress; ``--resume``
-continues from it and gives the same weights an uninterrupted run would,
-because every epoch reseeds torch's generator from (seed, epoch).
+Runs on CUDA when there is one (``--device auto``). Everything a run writes
+goes into its run folder (``runs/train/<arch>/<variant>``, or ``--run-dir``):
+the state of the last finished epoch, then the weights and model card
+(``<variant>.safetensors`` and ``<variant>.json``). The shipped zoo
+(``checkpoints/``) changes only with ``--publish``, which is refused when the
+run's figures were measured on other data than the full test set of a card
+that holds full-test-set figures (see ``shiftlab.zoo.publish``).
+
+The state is one safetensors file (weights, optimiser tensors and, in its
+metadata, the progress JSON) replaced atomically, so a kill leaves the
+previous epoch's state or the new one, never a mix. ``--resume`` continues
+from it and gives the same weights an uninterrupted run would, because every
+epoch reseeds torch's generator from (seed, epoch); it is refused when the run
+folder holds nothing to resume, and starting without it is refused when the
+folder already holds a run.
 """
 
 from __future__ import annotations
@@ -25,19 +36,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
 from shiftlab.checkpoint import load_strict, read_tensors
-from shiftlab.data import load_dataset
+from shiftlab.data import fingerprint, load_dataset
 from shiftlab.device import device_name, resolve_device
-from shiftlab.errors import ParameterError, UnknownOptionError
-from shiftlab.models import ModelCard, build_model, card_path, checkpoint_root, get_spec, read_card, save_checkpoint
+from shiftlab.errors import ParameterError, RunStateError, UnknownOptionError
+from shiftlab.models import ModelCard, build_model, card_path, get_spec, read_card, save_checkpoint
 from shiftlab.training.variants import TrainingVariant, list_training_variants, make_variant, variant_class
-from shiftlab.zoo.evaluate import evaluate_clean, fingerprint
+from shiftlab.zoo.evaluate import evaluate_clean
+from shiftlab.zoo.publish import check_publishable, publish_run
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: the file of a run folder that holds the resumable state
+STATE_FILE = "state.safetensors"
 
 #: default recipe per model family; command-line flags override single fields
 RECIPES: dict[str, dict] = {
@@ -85,9 +100,9 @@ class TrainConfig:
     eval_data: str = "cifar10"
     data_root: str | None = None
     limit: int | None = None
-    out_dir: str | None = None
     run_dir: str | None = None
     resume: bool = False
+    publish: bool = False
     stop_after: int | None = None
     progress: bool = True
     init: str | None = None
@@ -107,10 +122,8 @@ class TrainConfig:
         return recipe
 
     def run_path(self) -> Path:
-        return Path(self.run_dir) if self.run_dir else REPO_ROOT / "runs" / self.arch / self.variant
-
-    def out_path(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else checkpoint_root() / "cifar10" / self.arch
+        """The run folder: ``--run-dir``, or ``runs/train/<arch>/<variant>`` under the current directory."""
+        return Path(self.run_dir) if self.run_dir else Path("runs") / "train" / self.arch / self.variant
 
 
 def init_record(path: str | Path) -> dict:
@@ -158,31 +171,67 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, progress: dict) -> None:
-    """Write the resumable state (weights, optimiser tensors, progress JSON) without pickle, atomically."""
+    """Write the resumable state without pickle as one file, atomically: weights and optimiser tensors, and the
+    progress JSON in the file's metadata, so the tensors and the epoch count always belong together."""
     run_dir.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     for idx, slots in optimizer.state_dict()["state"].items():
         tensors.update({f"optim.{idx}.{name}": t.detach().cpu().contiguous() for name, t in slots.items()})
-    save_file(tensors, str(run_dir / "state.safetensors.tmp"))
-    (run_dir / "progress.json.tmp").write_text(json.dumps(progress, indent=1))
-    (run_dir / "state.safetensors.tmp").replace(run_dir / "state.safetensors")
-    (run_dir / "progress.json.tmp").replace(run_dir / "progress.json")
+    tmp = run_dir / f".{STATE_FILE}.tmp"
+    save_file(tensors, str(tmp), metadata={"progress": json.dumps(progress)})
+    tmp.replace(run_dir / STATE_FILE)
+
+
+def read_state(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(progress, tensors) of a state file; ``RunStateError`` naming the file when it is corrupt or not a state."""
+    try:
+        with safe_open(str(path), "pt") as state:
+            progress = json.loads((state.metadata() or {})["progress"])
+            tensors = {key: state.get_tensor(key) for key in state.keys()}
+    except (SafetensorError, OSError, KeyError, ValueError) as exc:
+        raise RunStateError(f"{path} is not a readable training state ({type(exc).__name__}: {exc}); "
+                            "delete the run folder to start over") from exc
+    if not isinstance(progress, dict) or not isinstance(progress.get("epochs_done"), int) or "recipe" not in progress:
+        raise RunStateError(f"{path} holds no valid progress record; delete the run folder to start over")
+    return progress, tensors
 
 
 def load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, recipe: dict) -> dict:
     """Restore a saved state into ``model`` and ``optimizer``; the recipe must be the one saved."""
-    progress = json.loads((run_dir / "progress.json").read_text())
+    path = run_dir / STATE_FILE
+    progress, tensors = read_state(path)
     if progress["recipe"] != recipe:
         raise ParameterError(f"{run_dir} was trained with a different recipe: {progress['recipe']} (now {recipe})")
-    tensors = load_file(str(run_dir / "state.safetensors"))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-    optim_state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, idx, name = key.split(".", 2)
-            optim_state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": optim_state, "param_groups": optimizer.state_dict()["param_groups"]})
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+        optim_state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, idx, name = key.split(".", 2)
+                optim_state.setdefault(int(idx), {})[name] = value
+        optimizer.load_state_dict({"state": optim_state, "param_groups": optimizer.state_dict()["param_groups"]})
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise RunStateError(f"{path} does not fit this model and optimiser: {exc}") from exc
     return progress
+
+
+def start_or_resume(config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer, recipe: dict) -> dict:
+    """The progress to continue from: a fresh one, or with ``resume`` the saved one (refused when there is none,
+    and a fresh start is refused when the run folder already holds a run)."""
+    run_dir = config.run_path()
+    state = run_dir / STATE_FILE
+    if config.resume:
+        if not state.is_file():
+            raise RunStateError(f"nothing to resume: {state} does not exist. Start the run without --resume "
+                                "(or point --run-dir at the folder of the run to continue)")
+        progress = load_state(run_dir, model, optimizer, recipe)
+        print(f"resuming {config.arch}/{config.variant} from epoch {progress['epochs_done'] + 1} of "
+              f"{recipe['epochs']} ({state})", file=sys.stderr)
+        return progress
+    if state.is_file():
+        raise RunStateError(f"{run_dir} already holds a run ({state}): continue it with --resume, "
+                            "or choose another --run-dir")
+    return {"recipe": recipe, "epochs_done": 0, "history": [], "train_seconds": 0.0, "git_commit": git_commit()}
 
 
 def git_commit() -> str:
@@ -253,10 +302,14 @@ class TrainingRun:
 
 
 def train(config: TrainConfig) -> Path:
-    """Run (or resume) training, then evaluate and write ``<out>/<variant>.safetensors`` and its card."""
+    """Run (or resume) training, then evaluate and write ``<run folder>/<variant>.safetensors`` and its card;
+    with ``publish``, copy them into the zoo too. Returns where the weights went."""
     recipe = config.recipe()
     device = resolve_device(config.device)
     train_set = load_dataset(config.data, "train" if config.data == "cifar10" else "test", config.data_root, config.limit)
+    eval_set = load_dataset(config.eval_data, "test", config.data_root)  # a missing test set stops the run now, not at the end
+    if config.publish:
+        check_publishable(config.arch, config.variant, {"clean": fingerprint(eval_set)})
 
     torch.manual_seed(config.seed)
     model = build_model(config.arch)
@@ -269,11 +322,7 @@ def train(config: TrainConfig) -> Path:
                       torch.from_numpy(train_set.labels), recipe, device)
 
     run_dir = config.run_path()
-    progress = {"recipe": recipe, "epochs_done": 0, "history": [], "train_seconds": 0.0, "git_commit": git_commit()}
-    if config.resume and (run_dir / "progress.json").is_file():
-        progress = load_state(run_dir, model, optimizer, recipe)
-        print(f"resuming {config.arch}/{config.variant} after epoch {progress['epochs_done']}", file=sys.stderr)
-
+    progress = start_or_resume(config, model, optimizer, recipe)
     for epoch in range(progress["epochs_done"], recipe["epochs"]):
         if config.stop_after is not None and epoch >= config.stop_after:
             return run_dir
@@ -286,13 +335,13 @@ def train(config: TrainConfig) -> Path:
         save_state(run_dir, model, optimizer, progress)
         print(json.dumps({"epoch": epoch + 1, **stats}), file=sys.stderr, flush=True)
 
-    return _finish(config, model, recipe, progress, train_set, device)
+    weights = _finish(config, model, recipe, progress, train_set, eval_set, device)
+    return publish_run(weights) if config.publish else weights
 
 
-def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict, train_set, device) -> Path:
-    """Evaluate on the test set and write the checkpoint with its model card."""
+def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict, train_set, eval_set, device) -> Path:
+    """Evaluate on the test set and write the checkpoint with its model card into the run folder."""
     model = model.to(memory_format=torch.contiguous_format).eval()
-    eval_set = load_dataset(config.eval_data, "test", config.data_root)
     spec = get_spec(config.arch)
     card = ModelCard(
         arch=config.arch,
@@ -312,9 +361,9 @@ def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict,
         git_commit=progress.get("git_commit") or git_commit(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         history=progress["history"],
-        metrics=evaluate_clean(model, eval_set),
     )
-    return save_checkpoint(model.net, card, config.out_path() / config.variant)
+    card.record("clean", evaluate_clean(model, eval_set))
+    return save_checkpoint(model.net, card, config.run_path() / config.variant)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -327,9 +376,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-data", default="cifar10", help="test set written into the card")
     parser.add_argument("--data-root", default=None, help="dataset folder (default: $SHIFTLAB_DATA)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    parser.add_argument("--out-dir", default=None, help="default: checkpoints/cifar10/<arch>")
-    parser.add_argument("--run-dir", default=None, help="resumable state; default: runs/<arch>/<variant>")
+    parser.add_argument("--run-dir", default=None, help="state, weights and card of the run; default: runs/train/<arch>/<variant>")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
+    parser.add_argument("--publish", action="store_true",
+                        help="copy the result into the shipped zoo (refused for figures not on the full test set)")
     parser.add_argument("--stop-after", type=int, default=None, help="stop (resumably) after this many epochs")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--init", default=None, help="start from these weights (fine-tuning); recorded in the card")
@@ -343,7 +393,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     recipe_keys = ["epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing"]
     overrides = {k: getattr(args, k) for k in recipe_keys if getattr(args, k) is not None}
     return TrainConfig(args.arch, args.variant, args.seed, args.device, args.data, args.eval_data, args.data_root,
-                       args.limit, args.out_dir, args.run_dir, args.resume, args.stop_after, not args.no_progress,
+                       args.limit, args.run_dir, args.resume, args.publish, args.stop_after, not args.no_progress,
                        args.init, overrides)
 
 

@@ -1,20 +1,26 @@
-"""Measure a classifier and record the figures in its model card.
+"""Measure a model of the zoo and record the figures in a model card.
 
     shiftlab evaluate --arch resnet20 --variant baseline --suite clean corruptions pgd
+    shiftlab evaluate --arch resnet20 --variant baseline --publish   # update the shipped card
 
-``clean``: accuracy, macro-F1, ECE (15 bins) and NLL on the full CIFAR-10 test
-set, under ``metrics``. ``corruptions``: accuracy under each of the 15
-benchmark corruptions at severities 1-5 (shiftlab's own suite, seed 0) and
-their mean, under ``robustness.corruptions`` and ``metrics.corruption_accuracy``.
-``pgd``: accuracy under PGD-20 (L∞ ε 8/255, step 2/255, random start) on the
-first 1,000 test images, under ``robustness.pgd`` and ``metrics.pgd20_accuracy``.
-Every figure the README and the app show comes from here, never typed by hand.
+``clean``: accuracy, macro-F1, ECE (15 bins) and NLL on the test set.
+``corruptions``: accuracy under each of the 15 benchmark corruptions at
+severities 1-5 (shiftlab's own suite, seed 0) and their mean. ``pgd``:
+accuracy under PGD-20 (L∞ ε 8/255, step 2/255, random start) on the first
+1,000 test images. Each suite is recorded in the card under the data it was
+measured on (``measurements``). By default the updated card is written into a
+run folder (``runs/evaluate/<arch>/<variant>.json``) and the zoo is left
+alone; ``--publish`` records the figures in the shipped card instead, and is
+refused for figures measured on other data than the full test set when the
+card holds full-test-set figures. Every figure the README and the app show
+comes from here, never typed by hand.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 from torch import nn
@@ -24,11 +30,11 @@ from shiftlab.data import ImageDataset, fingerprint, load_dataset
 from shiftlab.errors import UnknownOptionError
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, classification_report
-from shiftlab.models import card_path, get_spec, load_model, read_card, write_card
+from shiftlab.models import ModelCard, card_path, get_spec, load_model, read_card, resolve_variant, write_card
+from shiftlab.models.cards import REFERENCE_IMAGES, SUITES, data_key
 from shiftlab.shifts import SEVERITIES, apply
 from shiftlab.shifts.corruptions import BENCHMARK
-
-SUITES = ("clean", "corruptions", "pgd")
+from shiftlab.zoo.publish import check_publishable, publish_results
 
 
 def evaluate_clean(model: nn.Module, dataset: ImageDataset, batch_size: int = 500) -> dict:
@@ -58,37 +64,58 @@ def evaluate_corruptions(model: nn.Module, dataset: ImageDataset, corruptions: t
             "dataset": fingerprint(dataset), "seconds": round(time.perf_counter() - start, 1)}
 
 
-def evaluate_pgd(model: nn.Module, dataset: ImageDataset, n: int = 1000, eps: float = 8 / 255,
+def evaluate_pgd(model: nn.Module, dataset: ImageDataset, n: int = REFERENCE_IMAGES["pgd"], eps: float = 8 / 255,
                  step_size: float = 2 / 255, steps: int = 20, seed: int = 0) -> dict:
     """Robust accuracy under PGD on the first ``n`` images of ``dataset``."""
     start = time.perf_counter()
-    subset = dataset.subset(np.arange(min(n, len(dataset))))
+    subset = dataset.subset(np.arange(min(n, len(dataset))))  # the first n, as suite_data takes them
     acc = robust_accuracy(model, subset.images, subset.labels, eps, step_size, steps, seed=seed)
     return {"accuracy": acc, "eps": eps, "step_size": step_size, "steps": steps, "random_start": True, "seed": seed,
             "dataset": fingerprint(subset), "seconds": round(time.perf_counter() - start, 1)}
 
 
-def update_card(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), data: str = "cifar10",
-                root: str | None = None, device: str = "auto", log=print) -> dict:
-    """Evaluate ``arch/variant`` on ``data``'s test split with the chosen suites and store the figures in its card."""
+def suite_data(suite: str, test_set: ImageDataset) -> ImageDataset:
+    """The images ``suite`` runs on: the test set, or for PGD its first ``REFERENCE_IMAGES['pgd']``."""
+    n = REFERENCE_IMAGES[suite]
+    return test_set if n is None else test_set.subset(np.arange(min(n, len(test_set))))
+
+
+def measure(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), data: str = "cifar10",
+            root: str | None = None, limit: int | None = None, device: str = "auto", log=print,
+            publish: bool = False) -> dict[str, dict]:
+    """Evaluate the zoo's ``arch/variant`` on ``data``'s test split (its first ``limit`` images) with the chosen
+    suites; suite -> result, each with the fingerprint of the data it ran on. With ``publish``, first check that
+    the results may go into the zoo card (``PublishError`` before any work when not)."""
     unknown = set(suites) - set(SUITES)
     if unknown:
         raise UnknownOptionError(f"unknown evaluation suites {sorted(unknown)}; known: {', '.join(SUITES)}")
     loaded = load_model(arch, variant, device=device)
-    test_set = load_dataset(data, "test", root=root)
-    card_file = card_path(get_spec(arch).find_weights(variant))
-    card = read_card(card_file)
-    metrics, robustness = card.metrics, card.robustness
-    if "clean" in suites:
-        metrics.update(evaluate_clean(loaded.model, test_set))
-    if "corruptions" in suites:
-        robustness["corruptions"] = evaluate_corruptions(loaded.model, test_set, log=log)
-        metrics["corruption_accuracy"] = robustness["corruptions"]["mean_accuracy"]
-    if "pgd" in suites:
-        robustness["pgd"] = evaluate_pgd(loaded.model, test_set)
-        metrics["pgd20_accuracy"] = robustness["pgd"]["accuracy"]
-    write_card(card, card_file)
-    return metrics
+    test_set = load_dataset(data, "test", root=root, limit=limit)
+    if publish:
+        check_publishable(arch, variant, {suite: fingerprint(suite_data(suite, test_set)) for suite in suites})
+    runs = {"clean": lambda: evaluate_clean(loaded.model, test_set),
+            "corruptions": lambda: evaluate_corruptions(loaded.model, test_set, log=log),
+            "pgd": lambda: evaluate_pgd(loaded.model, test_set)}
+    return {suite: runs[suite]() for suite in SUITES if suite in suites}
+
+
+def zoo_card(arch: str, variant: str) -> ModelCard:
+    """The card of the zoo's ``arch/variant`` (a bare one when its weights have none)."""
+    spec = get_spec(arch)
+    card_file = card_path(spec.find_weights(variant))
+    return read_card(card_file) if card_file.is_file() else ModelCard(arch, resolve_variant(variant), dataset=spec.dataset)
+
+
+def write_evaluation(arch: str, variant: str, results: dict[str, dict], run_dir: str | Path | None = None) -> Path:
+    """The zoo card of ``arch/variant`` with ``results`` recorded, written into the run folder (the zoo is not touched)."""
+    card = zoo_card(arch, variant)
+    for suite, result in results.items():
+        card.record(suite, result)
+    folder = Path(run_dir) if run_dir else Path("runs") / "evaluate" / card.arch
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{card.variant}.json"
+    write_card(card, path)
+    return path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -97,14 +124,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", default="baseline")
     parser.add_argument("--data", default="cifar10", help="test set: cifar10 (full) or cifar10-sample")
     parser.add_argument("--data-root", default=None, help="folder with the datasets (default: $SHIFTLAB_DATA)")
+    parser.add_argument("--limit", type=int, default=None, help="measure on the first N test images only")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--suite", nargs="+", default=list(SUITES), choices=SUITES, help="what to measure (default: all)")
+    parser.add_argument("--run-dir", default=None, help="where the updated card goes; default: runs/evaluate/<arch>")
+    parser.add_argument("--publish", action="store_true",
+                        help="record the figures in the shipped card (refused for figures not on the full test set)")
 
 
 def run(args: argparse.Namespace) -> None:
-    """Measure with the parsed flags and print the card's figures."""
-    metrics = update_card(args.arch, args.variant, tuple(args.suite), args.data, args.data_root, args.device)
-    print({k: v for k, v in metrics.items() if k != "dataset"})
+    """Measure with the parsed flags, write the card (run folder, or the zoo with --publish) and print the figures."""
+    results = measure(args.arch, args.variant, tuple(args.suite), args.data, args.data_root, args.limit, args.device,
+                      publish=args.publish)
+    if args.publish:
+        path = publish_results(args.arch, args.variant, results)
+    else:
+        path = write_evaluation(args.arch, args.variant, results, args.run_dir)
+    for suite, result in results.items():
+        figures = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
+        print(f"{suite} on {data_key(result['dataset'])}: {figures}")
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

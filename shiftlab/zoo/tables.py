@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 
 from shiftlab.models import ModelCard, ModelSpec, card_path, get_spec, list_models, list_variants, read_card
-from shiftlab.models.cards import FIGURES
 from shiftlab.zoo.targets import markdown_targets, target_rows
 
 
@@ -51,7 +50,7 @@ def corruption_frame() -> pd.DataFrame:
     """
     records = []
     for _, card in _zoo_cards():
-        suite = card.robustness.get("corruptions")
+        suite = card.suite("corruptions")
         if not suite:
             continue
         for corruption, accuracies in suite["per_corruption"].items():
@@ -62,8 +61,8 @@ def corruption_frame() -> pd.DataFrame:
 
 def _row(spec: ModelSpec, card: ModelCard) -> dict:
     row = {"model": card.arch, "variant": card.variant, "dataset": spec.dataset, "description": spec.description}
-    row.update({k: card.figure(k) for k in FIGURES})
-    row["test set"] = card.metrics.get("dataset", {}).get("name")
+    row.update(card.figures())
+    row["test set"] = (card.reference_data("clean") or {}).get("name")
     row["epochs"] = card.epochs_done
     row["train hours"] = card.train_hours
     row["device"] = card.training_devices()

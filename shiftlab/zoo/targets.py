@@ -23,7 +23,7 @@ class Target:
     """One promise of a variant: a figure in points (measured against the baseline where needed) and its bound."""
 
     label: str
-    measure: Callable[[dict, dict], float]  # (variant metrics, baseline metrics) -> points
+    measure: Callable[[dict, dict], float]  # (variant figures, baseline figures) -> points
     bound: float
     at_least: bool  # True: figure ≥ bound passes; False: figure ≤ bound passes
 
@@ -80,11 +80,11 @@ def target_rows(cards: Iterable[ModelCard]) -> list[dict]:
     ``met`` set to None.
     """
     cards = list(cards)
-    baselines = {card.arch: card.metrics for card in cards if card.variant == "baseline"}
+    baselines = {card.arch: card.figures() for card in cards if card.variant == "baseline"}
     rows = []
     for card in cards:
         for target in TARGETS.get(card.variant, ()):
-            figure, met = target.check(card.metrics, baselines.get(card.arch, {}))
+            figure, met = target.check(card.figures(), baselines.get(card.arch, {}))
             rows.append({"model": card.arch, "variant": card.variant, "target": target.label,
                          "condition": target.condition(), "measured": figure, "met": met})
     return rows

@@ -1,0 +1,88 @@
+"""Updating the shipped zoo (``checkpoints/``): the one explicit act that writes there.
+
+``shiftlab train`` and ``shiftlab evaluate`` write into a run folder; with
+``--publish`` they hand their result to this module, which copies it into the
+zoo. A card's headline figures are those measured on its reference data (the
+whole test set, see ``shiftlab.models.cards``), so publishing refuses to
+replace them with figures measured on another dataset or on a subset: such
+figures stay in the run folder. The commands check this before they train or
+measure (``check_publishable``), so a refused publish costs no work. Weights
+and card are each replaced atomically (a reader sees the old file or the new one).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from shiftlab.errors import PublishError
+from shiftlab.models import ModelCard, card_path, get_spec, read_card, resolve_variant, write_card
+from shiftlab.models.cards import data_key, is_reference
+
+
+def zoo_weights(arch: str, variant: str) -> Path:
+    """Where the zoo keeps ``arch/variant``'s weights (names checked against the registry before they become a path)."""
+    return get_spec(arch).variant_dir() / f"{resolve_variant(variant)}.safetensors"
+
+
+def check_replaces(current: ModelCard | None, suite: str, data: dict, where: Path) -> None:
+    """Refuse ``suite`` figures measured on ``data`` when ``current`` holds that suite on its reference data
+    and ``data`` is not that reference data (another dataset, or a subset)."""
+    if current is None or is_reference(data, suite, current.dataset):
+        return
+    held = current.reference_key(suite)
+    if held is not None:
+        raise PublishError(
+            f"{where} holds {suite} figures measured on {held}; the new ones were measured on {data_key(data)}, "
+            f"so they would replace full-test-set figures with figures on other data. To publish, measure on {held} "
+            f"(--data or --eval-data {current.dataset}, no --limit); otherwise keep the result in its run folder."
+        )
+
+
+def _zoo_card(arch: str, variant: str) -> tuple[Path, ModelCard | None]:
+    """The path of the zoo card of ``arch/variant`` and the card, None when there is none yet."""
+    path = card_path(zoo_weights(arch, variant))
+    return path, read_card(path) if path.is_file() else None
+
+
+def check_publishable(arch: str, variant: str, data: dict[str, dict]) -> None:
+    """Refuse, before any work is done, to publish suites measured on ``data`` (suite -> data fingerprint)
+    when they may not replace the figures of the zoo card of ``arch/variant`` (see ``check_replaces``)."""
+    path, current = _zoo_card(arch, variant)
+    for suite, fingerprint in data.items():
+        check_replaces(current, suite, fingerprint, path)
+
+
+def publish_run(weights: Path) -> Path:
+    """Copy a training run's weights and card into the zoo; returns the zoo's weights path.
+
+    The card must name a registered arch and a valid variant; when the zoo
+    already holds figures on the reference data, the run's figures must be
+    measured there too. Figures of the replaced weights that the run did not
+    measure again (corruptions, PGD) are dropped: they described other weights.
+    """
+    card = read_card(card_path(weights))
+    target = zoo_weights(card.arch, card.variant)
+    _, current = _zoo_card(card.arch, card.variant)
+    for key, suite in card.measured():
+        check_replaces(current, suite, card.measurements[key]["data"], card_path(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(weights, tmp)
+    tmp.replace(target)
+    write_card(card, card_path(target))
+    return target
+
+
+def publish_results(arch: str, variant: str, results: dict[str, dict]) -> Path:
+    """Record evaluation ``results`` (suite -> result with its ``dataset`` fingerprint) in the zoo card of
+    ``arch/variant``; returns the card's path. Refused as a whole if any result may not replace the card's figures."""
+    card_file, card = _zoo_card(arch, variant)
+    if card is None:
+        raise PublishError(f"{card_file} does not exist: publish the weights first (shiftlab train ... --publish)")
+    for suite, result in results.items():
+        check_replaces(card, suite, result["dataset"], card_file)
+    for suite, result in results.items():
+        card.record(suite, result)
+    write_card(card, card_file)
+    return card_file
