@@ -65,8 +65,9 @@ grid_area = st.container()
 page = st.pagination(cases.page_count(len(selected), PER_PAGE), key=f"page-{outcome}-{order}-{len(selected)}")
 shown = cases.page_of(selected, page, PER_PAGE)
 with grid_area:
-    ui.case_grid(view, dataset, comparison, data, shifted, shown, loaded.classes, key if order != "confidence_drop"
-                 else None)
+    ui.pair_grid(comparison, data, shifted, shown, loaded.classes,
+                 f"cases-{view.arch}-{view.variant}-{view.shift}-{view.severity}.png",
+                 drift=key if order != "confidence_drop" else None, links=(view, dataset))
 table = pd.DataFrame({"image": [f"{dataset}:{i}" for i in selected],
                       "label": [data.classes[data.labels[i]] for i in selected],
                       "source prediction": [loaded.classes[comparison.source.predicted[i]] for i in selected],
