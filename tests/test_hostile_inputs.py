@@ -46,11 +46,12 @@ from shiftlab.errors import (
 )
 from shiftlab.images import fit_to_model, load_image, read_image
 from shiftlab.metrics.ood import energy_score
-from shiftlab.models import ModelCard, checkpoint_root, load_model, read_card
+from shiftlab.models import ModelCard, checkpoint_root, load_model, read_card, save_checkpoint
 from shiftlab.shifts import list_shifts
 from shiftlab.shifts.ood import unavailable_reason
 from shiftlab.training.train import STATE_FILE, TrainConfig, read_state, train
-from shiftlab.zoo.publish import check_replaces, zoo_weights
+from shiftlab.zoo.evaluate import evaluate_clean
+from shiftlab.zoo.publish import check_replaces, publish_run, zoo_weights
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "checkpoints"
@@ -157,11 +158,12 @@ def test_a_subset_of_the_right_test_set_is_not_the_test_set():
 
 def test_a_new_variant_publishes_into_an_empty_zoo(tmp_path, monkeypatch):
     monkeypatch.setenv("SHIFTLAB_CHECKPOINTS", str(tmp_path / "zoo"))
-    config = TrainConfig(data="cifar10-sample", eval_data="cifar10-sample", limit=64, run_dir=str(tmp_path / "run"),
-                         progress=False, publish=True, overrides={"epochs": 1, "batch_size": 64})
-    weights = train(config)
+    card = ModelCard("resnet20", "baseline", dataset="cifar10")
+    card.record("clean", evaluate_clean(load_model("resnet20", None, device="cpu").model, load_dataset("cifar10-sample", limit=64)))
+    run = save_checkpoint(load_model("resnet20", None, device="cpu").model.net, card, tmp_path / "run" / "baseline")
+    weights = publish_run(run)
     assert weights == tmp_path / "zoo" / "cifar10" / "resnet20" / "baseline.safetensors"
-    assert weights.read_bytes() == (tmp_path / "run" / "baseline.safetensors").read_bytes()
+    assert weights.read_bytes() == run.read_bytes()
     assert read_card(weights.with_suffix(".json")).figure("accuracy") is None, "sample figures are not test-set figures"
 
 
