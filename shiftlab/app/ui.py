@@ -62,6 +62,7 @@ from shiftlab.images import load_image
 from shiftlab.metrics import drift_report
 from shiftlab.models import LoadedModel, get_spec, load_model
 from shiftlab.shifts import SEVERITIES, apply, get_shift
+from shiftlab.shifts.ood import unavailable_reason
 from shiftlab.shifts.params import table_for
 
 T = TypeVar("T")
