@@ -59,9 +59,10 @@ from shiftlab.attribution import attribute
 from shiftlab.data import ImageDataset, load_dataset
 from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ShiftlabError
 from shiftlab.images import load_image
+from shiftlab.inference import top_k as top_k_classes
 from shiftlab.metrics import drift_report
 from shiftlab.models import LoadedModel, get_spec, load_model
-from shiftlab.shifts import SEVERITIES, apply, get_shift
+from shiftlab.shifts import SEVERITIES, apply, get_shift, list_shifts
 from shiftlab.shifts.ood import unavailable_reason
 from shiftlab.shifts.params import table_for
 
@@ -463,6 +464,73 @@ def pair_grid(comparison: ShiftComparison, data: ImageDataset, shifted: np.ndarr
     if pairs:
         png_download(grid_picture([pairs[k: k + columns] for k in range(0, len(pairs), columns)]), file_name,
                      "Download the grid (PNG)")
+
+
+def labels_score(loaded: LoadedModel, data: ImageDataset) -> bool:
+    """Whether ``data``'s labels can score ``loaded`` (the same classes in the same order)."""
+    return labels_apply(loaded.classes, data.classes)
+
+
+def pick_ood_set() -> str:
+    """Sidebar choice of the out-of-distribution set among those available here."""
+    names = list_shifts(kind="dataset", available_only=True)
+    default = "ood_cifar100_sample" if "ood_cifar100_sample" in names else names[0]
+    chosen = st.sidebar.selectbox("Out-of-distribution set", names, index=names.index(default), key="ood_set",
+                                  help="Dataset shifts: every image replaced by one of another set.")
+    for name in sorted(set(list_shifts(kind="dataset")) - set(names)):
+        if reason := unavailable_reason(name):
+            st.sidebar.caption(f"`{name}` is not offered: {reason}")
+    return chosen
+
+
+def zoo_columns() -> dict[str, Any]:
+    """Column titles, formats and help of the Home page's zoo table."""
+    number = st.column_config.NumberColumn
+    return {"accuracy": number("accuracy", format="%.2f%%", help=text.METRIC_HELP["accuracy"]),
+            "macro_f1": number("macro-F1", format="%.4f", help="F1 score averaged over the ten classes"),
+            "ece": number("ECE", format="%.4f", help=text.METRIC_HELP["ece"]),
+            "nll": number("NLL", format="%.4f", help=text.METRIC_HELP["nll"]),
+            "corruption_accuracy": number("corruptions", format="%.2f%%",
+                                          help="mean accuracy over 15 corruptions × 5 severities"),
+            "pgd20_accuracy": number("PGD-20", format="%.2f%%", help="accuracy under a PGD-20 attack, L∞ ε 8/255"),
+            "origin": st.column_config.TextColumn("start", help="scratch, or the model a fine-tuning run started from")}
+
+
+def model_input(pixels: np.ndarray, size: int) -> np.ndarray:
+    """An image resized (shorter side, centre crop) to the model's input size."""
+    return model_inputs(pixels[None], size)[0]
+
+
+def top_k(loaded: LoadedModel, pixels: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+    """The ``k`` most probable classes of a model-sized image, with their probabilities."""
+    return top_k_classes(predict(loaded, pixels[None])[0], loaded.classes, k)
+
+
+def ood_columns() -> dict[str, Any]:
+    """Column formats and help of the OOD detection table."""
+    number = st.column_config.NumberColumn
+    return {"auroc": number("AUROC", format="%.3f", help=text.METRIC_HELP["auroc"]),
+            "aupr_in": number("AUPR-in", format="%.3f", help="in-distribution as the positive class"),
+            "aupr_out": number("AUPR-out", format="%.3f", help="OOD as the positive class"),
+            "fpr_at_95_tpr": number("FPR at 95% TPR", format="%.3f",
+                                    help="share of OOD images still accepted when 95 % of in-distribution ones are")}
+
+
+def drift_columns() -> dict[str, Any]:
+    """Column formats of the ID-vs-OOD drift table."""
+    number = st.column_config.NumberColumn
+    return {"mean IoU": number(format="%.3f", help=text.METRIC_HELP["iou"]), "median IoU": number(format="%.3f"),
+            "mean Spearman": number(format="%.3f", help="rank correlation of the two maps; 1 = same ordering")}
+
+
+def summary_columns() -> dict[str, Any]:
+    """Column formats of the per-variant OOD summary."""
+    number = st.column_config.NumberColumn
+    return {"ID accuracy": number(format="%.3f", help=text.METRIC_HELP["accuracy"]),
+            "ID ECE": number(format="%.3f", help=text.METRIC_HELP["ece"]),
+            "Grad-CAM IoU ID vs OOD": number(format="%.3f", help=text.METRIC_HELP["iou"]),
+            "MSP AUROC": number(format="%.3f", help=text.METRIC_HELP["auroc"]),
+            "energy AUROC": number(format="%.3f", help=text.METRIC_HELP["auroc"])}
 
 
 def sweep_case_grid(view: View, dataset: str, found: pd.DataFrame, columns: int = 5) -> None:
