@@ -36,7 +36,7 @@ _SPECS: tuple[tuple[str, str, bool, ShiftFunction, str], ...] = (
 
 #: the 15 corruptions of the benchmark, in its order
 #: corruptions that are uint8 operations, by their uint8 function (see ``Shift.uint8_function``)
-_UINT8 = {"jpeg_compression": digital.jpeg_uint8}
+_UINT8 = {"jpeg_compression": digital.jpeg_uint8, "pixelate": digital.pixelate_uint8}
 
 BENCHMARK = tuple(spec[0] for spec in _SPECS[:15])
 #: the 4 extra ("validation") corruptions

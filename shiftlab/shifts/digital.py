@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from shiftlab.shifts.batch import to_tensor, to_uint8
 from shiftlab.shifts.color import hsv_to_rgb, rgb_to_hsv
 from shiftlab.shifts.resample import pil_box_resize_ops
 from shiftlab.shifts.shift import Context, per_image
@@ -44,17 +45,38 @@ def _rounded(x: torch.Tensor) -> torch.Tensor:
     return torch.round(x * 255) / 255
 
 
-def pixelate(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
-    """Low resolution: Pillow BOX resize to ``factor`` of the size and back (width pass first, 8-bit in between)."""
+def _pixelate_down(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """The small image of ``pixelate``: Pillow's BOX resize to ``factor`` of the size, width pass first, 8-bit levels."""
     h, w = x.shape[-2:]
-    down_h, up_h = pil_box_resize_ops(h, float(p["factor"]), x.device)
-    down_w, up_w = pil_box_resize_ops(w, float(p["factor"]), x.device)
+    down_h, _ = pil_box_resize_ops(h, factor, x.device)
+    down_w, _ = pil_box_resize_ops(w, factor, x.device)
     # the width pass gathers columns: done as a row gather on the transposed batch (contiguous rows, same values)
     narrow = _rounded(down_w.along(x.transpose(-1, -2).contiguous(), -2)).transpose(-1, -2).contiguous()
-    small = _rounded(down_h.along(narrow, -2))
-    # Enlarging with BOX picks one pixel with weight 1: the passes back up are plain gathers, and their rounding
-    # changes nothing (``small`` is on 8-bit levels already), so they are done as gathers: the same bytes, faster.
-    return small.index_select(-1, up_w.index[0]).index_select(-2, up_h.index[0])
+    return _rounded(down_h.along(narrow, -2))
+
+
+def _pixelate_up(h: int, w: int, factor: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows and columns of the small image that enlarging back with BOX picks: one pixel each, with weight 1.
+
+    The passes back up are therefore gathers, and their rounding changes nothing (the small image is on 8-bit
+    levels already): gathering gives the bytes of the two resampling passes, faster.
+    """
+    return pil_box_resize_ops(h, factor, device)[1].index[0], pil_box_resize_ops(w, factor, device)[1].index[0]
+
+
+def pixelate(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
+    """Low resolution: Pillow BOX resize to ``factor`` of the size and back (width pass first, 8-bit in between)."""
+    rows, cols = _pixelate_up(*x.shape[-2:], float(p["factor"]), x.device)
+    return _pixelate_down(x, float(p["factor"])).index_select(-1, cols).index_select(-2, rows)
+
+
+def pixelate_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
+    """``pixelate`` on uint8 N×H×W×3 images: the small image made in float, then enlarged as uint8 (the same bytes:
+    the conversion to uint8 works pixel by pixel, so it may come before the gathers, on a smaller image)."""
+    cpu = torch.device("cpu")
+    small = to_uint8(_pixelate_down(to_tensor(images, cpu), float(p["factor"])))
+    rows, cols = _pixelate_up(*images.shape[1:3], float(p["factor"]), cpu)
+    return small[:, rows.numpy()][:, :, cols.numpy()]
 
 
 def _jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:

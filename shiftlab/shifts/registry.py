@@ -99,7 +99,7 @@ def apply(
         raise ParameterError(f"reference must hold 1 or {n} images, got {len(ref)}")
     params = shift.params_for(severity, h, w)
     step = max(1, CHUNK_PIXELS // (h * w))
-    if shift.uint8_function is not None and n:
+    if shift.uint8_function is not None and dev.type == "cpu" and n:
         return np.concatenate([shift.uint8_function(batch[i : i + step], params) for i in range(0, n, step)])
     out = np.empty_like(batch)
     for start in range(0, n, step):

@@ -122,8 +122,8 @@ class Shift:
     random: bool
     resolution_aware: bool = False
     takes_reference: bool = False
-    #: the same shift on uint8 N×H×W×3 numpy images, for a shift that is a uint8 operation (the JPEG codec):
-    #: ``apply`` uses it to skip the float round trip, which gives back the same bytes
+    #: the same shift on uint8 N×H×W×3 numpy images, giving the same bytes faster where the shift is a uint8
+    #: operation (JPEG) or ends with one (pixelate's enlarging): ``apply`` uses it on the CPU
     uint8_function: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray] | None = None
 
     def params_for(self, severity: int, height: int, width: int) -> Mapping[str, Any]:
