@@ -14,9 +14,9 @@ seed-to-seed correlation of the Sobol index maps (wavelet domain) and of the
 spatial maps, the total-variation distance of the spectral profiles (share per
 level), and what the convergence figure of seed 1 alone predicted, with the
 share of images where its verdict (stable / noisy) matches the measured pair.
-Configs: ``main`` (default perturbation, grid 8, 32 images, up to 128 points),
-``reference`` (the paper's perturbation, 8 of those images, up to 128) and
-``grid16`` (grid 16 at 32 px, 8 images, up to 32). Run configs in separate
+Configs: ``main`` (default perturbation, grid 8, 32 images, up to 64 points),
+``reference`` (the paper's perturbation, 8 of those images, up to 64) and
+``grid16`` (grid 16 at 32 px, 8 images, up to 16). Run configs in separate
 processes with --record-only to use two cores, then once more to print.
 """
 
@@ -59,9 +59,9 @@ class Config:
 
 
 CONFIGS = {
-    "main": Config("normalized", 8, 32, 128),
-    "reference": Config("reference", 8, 8, 128),
-    "grid16": Config("normalized", 16, 8, 32),
+    "main": Config("normalized", 8, 32, 64),
+    "reference": Config("reference", 8, 8, 64),
+    "grid16": Config("normalized", 16, 8, 16),
 }
 
 
@@ -178,14 +178,14 @@ def study(name: str, logits: np.ndarray, target: np.ndarray, outputs_list: tuple
         for n in sizes:
             metrics = np.array([pair_metrics(a[:n], b[:n], 32) for a, b in explained])
             lines.append(row(f"{name}, {output}, {n} designs", n * dim, metrics))
-        if config.n_max >= 128:
+        if config.n_max >= 64:
             for start in (16, 32):
                 ends = [[adaptive(s, 32, start, config.n_max) for s in image] for image in explained]
                 passes = np.mean([len(s) * dim for image in ends for s in image])
                 metrics = np.array([pair_metrics(a, b, 32) for a, b in ends])
                 lines.append(row(f"{name}, {output}, adaptive {start}→{config.n_max}", passes, metrics))
         if name == "main" and output in ("log_odds", "probability"):
-            for n in sizes[-2:]:
+            for n in sizes[-1:]:
                 metrics = np.array([pair_metrics(a[:n], b[:n], 32, sobol_2007) for a, b in explained])
                 lines.append(row(f"{name}, {output}, {n} designs, Sobol-2007 estimator", n * dim, metrics))
     return lines
@@ -233,8 +233,8 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(study(name, logits, target, outputs)))
         print(f"<!-- {name}: {per_pass * 1e3:.2f} ms per forward pass while recording ({args.threads} thread, shared machine) -->")
     if {"main", "reference"} <= set(recorded):
-        print("\nDefault (log-odds, normalised space) against reference (probability, pixel space, min-max), 128 designs, seed 1:\n")
-        print("\n".join(compare_maps(recorded["main"][0], recorded["main"][1], recorded["reference"][0], 128)))
+        print("\nDefault (log-odds, normalised space) against reference (probability, pixel space, min-max), 64 designs, seed 1:\n")
+        print("\n".join(compare_maps(recorded["main"][0], recorded["main"][1], recorded["reference"][0], 64)))
 
 
 if __name__ == "__main__":
