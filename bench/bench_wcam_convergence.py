@@ -14,7 +14,7 @@ seed-to-seed correlation of the Sobol index maps (wavelet domain) and of the
 spatial maps, the total-variation distance of the spectral profiles (share per
 level), and what the convergence figure of seed 1 alone predicted, with the
 share of images where its verdict (stable / noisy) matches the measured pair.
-Configs: ``main`` (default perturbation, grid 8, 32 images, up to 64 points),
+Configs: ``main`` (default perturbation, grid 8, 32 images, up to 128 points),
 ``reference`` (the paper's perturbation, 8 of those images, up to 64) and
 ``grid16`` (grid 16 at 32 px, 8 images, up to 16). Run configs in separate
 processes with --record-only to use two cores, then once more to print.
@@ -59,7 +59,7 @@ class Config:
 
 
 CONFIGS = {
-    "main": Config("normalized", 8, 32, 64),
+    "main": Config("normalized", 8, 32, 128),
     "reference": Config("reference", 8, 8, 64),
     "grid16": Config("normalized", 16, 8, 16),
 }
@@ -77,8 +77,8 @@ def sample_indices(n: int) -> np.ndarray:
     return np.sort(np.random.default_rng(13).choice(10_000, size=32, replace=False))[:n]
 
 
-def record(loaded: LoadedModel, images: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (images × seeds × n_max × (grid² + 2) × classes) and the explained (predicted) classes."""
+def record(loaded: LoadedModel, images: np.ndarray, config: Config, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (images × seeds × points [start, n_max) × (grid² + 2) × classes) and the explained (predicted) classes."""
     x = prepare_images(images, loaded)
     reference = config.perturbation == "reference"
     with torch.inference_mode():
@@ -88,22 +88,23 @@ def record(loaded: LoadedModel, images: np.ndarray, config: Config) -> tuple[np.
     logits = []
     for seed in SEEDS:
         run = Recorder(WCAM(loaded), coefficients, target, LEVELS, config.perturbation, seed, settings, 256, None)
-        logits.append([run.run_points(i, 0, config.n_max) for i in range(len(x))])
+        logits.append([run.run_points(i, start, config.n_max) for i in range(len(x))])
     return np.stack(logits, 1), target.numpy()
 
 
 def cached(loaded: LoadedModel, data: Path, cache: Path, name: str) -> tuple[np.ndarray, np.ndarray, float]:
     """The recorded logits of a config (recorded now unless cached), the targets and seconds per forward pass."""
-    path = cache / f"{name}.npz"
-    if not path.exists():
-        config = CONFIGS[name]
+    path, config = cache / f"{name}.npz", CONFIGS[name]
+    saved = dict(np.load(path)) if path.exists() else {"logits": np.empty((0, 0, 0)), "per_pass": 0.0}
+    done = saved["logits"].shape[2]
+    if done < config.n_max:  # record the missing points only: a design's prefix is the smaller design
         images = load_dataset("cifar10", root=data).images[sample_indices(config.n_images)]
         start = time.perf_counter()
-        logits, target = record(loaded, images, config)
-        per_pass = (time.perf_counter() - start) / logits[..., 0].size
+        logits, saved["target"] = record(loaded, images, config, done)
+        saved["per_pass"] = (time.perf_counter() - start) / logits[..., 0].size
+        saved["logits"] = np.concatenate([saved["logits"], logits], 2) if done else logits
         cache.mkdir(parents=True, exist_ok=True)
-        np.savez(path, logits=logits, target=target, per_pass=per_pass)
-    saved = np.load(path)
+        np.savez(path, **saved)
     return saved["logits"], saved["target"], float(saved["per_pass"])
 
 
@@ -179,7 +180,7 @@ def study(name: str, logits: np.ndarray, target: np.ndarray, outputs_list: tuple
             metrics = np.array([pair_metrics(a[:n], b[:n], 32) for a, b in explained])
             lines.append(row(f"{name}, {output}, {n} designs", n * dim, metrics))
         if config.n_max >= 64:
-            for start in (16, 32):
+            for start in (16, 32) if config.n_max == 64 else (32,):
                 ends = [[adaptive(s, 32, start, config.n_max) for s in image] for image in explained]
                 passes = np.mean([len(s) * dim for image in ends for s in image])
                 metrics = np.array([pair_metrics(a, b, 32) for a, b in ends])
