@@ -157,14 +157,16 @@ def row(label: str, passes: float, metrics: np.ndarray) -> str:
     return (
         f"| {label} | {passes:.0f} | {np.nanmedian(corr):.2f} | {np.nanmedian(spatial):.2f} | {np.nanmedian(distance):.3f} "
         f"/ {np.nanmax(distance):.2f} | {np.nanmedian(predicted):.2f} | {np.nanmedian(predicted_distance):.3f} "
-        f"| {predicted_ok.sum()}/{len(corr)} | {agree:.0%} | {np.isnan(corr).sum()} |"
+        f"| {predicted_ok.sum()}/{len(corr)} | {agree:.0%} | {(~measured_ok & ~predicted_ok).sum()}/{(~measured_ok).sum()} "
+        f"| {np.isnan(corr).sum()} |"
     )
 
 
 HEADER = (
     "| setting | forward passes per image | map correlation, median | spatial map correlation, median "
     "| profile distance, median / max | predicted correlation, median | predicted distance, median "
-    "| verdict stable | verdict matches the pair | undefined |\n|---|---|---|---|---|---|---|---|---|---|"
+    "| verdict stable | verdict matches the pair | pairs missing a target flagged noisy | undefined |"
+    "\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
