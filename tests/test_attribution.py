@@ -25,7 +25,7 @@ from shiftlab.models import LoadedModel, get_spec, load_model
 #: small settings so that the whole file runs in well under a minute on 2 CPU cores
 FAST = {
     "integrated_gradients": {"n_steps": 8},
-    "wcam": {"nb_design": 2, "grid_size": 4},
+    "wcam": {"nb_design": 2, "max_design": 2, "grid_size": 4},
     "wam": {"n_samples": 2},
 }
 CNN_ONLY = ("attention_rollout", "gradient_rollout")
@@ -282,11 +282,14 @@ def test_projection_covers_each_coefficients_haar_support():
 def test_sobol_design_structure_and_seed():
     design = sobol_design(dim=3, nb_design=8, seed=7)
     assert design.shape == (8 * 5, 3) and design.dtype == np.float32
-    a, b, c = design[:8], design[8:16], design[16:].reshape(3, 8, 3)
+    points = design.reshape(8, 5, 3)  # per point: a, b, c_1, c_2, c_3
+    a, b, c = points[:, 0], points[:, 1], points[:, 2:]
     for i in range(3):
-        np.testing.assert_array_equal(c[i, :, i], b[:, i])
-        np.testing.assert_array_equal(np.delete(c[i], i, axis=1), np.delete(a, i, axis=1))
+        np.testing.assert_array_equal(c[:, i, i], b[:, i])
+        np.testing.assert_array_equal(np.delete(c[:, i], i, axis=1), np.delete(a, i, axis=1))
     assert design.tobytes() == sobol_design(3, 8, 7).tobytes()
+    # the design of 4 points is the first 4 points of the design of 8: a run can be refined
+    assert sobol_design(3, 4, 7).tobytes() == design[: 4 * 5].tobytes()
     assert not np.array_equal(design, sobol_design(3, 8, 8))
 
 
@@ -294,13 +297,13 @@ def test_jansen_recovers_total_indices_of_a_linear_function():
     # f = sum c_i u_i with independent uniform u_i: ST_i = c_i² / sum c_j²
     weights = np.array([1.0, 2.0, 3.0])
     design = sobol_design(3, 1024, seed=0).astype(np.float64)
-    indices = jansen_total_order(design @ weights, 1024)
+    indices = jansen_total_order((design @ weights).reshape(1024, 5))
     np.testing.assert_allclose(indices, weights**2 / np.sum(weights**2), atol=0.02)
 
 
 def test_jansen_refuses_a_constant_output():
     with pytest.raises(AttributionError, match="did not vary"):
-        jansen_total_order(np.ones(8 * 5), 8)
+        jansen_total_order(np.ones((8, 5)))
 
 
 # ----- WCAM, WAM -------------------------------------------------------------------------------
@@ -308,7 +311,7 @@ def test_jansen_refuses_a_constant_output():
 
 def test_wcam_is_deterministic_for_a_seed(models, cifar_images):
     loaded = models["resnet20"]
-    options = {"nb_design": 4, "grid_size": 8}
+    options = {"nb_design": 4, "max_design": 4, "grid_size": 8}
     first = attribute(loaded, cifar_images[:1], "wcam", seed=3, **options)
     again = attribute(loaded, cifar_images[:1], "wcam", seed=3, **options)
     other = attribute(loaded, cifar_images[:1], "wcam", seed=4, **options)
@@ -318,7 +321,7 @@ def test_wcam_is_deterministic_for_a_seed(models, cifar_images):
 
 
 def test_wcam_outputs_are_consistent(models, cifar_images):
-    result = attribute(models["resnet20"], cifar_images, "wcam", nb_design=4, levels=2)
+    result = attribute(models["resnet20"], cifar_images, "wcam", nb_design=4, max_design=4, levels=2, grid_size=8)
     levels, subbands = result.extras["spectral_levels"], result.extras["spectral_subbands"]
     assert levels.shape == (2, 3) and subbands.shape == (2, 2, 3)
     np.testing.assert_allclose(levels.sum(1), 1.0, rtol=1e-5)
@@ -330,14 +333,14 @@ def test_wcam_outputs_are_consistent(models, cifar_images):
 
 
 def test_wcam_without_approximation(models, cifar_images):
-    result = attribute(models["resnet20"], cifar_images[:1], "wcam", nb_design=2, grid_size=8, approximation=False)
+    result = attribute(models["resnet20"], cifar_images[:1], "wcam", nb_design=2, max_design=2, grid_size=8, approximation=False)
     # the 4×4 approximation band is one grid cell, never perturbed: zero importance
     assert result.extras["sobol_indices"][0, 0, 0] == 0.0 and result.extras["spectral_levels"][0, 0] == 0.0
 
 
 def test_wcam_explains_imagenet_classes_above_255(models, cifar_images):
     loaded = models["efficientnet_lite0"]
-    result = attribute(loaded, images_for(loaded, cifar_images), "wcam", target=700, nb_design=2, grid_size=4)
+    result = attribute(loaded, images_for(loaded, cifar_images), "wcam", target=700, nb_design=2, max_design=2, grid_size=4)
     assert result.target.tolist() == [700]
     np.testing.assert_allclose(result.extras["spectral_levels"].sum(), 1.0, rtol=1e-5)
 

@@ -4,7 +4,7 @@
 ``Attribution`` with float32 N×H×W maps at input resolution and
 method-specific extras. Methods: saliency, integrated_gradients, gradcam
 (captum); attention_rollout, gradient_rollout (ViT only); wcam and wam
-(wavelet domain).
+(wavelet domain). ``estimate_cost`` says what a WCAM will cost before it runs.
 """
 
 from shiftlab.attribution.api import METHODS, attribute, get_method, list_methods
@@ -14,7 +14,7 @@ from shiftlab.attribution.integrated_gradients import IntegratedGradients
 from shiftlab.attribution.rollout import AttentionRollout, GradientRollout
 from shiftlab.attribution.saliency import Saliency
 from shiftlab.attribution.wam import WAM
-from shiftlab.attribution.wcam import WCAM
+from shiftlab.attribution.wcam import WCAM, WCAMCost, estimate_cost
 
 __all__ = [
     "METHODS",
@@ -29,7 +29,9 @@ __all__ = [
     "IntegratedGradients",
     "Saliency",
     "UnsupportedMethodError",
+    "WCAMCost",
     "attribute",
+    "estimate_cost",
     "get_method",
     "list_methods",
 ]

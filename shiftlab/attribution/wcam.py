@@ -1,33 +1,99 @@
 """WCAM, the wavelet scale attribution method (Kasmi et al. 2023, "Assessment of the reliability of a
-model's decision by generalizing attribution to the wavelet domain").
+model's decision by generalizing attribution to the wavelet domain"), with a convergence figure.
 
-The image (in the network's normalised input space) is Haar-transformed into
-its S×S dyadic coefficient array. Each row of a scrambled Sobol design is a
-grid_size × grid_size mask, resized (nearest) over the whole dyadic array;
-the coefficients are multiplied by it and transformed back, and the model's
-probability for the target class is recorded. Jansen's estimator turns these
-outputs into a total-order Sobol index per grid cell: the WCAM, read in the
-wavelet domain. All masks of a batch are applied and inverted at once in
-torch on the model's device.
+The image is Haar-transformed into its S×S dyadic coefficient array. Each
+point of a scrambled Sobol pick-freeze design (``shiftlab.attribution.sobol``)
+gives grid_size² + 2 masks of grid_size × grid_size cells, resized (nearest)
+over the whole dyadic array; the coefficients are multiplied by a mask and
+transformed back, and the model's output for the target class is recorded.
+Jansen's estimator turns the outputs into a total-order Sobol index per grid
+cell: the WCAM, read in the wavelet domain. All masks of a batch are applied
+and inverted at once in torch on the model's device.
 
-Differences from the reference implementation (gabrielkasmi/spectral-attribution), on purpose:
-the perturbed image is not min-max rescaled and quantised to uint8 (that
-couples every coefficient through one global rescaling); a mask value of 0
-shrinks a coefficient to that of the flat image of the normalisation mean
-colour, which is the zero of the network's input space. Class indices are
-int64 (no uint8 wrap-around above class 255).
+Convergence: a bootstrap over the design's points (no extra forward pass)
+predicts how far another run with another seed would land: the expected
+correlation of the two maps and the expected total-variation distance of
+their spectral profiles, with a verdict (stable when both meet
+``STABLE_CORRELATION`` and ``STABLE_DISTANCE``) and standard deviations for
+error bars. With ``max_design`` above ``nb_design`` the design is doubled,
+reusing the points already run, until the estimate is stable; ``resume``
+continues an earlier result the same way. Both end equal to a single run of
+the final design size, since the design of n points is the first n points of
+the larger one.
+
+Two perturbations:
+
+- ``"normalized"`` (default): the coefficients are those of the image in the
+  network's normalised input space, a mask value of 0 shrinks a coefficient
+  to that of the flat image of the normalisation mean colour (the zero of that
+  space), and the perturbed image goes to the network as it is.
+- ``"reference"``: as the published code (gabrielkasmi/spectral-attribution)
+  does it: coefficients of the pixel image, the approximation band removed
+  from every mask, each perturbed image min-max rescaled over its three
+  channels and truncated to 8 bits before normalisation, and the probability
+  of the target explained. The rescaling couples every coefficient through one
+  global contrast stretch, so a mask changes the image's contrast, not only
+  the masked content.
+
+Class indices are int64 (no uint8 wrap-around above class 255).
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from shiftlab.attribution.base import AttributionError, AttributionMethod, check_int
-from shiftlab.attribution.sobol import jansen_total_order, sobol_design
+from shiftlab.attribution.base import Attribution, AttributionError, AttributionMethod, check_choice, check_int
+from shiftlab.attribution.sobol import (
+    bootstrap_shares,
+    check_power_of_two,
+    jansen_total_order,
+    pick_freeze,
+    sobol_points,
+)
 from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
+from shiftlab.models import LoadedModel
+
+#: what the Sobol indices explain, as a function of the logits l and the target t
+OUTPUTS = ("probability", "logit", "log_probability", "log_odds")
+#: how a mask perturbs the image (see the module docstring)
+PERTURBATIONS = ("normalized", "reference")
+DEFAULT_OUTPUT = "log_odds"
+#: a WCAM is "stable" when another seed is expected to give a map this correlated …
+STABLE_CORRELATION = 0.9
+#: … and a spectral profile (share per level) at most this far in total variation
+STABLE_DISTANCE = 0.05
+#: bootstrap resamples behind the convergence figure (milliseconds of numpy per image)
+BOOTSTRAP_REPLICATES = 200
+#: the bootstrap's variance is scaled up by this factor: Jansen's squared differences are heavy-tailed and
+#: resampling a design underestimates how far another seed lands (bench_wcam_convergence.py: measured
+#: seed-to-seed profile distance over the predicted one, medians on 32 images, 1.1 to 1.35 from 32 to 128 designs)
+VARIANCE_INFLATION = 1.5
+#: the approximation band is cut into cells of about this many coefficients a side (see ``default_grid``)
+CELL_SIDE = 7
+
+Progress = Callable[[int, int], None]
+
+
+def default_grid(size: int, levels: int) -> int:
+    """The grid side used when ``grid_size`` is None: every cell inside one sub-band, cells about ``CELL_SIDE`` wide.
+
+    The approximation band (side a = size / 2**levels) is cut into k × k
+    cells, k the largest divisor of a with cells at least ``CELL_SIDE``
+    coefficients wide, or 1: grid 8 at 32 px (the approximation and each
+    level-3 band are one cell), 32 at 224 px (4 × 4 cells in the coarsest
+    bands, 16 × 16 in the finest, where grid 8 leaves quadrants). Cheaper
+    grids are a choice of the caller (``estimate_cost`` says what each costs).
+    """
+    side = size >> levels
+    k = max([d for d in range(1, side // CELL_SIDE + 1) if side % d == 0] or [1])
+    return k << levels
 
 
 def grid_masks(rows: torch.Tensor, size: int, levels: int, approximation: bool) -> torch.Tensor:
@@ -44,24 +110,160 @@ def grid_masks(rows: torch.Tensor, size: int, levels: int, approximation: bool) 
     return masks
 
 
+def explained_output(logits: torch.Tensor, target: int, output: str) -> torch.Tensor:
+    """float64 output explained for each row of B × K ``logits``: one of ``OUTPUTS``.
+
+    probability p_t saturates at 1 for a confident model, so its variance over
+    masks, the denominator of every Sobol index, becomes tiny and noisy; the
+    log-odds log(p_t / (1 - p_t)) = l_t - logsumexp_{k≠t} l_k is the same
+    ranking of images without that ceiling.
+    """
+    logits = logits.double()
+    if output == "probability":
+        return torch.softmax(logits, 1)[:, target]
+    if output == "logit":
+        return logits[:, target]
+    if output == "log_probability":
+        return torch.log_softmax(logits, 1)[:, target]
+    others = torch.cat([logits[:, :target], logits[:, target + 1 :]], 1)
+    return logits[:, target] - torch.logsumexp(others, 1)
+
+
+def min_max_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Each B×3×S×S image min-max rescaled over all its values to [0, 1], then truncated to 8 bits.
+
+    The reference code's ``(NormalizeData(x) * 255).astype(np.uint8)``; a flat
+    image (max = min), where it divides by zero, becomes black here.
+    """
+    low = images.amin((1, 2, 3), keepdim=True)
+    spread = (images.amax((1, 2, 3), keepdim=True) - low).clamp_min(torch.finfo(images.dtype).tiny)
+    return torch.floor((images - low) / spread * 255) / 255
+
+
+def perturb(
+    coefficients: torch.Tensor,
+    rows: torch.Tensor,
+    levels: int,
+    approximation: bool,
+    normalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """The network inputs (B×3×S×S) of one image's 3×S×S dyadic ``coefficients`` masked by B design ``rows``.
+
+    Without ``normalize`` the coefficients are already in the network's input
+    space and the inverse transform goes to the network as it is; with it (the
+    reference perturbation) they are pixel coefficients, and each perturbed
+    image is min-max rescaled and truncated to 8 bits before ``normalize``.
+    """
+    masks = grid_masks(rows, coefficients.shape[-1], levels, approximation)
+    images = waverec(coefficients[None] * masks[:, None], levels)
+    return images if normalize is None else normalize(min_max_uint8(images))
+
+
+def point_chunks(start: int, stop: int, per_batch: int) -> list[tuple[int, int]]:
+    """Split design points [start, stop) at multiples of ``per_batch`` (a power of two) and at powers of two.
+
+    Batches never straddle a power of two, so a run of n points and a refined
+    run extended from n/2 points send exactly the same batches to the model:
+    the same outputs to the bit.
+    """
+    chunks = []
+    while start < stop:
+        end = min(stop, (start // per_batch + 1) * per_batch, max(1, 2 * start) if start < per_batch else stop)
+        chunks.append((start, end))
+        start = end
+    return chunks
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How far another seed's run is expected to land, from a bootstrap of one run's design points."""
+
+    map_agreement: float  # expected correlation of the two Sobol index maps
+    profile_distance: float  # expected total-variation distance of the two shares per level
+    levels_std: np.ndarray  # (levels+1,) standard deviation of the share per level
+    subbands_std: np.ndarray  # levels × 3
+    cells_std: np.ndarray  # grid², in the units of the Sobol indices
+
+    @property
+    def stable(self) -> bool:
+        return self.map_agreement >= STABLE_CORRELATION and self.profile_distance <= STABLE_DISTANCE
+
+
+def cells_to_dyadic(cells: torch.Tensor, size: int) -> torch.Tensor:
+    """… × grid² values per cell -> … × S × S dyadic array (each cell's value over its block)."""
+    grid = int(round(cells.shape[-1] ** 0.5))
+    cell = size // grid
+    return cells.view(*cells.shape[:-1], grid, grid).repeat_interleave(cell, -2).repeat_interleave(cell, -1)
+
+
+def convergence(outputs: np.ndarray, indices: np.ndarray, size: int, levels: int, seed: int) -> Convergence:
+    """The convergence figure of one image's design ``outputs`` (n × (grid² + 2)) and its Sobol ``indices``.
+
+    With per-cell bootstrap variance v and variance V of the map across cells
+    (signal plus noise), two independent runs correlate by (V - v) / V in
+    expectation; the distance is the mean over pairs of resamples, whose
+    difference has the law of two runs' difference.
+    """
+    shares, resampled = bootstrap_shares(outputs, BOOTSTRAP_REPLICATES, seed)
+    resampled = resampled[np.isfinite(resampled).all(1)]
+    spread = float(np.var(shares))
+    noise = VARIANCE_INFLATION * float(np.var(resampled, axis=0).mean()) if len(resampled) > 1 else np.inf
+    agreement = float(np.clip(1 - noise / spread, 0, 1)) if spread > 0 else 0.0
+    levels_b, subbands_b = spectral_profile(cells_to_dyadic(torch.from_numpy(resampled.astype(np.float32)), size), levels)
+    half, widen = len(levels_b) // 2, VARIANCE_INFLATION**0.5
+    distance = 0.5 * (levels_b[:half] - levels_b[half : 2 * half]).abs().sum(-1).mean().item() * widen if half else 1.0
+    return Convergence(
+        agreement,
+        float(distance),
+        levels_b.std(0).numpy() * widen,
+        subbands_b.std(0).numpy() * widen,
+        resampled.std(0) * indices.sum() * widen,
+    )
+
+
+def image_digest(image: torch.Tensor) -> str:
+    """A fingerprint of one input image, so that ``resume`` refuses the outputs of another image."""
+    return hashlib.sha256(image.detach().cpu().numpy().tobytes()).hexdigest()
+
+
 class WCAM(AttributionMethod):
-    """Sobol total-order importance of wavelet-domain regions for the target class probability.
+    """Sobol total-order importance of wavelet-domain regions for the target class, with its convergence.
 
     Options: ``levels`` (Haar levels, default 3; the image side must be
-    divisible by 2**levels), ``grid_size`` (mask grid side, default 8; must
-    divide the image side), ``nb_design`` (Sobol designs, a power of two,
-    default 16; the model runs nb_design · (grid_size² + 2) times per image),
-    ``approximation`` (False removes the approximation band from every
-    perturbed image), ``seed`` (scrambling of the Sobol sequence; same seed,
-    same maps) and ``batch_size`` (perturbed images per forward pass).
+    divisible by 2**levels), ``grid_size`` (mask grid side, dividing the image
+    side; None: ``default_grid``, 8 at 32 px and 32 at 224 px), ``nb_design``
+    (Sobol design points to start with, a power of two; the model runs
+    nb_design · (grid_size² + 2) times per image), ``max_design`` (double the
+    design, reusing the points done, while the estimate is not stable, up to
+    this many points; at or below ``nb_design``: no refinement), ``output``
+    (what is explained, one of ``OUTPUTS``; None: log-odds, or probability for
+    the reference perturbation), ``perturbation`` (one of ``PERTURBATIONS``,
+    see the module), ``approximation`` (False removes the approximation band
+    from every perturbed image; None: True, or False for the reference
+    perturbation), ``seed`` (scrambling of the Sobol sequence and of the
+    bootstrap; same seed, same maps), ``batch_size`` (most perturbed images
+    per forward pass), ``time_budget`` (seconds: no doubling that would end
+    past it; None: no limit, results depend only on the options), ``resume``
+    (an earlier WCAM ``Attribution`` of the same images and options: its
+    design points are reused, not run again) and ``progress`` (called as
+    ``progress(done, total)`` in perturbed images after every forward pass;
+    ``total`` grows when a refinement is decided).
 
     ``maps`` is the spatial WCAM: each coefficient's importance spread over
-    the pixels it describes, summed over sub-bands. Extras: ``wavelet_map``
-    (N×S×S WCAM in the dyadic layout of ``shiftlab.attribution.wavelets``),
-    ``sobol_indices`` (N×grid×grid), ``spectral_levels`` (N×(levels+1) share
-    of importance in the approximation then in each detail level, coarse to
-    fine; sums to 1) and ``spectral_subbands`` (N×levels×3 shares of the h, v
-    and d details of each level, coarse to fine).
+    the pixels it describes, summed over sub-bands. Extras (batched over
+    images): ``wavelet_map`` (N×S×S WCAM in the dyadic layout of
+    ``shiftlab.attribution.wavelets``), ``sobol_indices`` (N×grid×grid),
+    ``spectral_levels`` (N×(levels+1) share of importance in the approximation
+    then in each detail level, coarse to fine; sums to 1),
+    ``spectral_subbands`` (N×levels×3 shares of the h, v and d details of each
+    level); the convergence figure: ``map_agreement`` and ``profile_distance``
+    (N, see ``Convergence``), ``stable`` (N bools) and ``verdict`` (N strings,
+    "stable" or "noisy"), ``spectral_levels_std``, ``spectral_subbands_std``
+    and ``sobol_std`` (error bars shaped as the values); ``nb_design`` and
+    ``forward_passes`` (N ints: design points and model runs behind each
+    image, those reused included); ``design_outputs`` (list of N float64
+    n × (grid² + 2) model outputs, what ``resume`` reuses), ``image_digest``
+    (N strings) and ``settings`` (the resolved grid_size, output, approximation).
     """
 
     name = "wcam"
@@ -72,50 +274,239 @@ class WCAM(AttributionMethod):
         target: torch.Tensor,
         *,
         levels: int = 3,
-        grid_size: int = 8,
-        nb_design: int = 16,
-        approximation: bool = True,
+        grid_size: int | None = None,
+        nb_design: int = 32,
+        max_design: int = 128,
+        output: str | None = None,
+        perturbation: str = "normalized",
+        approximation: bool | None = None,
         seed: int = 0,
-        batch_size: int = 64,
+        batch_size: int = 256,
+        time_budget: float | None = None,
+        resume: Attribution | None = None,
+        progress: Progress | None = None,
     ) -> tuple[torch.Tensor, dict[str, Any]]:
+        started = time.monotonic()
         size = x.shape[-1]
         check_levels(size, levels)
-        check_int("grid_size", grid_size, 1)
-        check_int("batch_size", batch_size, 1)
-        if not isinstance(approximation, (bool, np.bool_)):
-            raise AttributionError(f"approximation must be True or False, got {approximation!r}")
-        if size % grid_size:
-            raise AttributionError(f"grid_size must divide the image side {size}, got {grid_size}")
-        design = torch.from_numpy(sobol_design(grid_size**2, nb_design, seed)).to(x.device)
-        coefficients = wavedec(self.model.normalize(x), levels)
-        indices = [
-            jansen_total_order(self._probabilities(c, int(t), design, levels, approximation, batch_size), nb_design)
-            for c, t in zip(coefficients, target)
-        ]
-        cells = torch.from_numpy(np.stack(indices).astype(np.float32)).view(-1, grid_size, grid_size)
-        cell = size // grid_size
-        wavelet_map = cells.repeat_interleave(cell, 1).repeat_interleave(cell, 2)
+        check_choice("perturbation", perturbation, PERTURBATIONS)
+        reference = perturbation == "reference"
+        settings = {
+            "grid_size": default_grid(size, levels) if grid_size is None else grid_size,
+            "output": output or ("probability" if reference else DEFAULT_OUTPUT),
+            "approximation": (not reference) if approximation is None else approximation,
+        }
+        check_options(size, settings, nb_design, max_design, batch_size, time_budget)
+        digests = [image_digest(image) for image in x]
+        done = reused_outputs(resume, self.name, levels, perturbation, seed, settings, digests, target)
+        space = x if reference else self.model.normalize(x)
+        run = DesignRun(self, wavedec(space, levels), target, levels, perturbation, seed, settings, batch_size, progress)
+        outputs = run.until_stable(done, nb_design, max(nb_design, max_design), started, time_budget)
+        return self._results(outputs, size, levels, seed, settings, digests)
+
+    @staticmethod
+    def _results(
+        outputs: list[np.ndarray], size: int, levels: int, seed: int, settings: dict[str, Any], digests: list[str]
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The maps and extras of every image from its design outputs."""
+        grid = settings["grid_size"]
+        indices = np.stack([jansen_total_order(o) for o in outputs]).astype(np.float32)
+        figures = [convergence(o, i, size, levels, seed) for o, i in zip(outputs, indices)]
+        cells = torch.from_numpy(indices)
+        wavelet_map = cells_to_dyadic(cells, size)
         per_level, per_subband = spectral_profile(wavelet_map, levels)
+        stable = np.array([f.stable for f in figures])
         extras = {
             "wavelet_map": wavelet_map.numpy(),
-            "sobol_indices": cells.numpy(),
+            "sobol_indices": cells.view(-1, grid, grid).numpy(),
             "spectral_levels": per_level.numpy(),
             "spectral_subbands": per_subband.numpy(),
+            "map_agreement": np.array([f.map_agreement for f in figures]),
+            "profile_distance": np.array([f.profile_distance for f in figures]),
+            "stable": stable,
+            "verdict": ["stable" if s else "noisy" for s in stable],
+            "spectral_levels_std": np.stack([f.levels_std for f in figures]),
+            "spectral_subbands_std": np.stack([f.subbands_std for f in figures]),
+            "sobol_std": np.stack([f.cells_std for f in figures]).reshape(-1, grid, grid).astype(np.float32),
+            "nb_design": np.array([len(o) for o in outputs]),
+            "forward_passes": np.array([o.size for o in outputs]),
+            "design_outputs": outputs,
+            "image_digest": digests,
+            "settings": settings,
         }
         return project_to_image(wavelet_map, levels), extras
 
+
+def check_options(
+    size: int, settings: dict[str, Any], nb_design: int, max_design: int, batch_size: int, time_budget: float | None
+) -> None:
+    """Raise ``AttributionError`` for any option out of its domain."""
+    check_int("grid_size", settings["grid_size"], 1)
+    if size % settings["grid_size"]:
+        raise AttributionError(f"grid_size must divide the image side {size}, got {settings['grid_size']}")
+    check_choice("output", settings["output"], OUTPUTS)
+    check_power_of_two("nb_design", nb_design)
+    check_power_of_two("max_design", max_design)
+    check_int("batch_size", batch_size, 1)
+    if not isinstance(settings["approximation"], (bool, np.bool_)):
+        raise AttributionError(f"approximation must be True or False, got {settings['approximation']!r}")
+    if time_budget is not None and not time_budget > 0:
+        raise AttributionError(f"time_budget must be a number of seconds > 0 or None, got {time_budget!r}")
+
+
+def reused_outputs(
+    resume: Attribution | None,
+    method: str,
+    levels: int,
+    perturbation: str,
+    seed: int,
+    settings: dict[str, Any],
+    digests: list[str],
+    target: torch.Tensor,
+) -> list[np.ndarray]:
+    """The design outputs of ``resume``, reused whole by this run once checked (empty arrays without one)."""
+    if resume is None:
+        return [np.empty((0, settings["grid_size"] ** 2 + 2)) for _ in digests]
+    if not isinstance(resume, Attribution) or resume.method != method:
+        raise AttributionError(f"resume takes an earlier WCAM Attribution, got {type(resume).__name__}")
+    same = {"levels": levels, "perturbation": perturbation, "seed": seed}
+    mismatched = [k for k, v in same.items() if resume.options.get(k) != v]
+    mismatched += [k for k, v in settings.items() if resume.extras["settings"].get(k) != v]
+    if mismatched:
+        raise AttributionError(f"resume was computed with other {', '.join(mismatched)}; its designs cannot be reused")
+    if resume.extras["image_digest"] != digests or resume.target.tolist() != target.tolist():
+        raise AttributionError("resume explains other images or other targets; its designs cannot be reused")
+    return list(resume.extras["design_outputs"])
+
+
+@dataclass
+class DesignRun:
+    """Runs design points of every image through the model and keeps the progress count."""
+
+    method: WCAM
+    coefficients: torch.Tensor  # N×3×S×S dyadic coefficients (pixel or normalised space)
+    target: torch.Tensor
+    levels: int
+    perturbation: str
+    seed: int
+    settings: dict[str, Any]
+    batch_size: int
+    progress: Progress | None
+    done: int = 0
+    total: int = 0
+
+    def until_stable(
+        self, outputs: list[np.ndarray], nb_design: int, cap: int, started: float, budget: float | None
+    ) -> list[np.ndarray]:
+        """Extend every image's outputs to ``nb_design`` points, then double the noisy ones while allowed."""
+        sizes = [max(nb_design, len(o)) for o in outputs]
+        outputs = self.extend(outputs, sizes)
+        size, levels = self.coefficients.shape[-1], self.levels
+        while True:
+            noisy = [
+                i
+                for i, o in enumerate(outputs)
+                if 2 * len(o) <= cap and not convergence(o, jansen_total_order(o), size, levels, self.seed).stable
+            ]
+            if not noisy or self.past_budget(sum(len(outputs[i]) for i in noisy), started, budget):
+                return outputs
+            outputs = self.extend(outputs, [2 * len(o) if i in noisy else len(o) for i, o in enumerate(outputs)])
+
+    def past_budget(self, points: int, started: float, budget: float | None) -> bool:
+        """Whether running ``points`` more design points would end past ``budget`` seconds, at this run's pace."""
+        if budget is None or not self.done:
+            return False
+        elapsed = time.monotonic() - started
+        return elapsed + elapsed / self.done * points * (self.settings["grid_size"] ** 2 + 2) > budget
+
+    def extend(self, outputs: list[np.ndarray], sizes: list[int]) -> list[np.ndarray]:
+        """Each image's outputs extended to ``sizes[i]`` >= ``len(outputs[i])`` design points."""
+        rows = self.settings["grid_size"] ** 2 + 2
+        self.total += sum((s - len(o)) * rows for s, o in zip(sizes, outputs))
+        return [
+            np.concatenate([o, self.run_points(i, len(o), s)]) if s > len(o) else o
+            for i, (o, s) in enumerate(zip(outputs, sizes))
+        ]
+
     @torch.inference_mode()
-    def _probabilities(
-        self, coefficients: torch.Tensor, target: int, design: torch.Tensor, levels: int, approximation: bool, batch_size: int
-    ) -> np.ndarray:
-        """Target probability (float64) of every perturbed version of one image's 3×S×S coefficients."""
-        size = coefficients.shape[-1]
-        outputs = []
-        for start in range(0, len(design), batch_size):
-            masks = grid_masks(design[start : start + batch_size], size, levels, approximation)
-            images = waverec(coefficients[None] * masks[:, None], levels)
-            # channels-last takes oneDNN's faster convolution path on CPU (about 2x on ResNet-20), same values
-            images = images.contiguous(memory_format=torch.channels_last)
-            logits = self.model.net(images)  # the coefficients are already in the network's input space
-            outputs.append(torch.softmax(logits.double(), 1)[:, target])
-        return torch.cat(outputs).cpu().numpy()
+    def run_points(self, image: int, start: int, stop: int) -> np.ndarray:
+        """(stop - start) × (grid² + 2) float64 outputs of design points [start, stop) for one image."""
+        dim = self.settings["grid_size"] ** 2
+        per_batch = 1 << max(0, (self.batch_size // (dim + 2)).bit_length() - 1)
+        results = []
+        for first, last in point_chunks(start, stop, per_batch):
+            design = torch.from_numpy(pick_freeze(*sobol_points(dim, first, last, self.seed)))
+            for rows in design.to(self.coefficients.device).split(self.batch_size):
+                results.append(self.forward(image, rows))
+        values = torch.cat(results).cpu().numpy()
+        return values.reshape(stop - start, dim + 2, *values.shape[1:])
+
+    def forward(self, image: int, rows: torch.Tensor) -> torch.Tensor:
+        """The explained output of one image perturbed by each design row."""
+        model = self.method.model
+        rescale = model.normalize if self.perturbation == "reference" else None
+        images = perturb(self.coefficients[image], rows, self.levels, self.settings["approximation"], rescale)
+        # channels-last takes oneDNN's faster convolution path on CPU (about 2x on ResNet-20), same values
+        logits = model.net(images.contiguous(memory_format=torch.channels_last))
+        self.done += len(rows)
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        return self.explain(logits, image)
+
+    def explain(self, logits: torch.Tensor, image: int) -> torch.Tensor:
+        """What is recorded of each perturbed image's logits (the benchmark records them all)."""
+        return explained_output(logits, int(self.target[image]), self.settings["output"])
+
+
+#: WCAM's time over its forward passes' time (bench_wcam.py: 1.03 to 1.1 for resnet20 at 32 px on 2 CPU threads)
+OVERHEAD = 1.1
+#: images timed to measure the model's pace (after one warm-up pass)
+PROBE_IMAGES = 16
+
+
+@dataclass(frozen=True)
+class WCAMCost:
+    """What a WCAM call will cost, said before it starts: forward passes and seconds, least and most.
+
+    The least is the starting design (``nb_design``), the most every image
+    refined up to ``max_design``. Seconds are the forward passes at the pace
+    just measured on this model and device, times ``OVERHEAD`` for the
+    masks, wavelet transforms and estimator (measured by ``bench/bench_wcam.py``).
+    """
+
+    grid_size: int
+    forward_passes: int
+    max_forward_passes: int
+    seconds_per_pass: float
+
+    @property
+    def seconds(self) -> float:
+        return self.forward_passes * self.seconds_per_pass * OVERHEAD
+
+    @property
+    def max_seconds(self) -> float:
+        return self.max_forward_passes * self.seconds_per_pass * OVERHEAD
+
+
+@torch.inference_mode()
+def estimate_cost(loaded: LoadedModel, n_images: int = 1, **options: Any) -> WCAMCost:
+    """Forward passes and seconds that ``attribute(loaded, images, "wcam", **options)`` will take on n_images.
+
+    Times ``PROBE_IMAGES`` random images through the model on its device (a
+    fraction of a second at 32 px, about a second for EfficientNet-Lite0 at
+    224 px on a CPU), so a page can say honestly what a run will cost.
+    """
+    settings = {**WCAM.defaults(), **options}
+    unknown = sorted(set(options) - set(WCAM.defaults()))
+    if unknown:
+        raise AttributionError(f"unknown option(s) {', '.join(unknown)} for wcam")
+    size = loaded.input_size
+    grid = settings["grid_size"] or default_grid(size, settings["levels"])
+    start, cap = settings["nb_design"], max(settings["nb_design"], settings["max_design"])
+    batch = torch.rand(PROBE_IMAGES, 3, size, size, device=loaded.device).contiguous(memory_format=torch.channels_last)
+    loaded.model.net(batch[:1])
+    began = time.perf_counter()
+    loaded.model.net(batch)
+    per_pass = (time.perf_counter() - began) / PROBE_IMAGES
+    rows = n_images * (grid**2 + 2)
+    return WCAMCost(grid, start * rows, cap * rows, per_pass)
