@@ -460,8 +460,9 @@ class DesignRun:
 
 #: WCAM's time over its forward passes' time (bench_wcam.py: 1.03 to 1.1 for resnet20 at 32 px on 2 CPU threads)
 OVERHEAD = 1.1
-#: images timed to measure the model's pace (after one warm-up pass)
-PROBE_IMAGES = 16
+#: pixels timed to measure the model's pace (after one warm-up pass): 64 images at 32 px, 8 at 224 px;
+#: a 16-image probe made ResNet-20 look 2-3x slower per image than in WCAM's batches of 132
+PROBE_PIXELS = 64 * 32 * 32
 
 
 @dataclass(frozen=True)
@@ -492,9 +493,10 @@ class WCAMCost:
 def estimate_cost(loaded: LoadedModel, n_images: int = 1, **options: Any) -> WCAMCost:
     """Forward passes and seconds that ``attribute(loaded, images, "wcam", **options)`` will take on n_images.
 
-    Times ``PROBE_IMAGES`` random images through the model on its device (a
-    fraction of a second at 32 px, about a second for EfficientNet-Lite0 at
-    224 px on a CPU), so a page can say honestly what a run will cost.
+    Times one batch of random images (``PROBE_PIXELS``) through the model on
+    its device (a fraction of a second at 32 px, a few seconds for
+    EfficientNet-Lite0 at 224 px on a CPU), so a page can say honestly what a
+    run will cost.
     """
     settings = {**WCAM.defaults(), **options}
     unknown = sorted(set(options) - set(WCAM.defaults()))
@@ -503,10 +505,11 @@ def estimate_cost(loaded: LoadedModel, n_images: int = 1, **options: Any) -> WCA
     size = loaded.input_size
     grid = settings["grid_size"] or default_grid(size, settings["levels"])
     start, cap = settings["nb_design"], max(settings["nb_design"], settings["max_design"])
-    batch = torch.rand(PROBE_IMAGES, 3, size, size, device=loaded.device).contiguous(memory_format=torch.channels_last)
+    probe = min(settings["batch_size"], max(8, PROBE_PIXELS // size**2))
+    batch = torch.rand(probe, 3, size, size, device=loaded.device).contiguous(memory_format=torch.channels_last)
     loaded.model.net(batch[:1])
     began = time.perf_counter()
     loaded.model.net(batch)
-    per_pass = (time.perf_counter() - began) / PROBE_IMAGES
+    per_pass = (time.perf_counter() - began) / probe
     rows = n_images * (grid**2 + 2)
     return WCAMCost(grid, start * rows, cap * rows, per_pass)
