@@ -27,7 +27,7 @@ with ui.user_errors():
     pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size)
     results = {
         method: ui.cached_explanation(view.arch, view.variant, pair, method, view.target == "source",
-                                      method_options(method))
+                                      method_options(method, loaded.input_size), ui.wcam_run(method))
         for method in ui.progress(view.methods, len(view.methods), "Attribution methods done")
     }
 prediction = PairPrediction(next(iter(results.values())).logits, loaded.classes)

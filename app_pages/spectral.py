@@ -7,7 +7,7 @@ import streamlit as st
 from shiftlab.app import text, ui
 from shiftlab.app.charts import spectral_levels_chart, spectral_subbands_chart
 from shiftlab.app.compare import grid_picture
-from shiftlab.app.explain import WCAM_DESIGNS, image_pair, method_options, prediction_text, slow_warning, wcam_choices
+from shiftlab.app.explain import image_pair, method_options, options_text, prediction_text, refined
 from shiftlab.app.heatmaps import colorize, outline_bands, overlay
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 
@@ -19,20 +19,24 @@ view = ui.view_sidebar("model", "image", "shift", "severity", "seed")
 loaded = ui.view_model(view)
 picture = ui.view_picture(view, loaded)
 image, shift, severity, seed = picture.pixels, view.shift, view.severity, view.seed
-grids, default_designs = wcam_choices(loaded.input_size)
-grid_size = st.sidebar.select_slider("WCAM grid size", grids, value=grids[0], key="grid_size")
-nb_design = st.sidebar.select_slider("WCAM Sobol designs", list(WCAM_DESIGNS), value=default_designs, key="nb_design")
-options = method_options(METHOD, grid_size=grid_size, nb_design=nb_design)
+options = method_options(METHOD, loaded.input_size)
 levels = options["levels"]
-
 ui.show_shift(shift, *image.shape[:2])
-st.caption(f"The model runs nb_design × (grid_size² + 2) = {nb_design * (grid_size**2 + 2):,} times per image.")
-if warning := slow_warning(METHOD, loaded.input_size):
-    st.warning(warning)
 
-with ui.user_errors(), st.spinner("Running WCAM on the source and the shifted image…"):
+with ui.user_errors():
     pair = image_pair(image, shift, severity, seed, loaded.input_size)
-    result = ui.cached_explanation(loaded.arch, loaded.variant, pair, METHOD, True, options)
+    cost = ui.wcam_cost(view.arch, view.variant, options)
+st.caption(text.WCAM_COST.format(least=cost.forward_passes, most=cost.max_forward_passes, seconds=cost.seconds,
+                                 max_seconds=cost.max_seconds, grid=cost.grid_size, options=options_text(options)))
+
+refinements = st.session_state.setdefault("wcam_refinements", {})
+key = (view.model, str(view.image), picture.caption, shift, severity, seed)
+with ui.user_errors():
+    result = ui.cached_explanation(view.arch, view.variant, pair, METHOD, True, options, ui.wcam_run(METHOD))
+    for _ in range(refinements.get(key, 0)):
+        done = int(result.attribution.extras["nb_design"].max())
+        result = ui.cached_explanation(view.arch, view.variant, pair, METHOD, True, refined(options, done),
+                                       ui.wcam_run(METHOD, result.attribution))
 extras = result.attribution.extras
 
 factor = display_factor(loaded.input_size)
@@ -44,18 +48,25 @@ for i, (column, title) in enumerate(zip(st.columns(2), ("Source", f"Shifted: {sh
     column.markdown(f"**{title}** — {picture.caption}")
     column.image(shown[-1], width="stretch")
     column.markdown("Prediction: " + prediction_text(result.logits[i], loaded.classes))
-st.caption(
-    f"Left: the WCAM in the wavelet domain ({levels} Haar levels, sub-bands outlined); right: the same importance "
-    f"projected back onto the pixels. Both explain the class predicted on the source image, "
-    f"{loaded.classes[result.attribution.target[0]]}; each map is scaled to its own range."
-)
+    verdict = extras["verdict"][i]
+    column.markdown(text.CONVERGENCE.format(
+        colour="green" if verdict == "stable" else "orange", verdict=verdict,
+        agreement=extras["map_agreement"][i], distance=extras["profile_distance"][i],
+        designs=int(extras["nb_design"][i]), passes=int(extras["forward_passes"][i])), help=text.CONVERGENCE_HELP)
+st.caption(text.WCAM_CAPTION.format(levels=levels, target=loaded.classes[result.attribution.target[0]]))
+if st.button(f"Refine: {2 * int(extras['nb_design'].max())} designs, reusing the {int(extras['nb_design'].max())} "
+             "already run", key="wcam_refine"):
+    refinements[key] = refinements.get(key, 0) + 1
+    st.rerun()
 
 st.subheader("Spectral profile")
 left, right = st.columns([2, 3])
 with left:
     st.markdown("**Share of importance per level**")
-    st.altair_chart(spectral_levels_chart(extras["spectral_levels"]), width="stretch")
+    st.altair_chart(spectral_levels_chart(extras["spectral_levels"], extras["spectral_levels_std"]), width="stretch")
+    st.caption(text.ERROR_BARS)
 with right:
     st.markdown("**Detail levels split by orientation**")
     st.altair_chart(spectral_subbands_chart(extras["spectral_subbands"]))
-ui.png_download(grid_picture([shown]), f"wcam-{view.arch}-{view.variant}-{shift}-{severity}.png", "Download the maps (PNG)")
+ui.png_download(grid_picture([shown]), f"wcam-{view.arch}-{view.variant}-{shift}-{severity}.png",
+                "Download the maps (PNG)")

@@ -37,7 +37,7 @@ panels += [(title, c.image, c.logits, f"severity {c.severity}, seed {c.seed}")
 images = np.stack([p[1] for p in panels])
 with ui.user_errors():
     maps = ui.cached_maps(view.arch, view.variant, images, method, int(found.source_logits.argmax()),
-                          method_options(method))
+                          method_options(method, loaded.input_size))
 shared = st.sidebar.toggle("One colour scale for the three maps", value=True, key="triptych_shared",
                            help=text.SCALE_HELP)
 limits = row_limits(maps, shared)

@@ -26,7 +26,8 @@ if warning := slow_warning(method, loaded.input_size):
 with ui.user_errors():
     pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size)
     results = {
-        variant: ui.cached_explanation(view.arch, variant, pair, method, True, method_options(method))
+        variant: ui.cached_explanation(view.arch, variant, pair, method, True,
+                                         method_options(method, loaded.input_size), ui.wcam_run(method))
         for variant in ui.progress(variants, len(variants), f"{method} maps done")
     }
 factor = display_factor(loaded.input_size)

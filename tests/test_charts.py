@@ -38,9 +38,9 @@ def hand_bins() -> ReliabilityBins:
     )
 
 
-def test_reliability_frame_keeps_filled_bins():
+def test_reliability_frame_keeps_filled_bins_and_marks_thin_ones():
     frame = reliability_frame(hand_bins())
-    assert frame["count"].tolist() == [2, 3]
+    assert frame["count"].tolist() == [2, 3] and frame["unreliable"].tolist() == [True, True]
     assert frame["lower"].tolist() == pytest.approx([0.0, 2 / 3])
     assert frame["upper"].tolist() == pytest.approx([1 / 3, 1.0])
     assert frame["accuracy"].tolist() == pytest.approx([0.5, 2 / 3])
@@ -49,7 +49,7 @@ def test_reliability_frame_keeps_filled_bins():
 def test_reliability_chart_has_bars_and_diagonal():
     logits = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
     spec = reliability_chart(reliability_bins(np.array([0, 0, 1]), logits), "shifted", "t").to_dict()
-    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "line"]
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text", "line"]  # bars, counts, diagonal
 
 
 def test_severity_chart_names_the_measures():
@@ -143,3 +143,11 @@ def test_labels_that_would_cover_each_other_are_moved_apart():
     assert spread["label_y"][0] == 0.60  # the top label stays
     assert spread["label_y"][1] == pytest.approx(0.60 - gap)  # its neighbour moves just below it
     assert spread["label_y"][2] == 0.595 and spread["label_y"][3] == 0.20  # far enough in x or y: unmoved
+
+
+def test_spectral_levels_error_bars_are_one_std_each_side():
+    levels, std = np.array([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5]]), np.full((2, 3), 0.05)
+    frame = spectral_levels_frame(levels, std)
+    assert frame["low"].tolist() == pytest.approx((levels - std).ravel().tolist())
+    spec = spectral_levels_chart(levels, std).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "errorbar"]

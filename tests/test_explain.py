@@ -12,7 +12,7 @@ from shiftlab.app.explain import (
     method_options,
     options_text,
     prediction_text,
-    wcam_choices,
+    refined,
 )
 from shiftlab.app.text import DRIFT_MEASURES, METHOD_NOTES
 from shiftlab.attribution import list_methods
@@ -42,16 +42,18 @@ def test_drift_measures_name_every_measure_of_the_report():
 
 
 def test_method_options_layer_defaults_interactive_and_overrides():
-    options = method_options("wcam", nb_design=32)
-    assert options["nb_design"] == 32 and options["grid_size"] == 8 and options["levels"] == 3
+    options = method_options("wcam", nb_design=64)
+    assert options["nb_design"] == 64 and options["max_design"] == 128 and options["levels"] == 3
+    assert "progress" not in options and "resume" not in options
+    assert method_options("wcam", 224)["grid_size"] == 16 and method_options("wcam", 224)["nb_design"] == 4
+    assert method_options("integrated_gradients")["n_steps"] == 16
     assert method_options("saliency") == {}
+    assert refined(options, 64)["nb_design"] == 128 == refined(options, 64)["max_design"]
     assert options_text({}) == "No options."
     assert options_text({"layer": None, "n_steps": 50}) == "Options: layer=default, n_steps=50"
 
 
-def test_wcam_choices_and_slowness():
-    assert wcam_choices(32) == ([8, 16], 16)
-    assert wcam_choices(224) == ([8, 16], 8)
+def test_slowness():
     assert is_slow("wcam", 224) and not is_slow("wcam", 32) and not is_slow("gradcam", 224)
 
 

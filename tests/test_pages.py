@@ -262,11 +262,12 @@ def test_cases_outcomes_sorts_and_links(zoo, sample, untrained):
     assert any(c.value.startswith("drift (1 − IoU)") for c in at.caption)
 
 
-def test_spectral_profile_renders_and_follows_severity(zoo):
+def test_spectral_profile_says_what_it_costs_and_how_far_to_trust_it(zoo):
     at = run(SPECTRAL, severity="1")
-    at.select_slider(key="nb_design").set_value(8)
-    check(at.run())
-    assert len(charts(at)) == 2 and any("528 times per image" in c.value for c in at.caption)  # 8 · (8² + 2)
+    assert any(c.value.startswith("WCAM runs the model 4,224 times") for c in at.caption)  # 32 designs · 66 · 2
+    lines = [m for m in markdown(at) if m.startswith("Convergence:")]
+    assert len(lines) == 2 and all(("stable" in m) or ("noisy" in m) for m in lines)
+    assert len(charts(at)) == 2 and at.button(key="wcam_refine").label.startswith("Refine:")
 
 
 def test_ood_tables_match_the_metrics(zoo, sample, untrained):

@@ -143,14 +143,19 @@ def level_labels(levels: int) -> list[str]:
     return ["approx."] + [f"level {level}" for level in range(levels, 0, -1)]
 
 
-def spectral_levels_frame(spectral_levels: np.ndarray) -> pd.DataFrame:
-    """Share of importance per wavelet level, one row per (condition, level); ``spectral_levels`` is 2×(levels+1)."""
+def spectral_levels_frame(spectral_levels: np.ndarray, std: np.ndarray | None = None) -> pd.DataFrame:
+    """Share of importance per wavelet level, one row per (condition, level); ``spectral_levels`` is 2×(levels+1).
+
+    With ``std`` (same shape) each row also holds the share ± one standard deviation (``low``, ``high``).
+    """
     labels = level_labels(spectral_levels.shape[1] - 1)
+    spread = np.zeros_like(spectral_levels) if std is None else std
     return pd.DataFrame(
         [
-            {"condition": condition, "level": label, "order": i, "share": float(share)}
-            for condition, row in zip(CONDITIONS, spectral_levels)
-            for i, (label, share) in enumerate(zip(labels, row))
+            {"condition": condition, "level": label, "order": i, "share": float(share),
+             "low": float(share - sd), "high": float(share + sd)}
+            for condition, row, sds in zip(CONDITIONS, spectral_levels, spread)
+            for i, (label, share, sd) in enumerate(zip(labels, row, sds))
         ]
     )
 
@@ -185,9 +190,17 @@ def _share_bars(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
-def spectral_levels_chart(spectral_levels: np.ndarray) -> alt.Chart:
-    """Importance per level, coarse to fine, source next to shifted."""
-    return _share_bars(spectral_levels_frame(spectral_levels)).properties(height=300)
+def spectral_levels_chart(spectral_levels: np.ndarray, std: np.ndarray | None = None) -> alt.LayerChart:
+    """Importance per level, coarse to fine, source next to shifted, with ± one standard deviation when given."""
+    frame = spectral_levels_frame(spectral_levels, std)
+    bars = _share_bars(frame)
+    if std is None:
+        return bars.properties(height=300)
+    order = list(dict.fromkeys(frame.sort_values("order")["level"]))
+    errors = alt.Chart(frame).mark_errorbar(ticks=True, color="#333").encode(
+        x=alt.X("level:N", sort=order), xOffset=alt.XOffset("condition:N", sort=list(CONDITIONS)),
+        y=alt.Y("low:Q", title="share of importance"), y2="high:Q")
+    return alt.layer(bars, errors).properties(height=300)
 
 
 def spectral_subbands_chart(spectral_subbands: np.ndarray) -> alt.FacetChart:

@@ -9,7 +9,7 @@ shift and not from a change of class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,17 +22,27 @@ from shiftlab.models import LoadedModel
 from shiftlab.shifts import apply
 
 #: options the pages pass so that a method answers in seconds on a CPU (the rest keep their defaults)
-INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"wcam": {"grid_size": 8, "nb_design": 8},
-                                                  "integrated_gradients": {"n_steps": 16}}
-#: Sobol design sizes offered for WCAM (powers of two): more designs give steadier maps, proportionally slower
-WCAM_DESIGNS = (4, 8, 16, 32)
+INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"integrated_gradients": {"n_steps": 16}}
+#: WCAM for a large-input model on a CPU: a 16-cell grid and 4 designs (about 1,000 passes an image) instead of
+#: the defaults' tens of thousands; "refine" doubles the designs from there
+LARGE_INPUT_WCAM = {"grid_size": 16, "nb_design": 4, "max_design": 4}
 #: methods that run the model many times per image: slow on a CPU for a large-input model
 MANY_PASSES = ("integrated_gradients", "wcam", "wam")
+#: options that steer a run rather than define its result (WCAM's progress callback and the result it resumes)
+RUN_CONTROLS = ("progress", "resume")
 #: the top-k % of pixels compared by the IoU drift measure
 DRIFT_TOP_K = 10.0
-def method_options(method: str, **overrides: Any) -> dict[str, Any]:
-    """Every option ``method`` will run with: its defaults, the interactive ones, then ``overrides``."""
-    return {**get_method(method).defaults(), **INTERACTIVE_OPTIONS.get(method, {}), **overrides}
+def method_options(method: str, input_size: int = 32, **overrides: Any) -> dict[str, Any]:
+    """Every option ``method`` will run with on a model of this input size: its defaults, the interactive ones,
+    then ``overrides``. WCAM keeps its converging defaults at 32 px and gets ``LARGE_INPUT_WCAM`` above."""
+    interactive = LARGE_INPUT_WCAM if method == "wcam" and input_size > LARGE_INPUT_SIDE else {}
+    options = {**get_method(method).defaults(), **INTERACTIVE_OPTIONS.get(method, {}), **interactive, **overrides}
+    return {k: v for k, v in options.items() if k not in RUN_CONTROLS}
+
+
+def refined(options: dict[str, Any], designs_done: int) -> dict[str, Any]:
+    """WCAM options for "refine": twice the designs already run, no further adaptive doubling."""
+    return {**options, "nb_design": 2 * designs_done, "max_design": 2 * designs_done}
 
 
 def options_text(options: dict[str, Any]) -> str:
@@ -40,19 +50,6 @@ def options_text(options: dict[str, Any]) -> str:
     if not options:
         return "No options."
     return "Options: " + ", ".join(f"{k}={'default' if v is None else v}" for k, v in options.items())
-
-
-def wcam_choices(size: int) -> tuple[list[int], int]:
-    """The WCAM grid sizes offered for ``size``-px images, and the default number of Sobol designs.
-
-    In the coarser grid one cell is exactly the approximation band of the
-    default number of levels, so no cell mixes two levels; the finer grid
-    halves the cells. The default design size keeps a pair of images to
-    seconds on a CPU (fewer designs for a large-input model).
-    """
-    coarsest = 2 ** get_method("wcam").defaults()["levels"]
-    grids = [g for g in (coarsest, 2 * coarsest) if size % g == 0]
-    return grids, WCAM_DESIGNS[1] if size > LARGE_INPUT_SIDE else WCAM_DESIGNS[2]
 
 
 def is_slow(method: str, input_size: int) -> bool:
@@ -103,5 +100,8 @@ def explain_pair(
     logits = predict_logits(loaded.model, pair)
     target = int(logits[0].argmax()) if same_target else None
     attribution = attribute(loaded, pair, method, target=target, **options)
+    # the run's progress callback and resumed result are not options of the map: the app caches (pickles) the rest
+    attribution = replace(attribution, options={k: v for k, v in attribution.options.items()
+                                                if k not in RUN_CONTROLS})
     report = drift_report(attribution.maps[:1], attribution.maps[1:], k=DRIFT_TOP_K)
     return PairExplanation(logits, attribution, {name: float(values[0]) for name, values in report.items()})

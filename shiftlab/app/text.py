@@ -215,3 +215,14 @@ ROBUSTNESS_FROM_SWEEP = ("Figures read from the sweep folder `{path}` ({data}, {
 #: the case kinds a sweep folder answers (``SweepResults.cases``)
 SWEEP_CASE_KINDS: dict[str, str] = {"flips": "Correct → wrong", "fixes": "Wrong → correct",
                                     "confidently_wrong": "Confidently wrong (≥ 90 %)", "all": "Every image"}
+WCAM_COST = ("WCAM runs the model {least:,} times for this pair, up to {most:,} if it refines itself until stable "
+             "(about {seconds:.0f} s, at most {max_seconds:.0f} s here; grid {grid}). {options}")
+CONVERGENCE = ("Convergence: :{colour}[**{verdict}**] · map agreement {agreement:.2f} · profile distance "
+               "{distance:.3f} · {designs} designs, {passes:,} model runs")
+CONVERGENCE_HELP = ("From this run alone (a bootstrap over its Sobol design): the correlation a run with another seed "
+                    "is expected to have with this map, and the expected total-variation distance between their "
+                    "spectral profiles. Stable: agreement ≥ 0.9 and distance ≤ 0.05. Noisy: refine it.")
+WCAM_CAPTION = ("Left: the WCAM in the wavelet domain ({levels} Haar levels, sub-bands outlined); right: the same "
+                "importance projected back onto the pixels. Both explain the class predicted on the source image, "
+                "{target}; each map is scaled to its own range.")
+ERROR_BARS = "Error bars: ± one standard deviation of each share, from the same convergence estimate."

@@ -55,7 +55,7 @@ from shiftlab.app.view import (
     parse_view,
     shift_choices,
 )
-from shiftlab.attribution import attribute
+from shiftlab.attribution import WCAMCost, attribute, estimate_cost
 from shiftlab.data import ImageDataset, load_dataset
 from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ShiftlabError
 from shiftlab.images import load_image
@@ -206,10 +206,34 @@ def shift_comparison(loaded: LoadedModel, dataset: str, shift: str, severity: in
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def cached_explanation(
-    arch: str, variant: str, pair: np.ndarray, method: str, same_target: bool, options: dict
+    arch: str, variant: str, pair: np.ndarray, method: str, same_target: bool, options: dict, _run: dict | None = None
 ) -> PairExplanation:
-    """``explain_pair`` of a (source, shifted) pair, cached on the pair's pixels and every option."""
-    return explain_pair(cached_model(arch, variant), pair, method, same_target, **options)
+    """``explain_pair`` of a (source, shifted) pair, cached on the pair's pixels and every option.
+
+    ``_run`` (not part of the cache key) passes WCAM's ``progress`` callback and ``resume`` result.
+    """
+    return explain_pair(cached_model(arch, variant), pair, method, same_target, **options, **(_run or {}))
+
+
+@st.cache_data(show_spinner="Timing the model for the WCAM estimate…", max_entries=32)
+def wcam_cost(arch: str, variant: str, options: dict) -> WCAMCost:
+    """What a WCAM of a (source, shifted) pair will cost on this model and device, said before it runs."""
+    return estimate_cost(cached_model(arch, variant), n_images=2, **options)
+
+
+def wcam_run(method: str, resume: Any = None) -> dict | None:
+    """For WCAM, a progress bar counting perturbed images (and the time left) and the result to resume from."""
+    if method != "wcam":
+        return None
+    bar = st.empty()
+    start = time.perf_counter()
+
+    def update(done: int, total: int) -> None:
+        left = (time.perf_counter() - start) / max(done, 1) * (total - done)
+        bar.progress(min(done / max(total, 1), 1.0),
+                     text=f"WCAM: {done:,} / {total:,} perturbed images · about {left:.0f} s left")
+
+    return {"progress": update, "resume": resume}
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -230,7 +254,7 @@ def _set_drift_chunk(arch: str, variant: str, dataset: str, shift: str, severity
     source = model_inputs(evaluation_images(dataset, loaded.input_size).images[chunk], loaded.input_size)
     shifted = model_inputs(cached_shifted(dataset, loaded.input_size, shift, severity, seed)[chunk], loaded.input_size)
     target = predict(loaded, source).argmax(1)
-    options = method_options(method)
+    options = method_options(method, loaded.input_size)
     maps = [attribute(loaded, source, method, target=target, **options).maps,
             attribute(loaded, shifted, method, target=target if same_target else None, **options).maps]
     return drift_report(*maps, k=DRIFT_TOP_K)
