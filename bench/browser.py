@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 #: a page is done when Streamlit shows no running indicator for this long
-SETTLE_MS = 1500
+SETTLE_MS = 800
 
 
 def free_port() -> int:

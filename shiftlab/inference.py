@@ -32,7 +32,7 @@ def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters(), torch.empty(0)).device
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_logits(model: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """Logits (N×K float32 numpy) of ``model`` on uint8 images, in batches, in eval mode."""
     check_images(images)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import os
 from pathlib import Path
 
 import pytest
+import streamlit as st
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,3 +29,16 @@ def data_root() -> Path:
     if root is None:
         pytest.skip("needs ../shared/data or $SHIFTLAB_DATA (the full datasets), absent here")
     return root
+
+
+@pytest.fixture(autouse=True, scope="module")
+def release_memory():
+    """After each test file: drop the app's cached models and arrays and give freed memory back to the system,
+    so that the suite's peak is one file's, not the sum of all (the suite must stay under 3 GB)."""
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        ctypes.CDLL(libc).malloc_trim(0)

@@ -83,10 +83,16 @@ def test_shipped_checkpoint_classifies_the_sample(arch, variant, sample):
     assert card.data["train"]["sha256"] and card.git_commit
 
 
+@pytest.fixture(scope="module")
+def cifar10_test(data_root):
+    """The full CIFAR-10 test set, read once for every card check."""
+    return load_dataset("cifar10", "test", root=data_root)
+
+
 @pytest.mark.parametrize("arch, variant", SHIPPED)
-def test_card_accuracy_is_what_evaluation_computes(arch, variant, data_root):
+def test_card_accuracy_is_what_evaluation_computes(arch, variant, cifar10_test):
     loaded = load_model(arch, variant, device="cpu")
-    test_set = load_dataset("cifar10", "test", root=data_root)
+    test_set = cifar10_test
     fresh = evaluate_clean(loaded.model, test_set)
     recorded = loaded.card.suite("clean")
     assert loaded.card.reference_data("clean")["sha256"] == fresh["dataset"]["sha256"]
