@@ -164,7 +164,7 @@ def test_training_mode_is_restored_and_not_used(models, cifar_images):
 @pytest.mark.parametrize("arch, n_steps", [("resnet20", 256), ("vit_tiny", 64)])
 def test_integrated_gradients_completeness(models, cifar_images, arch, n_steps):
     loaded = models[arch]
-    result = attribute(loaded, cifar_images, "integrated_gradients", n_steps=n_steps, internal_batch_size=512)
+    result = attribute(loaded, cifar_images, "integrated_gradients", n_steps=n_steps, internal_batch_size=128)
     with torch.no_grad():
         x = to_tensor(cifar_images)
         gap = (loaded.model(x) - loaded.model(torch.zeros_like(x)))[np.arange(2), result.target].numpy()

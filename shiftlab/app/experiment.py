@@ -37,6 +37,8 @@ from shiftlab.shifts import SEVERITIES, get_shift
 LARGE_INPUT_SIDE = 64
 #: ... so their experiments use only the first this-many images of each class
 LARGE_INPUT_PER_CLASS = 5
+#: ... and run in batches of this many images
+LARGE_INPUT_BATCH = 16
 #: bins of the reliability diagrams and of the ECE (the metrics package's default)
 N_BINS = 15
 
@@ -60,8 +62,13 @@ def model_inputs(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def predict(loaded: LoadedModel, images: np.ndarray) -> np.ndarray:
-    """Logits (N×K) of ``loaded`` on uint8 images of any size (resized to its input first)."""
-    return predict_logits(loaded.model, model_inputs(images, loaded.input_size))
+    """Logits (N×K) of ``loaded`` on uint8 images of any size (resized to its input first).
+
+    A large-input model runs ``LARGE_INPUT_BATCH`` images at a time: 500 images at 224 px would hold
+    about half a gigabyte of activations at once.
+    """
+    batch = LARGE_INPUT_BATCH if loaded.input_size > LARGE_INPUT_SIDE else 500
+    return predict_logits(loaded.model, model_inputs(images, loaded.input_size), batch)
 
 
 def labels_apply(model_classes: list[str], dataset_classes: list[str]) -> bool:
