@@ -96,7 +96,7 @@ def outline_bands(picture: np.ndarray, levels: int, colour: tuple[int, int, int]
 def colour_bar(limits: tuple[float, float], width: int = 260, cmap: str = CMAP) -> bytes:
     """A horizontal colour bar from ``limits[0]`` (dark) to ``limits[1]`` (full colour), as PNG bytes with ticks."""
     figure = Figure(figsize=(width / 100, 0.8), dpi=100)
-    axes = figure.add_axes((0.05, 0.5, 0.9, 0.42))
+    axes = figure.add_axes((0.08, 0.5, 0.84, 0.42))  # room for the end ticks' labels
     low, high = limits
     axes.imshow(np.linspace(0, 1, 256)[None], aspect="auto", cmap=cmap, extent=(low, high if high > low else low + 1, 0, 1))
     axes.set_yticks([])
