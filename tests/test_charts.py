@@ -15,13 +15,13 @@ from shiftlab.app.charts import (
     reliability_frame,
     score_frame,
     score_histogram,
-    severity_chart,
     spectral_levels_chart,
     spectral_levels_frame,
     spectral_subbands_chart,
     spectral_subbands_frame,
     spread_labels,
     tradeoff_chart,
+    variant_curves_chart,
 )
 from shiftlab.app.text import SCORE_LABELS
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins, reliability_bins
@@ -52,14 +52,12 @@ def test_reliability_chart_has_bars_and_diagonal():
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text", "line"]  # bars, counts, diagonal
 
 
-def test_severity_chart_names_the_measures():
-    curve = pd.DataFrame({"severity": [0, 1, 2], "accuracy": [0.9, 0.8, 0.5], "ece": [0.02, 0.05, 0.2]})
-    spec = severity_chart(curve, 2, "accuracy").to_dict()
-    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["accuracy", "ECE"]
-    values = next(iter(spec["datasets"].values()))
-    assert {v["measure"] for v in values} == {"accuracy", "ECE"} and len(values) == 6
-    without_ece = severity_chart(curve.drop(columns="ece"), 2, "agreement").to_dict()
-    assert without_ece["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["agreement"]
+def test_variant_curves_legend_lists_only_the_variants_there():
+    curves = pd.DataFrame({"variant": ["baseline", "baseline", "augmix", "augmix"], "severity": [0, 1, 0, 1],
+                           "measure": "accuracy", "value": [0.9, 0.8, 0.9, 0.85]})
+    spec = variant_curves_chart(curves, "accuracy", 1).to_dict()
+    scale = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["baseline", "augmix"] and scale["range"] == ["#868e96", "#1f6feb"]
 
 
 def test_level_labels_run_coarse_to_fine():

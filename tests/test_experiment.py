@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shiftlab.app.calibration import curves_frame
 from shiftlab.app.experiment import (
     LARGE_INPUT_PER_CLASS,
     Predictions,
@@ -16,7 +17,6 @@ from shiftlab.app.experiment import (
     model_inputs,
     ood_summary,
     predict,
-    severity_curve,
     severity_table,
 )
 from shiftlab.data import CIFAR10_CLASSES, ImageDataset
@@ -60,12 +60,9 @@ def test_predictions_against_hand_worked_values():
     p = Predictions(LOGITS, LABELS)
     np.testing.assert_array_equal(p.predicted, [0, 1, 0])
     np.testing.assert_array_equal(p.correct, [True, False, False])
-    assert p.accuracy() == pytest.approx(1 / 3)
     sigmoid2 = 1 / (1 + np.exp(-2.0))  # softmax of (2, 0)
     assert p.confidence[0] == pytest.approx(sigmoid2)
     assert p.reference_probability[1] == pytest.approx(1 / (1 + np.e))  # class 0 of (0, 1)
-    assert p.reliability().count.sum() == 3
-    assert 0 <= p.ece() <= 1
 
 
 def test_flips_between_source_and_shifted():
@@ -79,8 +76,8 @@ def test_without_labels_the_source_prediction_is_the_reference():
     shifted = np.array([[0.0, 2.0], [0.0, 2.0], [3.0, 0.0]], np.float32)
     comparison = compare(LABELS, False, LOGITS, shifted)
     assert not comparison.labelled
-    assert comparison.source.accuracy() == 1.0
-    assert comparison.shifted.accuracy() == pytest.approx(2 / 3)  # image 0 changed its mind
+    assert comparison.source.correct.mean() == 1.0
+    assert comparison.shifted.correct.mean() == pytest.approx(2 / 3)  # image 0 changed its mind
     assert metric_name(False) == "agreement" and metric_name(True) == "accuracy"
 
 
@@ -90,13 +87,17 @@ def test_labels_apply_only_to_the_same_classes_in_the_same_order():
     assert not labels_apply(["tench", "goldfish"], list(CIFAR10_CLASSES))
 
 
-def test_severity_curve_starts_at_the_source():
+def test_curves_start_at_the_source_and_drop_ece_without_labels():
     worse = np.array([[0.0, 2.0], [0.0, 1.0], [3.0, 0.0]], np.float32)
-    curve = severity_curve(LABELS, True, LOGITS, {1: LOGITS, 2: worse})
-    assert curve["severity"].tolist() == [0, 1, 2]
-    assert curve["accuracy"].tolist() == pytest.approx([1 / 3, 1 / 3, 0.0])
-    assert "ece" in curve
-    assert "ece" not in severity_curve(LABELS, False, LOGITS, {1: worse})
+    logits = {("v", 0): LOGITS, ("v", 1): LOGITS, ("v", 2): worse}
+    curve = curves_frame(LABELS, logits, True)
+    accuracy = curve[curve["measure"] == "accuracy"]
+    assert accuracy["severity"].tolist() == [0, 1, 2]
+    assert accuracy["value"].tolist() == pytest.approx([1 / 3, 1 / 3, 0.0])
+    assert "ECE" in set(curve["measure"])
+    unlabelled = curves_frame(LABELS, logits, False)
+    assert set(unlabelled["measure"]) == {"agreement"}  # against the source prediction; no ECE
+    assert unlabelled["value"].tolist() == pytest.approx([1.0, 1.0, 2 / 3])  # image 0 changed its mind
 
 
 def test_format_value():

@@ -19,7 +19,6 @@ from shiftlab.metrics import OOD_SCORES, ReliabilityBins, ood_score
 CONDITIONS = ("source", "shifted")
 COLOURS = ["#1f6feb", "#e8590c"]  # source / in-distribution blue, shifted / OOD orange
 CONDITION_COLOURS = alt.Scale(domain=list(CONDITIONS), range=COLOURS)
-MEASURE_COLOURS = ["#2f9e44", "#ae3ec9"]  # accuracy green, ECE purple: not to be confused with the conditions
 SUBBANDS = {"h": "horizontal", "v": "vertical", "d": "diagonal"}
 HISTOGRAM_BINS = 30
 #: a variant trained by the user, outside the zoo's six
@@ -106,36 +105,6 @@ def variant_curves_chart(frame: pd.DataFrame, measure: str, selected: int) -> al
     marker = alt.Chart(pd.DataFrame({"severity": [selected]})).mark_rule(color="grey", strokeDash=[2, 2]).encode(
         x="severity:Q")
     return alt.layer(lines, marker).properties(height=300, title=f"{measure} against severity, every variant")
-
-
-def severity_chart(curve: pd.DataFrame, selected: int, accuracy_label: str) -> alt.LayerChart:
-    """Accuracy and ECE against severity (0 = unshifted), with the selected severity marked."""
-    long = curve.rename(columns={"accuracy": accuracy_label, "ece": "ECE"}).melt(
-        "severity", var_name="measure", value_name="value"
-    )
-    measures = list(dict.fromkeys(long["measure"]))
-    x = alt.X(
-        "severity:Q",
-        scale=alt.Scale(domain=[0, int(curve["severity"].max())]),
-        axis=alt.Axis(tickMinStep=1, title="severity (0 = unshifted)"),
-    )
-    lines = (
-        alt.Chart(long)
-        .mark_line(point=True)
-        .encode(
-            x=x,
-            y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
-            color=alt.Color(
-                "measure:N", scale=alt.Scale(domain=measures, range=MEASURE_COLOURS[: len(measures)]), title=None,
-                legend=alt.Legend(orient="bottom"),
-            ),
-            tooltip=["severity:Q", "measure:N", alt.Tooltip("value:Q", format=".3f")],
-        )
-    )
-    marker = (
-        alt.Chart(pd.DataFrame({"severity": [selected]})).mark_rule(color="grey", strokeDash=[2, 2]).encode(x="severity:Q")
-    )
-    return alt.layer(lines, marker).properties(height=300)
 
 
 def level_labels(levels: int) -> list[str]:

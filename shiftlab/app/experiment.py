@@ -113,18 +113,6 @@ class Predictions:
         """Whether each prediction is the reference class."""
         return self.predicted == self.reference
 
-    def accuracy(self) -> float:
-        """Share of images predicted as their reference class."""
-        return metrics.accuracy(self.reference, self.logits)
-
-    def ece(self) -> float:
-        """Expected calibration error (equal-width bins)."""
-        return metrics.ece(self.reference, self.logits, N_BINS)
-
-    def reliability(self) -> metrics.ReliabilityBins:
-        """Per-bin confidence and accuracy, for a reliability diagram."""
-        return metrics.reliability_bins(self.reference, self.logits, N_BINS)
-
 
 @dataclass(frozen=True)
 class ShiftComparison:
@@ -154,24 +142,6 @@ def compare(labels: np.ndarray, labelled: bool, logits_source: np.ndarray, logit
     """Score source and shifted logits of the same images against the same reference."""
     reference = reference_labels(labels, labelled, logits_source)
     return ShiftComparison(Predictions(logits_source, reference), Predictions(logits_shifted, reference), labelled)
-
-
-def severity_curve(
-    labels: np.ndarray, labelled: bool, logits_source: np.ndarray, logits_by_severity: dict[int, np.ndarray]
-) -> pd.DataFrame:
-    """Accuracy (and ECE, when the labels apply) at severity 0 (the source images) and at each shifted severity.
-
-    Without labels the reference is the source prediction, against which a
-    calibration error means nothing, so the ``ece`` column is left out.
-    """
-    reference = reference_labels(labels, labelled, logits_source)
-    rows = []
-    for severity, logits in sorted({0: logits_source, **logits_by_severity}.items()):
-        row = {"severity": severity, "accuracy": metrics.accuracy(reference, logits)}
-        if labelled:
-            row["ece"] = metrics.ece(reference, logits, N_BINS)
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def format_value(value: Any) -> str:

@@ -21,9 +21,8 @@ from shiftlab.sweep.plan import SOURCE
 from shiftlab.sweep.results import SweepResults
 from shiftlab.sweep.ship import shipped_store
 
-#: the dataset and seed of the shipped store's records
+#: the dataset of the shipped store's records
 SHIPPED_DATA = "cifar10-sample"
-SHIPPED_SEED = 0
 
 
 def open_store(path: str | os.PathLike) -> SweepResults:
