@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from shiftlab.app import cases, sweep_panel, sweeps, text, ui
+from shiftlab.app.view import methods_for
 
 PER_PAGE = 20
 
@@ -43,9 +44,10 @@ outcome = st.segmented_control("Outcome", outcomes, default=outcomes[0], require
 left, right = st.columns(2)
 order = left.radio("Sort by", list(text.CASE_SORTS), horizontal=True, key="case_sort",
                    format_func=lambda s: s.replace("_", " "), help="\n\n".join(text.CASE_SORTS.values()))
-method = right.selectbox("Attribution method for the drift", ui.methods_of(view.arch), key="case_method",
+methods = methods_for(view.arch)
+method = right.selectbox("Attribution method for the drift", methods, key="case_method",
                          disabled=order != "attribution_drift",
-                         index=ui.methods_of(view.arch).index("gradcam") if "gradcam" in ui.methods_of(view.arch) else 0)
+                         index=methods.index("gradcam") if "gradcam" in methods else 0)
 
 mask = cases.outcome_mask(comparison, outcome)
 drop = cases.confidence_drop(comparison)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from shiftlab.app import charts, ood, text, ui
 from shiftlab.app.compare import grid_picture
+from shiftlab.app.experiment import labels_apply
 from shiftlab.app.thumbnails import display_factor, enlarge
 
 EXAMPLES = 10
@@ -57,7 +58,7 @@ with ui.user_errors():
         outside = ui.cached_logits(view.arch, variant, dataset, ood_set, ood.SEVERITY, view.seed)
         gradcam = ui.cached_set_drift(view.arch, variant, dataset, ood_set, ood.SEVERITY, view.seed, "gradcam",
                                       ood.DRIFT_IMAGES, view.target == "source")
-        rows.append(ood.summary_row(variant, data.labels, inside, outside, gradcam, ui.labels_score(loaded, data)))
+        rows.append(ood.summary_row(variant, data.labels, inside, outside, gradcam, labels_apply(loaded.classes, data.classes)))
 summary = pd.DataFrame(rows)
 st.dataframe(summary, hide_index=True, column_config=ui.summary_columns())
 st.caption(text.OOD_SUMMARY_NOTE.format(ood_set=ood_set, n=ood.DRIFT_IMAGES))

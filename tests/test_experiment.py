@@ -15,10 +15,10 @@ from shiftlab.app.experiment import (
     labels_apply,
     metric_name,
     model_inputs,
-    ood_summary,
     predict,
     severity_table,
 )
+from shiftlab.app.ood import detection_table
 from shiftlab.data import CIFAR10_CLASSES, ImageDataset
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import OOD_SCORES
@@ -119,7 +119,7 @@ def test_severity_table_shows_the_parameters_used_at_that_size():
 def test_ood_summary_of_separated_logits():
     logits_in = np.array([[9.0, 0.0], [0.0, 8.0], [7.0, 0.0]])
     logits_out = np.array([[0.1, 0.0], [0.0, 0.2], [0.3, 0.3]])
-    table = ood_summary(logits_in, logits_out)
+    table = detection_table(logits_in, logits_out)
     assert table.index.tolist() == list(OOD_SCORES)
     assert (table["auroc"] == 1.0).all() and (table["fpr_at_95_tpr"] == 0.0).all()
 

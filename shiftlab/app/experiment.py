@@ -163,9 +163,3 @@ def severity_table(shift: str, height: int, width: int) -> pd.DataFrame:
         for severity in SEVERITIES
     ]
     return pd.DataFrame(rows).set_index("severity")
-
-
-def ood_summary(logits_in: np.ndarray, logits_out: np.ndarray) -> pd.DataFrame:
-    """AUROC, AUPR-in, AUPR-out and FPR at 95 % TPR of every OOD score (rows), in-distribution vs OOD logits."""
-    rows = [{"score": score, **metrics.ood_report(logits_in, logits_out, score)} for score in metrics.OOD_SCORES]
-    return pd.DataFrame(rows).set_index("score")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from shiftlab import metrics
-from shiftlab.app.experiment import N_BINS, ood_summary
+from shiftlab.app.experiment import N_BINS
 from shiftlab.shifts import get_shift
 
 #: the dataset shift's severity: 5 replaces every image
@@ -22,8 +22,9 @@ DRIFT_IMAGES = 50
 
 
 def detection_table(logits_in: np.ndarray, logits_out: np.ndarray) -> pd.DataFrame:
-    """AUROC, AUPR-in, AUPR-out and FPR at 95 % TPR of every OOD score (rows)."""
-    return ood_summary(logits_in, logits_out)
+    """AUROC, AUPR-in, AUPR-out and FPR at 95 % TPR of every OOD score (rows), in-distribution vs OOD logits."""
+    rows = [{"score": score, **metrics.ood_report(logits_in, logits_out, score)} for score in metrics.OOD_SCORES]
+    return pd.DataFrame(rows).set_index("score")
 
 
 def describe(ood_set: str, dataset: str, n: int, seed: int) -> str:

@@ -253,7 +253,7 @@ def _set_drift_chunk(arch: str, variant: str, dataset: str, shift: str, severity
     chunk = slice(start, start + SET_CHUNK)
     source = model_inputs(evaluation_images(dataset, loaded.input_size).images[chunk], loaded.input_size)
     shifted = model_inputs(cached_shifted(dataset, loaded.input_size, shift, severity, seed)[chunk], loaded.input_size)
-    target = predict(loaded, source).argmax(1)
+    target = cached_logits(arch, variant, dataset)[chunk].argmax(1)  # the page has these logits already
     options = method_options(method, loaded.input_size)
     maps = [attribute(loaded, source, method, target=target, **options).maps,
             attribute(loaded, shifted, method, target=target if same_target else None, **options).maps]
@@ -391,18 +391,13 @@ def _pick_methods(view: View) -> tuple[str, ...]:
     return tuple(chosen) or view.methods
 
 
-def methods_of(arch: str) -> list[str]:
-    """The attribution methods that apply to ``arch``."""
-    return methods_for(arch)
-
-
 def variants_of(arch: str) -> list[str]:
     """The variants of ``arch`` whose weights are here, declared order first."""
     return [variant for a, variant in model_choices() if a == arch]
 
 
 def pick_single_method(view: View) -> str:
-    """Sidebar choice of one attribution method (Grad-CAM by default); the view's methods list it first."""
+    """Sidebar choice of one attribution method (Grad-CAM by default), kept for the session, not in the URL."""
     allowed = methods_for(view.arch)
     default = "gradcam" if "gradcam" in allowed else allowed[0]
     return st.sidebar.selectbox("Attribution method", allowed, key=_bound("single_method", default),
@@ -488,11 +483,6 @@ def pair_grid(comparison: ShiftComparison, data: ImageDataset, shifted: np.ndarr
     if pairs:
         png_download(grid_picture([pairs[k: k + columns] for k in range(0, len(pairs), columns)]), file_name,
                      "Download the grid (PNG)")
-
-
-def labels_score(loaded: LoadedModel, data: ImageDataset) -> bool:
-    """Whether ``data``'s labels can score ``loaded`` (the same classes in the same order)."""
-    return labels_apply(loaded.classes, data.classes)
 
 
 def pick_ood_set() -> str:
