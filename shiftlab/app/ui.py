@@ -160,15 +160,28 @@ def cached_dataset(name: str) -> ImageDataset:
     return load_dataset(name)
 
 
+@st.cache_data(show_spinner=False)
+def _full_test_set() -> tuple[int | None, str | None]:
+    """(size, None) of the full CIFAR-10 test set, (None, why) when unusable, (None, None) when absent.
+
+    Cached: without it a default install would look for the missing files on every rerun of every page.
+    """
+    try:
+        return len(cached_dataset(FULL)), None
+    except DatasetNotFoundError:
+        return None, None
+    except DatasetFormatError as exc:
+        return None, str(exc)
+
+
 def dataset_sizes() -> dict[str, int]:
     """Images per dataset source present here: the embedded sample, and the full test set when it is found."""
     sizes = {SAMPLE: len(cached_dataset(SAMPLE))}
-    try:
-        sizes[FULL] = len(cached_dataset(FULL))
-    except DatasetNotFoundError:
-        pass
-    except DatasetFormatError as exc:
-        st.sidebar.warning(f"The full CIFAR-10 test set is unusable: {exc}")
+    full, problem = _full_test_set()
+    if full is not None:
+        sizes[FULL] = full
+    if problem:
+        st.sidebar.warning(f"The full CIFAR-10 test set is unusable: {problem}")
     return sizes
 
 
