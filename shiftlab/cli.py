@@ -25,27 +25,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``shiftlab`` parser with one subparser per command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``shiftlab`` parser with one subparser per command; only ``command``'s module is imported and its
+    flags added, since importing every command's module (Streamlit, DuckDB, the training stack) would slow
+    every call."""
     parser = argparse.ArgumentParser(
         prog="shiftlab", description="See how an image classifier behaves, and why, when its input distribution shifts.",
         epilog="`shiftlab COMMAND --help` describes each command.")
     parser.add_argument("--version", action="version", version=f"shiftlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, summary) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=summary, description=module.__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.configure(sub)
-        sub.set_defaults(run=module.run)
+        sub = commands.add_parser(name, help=summary, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == command:
+            module = importlib.import_module(module_name)
+            sub.description = module.__doc__
+            module.configure(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; 2 on a user error (after printing it)."""
-    args, extra = build_parser().parse_known_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((arg for arg in argv if not arg.startswith("-")), None))
+    args, extra = parser.parse_known_args(argv)
     if extra and args.command != "app":
-        build_parser().parse_args(argv)  # lets argparse name the unknown flags and exit
+        parser.parse_args(argv)  # lets argparse name the unknown flags and exit
     if args.command == "app":
         args.streamlit_args = extra
     try:
