@@ -92,7 +92,11 @@ class ModelSpec:
     description: str
     hooks: Callable[[dict], AttributionHooks]
     weights: tuple[Weights, ...] = ()
-    family: str = "cnn"
+
+    @property
+    def family(self) -> str:
+        """``"vit"`` or ``"cnn"``, as its attribution hooks say (a token model with attention maps is a ViT)."""
+        return self.hooks(self.config).family
 
     def variant_dir(self) -> Path:
         return checkpoint_root() / self.dataset / self.arch
@@ -197,7 +201,6 @@ _REGISTRY: dict[str, ModelSpec] = {
             description="ViT, patch 4, width 192, depth 6, 3 heads (Hugging Face ViTForImageClassification)",
             hooks=vit_hooks,
             weights=_cifar_weights("vit_tiny"),
-            family="vit",
         ),
         ModelSpec(
             arch="efficientnet_lite0",
