@@ -243,8 +243,10 @@ def wcam_run(method: str, resume: Any = None) -> dict | None:
 
     def update(done: int, total: int) -> None:
         left = (time.perf_counter() - start) / max(done, 1) * (total - done)
-        bar.progress(min(done / max(total, 1), 1.0),
-                     text=f"WCAM: {done:,} / {total:,} perturbed images · about {left:.0f} s left")
+        if done >= total:  # finished (a later doubling of the design shows the bar again in the same place)
+            bar.empty()
+            return
+        bar.progress(done / max(total, 1), text=f"WCAM: {done:,} / {total:,} perturbed images · about {left:.0f} s left")
 
     return {"progress": update, "resume": resume}
 
