@@ -24,7 +24,7 @@ for method in view.methods:
         st.warning(warning)
 
 with ui.user_errors():
-    pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size)
+    pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size, picture.offset)
     results = {
         method: ui.cached_explanation(view.arch, view.variant, pair, method, view.target == "source",
                                       method_options(method, loaded.input_size), ui.wcam_run(method))

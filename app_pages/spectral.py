@@ -24,7 +24,7 @@ levels = options["levels"]
 ui.show_shift(shift, *image.shape[:2])
 
 with ui.user_errors():
-    pair = image_pair(image, shift, severity, seed, loaded.input_size)
+    pair = image_pair(image, shift, severity, seed, loaded.input_size, picture.offset)
     cost = ui.wcam_cost(view.arch, view.variant, options)
 st.caption(text.WCAM_COST.format(least=cost.forward_passes, most=cost.max_forward_passes, seconds=cost.seconds,
                                  max_seconds=cost.max_seconds, grid=cost.grid_size, options=options_text(options)))

@@ -22,7 +22,7 @@ if warning := slow_warning(method, loaded.input_size):
     st.warning(warning)
 
 with ui.user_errors(), st.spinner(f"Trying {len(candidates_grid(view.shift))} severities and seeds of {view.shift}…"):
-    found = ui.cached_triptych(view.arch, view.variant, picture.pixels, view.shift)
+    found = ui.cached_triptych(view.arch, view.variant, picture.pixels, view.shift, picture.offset)
 st.markdown(text.TRIPTYCH_SEARCH.format(n=len(found.candidates), shift=view.shift,
                                         kept=sum(int(c.logits.argmax()) == int(found.source_logits.argmax())
                                                  for c in found.candidates)))

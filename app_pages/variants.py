@@ -24,7 +24,7 @@ if warning := slow_warning(method, loaded.input_size):
     st.warning(warning)
 
 with ui.user_errors():
-    pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size)
+    pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size, picture.offset)
     results = {
         variant: ui.cached_explanation(view.arch, variant, pair, method, True,
                                          method_options(method, loaded.input_size), ui.wcam_run(method))

@@ -69,6 +69,15 @@ def test_image_pair_shifts_at_the_image_resolution(image):
     assert image_pair(image, "gaussian_blur", 3, 0, 64).shape == (2, 64, 64, 3)
 
 
+def test_a_dataset_images_pair_is_its_shifted_copy_in_the_whole_set():
+    """Compare, Variants, Spectral and Triptych shift a sample image from its offset in the set, so a case opened
+    from Cases, Calibration or a sweep shows the pixels those were computed on."""
+    images = load_dataset("cifar10-sample", limit=12).images
+    whole = apply("gaussian_noise", images, 3, 0)
+    np.testing.assert_array_equal(image_pair(images[9], "gaussian_noise", 3, 0, 32, offset=9)[1], whole[9])
+    assert not np.array_equal(image_pair(images[9], "gaussian_noise", 3, 0, 32)[1], whole[9])
+
+
 def test_identical_pair_has_no_drift(loaded, image):
     result = explain_pair(loaded, np.stack([image, image]), "saliency")
     assert result.drift["top_k_iou"] == pytest.approx(1.0)

@@ -197,7 +197,7 @@ def test_uploads_are_used_or_refused_in_plain_words(zoo):
 
 def test_variants_marks_each_variants_flip(shipped, sample):
     at = run(VARIANTS, image="cifar10-sample:3", shift="fog", severity="5")
-    pair = image_pair(sample.images[3], "fog", 5, 0, 32)
+    pair = image_pair(sample.images[3], "fog", 5, 0, 32, offset=3)
     variants = list_variants("resnet20")
     shown = [m for m in markdown(at) if m.startswith(("**`", ":green", ":red"))]
     for variant in variants:
@@ -209,7 +209,7 @@ def test_variants_marks_each_variants_flip(shipped, sample):
 
 def test_triptych_panels_are_the_search_result(shipped, sample):
     at = run(TRIPTYCH, image="cifar10-sample:3", shift="gaussian_noise")
-    found = search(load_model("resnet20", "baseline"), sample.images[3], "gaussian_noise")
+    found = search(load_model("resnet20", "baseline"), sample.images[3], "gaussian_noise", offset=3)
     captions = [c.value for c in at.caption]
     for pick in (found.kept, found.flipped):
         if pick is not None:

@@ -186,6 +186,26 @@ def test_stored_maps_are_the_attribution_maps(store, direct):
     assert np.allclose(results.stack_maps(frame), maps.astype(np.float16), atol=1e-6)
 
 
+def test_stored_details_are_the_methods_per_image_figures(tmp_path):
+    """A WCAM sweep with --store-maps keeps what the Spectral page shows (wavelet map, spectral profile and its
+    error bars, convergence figure), equal to WCAM's own extras for the same images."""
+    options = {"nb_design": 4, "max_design": 4, "grid_size": 4}
+    sweep(tmp_path / "run", ["resnet20/baseline"], ["fog"], "2", "cifar10-sample", indices=[5, 9], device="cpu",
+          methods=["wcam"], method_options={"wcam": options}, store_maps=True, progress=False)
+    data = load_dataset("cifar10-sample")
+    loaded = load_model("resnet20", "baseline", device="cpu")
+    source = data.images[[5, 9]]
+    targets = predict_logits(loaded.model, source).argmax(1)
+    direct = attribute(loaded, apply("fog", data.images, 2, 0, device="cpu")[[5, 9]], "wcam", target=targets, **options)
+    with results.open(tmp_path / "run") as opened:
+        frame = opened.maps("resnet20", "baseline", "fog", 2, method="wcam")
+    assert frame["image"].tolist() == [5, 9]
+    for i, details in enumerate(frame["details"]):
+        assert sorted(details) == sorted(k for k, v in direct.extras.items() if isinstance(v, np.ndarray) and v.dtype != object)
+        for name in ("wavelet_map", "spectral_levels", "spectral_levels_std", "map_agreement", "nb_design", "stable"):
+            assert np.array_equal(details[name], direct.extras[name][i]), name
+
+
 def test_a_corrupt_or_missing_file_is_named_and_the_rest_keeps_working(tmp_path, store):
     broken = tmp_path / "run"
     shutil.copytree(store, broken)

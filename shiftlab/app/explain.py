@@ -71,12 +71,13 @@ def prediction_text(logits: np.ndarray, classes: list[str], k: int = 3) -> str:
     return " · ".join(f"**{name}** {p:.0%}" if i == 0 else f"{name} {p:.0%}" for i, (name, p) in enumerate(ranking))
 
 
-def image_pair(image: np.ndarray, shift: str, severity: int, seed: int, size: int) -> np.ndarray:
+def image_pair(image: np.ndarray, shift: str, severity: int, seed: int, size: int, offset: int = 0) -> np.ndarray:
     """uint8 2×size×size×3: the image and its shifted copy, each resized to the model.
 
-    The shift runs at the image's own resolution, as in ``shiftlab.app.experiment``.
+    The shift runs at the image's own resolution, as in ``shiftlab.app.experiment``,
+    from position ``offset`` of its random stream (``Picture.offset``).
     """
-    shifted = apply(shift, image[None], severity, seed)
+    shifted = apply(shift, image[None], severity, seed, offset=offset)
     return model_inputs(np.stack([image, shifted[0]]), size)
 
 

@@ -23,11 +23,14 @@ from shiftlab.images import fit_to_model
 
 @dataclass(frozen=True)
 class Picture:
-    """One image of a view: pixels (uint8 H×W×3), its dataset label (None for a photo or an upload), a caption."""
+    """One image of a view: pixels (uint8 H×W×3), its dataset label (None for a photo or an upload), a caption,
+    and ``offset``, its index in its dataset (0 for a photo or an upload): where a random shift's stream starts,
+    so a dataset image gets here the shifted pixels a whole-set evaluation or a sweep gives it."""
 
     pixels: np.ndarray
     label: str | None
     caption: str
+    offset: int = 0
 
 
 def frame_count(data: bytes) -> int:
@@ -50,4 +53,4 @@ def picture(ref: ImageRef, datasets: Callable[[str], ImageDataset], input_size: 
         return Picture(fit_to_model(photo(ref.key), input_size), None, f"photo: {ref.key}")
     data = datasets(ref.source)
     label = data.classes[data.labels[ref.index]]
-    return Picture(data.images[ref.index], label, f"{ref} · label {label}")
+    return Picture(data.images[ref.index], label, f"{ref} · label {label}", ref.index)

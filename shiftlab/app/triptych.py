@@ -48,10 +48,11 @@ def candidates_grid(shift: str) -> list[tuple[int, int]]:
     return [(severity, seed) for severity in SEVERITIES for seed in seeds]
 
 
-def search(loaded: LoadedModel, image: np.ndarray, shift: str) -> TriptychSearch:
-    """Try every (severity, seed) of ``shift`` on ``image`` and pick the kept and the flipped version."""
+def search(loaded: LoadedModel, image: np.ndarray, shift: str, offset: int = 0) -> TriptychSearch:
+    """Try every (severity, seed) of ``shift`` on ``image`` (``Picture.offset`` in its dataset) and pick the
+    kept and the flipped version."""
     grid = candidates_grid(shift)
-    shifted = np.concatenate([apply(shift, image[None], severity, seed) for severity, seed in grid])
+    shifted = np.concatenate([apply(shift, image[None], severity, seed, offset=offset) for severity, seed in grid])
     batch = model_inputs(np.concatenate([image[None], shifted]), loaded.input_size)
     logits = predict_logits(loaded.model, batch)
     source_class = int(logits[0].argmax())

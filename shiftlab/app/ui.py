@@ -291,9 +291,9 @@ def cached_set_drift(arch: str, variant: str, dataset: str, shift: str, severity
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_triptych(arch: str, variant: str, image: np.ndarray, shift: str) -> TriptychSearch:
+def cached_triptych(arch: str, variant: str, image: np.ndarray, shift: str, offset: int) -> TriptychSearch:
     """``triptych.search`` once per (model, image, shift)."""
-    return search(cached_model(arch, variant), image, shift)
+    return search(cached_model(arch, variant), image, shift, offset)
 
 
 # ---------------------------------------------------------------- the view

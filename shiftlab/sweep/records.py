@@ -9,11 +9,17 @@ files: they are the partition folders' names (hive layout).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pyarrow as pa
+from safetensors.numpy import load, save
 from scipy.special import softmax
 
 from shiftlab.metrics import drift_report, energy_score, max_logit_score, msp_score
+
+if TYPE_CHECKING:  # importing shiftlab.attribution costs captum's import; records only read its results
+    from shiftlab.attribution.base import Attribution
 
 #: the columns every record file starts with: which condition and which image
 KEYS = [("severity", pa.int8()), ("seed", pa.int32()), ("image", pa.int32())]
@@ -37,6 +43,7 @@ ATTRIBUTIONS = pa.schema(KEYS + [
     ("ssim", pa.float32()),
     ("map", pa.binary()),  # float16 H×W map, row-major (null unless maps are stored)
     ("map_size", pa.int16()),  # H (= W) of the stored map
+    ("details", pa.binary()),  # safetensors of the method's per-image figures (null unless maps are stored)
 ])
 
 
@@ -66,11 +73,14 @@ def prediction_table(severity: int, seed: int, images: np.ndarray, labels: np.nd
 
 
 def attribution_table(severity: int, seed: int, images: np.ndarray, targets: np.ndarray, clean_maps: np.ndarray,
-                      maps: np.ndarray, store_maps: bool) -> pa.Table:
-    """The attribution records: drift of ``maps`` against ``clean_maps`` (N×H×W each), and the maps as float16."""
+                      attribution: Attribution, store_maps: bool) -> pa.Table:
+    """The attribution records: drift of the ``attribution``'s maps against ``clean_maps`` (N×H×W each), and,
+    with ``store_maps``, the maps as float16 and the method's per-image figures (``encode_details``)."""
+    maps = attribution.maps
     drift = drift_report(clean_maps, maps, k=10.0)
     n, size = len(maps), maps.shape[-1]
     stored = [m.astype(np.float16).tobytes() for m in maps] if store_maps else [None] * n
+    details = encode_details(attribution.extras, n) if store_maps else [None] * n
     columns = {
         **_keys(severity, seed, images),
         "target": targets.astype(np.int16),
@@ -80,8 +90,26 @@ def attribution_table(severity: int, seed: int, images: np.ndarray, targets: np.
         "ssim": drift["ssim"].astype(np.float32),
         "map": pa.array(stored, pa.binary()),
         "map_size": np.full(n, size if store_maps else 0, np.int16),
+        "details": pa.array(details, pa.binary()),
     }
     return pa.table(columns, schema=ATTRIBUTIONS)
+
+
+def encode_details(extras: dict[str, Any], n: int) -> list[bytes]:
+    """Each image's numeric figures from an attribution's ``extras``, as one safetensors blob per image.
+
+    Kept: every array with one row per image (WCAM's wavelet map, spectral
+    profile and its error bars, convergence figure, designs run), so a page can
+    show a stored result whole. Lists (WCAM's raw design outputs, what a
+    refinement reuses) and strings are left out: they are large or derived.
+    """
+    kept = {k: v for k, v in extras.items() if isinstance(v, np.ndarray) and v.dtype != object and v.shape[:1] == (n,)}
+    return [save({k: np.array(v[i]) for k, v in kept.items()}) for i in range(n)]
+
+
+def decode_details(blob: bytes) -> dict[str, np.ndarray]:
+    """One image's stored figures (``encode_details``)."""
+    return load(bytes(blob))
 
 
 def decode_map(blob: bytes, size: int) -> np.ndarray:

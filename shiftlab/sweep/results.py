@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from shiftlab.errors import ParameterError, SweepStoreError
 from shiftlab.metrics import OOD_SCORES
 from shiftlab.sweep.plan import MANIFEST, SOURCE, Partition, SweepPlan, read_plan
-from shiftlab.sweep.records import PREDICTIONS, decode_map
+from shiftlab.sweep.records import PREDICTIONS, decode_details, decode_map
 
 Names = str | Sequence[str] | None
 Severities = int | Sequence[int] | None
@@ -277,13 +277,14 @@ class SweepResults:
 
     def maps(self, model: str, variant: str, shift: str, severity: int, method: str | None = None, seed: int = 0,
              images: Sequence[int] | None = None) -> pd.DataFrame:
-        """The stored maps of one view, image by image: image, target, iou, spearman, pearson, ssim and ``map``
-        (a float32 H×W array). ``SweepStoreError`` when the sweep did not store them."""
+        """The stored maps of one view, image by image: image, target, iou, spearman, pearson, ssim, ``map``
+        (a float32 H×W array) and ``details`` (the method's per-image figures, a dict of arrays, see
+        ``records.encode_details``). ``SweepStoreError`` when the sweep did not store maps."""
         name = self._method(method)
         files = self._select("attributions", model, variant, shift, name, False)
         if not files:
             raise SweepStoreError(f"{self.root}: no {name} attributions for {model}/{variant} {shift}")
-        rel = self._relation(files, "severity, seed, image, target, iou, spearman, pearson, ssim, map, map_size")
+        rel = self._relation(files, "severity, seed, image, target, iou, spearman, pearson, ssim, map, map_size, details")
         where = "severity = $severity AND seed = $seed" + ("" if images is None else " AND list_contains($images, image)")
         params = {"severity": int(severity), "seed": int(0 if shift == SOURCE else seed)}
         if images is not None:
@@ -292,6 +293,7 @@ class SweepResults:
         if frame["map"].isna().any() or (frame["map_size"] == 0).any():
             raise SweepStoreError(f"{files[0]}: the sweep did not store {name} maps (run it with --store-maps)")
         frame["map"] = [decode_map(blob, int(size)) for blob, size in zip(frame["map"], frame["map_size"])]
+        frame["details"] = [decode_details(blob) for blob in frame["details"]]
         return frame.drop(columns="map_size")
 
     def sql(self, query: str, model: Names = None, variant: Names = None, shift: Names = None,
@@ -301,7 +303,7 @@ class SweepResults:
         self.connection.execute(f"CREATE OR REPLACE TEMP VIEW predictions AS {self._relation(files, '*')}")
         if self.plan.methods:
             attr = self._select("attributions", model, variant, shift, self._method(method), True)
-            self.connection.execute(f"CREATE OR REPLACE TEMP VIEW attributions AS {self._relation(attr, '* EXCLUDE (map)')}")
+            self.connection.execute(f"CREATE OR REPLACE TEMP VIEW attributions AS {self._relation(attr, '* EXCLUDE (map, details)')}")
             files += attr
         return self._query(query, {}, files)
 

@@ -2,15 +2,16 @@
 
 Both engines call it (the local loop directly, Ray once per actor), so they
 compute the same bytes. Shifted images come from ``shiftlab.shifts.apply``
-with the unit's ``offset`` into the dataset, which makes a chunk's images
-those of ``apply`` on the whole dataset: the accuracy of a sweep equals
-``shiftlab evaluate``'s. Loaded models and the clean images' attributions
+with each image's index in the dataset as its ``offset``, which makes a
+chunk's images (or chosen images') those of ``apply`` on the whole dataset:
+the accuracy of a sweep equals ``shiftlab evaluate``'s. Loaded models and the clean images' attributions
 are cached, since every unit of a model needs them.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,9 @@ from shiftlab.models import LoadedModel, load_model
 from shiftlab.shifts import apply
 from shiftlab.sweep.plan import SOURCE, SweepPlan, Unit
 from shiftlab.sweep.records import attribution_table, prediction_table
+
+if TYPE_CHECKING:
+    from shiftlab.attribution import Attribution
 
 #: images per batch on the CPU at 32×32 px, scaled by pixel count for larger inputs (best measured on 2 cores)
 CPU_BATCH_PIXELS = 256 * 32 * 32
@@ -73,12 +77,19 @@ class SweepWorker:
         return loaded, self.batch_size or auto_batch_size(loaded)
 
     def shifted(self, unit: Unit) -> np.ndarray:
-        """The unit's images under its shift (the clean images for ``source``)."""
-        images = self.images[unit.start : unit.stop]
+        """The unit's images under its shift (the clean images for ``source``).
+
+        Each image's random stream starts at its index in the dataset, so a
+        sweep of chosen images gives each the bytes it gets in a sweep (or an
+        evaluation) of the whole set; consecutive indices are shifted as one batch.
+        """
         shift = unit.partition.shift
         if shift == SOURCE:
-            return images
-        return apply(shift, images, unit.severity, unit.seed, device=self.device, offset=unit.start)
+            return self.images[unit.start : unit.stop]
+        index = self.index[unit.start : unit.stop]
+        runs = np.split(np.arange(unit.start, unit.stop), np.flatnonzero(np.diff(index) != 1) + 1)
+        return np.concatenate([apply(shift, self.images[run[0] : run[-1] + 1], unit.severity, unit.seed,
+                                     device=self.device, offset=int(self.index[run[0]])) for run in runs])
 
     def logits(self, arch: str, variant: str, images: np.ndarray) -> np.ndarray:
         loaded, batch_size = self._model(arch, variant)
@@ -96,26 +107,26 @@ class SweepWorker:
         labels = self.labels[unit.start : unit.stop]
         return prediction_table(unit.severity, unit.seed, self.index[unit.start : unit.stop], labels, logits)
 
-    def _clean_attribution(self, arch: str, variant: str, method: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """(targets, maps) of the clean images ``start:stop``: each explains the model's clean prediction."""
+    def _clean_attribution(self, arch: str, variant: str, method: str, start: int, stop: int) -> tuple[np.ndarray, Attribution]:
+        """(targets, attribution) of the clean images ``start:stop``: each explains the model's clean prediction."""
         # imported here: a predictions-only worker (a Ray actor) does not pay for captum's import
         from shiftlab.attribution import attribute
 
         loaded, _ = self._model(arch, variant)
         images = self.images[start:stop]
         targets = self.logits(arch, variant, images).argmax(1)
-        return targets, attribute(loaded, images, method, target=targets, **self.plan.method_options.get(method, {})).maps
+        return targets, attribute(loaded, images, method, target=targets, **self.plan.method_options.get(method, {}))
 
     def attributions(self, unit: Unit) -> pa.Table:
         p = unit.partition
         targets, clean = self._clean(p.model, p.variant, p.method, unit.start, unit.stop)
         if p.shift == SOURCE:
-            maps = clean
+            shifted = clean
         else:
             from shiftlab.attribution import attribute
 
             loaded, _ = self._model(p.model, p.variant)
             options = self.plan.method_options.get(p.method, {})
-            maps = attribute(loaded, self.shifted(unit), p.method, target=targets, **options).maps
+            shifted = attribute(loaded, self.shifted(unit), p.method, target=targets, **options)
         index = self.index[unit.start : unit.stop]
-        return attribution_table(unit.severity, unit.seed, index, targets, clean, maps, self.plan.store_maps)
+        return attribution_table(unit.severity, unit.seed, index, targets, clean.maps, shifted, self.plan.store_maps)
