@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from shiftlab.app import text, ui
+from shiftlab.app import sweep_panel, text, ui
 from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits
 from shiftlab.app.explain import image_pair, method_options, options_text, slow_warning
 from shiftlab.app.heatmaps import colour_bar
@@ -26,8 +26,8 @@ for method in view.methods:
 with ui.user_errors():
     pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size, picture.offset)
     results = {
-        method: ui.cached_explanation(view.arch, view.variant, pair, method, view.target == "source",
-                                      method_options(method, loaded.input_size), ui.wcam_run(method))
+        method: sweep_panel.pair_explanation(view, view.variant, picture, pair, method, view.target == "source",
+                                             method_options(method, loaded.input_size))
         for method in ui.progress(view.methods, len(view.methods), "Attribution methods done")
     }
 prediction = PairPrediction(next(iter(results.values())).logits, loaded.classes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab.app import text, ui
+from shiftlab.app import sweep_panel, text, ui
 from shiftlab.app.charts import spectral_levels_chart, spectral_subbands_chart
 from shiftlab.app.compare import grid_picture
 from shiftlab.app.explain import image_pair, method_options, options_text, prediction_text, refined
@@ -32,11 +32,12 @@ st.caption(text.WCAM_COST.format(least=cost.forward_passes, most=cost.max_forwar
 refinements = st.session_state.setdefault("wcam_refinements", {})
 key = (view.model, str(view.image), picture.caption, shift, severity, seed)
 with ui.user_errors():
-    result = ui.cached_explanation(view.arch, view.variant, pair, METHOD, True, options, ui.wcam_run(METHOD))
+    result = sweep_panel.pair_explanation(view, view.variant, picture, pair, METHOD, True, options)
     for _ in range(refinements.get(key, 0)):
         done = int(result.attribution.extras["nb_design"].max())
+        resume = result.attribution if "design_outputs" in result.attribution.extras else None  # stored: run anew
         result = ui.cached_explanation(view.arch, view.variant, pair, METHOD, True, refined(options, done),
-                                       ui.wcam_run(METHOD, result.attribution))
+                                       ui.wcam_run(METHOD, resume))
 extras = result.attribution.extras
 
 factor = display_factor(loaded.input_size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from shiftlab.app import charts, text, ui
+from shiftlab.app import charts, sweep_panel, text, ui
 from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits
 from shiftlab.app.explain import image_pair, method_options, slow_warning
 from shiftlab.app.heatmaps import colour_bar
@@ -26,8 +26,8 @@ if warning := slow_warning(method, loaded.input_size):
 with ui.user_errors():
     pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size, picture.offset)
     results = {
-        variant: ui.cached_explanation(view.arch, variant, pair, method, True,
-                                         method_options(method, loaded.input_size), ui.wcam_run(method))
+        variant: sweep_panel.pair_explanation(view, variant, picture, pair, method, True,
+                                              method_options(method, loaded.input_size))
         for variant in ui.progress(variants, len(variants), f"{method} maps done")
     }
 factor = display_factor(loaded.input_size)

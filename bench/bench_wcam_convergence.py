@@ -14,7 +14,7 @@ seed-to-seed correlation of the Sobol index maps (wavelet domain) and of the
 spatial maps, the total-variation distance of the spectral profiles (share per
 level), and what the convergence figure of seed 1 alone predicted, with the
 share of images where its verdict (stable / noisy) matches the measured pair.
-Configs: ``main`` (default perturbation, grid 8, 32 images, up to 128 points),
+Configs: ``main`` (default perturbation, grid 8, 32 images, up to 256 points),
 ``reference`` (the paper's perturbation, 8 of those images, up to 64) and
 ``grid16`` (grid 16 at 32 px, 8 images, up to 16). Run configs in separate
 processes with --record-only to use two cores, then once more to print.
@@ -59,7 +59,7 @@ class Config:
 
 
 CONFIGS = {
-    "main": Config("normalized", 8, 32, 128),
+    "main": Config("normalized", 8, 32, 256),
     "reference": Config("reference", 8, 8, 64),
     "grid16": Config("normalized", 16, 8, 16),
 }
@@ -175,18 +175,19 @@ def study(name: str, logits: np.ndarray, target: np.ndarray, outputs_list: tuple
     config = CONFIGS[name]
     dim = config.grid**2 + 2
     lines = []
-    sizes = [n for n in (8, 16, 32, 64, 128) if n <= config.n_max]
+    sizes = [n for n in (8, 16, 32, 64, 128, 256) if n <= config.n_max]
     for output in outputs_list:
         explained = [[outputs_of(s, t, output) for s in image] for image, t in zip(logits, target)]
         for n in sizes:
             metrics = np.array([pair_metrics(a[:n], b[:n], 32) for a, b in explained])
             lines.append(row(f"{name}, {output}, {n} designs", n * dim, metrics))
         if config.n_max >= 64:
-            for start in (16, 32) if config.n_max == 64 else (32,):
-                ends = [[adaptive(s, 32, start, config.n_max) for s in image] for image in explained]
+            runs = [(16, 64), (32, 64)] if config.n_max == 64 else [(32, cap) for cap in (128, 256) if cap <= config.n_max]
+            for start, cap in runs:
+                ends = [[adaptive(s, 32, start, cap) for s in image] for image in explained]
                 passes = np.mean([len(s) * dim for image in ends for s in image])
                 metrics = np.array([pair_metrics(a, b, 32) for a, b in ends])
-                lines.append(row(f"{name}, {output}, adaptive {start}→{config.n_max}", passes, metrics))
+                lines.append(row(f"{name}, {output}, adaptive {start}→{cap}", passes, metrics))
         if name == "main" and output in ("log_odds", "probability"):
             for n in sizes[-1:]:
                 metrics = np.array([pair_metrics(a[:n], b[:n], 32, sobol_2007) for a, b in explained])

@@ -24,13 +24,18 @@ from shiftlab.images import fit_to_model
 @dataclass(frozen=True)
 class Picture:
     """One image of a view: pixels (uint8 H×W×3), its dataset label (None for a photo or an upload), a caption,
-    and ``offset``, its index in its dataset (0 for a photo or an upload): where a random shift's stream starts,
-    so a dataset image gets here the shifted pixels a whole-set evaluation or a sweep gives it."""
+    and the reference it was loaded from (None for an upload)."""
 
     pixels: np.ndarray
     label: str | None
     caption: str
-    offset: int = 0
+    ref: ImageRef | None = None
+
+    @property
+    def offset(self) -> int:
+        """The image's index in its dataset (0 for a photo or an upload): where a random shift's stream starts,
+        so a dataset image gets here the shifted pixels a whole-set evaluation or a sweep gives it."""
+        return self.ref.index if self.ref is not None and self.ref.source != PHOTO else 0
 
 
 def frame_count(data: bytes) -> int:
@@ -50,7 +55,7 @@ def photo(name: str) -> np.ndarray:
 def picture(ref: ImageRef, datasets: Callable[[str], ImageDataset], input_size: int) -> Picture:
     """The pixels, label and caption of ``ref``; ``datasets(name)`` loads a dataset source."""
     if ref.source == PHOTO:
-        return Picture(fit_to_model(photo(ref.key), input_size), None, f"photo: {ref.key}")
+        return Picture(fit_to_model(photo(ref.key), input_size), None, f"photo: {ref.key}", ref)
     data = datasets(ref.source)
     label = data.classes[data.labels[ref.index]]
-    return Picture(data.images[ref.index], label, f"{ref} · label {label}", ref.index)
+    return Picture(data.images[ref.index], label, f"{ref} · label {label}", ref)

@@ -1,0 +1,79 @@
+"""The shipped attribution store serves a page's pair exactly as the live computation would (shiftlab.app.stored)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shiftlab.app.explain import explain_pair, image_pair, method_options
+from shiftlab.app.stored import stored_pair
+from shiftlab.app.view import ImageRef
+from shiftlab.data import load_dataset
+from shiftlab.models import load_model
+from shiftlab.sweep import results
+from shiftlab.sweep.ship import shipped_store
+
+SHIFT, SEVERITY, VARIANT = "fog", 3, "augmix"
+
+
+@pytest.fixture(scope="module")
+def store():
+    with results.open(shipped_store("attributions")) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def image(store) -> int:
+    return store.plan.data["indices"][5]
+
+
+@pytest.fixture(scope="module")
+def pair(image) -> np.ndarray:
+    pixels = load_dataset("cifar10-sample").images[image]
+    return image_pair(pixels, SHIFT, SEVERITY, 0, 32, offset=image)
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    return load_model("resnet20", VARIANT)
+
+
+def lookup(store, loaded, image, pair, method, **changes):
+    view = {"ref": ImageRef("cifar10-sample", str(image)), "shift": SHIFT, "severity": SEVERITY, "seed": 0,
+            "options": method_options(method, 32), **changes}
+    return stored_pair(store, loaded, "resnet20", VARIANT, view["ref"], pair, view["shift"], view["severity"],
+                       view["seed"], method, view["options"])
+
+
+def test_the_store_holds_gradcam_and_wcam_at_the_pages_options(store):
+    assert set(store.methods()) == {"gradcam", "wcam"}
+
+
+@pytest.mark.parametrize("method", ["gradcam", "wcam"])
+def test_a_stored_pair_is_the_live_result(store, loaded, image, pair, method):
+    stored = lookup(store, loaded, image, pair, method)
+    live = explain_pair(loaded, pair, method, True, **method_options(method, 32))
+    assert stored is not None
+    np.testing.assert_array_equal(stored.logits, live.logits)
+    assert stored.attribution.target.tolist() == live.attribution.target.tolist()
+    np.testing.assert_allclose(stored.attribution.maps, live.attribution.maps.astype(np.float16), atol=1e-6)
+    assert stored.drift == pytest.approx(live.drift, abs=1e-6)
+    for name, value in stored.attribution.extras.items():
+        if name == "verdict":
+            assert value == live.attribution.extras[name]
+        else:
+            np.testing.assert_array_equal(value, live.attribution.extras[name], err_msg=name)
+
+
+def test_the_store_answers_only_for_what_it_holds(store, loaded, image, pair):
+    assert lookup(store, loaded, image, pair, "gradcam", seed=1) is None
+    assert lookup(store, loaded, image, pair, "gradcam", severity=2) is None
+    assert lookup(store, loaded, image, pair, "gradcam", ref=ImageRef("cifar10-sample", str(image + 1))) is None
+    assert lookup(store, loaded, image, pair, "gradcam", ref=None) is None
+    assert lookup(store, loaded, image, pair, "wcam", options={**method_options("wcam", 32), "seed": 1}) is None
+    assert lookup(store, loaded, image, pair, "saliency") is None
+
+
+def test_other_weights_than_the_sweeps_are_computed_live(store, image, pair):
+    untrained = load_model("resnet20", None, seed=0)
+    assert lookup(store, untrained, image, pair, "gradcam") is None
