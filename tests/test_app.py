@@ -14,6 +14,7 @@ from shiftlab.data import load_dataset
 from shiftlab.inference import predict_logits, top_k
 from shiftlab.models import load_model
 from shiftlab.shifts import apply
+from shiftlab.sweep.ship import ATTRIBUTION_SEVERITY, ATTRIBUTION_SHIFTS, TOUR_IMAGE
 from shiftlab.zoo.tables import zoo_rows
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -65,6 +66,8 @@ def test_tour_preset_is_where_the_baseline_flips_and_augmix_holds():
     assert clean["baseline"][preset.index].argmax() == label
     assert shifted[preset.shift]["baseline"][preset.index].argmax() != label
     assert shifted[preset.shift]["augmix"][preset.index].argmax() == label
+    assert preset.index == TOUR_IMAGE and preset.shift in ATTRIBUTION_SHIFTS  # the tour's maps are in the store
+    assert str(TOUR_SEVERITY) == ATTRIBUTION_SEVERITY
 
 
 def test_find_preset_picks_the_largest_drop_by_hand():

@@ -1,15 +1,15 @@
 """The sweeps shipped with the app, in ``shiftlab/_store/``, and the one command that (re)makes them.
 
     python -m shiftlab.sweep.ship                  # both stores (resumes; --fresh starts over)
-    python -m shiftlab.sweep.ship --add-method wcam --option levels=3 grid_size=8
+    python -m shiftlab.sweep.ship --add-method integrated_gradients --option n_steps=16   # another method
 
 ``sample``: the embedded CIFAR-10 sample (500 images) × every CIFAR-10 model
 and variant with weights × the 19 corruptions × severities 1-5, seed 0
-(predictions and scores). ``attributions``: the curated ``CURATED`` images ×
-every ResNet-20 variant × ``ATTRIBUTION_SHIFTS`` at severity 3, with gradcam
-maps; ``--add-method`` adds another method's maps to it (only the new
-partitions are computed). Both are made on the CPU, so a test can recompute
-records on any machine and find the same bytes.
+(predictions and scores). ``attributions``: the ``curated_images`` ×
+every ResNet-20 variant × ``ATTRIBUTION_SHIFTS`` at severity 3, with the maps
+of ``ATTRIBUTION_METHODS`` (gradcam and wcam); ``--add-method`` adds another
+method's maps to it (only the new partitions are computed). Both are made on
+the CPU, so a test can recompute records on any machine and find the same bytes.
 """
 
 from __future__ import annotations
@@ -27,8 +27,12 @@ STORE = Path(__file__).resolve().parents[1] / "_store"
 SAMPLE = "cifar10-sample"
 #: the two classes the CIFAR-10 models confuse most: their second image joins the first image of every class
 CONFUSED = ("cat", "dog")
+#: the guided tour's image (the app computes its preset from the sample store; a test checks they agree)
+TOUR_IMAGE = 204
 ATTRIBUTION_SHIFTS = ("gaussian_noise", "fog", "contrast", "rotate")
 ATTRIBUTION_SEVERITY = "3"
+#: the methods whose maps the attribution store holds, each at its defaults
+ATTRIBUTION_METHODS = ("gradcam", "wcam")
 
 
 def shipped_store(name: str = "sample") -> Path:
@@ -37,21 +41,29 @@ def shipped_store(name: str = "sample") -> Path:
 
 
 def curated_images() -> list[int]:
-    """Indices in the CIFAR-10 sample: the first image of each class, then the second of each ``CONFUSED`` class."""
+    """Indices in the CIFAR-10 sample: the first image of each class, the second of each ``CONFUSED`` class and
+    the tour's image."""
     sample = load_dataset(SAMPLE)
     first = sample.first_per_class(1).tolist()
     second = [int(np.flatnonzero(sample.labels == sample.classes.index(name))[1]) for name in CONFUSED]
-    return first + second
+    return first + second + [TOUR_IMAGE]
 
 
 def make_sample(progress: bool = True) -> None:
     sweep(shipped_store("sample"), ["*/*"], ["corruptions"], "1-5", SAMPLE, device="cpu", progress=progress)
 
 
-def make_attributions(method: str = "gradcam", options: dict | None = None, progress: bool = True) -> None:
+def add_method(method: str, options: dict | None = None, progress: bool = True) -> None:
+    """Add ``method``'s maps (run with ``options``) to the attribution store; only its partitions are computed."""
     sweep(shipped_store("attributions"), ["resnet20/*"], list(ATTRIBUTION_SHIFTS), ATTRIBUTION_SEVERITY, SAMPLE,
           indices=curated_images(), methods=[method], method_options={method: options or {}}, store_maps=True,
           device="cpu", progress=progress)
+
+
+def make_attributions(progress: bool = True) -> None:
+    """The attribution store: every method of ``ATTRIBUTION_METHODS`` at its defaults (the app's options at 32 px)."""
+    for method in ATTRIBUTION_METHODS:
+        add_method(method, progress=progress)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--option", nargs="+", default=[], metavar="KEY=VALUE", help="options of --add-method")
     args = parser.parse_args(argv)
     if args.add_method:
-        make_attributions(args.add_method, parse_options(args.option))
+        add_method(args.add_method, parse_options(args.option))
         return
     for name, make in (("sample", make_sample), ("attributions", make_attributions)):
         if args.only in (None, name):
