@@ -1,6 +1,6 @@
 """The sweeps shipped with the app, in ``shiftlab/_store/``, and the one command that (re)makes them.
 
-    python -m shiftlab.sweep.ship                  # both stores (resumes; --fresh starts over)
+    python -m shiftlab.sweep.ship                  # every store (resumes; --fresh starts over)
     python -m shiftlab.sweep.ship --add-method wcam --option levels=3 grid_size=8
 
 ``sample``: the embedded CIFAR-10 sample (500 images) × every CIFAR-10 model
