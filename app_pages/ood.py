@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from shiftlab.app import charts, ood, text, ui
+from shiftlab.app import charts, ood, sweep_panel, text, ui
 from shiftlab.app.compare import grid_picture
 from shiftlab.app.experiment import labels_apply
 from shiftlab.app.thumbnails import display_factor, enlarge
@@ -19,11 +19,11 @@ ood_set = ui.pick_ood_set()
 loaded = ui.view_model(view)
 with ui.user_errors():
     data = ui.evaluation_images(dataset, loaded.input_size)
-    logits_in = ui.cached_logits(view.arch, view.variant, dataset)
-    logits_out = ui.cached_logits(view.arch, view.variant, dataset, ood_set, ood.SEVERITY, view.seed)
+    scores_in, scores_out = sweep_panel.ood_scores(view.arch, view.variant, dataset, ood_set, view.seed)
     ood_images = ui.cached_shifted(dataset, loaded.input_size, ood_set, ood.SEVERITY, view.seed)
-    table = ood.detection_table(logits_in, logits_out)
+    table = ood.detection_table(scores_in, scores_out)
 
+labelled = labels_apply(loaded.classes, data.classes)
 st.markdown(ood.describe(ood_set, dataset, len(data), view.seed))
 ui.note_labels(loaded, data)
 ui.note_subset(loaded, data)
@@ -37,13 +37,13 @@ st.subheader("Detection figures")
 st.dataframe(table.rename(index=text.SCORE_LABELS), column_config=ui.ood_columns())
 ui.csv_download(table.reset_index(), f"ood-{view.arch}-{view.variant}-{ood_set}.csv", "Download the figures (CSV)")
 for column, score in zip(st.columns(len(text.SCORE_LABELS)), text.SCORE_LABELS):
-    column.altair_chart(charts.score_histogram(logits_in, logits_out, score), width="stretch")
+    column.altair_chart(charts.score_histogram(scores_in[score], scores_out[score], score), width="stretch")
 
 st.subheader("Do the maps change on OOD images?")
 st.markdown(text.OOD_DRIFT.format(n=ood.DRIFT_IMAGES))
 with ui.user_errors():
-    drift = {method: ui.cached_set_drift(view.arch, view.variant, dataset, ood_set, ood.SEVERITY, view.seed, method,
-                                         ood.DRIFT_IMAGES, view.target == "source")
+    drift = {method: sweep_panel.ood_drift(view.arch, view.variant, dataset, ood_set, view.seed, method,
+                                           view.target == "source")
              for method in view.methods}
 drift_table = ood.drift_table(drift)
 st.dataframe(drift_table, hide_index=True, column_config=ui.drift_columns())
@@ -54,12 +54,14 @@ rows = []
 variants = ui.variants_of(view.arch)
 with ui.user_errors():
     for variant in ui.progress(variants, len(variants), "Variants done"):
-        inside = ui.cached_logits(view.arch, variant, dataset)
-        outside = ui.cached_logits(view.arch, variant, dataset, ood_set, ood.SEVERITY, view.seed)
-        gradcam = ui.cached_set_drift(view.arch, variant, dataset, ood_set, ood.SEVERITY, view.seed, "gradcam",
-                                      ood.DRIFT_IMAGES, view.target == "source")
-        rows.append(ood.summary_row(variant, data.labels, inside, outside, gradcam, labels_apply(loaded.classes, data.classes)))
+        figures = sweep_panel.ood_id_figures(view.arch, variant, dataset, view.seed, ood_set) if labelled else None
+        gradcam = sweep_panel.ood_drift(view.arch, variant, dataset, ood_set, view.seed, "gradcam",
+                                        view.target == "source")
+        rows.append(ood.summary_row(variant, figures,
+                                    *sweep_panel.ood_scores(view.arch, variant, dataset, ood_set, view.seed), gradcam))
 summary = pd.DataFrame(rows)
 st.dataframe(summary, hide_index=True, column_config=ui.summary_columns())
 st.caption(text.OOD_SUMMARY_NOTE.format(ood_set=ood_set, n=ood.DRIFT_IMAGES))
+if dataset == sweep_panel.SHIPPED_DATA:
+    st.caption(text.OOD_FROM_STORE)
 ui.csv_download(summary, f"ood-summary-{view.arch}-{ood_set}.csv", "Download the table (CSV)")

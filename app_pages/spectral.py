@@ -1,4 +1,8 @@
-"""Spectral profile: the image scales (coarse shape to fine texture) a prediction rests on, before and after a shift."""
+"""Spectral profile: the image scales (coarse shape to fine texture) a prediction rests on, before and after a shift.
+
+WCAM runs the model thousands of times, so the page shows the pair, its predictions and the cost first and computes
+the WCAM when asked (once per view and session; a refinement reuses the run).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import streamlit as st
 from shiftlab.app import sweep_panel, text, ui
 from shiftlab.app.charts import spectral_levels_chart, spectral_subbands_chart
 from shiftlab.app.compare import grid_picture
+from shiftlab.app.experiment import predict
 from shiftlab.app.explain import image_pair, method_options, options_text, prediction_text, refined
 from shiftlab.app.heatmaps import colorize, outline_bands, overlay
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
@@ -26,13 +31,30 @@ ui.show_shift(shift, *image.shape[:2])
 with ui.user_errors():
     pair = image_pair(image, shift, severity, seed, loaded.input_size, picture.offset)
     cost = ui.wcam_cost(view.arch, view.variant, options)
-st.caption(text.WCAM_COST.format(least=cost.forward_passes, most=cost.max_forward_passes, seconds=cost.seconds,
-                                 max_seconds=cost.max_seconds, grid=cost.grid_size, options=options_text(options)))
+    stored = sweep_panel.stored_explanation(view, view.variant, picture, pair, METHOD, options)
+if stored is not None:
+    st.caption(text.WCAM_STORED + " " + options_text(options))
+else:
+    st.caption(text.WCAM_COST.format(least=cost.forward_passes, most=cost.max_forward_passes, seconds=cost.seconds,
+                                     max_seconds=cost.max_seconds, grid=cost.grid_size, options=options_text(options)))
 
+#: views whose WCAM was asked for in this session -> refinements asked for since
 refinements = st.session_state.setdefault("wcam_refinements", {})
 key = (view.model, str(view.image), picture.caption, shift, severity, seed)
+factor = display_factor(loaded.input_size)
+titles = ("Source", f"Shifted: {shift}, severity {severity}")
+if stored is None and key not in refinements:
+    logits = predict(loaded, pair)
+    for i, (column, title) in enumerate(zip(st.columns(2), titles)):
+        column.markdown(f"**{title}** — {picture.caption}")
+        column.image(enlarge(pair[i], factor), width=320)
+        column.markdown("Prediction: " + prediction_text(logits[i], loaded.classes))
+    if st.button(text.WCAM_RUN.format(seconds=cost.seconds), type="primary", key="wcam_run"):
+        refinements[key] = 0
+        st.rerun()
+    st.stop()
 with ui.user_errors():
-    result = sweep_panel.pair_explanation(view, view.variant, picture, pair, METHOD, True, options)
+    result = stored or ui.cached_explanation(view.arch, view.variant, pair, METHOD, True, options, ui.wcam_run(METHOD))
     for _ in range(refinements.get(key, 0)):
         done = int(result.attribution.extras["nb_design"].max())
         resume = result.attribution if "design_outputs" in result.attribution.extras else None  # stored: run anew
@@ -40,9 +62,8 @@ with ui.user_errors():
                                        ui.wcam_run(METHOD, resume))
 extras = result.attribution.extras
 
-factor = display_factor(loaded.input_size)
 shown = []
-for i, (column, title) in enumerate(zip(st.columns(2), ("Source", f"Shifted: {shift}, severity {severity}"))):
+for i, (column, title) in enumerate(zip(st.columns(2), titles)):
     wavelet = outline_bands(enlarge(colorize(extras["wavelet_map"][i]), factor), levels)
     spatial = enlarge(overlay(pair[i], result.attribution.maps[i]), factor)
     shown.append(side_by_side(wavelet, spatial, gap=4))

@@ -1,4 +1,5 @@
-"""The real app in a real browser: a deep link as a fresh server's first request, every page, the view kept, offline.
+"""The real app in a real browser: a deep link as a fresh server's first request, every page, the view kept, offline;
+then the guided tour clicked through from Home to its last step.
 
 Starts ``streamlit run app.py`` on a free loopback port, drives Debian's
 chromium with Playwright, and saves a screenshot of each page (1400 px wide)
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from bench.browser import CHROMIUM, REPO, app_server, settle
+from shiftlab.app.text import PAGES as PAGE_TEXT
+from shiftlab.app.tour import STEPS, TOUR_SEVERITY, TOUR_SHIFTS
 from shiftlab.models import ModelCard, load_model, save_checkpoint
 
 SHOTS = REPO / "screenshots"
@@ -85,3 +88,31 @@ def test_deep_link_then_every_page_keeps_the_view_offline(server, browser):
                 assert shown.get(key) == expected[key][0], f"{title} lost {key}: {shown}"
         page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
     assert hosts == {"127.0.0.1"}, f"requests left the machine: {hosts - {'127.0.0.1'}}"
+
+
+def test_the_guided_tour_clicks_through_every_step(server, browser):
+    """Home → "Start the guided tour" → Next through every step: each on its page, one preset view, its text shown."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(server)
+    settle(page)
+    page.get_by_role("button", name="Start the guided tour").click()
+    views = []
+    for index, step in enumerate(STEPS):
+        # the click reruns the script before it switches page: wait for the step's page, then for it to finish
+        page.wait_for_function(f"() => location.pathname.endsWith('/{step.page}')", timeout=180_000)
+        settle(page)
+        assert not page.locator("[data-testid='stException']").count(), f"{step.page} shows a traceback"
+        assert page.get_by_text(f"Guided tour — {step.title}").count() and page.get_by_text(step.text).count()
+        views.append(query(page))
+        if index < len(STEPS) - 1:
+            page.get_by_role("button", name=f"Next → {PAGE_TEXT[STEPS[index + 1].page][0]}").click()
+    preset = views[0]  # the two seeded variants here have an image that flips under a tour shift (find_preset)
+    assert (preset["arch"], preset["variant"], preset["severity"], preset["seed"]) == ("resnet20", "baseline",
+                                                                                   str(TOUR_SEVERITY), "0")
+    assert preset["shift"] in TOUR_SHIFTS and preset["image"].startswith("cifar10-sample:")
+    for step, view in zip(STEPS[1:], views[1:]):
+        assert {k: view[k] for k in ("arch", "image", "shift", "severity", "seed") if k in view} == \
+            {k: preset[k] for k in ("arch", "image", "shift", "severity", "seed") if k in view}, step.page
+    page.get_by_role("button", name="Finish").click()
+    settle(page)
+    assert not page.get_by_text("Guided tour —").count()

@@ -24,7 +24,7 @@ from shiftlab.app.charts import (
     variant_curves_chart,
 )
 from shiftlab.app.text import SCORE_LABELS
-from shiftlab.metrics import OOD_SCORES, ReliabilityBins, reliability_bins
+from shiftlab.metrics import OOD_SCORES, ReliabilityBins, ood_score, reliability_bins
 
 
 def hand_bins() -> ReliabilityBins:
@@ -84,7 +84,7 @@ def test_spectral_frames():
 def test_score_frame_uses_the_oriented_scores():
     logits_in = np.log(np.array([[0.9, 0.1]]))
     logits_out = np.log(np.array([[0.5, 0.5], [0.6, 0.4]]))
-    frame = score_frame(logits_in, logits_out, "msp")
+    frame = score_frame(ood_score(logits_in, "msp"), ood_score(logits_out, "msp"))
     assert frame["set"].tolist() == ["in-distribution", "out-of-distribution", "out-of-distribution"]
     assert frame["score"].tolist() == pytest.approx([-0.9, -0.5, -0.6])
 
@@ -92,10 +92,10 @@ def test_score_frame_uses_the_oriented_scores():
 def test_score_histogram():
     assert set(SCORE_LABELS) == set(OOD_SCORES)
     logits = np.random.default_rng(0).normal(size=(20, 10))
-    spec = score_histogram(logits, logits + 1, "energy").to_dict()
+    spec = score_histogram(ood_score(logits, "energy"), ood_score(logits + 1, "energy"), "energy").to_dict()
     assert spec["encoding"]["x"]["bin"] == {"maxbins": 30} and spec["title"] == SCORE_LABELS["energy"]
     with pytest.raises(ValueError, match="unknown OOD score"):
-        score_histogram(logits, logits, "entropy")
+        score_histogram(logits[:, 0], logits[:, 1], "entropy")
 
 
 def hand_corruption_frame() -> pd.DataFrame:

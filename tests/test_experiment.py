@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shiftlab.app import ood
 from shiftlab.app.calibration import curves_frame
 from shiftlab.app.experiment import (
     LARGE_INPUT_PER_CLASS,
@@ -119,7 +120,7 @@ def test_severity_table_shows_the_parameters_used_at_that_size():
 def test_ood_summary_of_separated_logits():
     logits_in = np.array([[9.0, 0.0], [0.0, 8.0], [7.0, 0.0]])
     logits_out = np.array([[0.1, 0.0], [0.0, 0.2], [0.3, 0.3]])
-    table = detection_table(logits_in, logits_out)
+    table = detection_table(ood.scores(logits_in), ood.scores(logits_out))
     assert table.index.tolist() == list(OOD_SCORES)
     assert (table["auroc"] == 1.0).all() and (table["fpr_at_95_tpr"] == 0.0).all()
 

@@ -21,17 +21,19 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from shiftlab.app import calibration, cases, sweeps
+from shiftlab.app import calibration, cases, ood, sweeps
 from shiftlab.app.experiment import compare
-from shiftlab.app.explain import explain_pair, image_pair, method_options
+from shiftlab.app.explain import DRIFT_TOP_K, explain_pair, image_pair, method_options
 from shiftlab.app.text import SCORE_LABELS
 from shiftlab.app.triptych import search
 from shiftlab.app.view import ImageRef, View, model_choices
+from shiftlab.attribution import attribute
 from shiftlab.data import load_dataset
 from shiftlab.inference import predict_logits
-from shiftlab.metrics import accuracy, ece, fit_temperature, ood_report
+from shiftlab.metrics import accuracy, drift_report, ece, fit_temperature, ood_report
 from shiftlab.models import ModelCard, list_variants, load_model, save_checkpoint
 from shiftlab.shifts import apply
+from shiftlab.sweep.ship import shipped_store
 from shiftlab.zoo.tables import zoo_targets
 
 PAGES = Path(__file__).resolve().parents[1] / "app_pages"
@@ -265,6 +267,9 @@ def test_cases_outcomes_sorts_and_links(zoo, sample, untrained):
 def test_spectral_profile_says_what_it_costs_and_how_far_to_trust_it(zoo):
     at = run(SPECTRAL, severity="1")
     assert any(c.value.startswith("WCAM runs the model 4,224 times") for c in at.caption)  # 32 designs · 66 · 2
+    assert not charts(at) and sum(m.startswith("Prediction:") for m in markdown(at)) == 2  # nothing runs unasked
+    at.button(key="wcam_run").click()
+    check(at.run())
     lines = [m for m in markdown(at) if m.startswith("Convergence:")]
     assert len(lines) == 2 and all(("stable" in m) or ("noisy" in m) for m in lines)
     assert len(charts(at)) == 2 and at.button(key="wcam_refine").label.startswith("Refine:")
@@ -367,3 +372,29 @@ def test_a_broken_sweep_folder_is_a_message(shipped, tmp_path):
     at.sidebar.text_input(key="sweep_path").set_value(str(tmp_path / "nothing-here"))
     at.run()
     assert not at.exception and at.error
+
+
+def test_shipped_ood_stores_give_the_figures_computed_live(sample):
+    """The OOD page's default figures read from the shipped stores equal the live computation's."""
+    loaded = load_model("resnet20", "augmix")
+    shifted = apply("ood_cifar100_sample", sample.images, 5, 0)
+    logits_in, logits_out = predict_logits(loaded.model, sample.images), predict_logits(loaded.model, shifted)
+    store = sweeps.open_store(shipped_store("ood"))
+    assert sweeps.covers_ood(store, "cifar10-sample", "resnet20", "augmix", "ood_cifar100_sample", 0)
+    read = ood.detection_table(*sweeps.ood_scores_from(store, "resnet20", "augmix", "ood_cifar100_sample"))
+    live = ood.detection_table(ood.scores(logits_in), ood.scores(logits_out))
+    pd.testing.assert_frame_equal(read, live, check_exact=False, atol=1e-4)
+    assert sweeps.id_figures_from(store, "resnet20", "augmix") == pytest.approx(
+        ood.id_figures(sample.labels, logits_in), abs=1e-4)
+    drift = sweeps.open_store(shipped_store("ood_drift"))
+    target = logits_in[:ood.DRIFT_IMAGES].argmax(1)
+    for method in ("saliency", "gradcam", "integrated_gradients"):
+        options = method_options(method)
+        assert sweeps.covers_drift(drift, "cifar10-sample", "resnet20", "augmix", "ood_cifar100_sample", 0, method,
+                                   options, ood.DRIFT_IMAGES)
+        maps = [attribute(loaded, images[:ood.DRIFT_IMAGES], method, target=target, **options).maps
+                for images in (sample.images, shifted)]
+        expected = drift_report(*maps, k=DRIFT_TOP_K)
+        stored = sweeps.drift_from(drift, "resnet20", "augmix", "ood_cifar100_sample", method)
+        for name in ("top_k_iou", "spearman"):
+            np.testing.assert_allclose(stored[name], expected[name], atol=0.02, err_msg=f"{method} {name}")

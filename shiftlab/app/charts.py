@@ -14,7 +14,7 @@ import pandas as pd
 
 from shiftlab.app.calibration import MIN_BIN_COUNT
 from shiftlab.app.text import SCORE_LABELS
-from shiftlab.metrics import OOD_SCORES, ReliabilityBins, ood_score
+from shiftlab.metrics import OOD_SCORES, ReliabilityBins
 
 CONDITIONS = ("source", "shifted")
 COLOURS = ["#1f6feb", "#e8590c"]  # source / in-distribution blue, shifted / OOD orange
@@ -180,24 +180,24 @@ def spectral_subbands_chart(spectral_subbands: np.ndarray) -> alt.FacetChart:
     )
 
 
-def score_frame(logits_in: np.ndarray, logits_out: np.ndarray, score: str) -> pd.DataFrame:
-    """OOD score ``score`` of every image, one row each, with the set it comes from."""
+def score_frame(scores_in: np.ndarray, scores_out: np.ndarray) -> pd.DataFrame:
+    """One OOD score of every image, one row each, with the set it comes from."""
     return pd.concat(
         [
-            pd.DataFrame({"score": ood_score(logits_in, score), "set": "in-distribution"}),
-            pd.DataFrame({"score": ood_score(logits_out, score), "set": "out-of-distribution"}),
+            pd.DataFrame({"score": scores_in, "set": "in-distribution"}),
+            pd.DataFrame({"score": scores_out, "set": "out-of-distribution"}),
         ],
         ignore_index=True,
     )
 
 
-def score_histogram(logits_in: np.ndarray, logits_out: np.ndarray, score: str) -> alt.Chart:
-    """Overlaid histograms of one OOD score for in-distribution and OOD images (higher = more OOD)."""
+def score_histogram(scores_in: np.ndarray, scores_out: np.ndarray, score: str) -> alt.Chart:
+    """Overlaid histograms of the OOD score ``score`` of in-distribution and OOD images (higher = more OOD)."""
     if score not in OOD_SCORES:
         raise ValueError(f"unknown OOD score {score!r}; known: {', '.join(OOD_SCORES)}")
     colours = alt.Scale(domain=["in-distribution", "out-of-distribution"], range=COLOURS)
     return (
-        alt.Chart(score_frame(logits_in, logits_out, score))
+        alt.Chart(score_frame(scores_in, scores_out))
         .mark_bar(opacity=0.55, binSpacing=0)
         .encode(
             x=alt.X("score:Q", bin=alt.Bin(maxbins=HISTOGRAM_BINS), title="score (higher = more OOD)"),

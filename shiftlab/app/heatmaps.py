@@ -14,8 +14,6 @@ import io
 
 import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from shiftlab.attribution.wavelets import bands
 
@@ -95,6 +93,9 @@ def outline_bands(picture: np.ndarray, levels: int, colour: tuple[int, int, int]
 
 def colour_bar(limits: tuple[float, float], width: int = 260, cmap: str = CMAP) -> bytes:
     """A horizontal colour bar from ``limits[0]`` (dark) to ``limits[1]`` (full colour), as PNG bytes with ticks."""
+    from matplotlib.figure import Figure  # lazy: the figure machinery costs ~0.3 s to import
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=(width / 100, 0.8), dpi=100)
     axes = figure.add_axes((0.08, 0.5, 0.84, 0.42))  # room for the end ticks' labels
     low, high = limits

@@ -21,9 +21,18 @@ SEVERITY = 5
 DRIFT_IMAGES = 50
 
 
-def detection_table(logits_in: np.ndarray, logits_out: np.ndarray) -> pd.DataFrame:
-    """AUROC, AUPR-in, AUPR-out and FPR at 95 % TPR of every OOD score (rows), in-distribution vs OOD logits."""
-    rows = [{"score": score, **metrics.ood_report(logits_in, logits_out, score)} for score in metrics.OOD_SCORES]
+Scores = dict[str, np.ndarray]
+
+
+def scores(logits: np.ndarray) -> Scores:
+    """Every OOD score (``metrics.OOD_SCORES``, higher = more OOD) of each image's logits."""
+    return {score: metrics.ood_score(logits, score) for score in metrics.OOD_SCORES}
+
+
+def detection_table(scores_in: Scores, scores_out: Scores) -> pd.DataFrame:
+    """AUROC, AUPR-in, AUPR-out and FPR at 95 % TPR of every OOD score (rows), in-distribution vs OOD images."""
+    rows = [{"score": score, **metrics.detection_metrics(scores_in[score], scores_out[score])}
+            for score in metrics.OOD_SCORES]
     return pd.DataFrame(rows).set_index("score")
 
 
@@ -42,17 +51,23 @@ def drift_table(drift: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
                          for method, d in drift.items()])
 
 
-def summary_row(variant: str, labels: np.ndarray, logits_in: np.ndarray, logits_out: np.ndarray,
-                gradcam: dict[str, np.ndarray], labelled: bool) -> dict[str, float | str | None]:
+def id_figures(labels: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
+    """Accuracy and ECE (``N_BINS`` bins) of the in-distribution logits."""
+    return metrics.accuracy(labels, logits), metrics.ece(labels, logits, N_BINS)
+
+
+def summary_row(variant: str, figures: tuple[float, float] | None, scores_in: Scores, scores_out: Scores,
+                gradcam: dict[str, np.ndarray]) -> dict[str, float | str | None]:
     """The reference project's columns for one variant: ID accuracy and ECE, Grad-CAM IoU ID vs OOD, MSP and energy AUROC.
 
-    Accuracy and ECE are None when the dataset's labels do not score the model.
+    ``figures`` (ID accuracy, ECE) is None when the dataset's labels do not score the model.
     """
+    auroc = {score: metrics.detection_metrics(scores_in[score], scores_out[score])["auroc"] for score in ("msp", "energy")}
     return {
         "variant": variant,
-        "ID accuracy": metrics.accuracy(labels, logits_in) if labelled else None,
-        "ID ECE": metrics.ece(labels, logits_in, N_BINS) if labelled else None,
+        "ID accuracy": figures[0] if figures else None,
+        "ID ECE": figures[1] if figures else None,
         "Grad-CAM IoU ID vs OOD": float(np.nanmean(gradcam["top_k_iou"])),
-        "MSP AUROC": metrics.ood_report(logits_in, logits_out, "msp")["auroc"],
-        "energy AUROC": metrics.ood_report(logits_in, logits_out, "energy")["auroc"],
+        "MSP AUROC": auroc["msp"],
+        "energy AUROC": auroc["energy"],
     }

@@ -1,6 +1,6 @@
 """Where a page's figures come from (Streamlit): the sidebar choice between computed here and a sweep folder
-(Calibration, Cases, Robustness), and the shipped attribution store behind each explained pair (Compare,
-Variants, Spectral).
+(Calibration, Cases, Robustness), and the shipped stores read in place of live computation where they hold the
+view (the OOD page's defaults; the attribution store behind each explained pair of Compare, Variants, Spectral).
 
 Kept apart from ``shiftlab.app.ui`` so that only the pages that read sweeps pay for importing DuckDB.
 """
@@ -10,11 +10,22 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from shiftlab.app import text, ui
-from shiftlab.app.explain import PairExplanation
+from shiftlab.app import ood, text, ui
+from shiftlab.app.explain import PairExplanation, method_options
 from shiftlab.app.gallery import Picture
 from shiftlab.app.stored import stored_pair
-from shiftlab.app.sweeps import SHIPPED_DATA, covers_curves, open_store, shipped
+from shiftlab.app.sweeps import (
+    SHIPPED_DATA,
+    covers_curves,
+    covers_drift,
+    covers_ood,
+    drift_from,
+    id_figures_from,
+    ood_scores_from,
+    open_store,
+    shipped,
+    shipped_zoo_in_use,
+)
 from shiftlab.app.view import ImageRef, View
 from shiftlab.errors import ShiftlabError
 from shiftlab.sweep.results import SweepResults
@@ -52,10 +63,52 @@ def pick_results() -> SweepResults | None:
 
 def shipped_if_covering(dataset: str, arch: str, variants: list[str], shift: str, seed: int) -> SweepResults | None:
     """The shipped sweep when it holds every variant × severity of this view (the live figures are then read)."""
-    if dataset != SHIPPED_DATA:
+    if dataset != SHIPPED_DATA or not shipped_zoo_in_use():
         return None
     store = session_store("shipped")
     return store if covers_curves(store, dataset, arch, variants, shift, seed) else None
+
+
+# ---------------------------------------------------------------- the OOD page: the shipped store, else live
+
+
+def _shipped_ood(name: str, dataset: str) -> SweepResults | None:
+    """The shipped ``ood`` or ``ood_drift`` store for the embedded sample and the shipped zoo (else None)."""
+    return session_store(str(shipped_store(name))) if dataset == SHIPPED_DATA and shipped_zoo_in_use() else None
+
+
+def ood_scores(arch: str, variant: str, dataset: str, ood_set: str, seed: int) -> tuple[ood.Scores, ood.Scores]:
+    """The OOD scores of the in-distribution and of the OOD images: read from the shipped store when it holds
+    them (the same numbers, tested), else computed from the model's logits."""
+    store = _shipped_ood("ood", dataset)
+    if store is not None and covers_ood(store, dataset, arch, variant, ood_set, seed):
+        return ood_scores_from(store, arch, variant, ood_set)
+    return (ood.scores(ui.cached_logits(arch, variant, dataset)),
+            ood.scores(ui.cached_logits(arch, variant, dataset, ood_set, ood.SEVERITY, seed)))
+
+
+def ood_id_figures(arch: str, variant: str, dataset: str, seed: int, ood_set: str) -> tuple[float, float]:
+    """ID accuracy and ECE of a model whose classes the dataset's labels score (stored or live, as ``ood_scores``)."""
+    store = _shipped_ood("ood", dataset)
+    if store is not None and covers_ood(store, dataset, arch, variant, ood_set, seed):
+        return id_figures_from(store, arch, variant)
+    data = ui.evaluation_images(dataset, ui.cached_model(arch, variant).input_size)
+    return ood.id_figures(data.labels, ui.cached_logits(arch, variant, dataset))
+
+
+def ood_drift(arch: str, variant: str, dataset: str, ood_set: str, seed: int, method: str,
+              same_target: bool) -> dict[str, np.ndarray]:
+    """``method``'s drift from the first ``ood.DRIFT_IMAGES`` images to their OOD replacements (stored or live)."""
+    store = _shipped_ood("ood_drift", dataset)
+    options = method_options(method, ui.cached_model(arch, variant).input_size)
+    if same_target and store is not None and covers_drift(store, dataset, arch, variant, ood_set, seed, method, options,
+                                                          ood.DRIFT_IMAGES):
+        return drift_from(store, arch, variant, ood_set, method)
+    return ui.cached_set_drift(arch, variant, dataset, ood_set, ood.SEVERITY, seed, method, ood.DRIFT_IMAGES,
+                               same_target)
+
+
+# ---------------------------------------------------------------- explained pairs: the attribution store, else live
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -67,13 +120,18 @@ def _stored_pair(arch: str, variant: str, ref: ImageRef | None, pair: np.ndarray
                        options)
 
 
+def stored_explanation(view: View, variant: str, picture: Picture, pair: np.ndarray, method: str,
+                       options: dict) -> PairExplanation | None:
+    """``method`` on the view's (source, shifted) ``pair``, both explained for the source's class, read from the
+    shipped attribution store; None when the store does not hold it (``shiftlab.app.stored``)."""
+    return _stored_pair(view.arch, variant, picture.ref, pair, view.shift, view.severity, view.seed, method, options)
+
+
 def pair_explanation(view: View, variant: str, picture: Picture, pair: np.ndarray, method: str, same_target: bool,
                      options: dict) -> PairExplanation:
-    """``method`` on the view's (source, shifted) ``pair``: read from the shipped attribution store when it holds
-    it (``shiftlab.app.stored``), computed live otherwise (WCAM with its progress bar)."""
-    if same_target:
-        stored = _stored_pair(view.arch, variant, picture.ref, pair, view.shift, view.severity, view.seed, method,
-                              options)
-        if stored is not None:
-            return stored
+    """``method`` on the view's (source, shifted) ``pair``: from the shipped attribution store when it holds it,
+    computed live otherwise (WCAM with its progress bar)."""
+    stored = stored_explanation(view, variant, picture, pair, method, options) if same_target else None
+    if stored is not None:
+        return stored
     return ui.cached_explanation(view.arch, variant, pair, method, same_target, options, ui.wcam_run(method))

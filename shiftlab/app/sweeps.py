@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shiftlab.metrics import ReliabilityBins
+from shiftlab.app.ood import SEVERITY as OOD_SEVERITY
+from shiftlab.attribution import get_method
+from shiftlab.metrics import OOD_SCORES, ReliabilityBins
+from shiftlab.models.registry import CHECKPOINT_ENV_VAR
 from shiftlab.sweep import results
 from shiftlab.sweep.plan import SOURCE
 from shiftlab.sweep.results import SweepResults
@@ -33,6 +36,14 @@ def open_store(path: str | os.PathLike) -> SweepResults:
 def shipped() -> SweepResults:
     """The sweep of the embedded sample shipped with the app."""
     return open_store(shipped_store("sample"))
+
+
+def shipped_zoo_in_use() -> bool:
+    """Whether the models are the checkout's own zoo, whose weights made the shipped stores (not ``$SHIFTLAB_CHECKPOINTS``).
+
+    A store names models, not weights: another zoo's ``resnet20/baseline`` is computed live.
+    """
+    return not os.environ.get(CHECKPOINT_ENV_VAR)
 
 
 def store_data(store: SweepResults) -> str:
@@ -99,3 +110,39 @@ def reliability_from(store: SweepResults, arch: str, variant: str, shift: str, s
     bins = rows["bin"].to_numpy(int)
     count[bins], confidence[bins], accuracy[bins] = rows["count"], rows["confidence"], rows["accuracy"]
     return ReliabilityBins(np.linspace(0, 1, n_bins + 1), count, confidence, accuracy)
+
+
+def covers_ood(store: SweepResults, dataset: str, arch: str, variant: str, ood_set: str, seed: int) -> bool:
+    """Whether ``store`` holds the clean and the ``ood_set`` (severity 5) records of every image of this view."""
+    return (store_data(store) == dataset and store.plan.seeds == (seed,) and store.plan.data.get("limit") is None
+            and store.plan.data.get("indices") is None
+            and store.covers(arch, variant, ood_set, OOD_SEVERITY) and store.covers(arch, variant, SOURCE, 0))
+
+
+def covers_drift(store: SweepResults, dataset: str, arch: str, variant: str, ood_set: str, seed: int, method: str,
+                 options: dict, images: int) -> bool:
+    """Whether ``store`` holds ``method``'s drift, run with exactly ``options``, on the first ``images`` images."""
+    ran_with = {**get_method(method).defaults(), **store.plan.method_options.get(method, {})}
+    return (store_data(store) == dataset and store.plan.seeds == (seed,) and store.plan.data.get("limit") == images
+            and store.plan.data.get("indices") is None and method in store.plan.methods and ran_with == options
+            and store.covers(arch, variant, ood_set, OOD_SEVERITY, method))
+
+
+def ood_scores_from(store: SweepResults, arch: str, variant: str, ood_set: str) -> tuple[dict, dict]:
+    """The OOD scores (msp, max_logit, energy) of the clean and of the ``ood_set`` images, in image order."""
+    records = store.records(arch, variant, [SOURCE, ood_set], [OOD_SEVERITY])
+    inside, outside = records[records["shift"] == SOURCE], records[records["shift"] == ood_set]
+    return ({score: inside[score].to_numpy(np.float64) for score in OOD_SCORES},
+            {score: outside[score].to_numpy(np.float64) for score in OOD_SCORES})
+
+
+def id_figures_from(store: SweepResults, arch: str, variant: str) -> tuple[float, float]:
+    """Accuracy and ECE of the clean records, as ``shiftlab.app.ood.id_figures`` computes them from logits."""
+    figures = store.accuracy(model=arch, variant=variant, shift=SOURCE)
+    return float(figures["accuracy"].iloc[0]), float(figures["ece"].iloc[0])
+
+
+def drift_from(store: SweepResults, arch: str, variant: str, ood_set: str, method: str) -> dict[str, np.ndarray]:
+    """``method``'s top-10 % IoU and Spearman between each clean image's map and its OOD replacement's."""
+    records = store.records(arch, variant, ood_set, OOD_SEVERITY, method=method)
+    return {"top_k_iou": records["iou"].to_numpy(np.float64), "spearman": records["spearman"].to_numpy(np.float64)}

@@ -209,6 +209,8 @@ SWEEP_HELP = ("A sweep folder (made with `shiftlab sweep`) holds the records of 
               "reading it is instant. The app's own sweep of the embedded sample is the default folder.")
 FROM_SWEEP = "Figures read from the sweep folder `{path}` ({data}, seed {seeds}); temperature scaling needs the logits, which a sweep does not keep."
 CURVES_FROM_STORE = "Curves read from the sweep shipped with the app (the same numbers as computing them here)."
+OOD_FROM_STORE = ("On the embedded sample, the figures of the models, seed and methods the shipped sweep holds are read "
+                  "from it (`python -m shiftlab.sweep.ship` makes it): the same numbers as computing them here.")
 SWEEP_MISSES = "The sweep folder holds no records of {model} under {shift} at severity {severity}: pick another view."
 ROBUSTNESS_FROM_SWEEP = ("Figures read from the sweep folder `{path}` ({data}, {shifts} shifts): clean accuracy and the "
                          "mean over the sweep's shifts and severities; PGD-20 and the targets come from model cards only.")
@@ -217,6 +219,9 @@ SWEEP_CASE_KINDS: dict[str, str] = {"flips": "Correct → wrong", "fixes": "Wron
                                     "confidently_wrong": "Confidently wrong (≥ 90 %)", "all": "Every image"}
 WCAM_COST = ("WCAM runs the model {least:,} times for this pair, up to {most:,} if it refines itself until stable "
              "(about {seconds:.0f} s, at most {max_seconds:.0f} s here; grid {grid}). {options}")
+WCAM_RUN = "Compute the WCAM of this pair (about {seconds:.0f} s)"
+WCAM_STORED = ("Shown from the attribution store shipped with the app: the same run, made in advance with these "
+               "options on this model, image and shift. \"Refine\" computes a new, larger run here.")
 CONVERGENCE = ("Convergence: :{colour}[**{verdict}**] · map agreement {agreement:.2f} · profile distance "
                "{distance:.3f} · {designs} designs, {passes:,} model runs")
 CONVERGENCE_HELP = ("From this run alone (a bootstrap over its Sobol design): the correlation a run with another seed "

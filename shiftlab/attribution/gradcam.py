@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import LayerActivation, LayerGradCam, LayerGradientXActivation
 from torch import nn
 
 from shiftlab.attribution.base import AttributionError, AttributionMethod, upsample
@@ -48,6 +47,8 @@ class GradCAM(AttributionMethod):
         return upsample(coarse, tuple(x.shape[-2:])), {"coarse": coarse.detach().cpu().numpy(), "layer": layer}
 
     def _conv_cam(self, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:
+        from captum.attr import LayerGradCam  # here: importing captum costs ~0.6 s
+
         cam = LayerGradCam(self.model, module).attribute(x, target=target, relu_attributions=True)
         if cam.ndim != 4:
             raise AttributionError(
@@ -57,6 +58,8 @@ class GradCAM(AttributionMethod):
         return cam[:, 0]
 
     def _token_cam(self, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:
+        from captum.attr import LayerActivation, LayerGradientXActivation  # here: captum costs ~0.6 s
+
         grid = self.hooks.token_grid
         gradients = LayerGradientXActivation(self.model, module, multiply_by_inputs=False).attribute(x, target=target)
         activations = LayerActivation(self.model, module).attribute(x)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from captum.attr import Saliency as CaptumSaliency
 
 from shiftlab.attribution.base import AttributionMethod
 
@@ -19,5 +18,7 @@ class Saliency(AttributionMethod):
     name = "saliency"
 
     def _compute(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        from captum.attr import Saliency as CaptumSaliency  # here: importing captum costs ~0.6 s
+
         gradients = CaptumSaliency(self.model).attribute(x.requires_grad_(), target=target, abs=True)
         return gradients.amax(1), {}

@@ -14,7 +14,6 @@ extended ("refined") and ends equal to a single run of the larger design.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import qmc
 
 from shiftlab.attribution.base import AttributionError, check_int
 
@@ -33,6 +32,8 @@ def sobol_points(dim: int, start: int, stop: int, seed: int) -> tuple[np.ndarray
     properties hold; scipy warns otherwise) and sliced: the same points
     whatever the slicing.
     """
+    from scipy.stats import qmc  # lazy: scipy.stats costs ~0.6 s to import
+
     check_int("dim", dim, 1)
     check_int("seed", seed, 0)
     points = qmc.Sobol(2 * dim, scramble=True, rng=seed).random_base2(max(0, stop - 1).bit_length())[start:stop]

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ptwt
 import torch
-from ptwt.constants import WaveletDetailTuple2d
 
 from shiftlab.attribution.base import AttributionError
 
@@ -51,6 +49,8 @@ def bands(size: int, levels: int) -> list[Band]:
 
 def wavedec(images: torch.Tensor, levels: int) -> torch.Tensor:
     """Haar transform of the last two axes of ``images`` (…×S×S) into the …×S×S dyadic layout."""
+    import ptwt  # lazy: ptwt costs ~0.5 s to import, and the app's pages that draw no WCAM never need it
+
     coeffs = ptwt.wavedec2(images, WAVELET, level=levels)
     dyadic = coeffs[0]
     for horizontal, vertical, diagonal in coeffs[1:]:
@@ -60,6 +60,9 @@ def wavedec(images: torch.Tensor, levels: int) -> torch.Tensor:
 
 def waverec(dyadic: torch.Tensor, levels: int) -> torch.Tensor:
     """Inverse of ``wavedec``: …×S×S dyadic coefficients back to …×S×S images."""
+    import ptwt  # lazy, as in wavedec
+    from ptwt.constants import WaveletDetailTuple2d
+
     found = bands(dyadic.shape[-1], levels)
     coeffs: list = [dyadic[..., found[0].rows, found[0].cols]]
     for start in range(1, len(found), 3):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
 from shiftlab.metrics._checks import MetricInputError, as_scores, labelled_scores, probabilities
@@ -117,6 +116,8 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray, bounds: tuple[float,
     already correct and more confidence always helps): that raises
     ``MetricInputError`` rather than returning the bound.
     """
+    from scipy.optimize import minimize_scalar  # lazy: scipy.optimize costs ~0.3 s to import
+
     low, high = bounds
     if not 0 < low < high:
         raise MetricInputError(f"bounds must satisfy 0 < low < high, got {bounds}")

@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from shiftlab.metrics._checks import MetricInputError, as_scalars, as_scores, probabilities
 
@@ -58,6 +57,8 @@ def ood_score(logits: np.ndarray, score: str = "energy") -> np.ndarray:
 
 def fpr_at_tpr(scores_in: np.ndarray, scores_out: np.ndarray, tpr_level: float = TPR_LEVEL) -> float:
     """Fraction of OOD examples accepted at the strictest threshold accepting ``tpr_level`` of the in-distribution ones."""
+    from sklearn.metrics import roc_curve  # lazy: scikit-learn costs ~0.5 s to import
+
     scores_in, scores_out = as_scalars(scores_in, "scores_in"), as_scalars(scores_out, "scores_out")
     is_in = np.r_[np.ones(len(scores_in)), np.zeros(len(scores_out))]
     # in-distribution is the positive class and is accepted when its score is low, hence the minus sign
@@ -67,6 +68,8 @@ def fpr_at_tpr(scores_in: np.ndarray, scores_out: np.ndarray, tpr_level: float =
 
 def detection_metrics(scores_in: np.ndarray, scores_out: np.ndarray) -> dict[str, float]:
     """AUROC, AUPR-in, AUPR-out and FPR at 95 % TPR of separating OOD (high scores) from in-distribution."""
+    from sklearn.metrics import average_precision_score, roc_auc_score  # lazy, as in fpr_at_tpr
+
     scores_in, scores_out = as_scalars(scores_in, "scores_in"), as_scalars(scores_out, "scores_out")
     is_out = np.r_[np.zeros(len(scores_in)), np.ones(len(scores_out))]
     scores = np.r_[scores_in, scores_out]

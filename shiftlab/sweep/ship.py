@@ -1,6 +1,6 @@
 """The sweeps shipped with the app, in ``shiftlab/_store/``, and the one command that (re)makes them.
 
-    python -m shiftlab.sweep.ship                  # both stores (resumes; --fresh starts over)
+    python -m shiftlab.sweep.ship                  # every store (resumes; --fresh starts over)
     python -m shiftlab.sweep.ship --add-method integrated_gradients --option n_steps=16   # another method
 
 ``sample``: the embedded CIFAR-10 sample (500 images) × every CIFAR-10 model
@@ -8,8 +8,14 @@ and variant with weights × the 19 corruptions × severities 1-5, seed 0
 (predictions and scores). ``attributions``: the ``curated_images`` ×
 every ResNet-20 variant × ``ATTRIBUTION_SHIFTS`` at severity 3, with the maps
 of ``ATTRIBUTION_METHODS`` (gradcam and wcam); ``--add-method`` adds another
-method's maps to it (only the new partitions are computed). Both are made on
-the CPU, so a test can recompute records on any machine and find the same bytes.
+method's maps to it (only the new partitions are computed). ``ood`` and
+``ood_drift``: what the OOD page shows by default — every CIFAR-10 model on
+the sample and on ``OOD_SET`` at severity 5 (predictions and scores of the
+500 images), and the drift of ``OOD_METHODS``' maps from each of the first
+``OOD_DRIFT_IMAGES`` images to the OOD image that replaced it (the page's
+settings: ``shiftlab.app.ood`` and the options of ``shiftlab.app.explain``;
+the page reads a store only when they match). All are made on the CPU, so a
+test can recompute records on any machine and find the same bytes.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ ATTRIBUTION_SHIFTS = ("gaussian_noise", "fog", "contrast", "rotate")
 ATTRIBUTION_SEVERITY = "3"
 #: the methods whose maps the attribution store holds, each at its defaults
 ATTRIBUTION_METHODS = ("gradcam", "wcam")
+#: the OOD page's default set, its severity (every image replaced), the images whose maps it compares, the methods
+OOD_SET = "ood_cifar100_sample"
+OOD_SEVERITY = "5"
+OOD_DRIFT_IMAGES = 50
+OOD_METHODS = {"saliency": {}, "gradcam": {}, "integrated_gradients": {"n_steps": 16}}
 
 
 def shipped_store(name: str = "sample") -> Path:
@@ -66,10 +77,19 @@ def make_attributions(progress: bool = True) -> None:
         add_method(method, progress=progress)
 
 
+def make_ood(progress: bool = True) -> None:
+    sweep(shipped_store("ood"), ["*/*"], [OOD_SET], OOD_SEVERITY, SAMPLE, device="cpu", progress=progress)
+    sweep(shipped_store("ood_drift"), ["*/*"], [OOD_SET], OOD_SEVERITY, SAMPLE, limit=OOD_DRIFT_IMAGES,
+          methods=list(OOD_METHODS), method_options=OOD_METHODS, device="cpu", progress=progress)
+
+
+STORES = {"sample": make_sample, "attributions": make_attributions, "ood": make_ood}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m shiftlab.sweep.ship", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("sample", "attributions"), default=None, help="make one store only")
+    parser.add_argument("--only", choices=tuple(STORES), default=None, help="make one store only")
     parser.add_argument("--fresh", action="store_true", help="delete the store(s) first instead of resuming")
     parser.add_argument("--add-method", default=None, metavar="METHOD", help="add METHOD's maps to the attributions")
     parser.add_argument("--option", nargs="+", default=[], metavar="KEY=VALUE", help="options of --add-method")
@@ -77,10 +97,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.add_method:
         add_method(args.add_method, parse_options(args.option))
         return
-    for name, make in (("sample", make_sample), ("attributions", make_attributions)):
+    for name, make in STORES.items():
         if args.only in (None, name):
             if args.fresh:
                 shutil.rmtree(shipped_store(name), ignore_errors=True)
+                if name == "ood":
+                    shutil.rmtree(shipped_store("ood_drift"), ignore_errors=True)
             make()
 
 
