@@ -120,9 +120,9 @@ PAGES: dict[str, tuple[str, str]] = {
     ),
     "spectral": (
         "Spectral profile",
-        "WCAM (Kasmi et al. 2023) measures how much the predicted probability depends on each wavelet coefficient, "
-        "that is on each position at each scale of the image. Compare where the evidence sits before and after a "
-        "shift.",
+        "WCAM (Kasmi et al. 2023) measures how much the prediction (the log-odds of the explained class) depends "
+        "on each wavelet coefficient, that is on each position at each scale of the image. Compare where the "
+        "evidence sits before and after a shift.",
     ),
     "cases": (
         "Cases",
