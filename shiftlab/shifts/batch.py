@@ -41,8 +41,12 @@ def check_images(images: object, what: str = "images") -> np.ndarray:
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 N×H×W×3 -> float32 N×3×H×W in [0, 1] on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 N×H×W×3 -> float32 N×3×H×W in [0, 1] on ``device``, contiguous.
+
+    Contiguous channel planes make every later pass run over long rows; the
+    values (k/255 per element) do not depend on the layout.
+    """
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
