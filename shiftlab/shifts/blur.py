@@ -21,7 +21,7 @@ import torch
 from shiftlab.shifts.batch import to_levels
 from shiftlab.shifts.filters import axis_operator, correlate
 from shiftlab.shifts.filters import gaussian_blur as _gaussian
-from shiftlab.shifts.resample import resample, zoom_op
+from shiftlab.shifts.resample import resample_transposed, zoom_op
 from shiftlab.shifts.shift import Context
 
 
@@ -128,7 +128,8 @@ def motion_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Te
 def zoom_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     """Zooming while exposing: the mean of the image and its centre zooms by each factor in ``zooms``."""
     h, w = x.shape[-2:]
+    xt = x.transpose(-1, -2).contiguous()
     total = x.clone()
     for z in p["zooms"]:
-        total += resample(x, zoom_op(h, z, x.device), zoom_op(w, z, x.device))
+        total += resample_transposed(xt, zoom_op(h, z, x.device), zoom_op(w, z, x.device))
     return total / (len(p["zooms"]) + 1)
