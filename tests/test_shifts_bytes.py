@@ -1,8 +1,10 @@
-"""The speed-ups of pixelate, JPEG, the noise corruptions and the uint8 conversion left their output bytes as they were.
+"""The speed-ups of the corruptions and of the uint8 conversion left their output bytes as they were.
 
 Each check runs the implementation as it was before the speed-up (kept here,
 verbatim in what it computes) and ``apply`` on the same fixed batch, and
 requires identical bytes, at 32 px (CIFAR-10-C table) and 224 px (ImageNet-C).
+Where only a helper changed, the old helper is patched into the shift's module
+for the old run.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import torch
 from PIL import Image
 
 from shiftlab.data import load_dataset
-from shiftlab.shifts import SEVERITIES, apply, get_shift
+from shiftlab.shifts import SEVERITIES, apply, blur, digital, get_shift, weather
 from shiftlab.shifts.batch import _ROUNDOFF, to_tensor, to_uint8
 from shiftlab.shifts.digital import _rounded
-from shiftlab.shifts.resample import pil_box_resize_ops
+from shiftlab.shifts.resample import AxisOp, pil_box_resize_ops
 from shiftlab.shifts.shift import Context
 
 CPU = torch.device("cpu")
@@ -86,3 +88,78 @@ def test_jpeg_keeps_its_bytes(batch):
 def test_pixelate_keeps_its_bytes(batch):
     for severity in SEVERITIES:
         assert np.array_equal(apply("pixelate", batch, severity, device="cpu"), old_pixelate(batch, severity)), severity
+
+
+def old_along(op: AxisOp, x: torch.Tensor, axis: int) -> torch.Tensor:
+    shape = (-1, 1) if axis == -2 else (1, -1)
+    return sum(w.view(shape) * x.index_select(axis, i) for i, w in zip(op.index, op.weight))
+
+
+def old_resample(x: torch.Tensor, rows: AxisOp, cols: AxisOp) -> torch.Tensor:
+    return old_along(rows, old_along(cols, x, -1), -2)
+
+
+def old_zoom_blur(x: torch.Tensor, p, ctx) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    total = x.clone()
+    for z in p["zooms"]:
+        total += old_resample(x, blur.zoom_op(h, z, x.device), blur.zoom_op(w, z, x.device))
+    return total / (len(p["zooms"]) + 1)
+
+
+def old_rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    r, g, b = x.unbind(1)
+    value, argmax = x.max(dim=1)
+    delta = value - x.min(dim=1).values
+    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
+    hue = torch.stack([(g - b) / safe, 2 + (b - r) / safe, 4 + (r - g) / safe], dim=1)
+    hue = hue.gather(1, argmax.unsqueeze(1)).squeeze(1)
+    hue = torch.where(delta > 0, (hue / 6) % 1.0, torch.zeros_like(hue))
+    sat = torch.where(value > 0, delta / torch.where(value > 0, value, torch.ones_like(value)), torch.zeros_like(value))
+    return torch.stack([hue, sat, value], dim=1)
+
+
+def old_hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    h, s, v = x.unbind(1)
+    sector = torch.floor(h * 6)
+    f = h * 6 - sector
+    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
+    sector = sector.long().remainder(6).unsqueeze(1)
+    choices = torch.stack([v, q, p, p, t, v, t, v, v, q, p, p, p, p, t, v, v, q], dim=1)
+    return torch.cat([choices[:, 0:6].gather(1, sector), choices[:, 6:12].gather(1, sector),
+                      choices[:, 12:18].gather(1, sector)], dim=1)
+
+
+_OLD_HSV = [(digital, "rgb_to_hsv", old_rgb_to_hsv), (digital, "hsv_to_rgb", old_hsv_to_rgb)]
+
+#: shift -> (its old function, or None where only helpers changed; the old helpers: (module, attribute, old one))
+OLD_SHIFTS = {
+    "zoom_blur": (old_zoom_blur, []),
+    "snow": (None, [(weather, "resample", old_resample)]),
+    "brightness": (None, _OLD_HSV),
+    "saturate": (None, _OLD_HSV),
+}
+
+
+def old_run(name: str, images: np.ndarray, severity: int, seed: int, monkeypatch) -> np.ndarray:
+    """The shift as it ran before its speed-up: old function or old helpers, old float batch, old streams."""
+    shift = get_shift(name)
+    function, helpers = OLD_SHIFTS[name]
+    x = old_to_tensor(images)
+    with monkeypatch.context() as patch:
+        for module, attribute, old in helpers:
+            patch.setattr(module, attribute, old)
+        out = (function or shift.function)(x, shift.params_for(severity, *images.shape[1:3]), OldContext(seed, name, len(x), CPU))
+    return old_to_uint8(out)
+
+
+def old_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """The float batch as it was made before: a channels-last view (the same values as today's contiguous one)."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+@pytest.mark.parametrize("name", sorted(OLD_SHIFTS))
+def test_rewritten_shifts_keep_their_bytes(batch, name, monkeypatch):
+    for severity in SEVERITIES:
+        expected = old_run(name, batch, severity, 3, monkeypatch)
+        assert np.array_equal(apply(name, batch, severity, 3, device="cpu"), expected), severity
