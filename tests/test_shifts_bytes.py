@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from shiftlab.data import load_dataset
-from shiftlab.shifts import SEVERITIES, apply, blur, digital, get_shift, weather
+from shiftlab.shifts import SEVERITIES, apply, blur, digital, filters, get_shift, weather
 from shiftlab.shifts.batch import _ROUNDOFF, to_tensor, to_uint8
 from shiftlab.shifts.digital import _rounded
 from shiftlab.shifts.resample import AxisOp, pil_box_resize_ops
@@ -130,12 +130,22 @@ def old_hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
                       choices[:, 12:18].gather(1, sector)], dim=1)
 
 
+def old_pad(x: torch.Tensor, py: int, px: int, mode: str) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    rows = torch.from_numpy(filters.boundary_index(np.arange(-py, h + py), h, mode)).to(x.device)
+    cols = torch.from_numpy(filters.boundary_index(np.arange(-px, w + px), w, mode)).to(x.device)
+    return x.index_select(-2, rows).index_select(-1, cols)
+
+
 _OLD_HSV = [(digital, "rgb_to_hsv", old_rgb_to_hsv), (digital, "hsv_to_rgb", old_hsv_to_rgb)]
 
 #: shift -> (its old function, or None where only helpers changed; the old helpers: (module, attribute, old one))
 OLD_SHIFTS = {
     "zoom_blur": (old_zoom_blur, []),
-    "snow": (None, [(weather, "resample", old_resample)]),
+    "snow": (None, [(weather, "resample", old_resample), (filters, "pad", old_pad)]),
+    "defocus_blur": (None, [(filters, "pad", old_pad)]),
+    "motion_blur": (None, [(filters, "pad", old_pad)]),
+    "spatter": (None, [(filters, "pad", old_pad)]),
     "brightness": (None, _OLD_HSV),
     "saturate": (None, _OLD_HSV),
 }

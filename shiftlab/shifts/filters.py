@@ -37,9 +37,19 @@ def boundary_index(index, n: int, mode: str):
     return j * (j < n) + (period - (mode == "reflect") - j) * (j >= n)
 
 
+#: boundary modes torch's own padding does, by its name for them (as long as the padding is narrower than the image)
+_TORCH_PADDING = {"nearest": "replicate", "mirror": "reflect"}
+
+
 def pad(x: torch.Tensor, py: int, px: int, mode: str) -> torch.Tensor:
-    """Extend the last two axes by ``py`` rows and ``px`` columns on each side (any width)."""
+    """Extend the last two axes by ``py`` rows and ``px`` columns on each side (any width).
+
+    ``torch.nn.functional.pad`` copies the same pixels several times faster than gathering them, but its
+    reflection needs the padding narrower than the image; wider paddings gather through ``boundary_index``.
+    """
     h, w = x.shape[-2:]
+    if mode in _TORCH_PADDING and (mode == "nearest" or (py < h and px < w)) and x.dim() in (3, 4):
+        return torch.nn.functional.pad(x, (px, px, py, py), mode=_TORCH_PADDING[mode])
     rows = torch.from_numpy(boundary_index(np.arange(-py, h + py), h, mode)).to(x.device)
     cols = torch.from_numpy(boundary_index(np.arange(-px, w + px), w, mode)).to(x.device)
     return x.index_select(-2, rows).index_select(-1, cols)
