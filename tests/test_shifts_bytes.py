@@ -137,6 +137,32 @@ def old_pad(x: torch.Tensor, py: int, px: int, mode: str) -> torch.Tensor:
     return x.index_select(-2, rows).index_select(-1, cols)
 
 
+def old_shuffle_sources(offsets: torch.Tensor, h: int, w: int, delta: int) -> torch.Tensor:
+    n = offsets.shape[0]
+    rows = torch.arange(delta + 1, h - delta + 1).view(1, -1, 1)
+    cols = torch.arange(delta + 1, w - delta + 1).view(1, 1, -1)
+    here = (rows * w + cols).expand(n, -1, -1).reshape(n, -1)
+    there = ((rows + offsets[:, 0]) * w + cols + offsets[:, 1]).reshape(n, -1)
+    visited = torch.zeros((n, h * w), dtype=torch.bool)
+    visited[:, here[0]] = True
+    src = torch.arange(h * w).repeat(n, 1)
+    src.scatter_(1, here, there)
+    follow = torch.zeros_like(visited).scatter_(1, here, visited.gather(1, there) & (there > here))
+    while follow.any():
+        nxt = src
+        src = torch.where(follow, src.gather(1, nxt), src)
+        follow = follow & follow.gather(1, nxt)
+    return src
+
+
+def old_shuffle(x: torch.Tensor, delta: int, ctx, part: int) -> torch.Tensor:
+    n, c, h, w = x.shape
+    shape = (2, h - 2 * delta, w - 2 * delta)
+    offsets = torch.from_numpy(ctx.values(lambda g, i: g.integers(-delta, delta, size=shape), part=part))
+    src = old_shuffle_sources(offsets, h, w, delta)
+    return x.reshape(n, c, h * w).gather(2, src.unsqueeze(1).expand(-1, c, -1)).reshape(n, c, h, w)
+
+
 _OLD_HSV = [(digital, "rgb_to_hsv", old_rgb_to_hsv), (digital, "hsv_to_rgb", old_hsv_to_rgb)]
 
 #: shift -> (its old function, or None where only helpers changed; the old helpers: (module, attribute, old one))
@@ -144,6 +170,7 @@ OLD_SHIFTS = {
     "zoom_blur": (old_zoom_blur, []),
     "snow": (None, [(weather, "resample", old_resample), (filters, "pad", old_pad)]),
     "defocus_blur": (None, [(filters, "pad", old_pad)]),
+    "glass_blur": (None, [(blur, "_shuffle", old_shuffle)]),
     "motion_blur": (None, [(filters, "pad", old_pad)]),
     "spatter": (None, [(filters, "pad", old_pad)]),
     "brightness": (None, _OLD_HSV),

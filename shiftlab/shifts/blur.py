@@ -49,7 +49,7 @@ def gaussian_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.
     return _gaussian(x, p["sigma"])
 
 
-def _shuffle_sources(offsets: torch.Tensor, h: int, w: int, delta: int) -> torch.Tensor:
+def _shuffle_sources(offsets: np.ndarray, h: int, w: int, delta: int) -> np.ndarray:
     """N×(h·w) flat index of the pixel whose value each pixel ends up with after one shuffle pass.
 
     The references visit the pixels of rows/columns delta+1 .. side-delta in
@@ -57,32 +57,38 @@ def _shuffle_sources(offsets: torch.Tensor, h: int, w: int, delta: int) -> torch
     goes through numpy views, so it is in fact a copy: the visited pixel takes
     the current value of its partner, which is already final when the partner
     was visited before. Each pixel's value therefore comes from the end of a
-    chain of offsets, followed here for all pixels at once by pointer doubling.
+    chain of offsets. The chains are followed one step per round for the pixels
+    still on one; about half of them end at each step, so the rounds soon run
+    on few pixels (integer indices: any order of following gives the same ends).
     """
-    n = offsets.shape[0]
-    device = offsets.device
-    rows = torch.arange(delta + 1, h - delta + 1, device=device).view(1, -1, 1)
-    cols = torch.arange(delta + 1, w - delta + 1, device=device).view(1, 1, -1)
-    here = (rows * w + cols).expand(n, -1, -1).reshape(n, -1)
+    n, size = len(offsets), h * w
+    rows = np.arange(delta + 1, h - delta + 1)[:, None]
+    cols = np.arange(delta + 1, w - delta + 1)[None, :]
+    here = (rows * w + cols).ravel()
     there = ((rows + offsets[:, 0]) * w + cols + offsets[:, 1]).reshape(n, -1)
-    visited = torch.zeros((n, h * w), dtype=torch.bool, device=device)
-    visited[:, here[0]] = True
-    src = torch.arange(h * w, device=device).repeat(n, 1)
-    src.scatter_(1, here, there)
-    follow = torch.zeros_like(visited).scatter_(1, here, visited.gather(1, there) & (there > here))
-    while follow.any():  # pointer doubling: a following pixel's src is its pointer; jump to where that one points
-        nxt = src
-        src = torch.where(follow, src.gather(1, nxt), src)
-        follow = follow & follow.gather(1, nxt)
-    return src
+    visited = np.zeros(size, dtype=bool)
+    visited[here] = True
+    first = (np.arange(n) * size)[:, None]  # flat index of each image's first pixel in the batch
+    partner = np.arange(n * size)
+    partner[first + here] = first + there
+    chained = np.zeros(n * size, dtype=bool)  # visited after a visited partner: takes that partner's final value
+    chained[first + here] = visited[there] & (there > here)
+    source = partner.copy()
+    pixels = np.flatnonzero(chained)
+    step = partner[pixels]
+    while pixels.size:
+        ends = ~chained[step]
+        source[pixels[ends]] = partner[step[ends]]
+        pixels, step = pixels[~ends], partner[step[~ends]]
+    return source.reshape(n, size) - first
 
 
 def _shuffle(x: torch.Tensor, delta: int, ctx: Context, part: int) -> torch.Tensor:
     """One pass of the references' local pixel shuffle: offsets in [-delta, delta-1]² (see ``_shuffle_sources``)."""
     n, c, h, w = x.shape
     shape = (2, h - 2 * delta, w - 2 * delta)
-    offsets = torch.from_numpy(ctx.values(lambda g, i: g.integers(-delta, delta, size=shape), part=part))
-    src = _shuffle_sources(offsets.to(x.device), h, w, delta)
+    offsets = ctx.values(lambda g, i: g.integers(-delta, delta, size=shape), part=part)
+    src = torch.from_numpy(_shuffle_sources(offsets, h, w, delta)).to(x.device)
     return x.reshape(n, c, h * w).gather(2, src.unsqueeze(1).expand(-1, c, -1)).reshape(n, c, h, w)
 
 
