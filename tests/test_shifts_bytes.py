@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy import ndimage
 
 from shiftlab.data import load_dataset
-from shiftlab.shifts import SEVERITIES, apply, blur, digital, filters, get_shift, weather
+from shiftlab.shifts import SEVERITIES, apply, blur, digital, filters, get_shift, spatter, weather
 from shiftlab.shifts.batch import _ROUNDOFF, to_tensor, to_uint8
 from shiftlab.shifts.digital import _rounded
 from shiftlab.shifts.resample import AxisOp, pil_box_resize_ops
@@ -163,6 +164,19 @@ def old_shuffle(x: torch.Tensor, delta: int, ctx, part: int) -> torch.Tensor:
     return x.reshape(n, c, h * w).gather(2, src.unsqueeze(1).expand(-1, c, -1)).reshape(n, c, h, w)
 
 
+def old_sum_of_shifts(padded: torch.Tensor, taps: list[list[float]], h: int, w: int) -> torch.Tensor:
+    return sum(
+        taps[i][j] * padded[..., i : i + h, j : j + w] for i in range(len(taps)) for j in range(len(taps[0])) if taps[i][j] != 0
+    )
+
+
+def old_outline_distance(level: torch.Tensor, limit: int) -> torch.Tensor:
+    """scipy's distance transform image by image, then capped (the cap was applied by the caller)."""
+    edges = spatter._canny(level, 50, 150).cpu().numpy()[:, 0]
+    dist = np.stack([ndimage.distance_transform_edt(~e) if e.any() else np.full(e.shape, 1e4) for e in edges])
+    return torch.from_numpy(dist[:, None]).to(level).clamp(max=limit)
+
+
 _OLD_HSV = [(digital, "rgb_to_hsv", old_rgb_to_hsv), (digital, "hsv_to_rgb", old_hsv_to_rgb)]
 
 #: shift -> (its old function, or None where only helpers changed; the old helpers: (module, attribute, old one))
@@ -172,7 +186,8 @@ OLD_SHIFTS = {
     "defocus_blur": (None, [(filters, "pad", old_pad)]),
     "glass_blur": (None, [(blur, "_shuffle", old_shuffle)]),
     "motion_blur": (None, [(filters, "pad", old_pad)]),
-    "spatter": (None, [(filters, "pad", old_pad)]),
+    "spatter": (None, [(filters, "pad", old_pad), (filters, "_sum_of_shifts", old_sum_of_shifts),
+                       (spatter, "_outline_distance", old_outline_distance)]),
     "brightness": (None, _OLD_HSV),
     "saturate": (None, _OLD_HSV),
 }

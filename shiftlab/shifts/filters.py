@@ -112,12 +112,28 @@ def correlate(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
     kh, kw = kernel.shape[-2:]
     padded = pad(x, kh // 2, kw // 2, mode)
     if kernel.dim() == 2 and kernel.numel() <= SMALL_KERNEL:
-        taps = kernel.tolist()
-        return sum(
-            taps[i][j] * padded[..., i : i + h, j : j + w] for i in range(kh) for j in range(kw) if taps[i][j] != 0
-        )
+        return _sum_of_shifts(padded, kernel.tolist(), h, w)
     size = padded.shape[-2:]
     spectrum = torch.fft.rfft2(kernel.to(x.dtype), s=size).conj()
     if kernel.dim() == 3:
         spectrum = spectrum.unsqueeze(1)
     return torch.fft.irfft2(torch.fft.rfft2(padded) * spectrum, s=size)[..., :h, :w]
+
+
+def _sum_of_shifts(padded: torch.Tensor, taps: list[list[float]], h: int, w: int) -> torch.Tensor:
+    """Σ tap · shifted image over the non-zero taps in raster order, accumulated in place from 0.
+
+    Taps of ±1 add or subtract the shifted image as it is (multiplying by them changes no value), and the sum
+    grows in one buffer instead of a new tensor per tap.
+    """
+    total = torch.zeros(padded.shape[:-2] + (h, w), dtype=padded.dtype, device=padded.device)
+    for i, row in enumerate(taps):
+        for j, tap in enumerate(row):
+            shifted = padded[..., i : i + h, j : j + w]
+            if tap == 1:
+                total.add_(shifted)
+            elif tap == -1:
+                total.sub_(shifted)
+            elif tap != 0:
+                total.add_(shifted * tap)
+    return total
