@@ -50,7 +50,7 @@ def gaussian_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.
 
 
 def _shuffle_sources(offsets: np.ndarray, h: int, w: int, delta: int) -> np.ndarray:
-    """N×(h·w) flat index of the pixel whose value each pixel ends up with after one shuffle pass.
+    """Flat index (h·w) of the pixel whose value each pixel of one image ends up with after one shuffle pass.
 
     The references visit the pixels of rows/columns delta+1 .. side-delta in
     reverse raster order and "swap" each with the pixel at its offset; the swap
@@ -61,18 +61,16 @@ def _shuffle_sources(offsets: np.ndarray, h: int, w: int, delta: int) -> np.ndar
     still on one; about half of them end at each step, so the rounds soon run
     on few pixels (integer indices: any order of following gives the same ends).
     """
-    n, size = len(offsets), h * w
     rows = np.arange(delta + 1, h - delta + 1)[:, None]
     cols = np.arange(delta + 1, w - delta + 1)[None, :]
     here = (rows * w + cols).ravel()
-    there = ((rows + offsets[:, 0]) * w + cols + offsets[:, 1]).reshape(n, -1)
-    visited = np.zeros(size, dtype=bool)
+    there = ((rows + offsets[0]) * w + cols + offsets[1]).ravel()
+    visited = np.zeros(h * w, dtype=bool)
     visited[here] = True
-    first = (np.arange(n) * size)[:, None]  # flat index of each image's first pixel in the batch
-    partner = np.arange(n * size)
-    partner[first + here] = first + there
-    chained = np.zeros(n * size, dtype=bool)  # visited after a visited partner: takes that partner's final value
-    chained[first + here] = visited[there] & (there > here)
+    partner = np.arange(h * w)
+    partner[here] = there
+    chained = np.zeros(h * w, dtype=bool)  # visited after a visited partner: takes that partner's final value
+    chained[here] = visited[there] & (there > here)
     source = partner.copy()
     pixels = np.flatnonzero(chained)
     step = partner[pixels]
@@ -80,15 +78,16 @@ def _shuffle_sources(offsets: np.ndarray, h: int, w: int, delta: int) -> np.ndar
         ends = ~chained[step]
         source[pixels[ends]] = partner[step[ends]]
         pixels, step = pixels[~ends], partner[step[~ends]]
-    return source.reshape(n, size) - first
+    return source
 
 
 def _shuffle(x: torch.Tensor, delta: int, ctx: Context, part: int) -> torch.Tensor:
-    """One pass of the references' local pixel shuffle: offsets in [-delta, delta-1]² (see ``_shuffle_sources``)."""
+    """One pass of the references' local pixel shuffle: offsets in [-delta, delta-1]² (see ``_shuffle_sources``),
+    drawn and followed image by image on the shift threads."""
     n, c, h, w = x.shape
     shape = (2, h - 2 * delta, w - 2 * delta)
-    offsets = ctx.values(lambda g, i: g.integers(-delta, delta, size=shape), part=part)
-    src = torch.from_numpy(_shuffle_sources(offsets, h, w, delta)).to(x.device)
+    sources = ctx.values(lambda g, i: _shuffle_sources(g.integers(-delta, delta, size=shape), h, w, delta), part=part)
+    src = torch.from_numpy(sources).to(x.device)
     return x.reshape(n, c, h * w).gather(2, src.unsqueeze(1).expand(-1, c, -1)).reshape(n, c, h, w)
 
 
