@@ -78,12 +78,14 @@ def pixelate_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
     """``pixelate`` on uint8 N×H×W×3 images: the small image's levels made in float, then stored as uint8 and
     enlarged by uint8 gathers (the same bytes: a level converts to itself, and gathering commutes with converting).
 
-    The float batch is made transposed straight from the uint8 images, ready for the width pass.
+    The float batch is made transposed straight from the uint8 images (converted as it is copied), ready for
+    the width pass.
     """
     factor = float(p["factor"])
-    columns = torch.from_numpy(images).permute(0, 3, 2, 1).contiguous().float().div_(255.0)
-    small = _box_down_levels(columns, factor).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # N×h×w×3
-    rows, cols = _pixelate_up(*images.shape[1:3], factor, torch.device("cpu"))
+    n, h, w, c = images.shape
+    columns = torch.empty((n, c, w, h)).copy_(torch.from_numpy(images).permute(0, 3, 2, 1)).div_(255.0)
+    small = _box_down_levels(columns, factor).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()  # N×h×w×3
+    rows, cols = _pixelate_up(h, w, factor, torch.device("cpu"))
     return np.take(np.take(small, cols.numpy(), axis=2), rows.numpy(), axis=1)
 
 
