@@ -40,12 +40,6 @@ class AxisOp:
             out = term if out is None else out.add_(term)
         return out
 
-    def along(self, x: torch.Tensor, axis: int) -> torch.Tensor:
-        """Apply to axis ``axis`` (-2: height, -1: width) of ``x``."""
-        if axis == -2:
-            return self.along_rows(x)
-        return self.along_rows(x.transpose(-1, -2).contiguous()).transpose(-1, -2)
-
 
 def resample(x: torch.Tensor, rows: AxisOp, cols: AxisOp) -> torch.Tensor:
     """Apply ``cols`` along the width, then ``rows`` along the height (Pillow's order)."""
