@@ -57,8 +57,8 @@ def old_pixelate(images: np.ndarray, severity: int) -> np.ndarray:
     h, w = x.shape[-2:]
     down_h, up_h = pil_box_resize_ops(h, factor, CPU)
     down_w, up_w = pil_box_resize_ops(w, factor, CPU)
-    small = _rounded(down_h.along(_rounded(down_w.along(x, -1)), -2))
-    return old_to_uint8(_rounded(up_h.along(_rounded(up_w.along(small, -1)), -2)))
+    small = _rounded(old_along(down_h, _rounded(old_along(down_w, x, -1)), -2))
+    return old_to_uint8(_rounded(old_along(up_h, _rounded(old_along(up_w, small, -1)), -2)))
 
 
 def test_to_uint8_keeps_its_bytes():
