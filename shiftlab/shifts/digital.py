@@ -83,7 +83,8 @@ def pixelate_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
     """
     factor = float(p["factor"])
     n, h, w, c = images.shape
-    columns = torch.empty((n, c, w, h)).copy_(torch.from_numpy(images).permute(0, 3, 2, 1)).div_(255.0)
+    pixels = torch.from_numpy(np.ascontiguousarray(images))
+    columns = torch.empty((n, c, w, h)).copy_(pixels.permute(0, 3, 2, 1)).div_(255.0)
     small = _box_down_levels(columns, factor).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()  # N×h×w×3
     rows, cols = _pixelate_up(h, w, factor, torch.device("cpu"))
     return np.take(np.take(small, cols.numpy(), axis=2), rows.numpy(), axis=1)
