@@ -215,3 +215,14 @@ def test_rewritten_shifts_keep_their_bytes(batch, name, monkeypatch):
     for severity in SEVERITIES:
         expected = old_run(name, batch, severity, 3, monkeypatch)
         assert np.array_equal(apply(name, batch, severity, 3, device="cpu"), expected), severity
+
+
+def test_contrast_keeps_its_bytes_on_the_whole_sample():
+    """The image means are sums whose rounding depends on the layout they are taken in: the 500 images of the
+    sample hold several whose bytes moved when the batch stopped arriving channels-last."""
+    images = load_dataset("cifar10-sample").images
+    for severity in SEVERITIES:
+        factor = get_shift("contrast").params_for(severity, 32, 32)["factor"]
+        x = old_to_tensor(images)
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        assert np.array_equal(apply("contrast", images, severity, device="cpu"), old_to_uint8((x - mean) * factor + mean))

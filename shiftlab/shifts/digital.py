@@ -34,8 +34,12 @@ def saturate(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tenso
 
 
 def contrast(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
-    """Lower contrast: each channel pulled towards its image mean by ``factor``."""
-    mean = x.mean(dim=(2, 3), keepdim=True)
+    """Lower contrast: each channel pulled towards its image mean by ``factor``.
+
+    The mean is taken over a channels-last copy: the order a float sum adds in depends on the layout, and this
+    is the layout the means were always summed in (the batch used to arrive channels-last), so the bytes stay.
+    """
+    mean = x.contiguous(memory_format=torch.channels_last).mean(dim=(2, 3), keepdim=True)
     return (x - mean) * p["factor"] + mean
 
 
