@@ -132,7 +132,11 @@ def test_chunking_does_not_change_the_result(small, monkeypatch):
         assert np.array_equal(apply(name, small, 3, seed=2, device="cpu"), expected)
 
 
-@pytest.mark.parametrize("name", ["gaussian_noise", "shot_noise", "jpeg_compression", "spatter", "elastic_transform"])
+@pytest.mark.parametrize(
+    "name",
+    ["gaussian_noise", "shot_noise", "jpeg_compression", "spatter", "elastic_transform", "glass_blur", "zoom_blur",
+     "pixelate", "brightness"],
+)
 def test_the_thread_count_does_not_change_the_result(name, small):
     threads = torch.get_num_threads()
     try:

@@ -41,18 +41,28 @@ def check_images(images: object, what: str = "images") -> np.ndarray:
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 N×H×W×3 -> float32 N×3×H×W in [0, 1] on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 N×H×W×3 -> float32 N×3×H×W in [0, 1] on ``device``, contiguous.
+
+    Contiguous channel planes make every later pass run over long rows; the
+    values (k/255 per element) do not depend on the layout. The planes are
+    filled straight from the channels-last bytes, converting as they are copied.
+    """
+    n, h, w, c = images.shape
+    planes = torch.empty((n, c, h, w), device=device)
+    return planes.copy_(torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2)).div_(255.0)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """float N×3×H×W -> uint8 N×H×W×3: clipped to [0, 1], scaled by 255 and truncated.
 
     Scaling before clipping to [0, 255] gives the same values as clipping to [0, 1] first (255 is exact), and
-    the cast truncates the values, all positive, as ``floor`` would: two passes over the batch fewer.
+    the cast truncates the values, all positive, as ``floor`` would: two passes over the batch fewer. The cast
+    writes the channels-last result directly (one pass for both).
     """
     levels = x.mul(255.0).clamp_(0, 255).add_(_ROUNDOFF)
-    return levels.to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    n, c, h, w = x.shape
+    out = torch.empty((n, h, w, c), dtype=torch.uint8, device=x.device)
+    return out.copy_(levels.permute(0, 2, 3, 1)).cpu().numpy()
 
 
 def to_levels(x: torch.Tensor) -> torch.Tensor:

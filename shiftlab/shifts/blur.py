@@ -21,7 +21,7 @@ import torch
 from shiftlab.shifts.batch import to_levels
 from shiftlab.shifts.filters import axis_operator, correlate
 from shiftlab.shifts.filters import gaussian_blur as _gaussian
-from shiftlab.shifts.resample import resample, zoom_op
+from shiftlab.shifts.resample import resample_transposed, zoom_op
 from shiftlab.shifts.shift import Context
 
 
@@ -49,40 +49,45 @@ def gaussian_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.
     return _gaussian(x, p["sigma"])
 
 
-def _shuffle_sources(offsets: torch.Tensor, h: int, w: int, delta: int) -> torch.Tensor:
-    """N×(h·w) flat index of the pixel whose value each pixel ends up with after one shuffle pass.
+def _shuffle_sources(offsets: np.ndarray, h: int, w: int, delta: int) -> np.ndarray:
+    """Flat index (h·w) of the pixel whose value each pixel of one image ends up with after one shuffle pass.
 
     The references visit the pixels of rows/columns delta+1 .. side-delta in
     reverse raster order and "swap" each with the pixel at its offset; the swap
     goes through numpy views, so it is in fact a copy: the visited pixel takes
     the current value of its partner, which is already final when the partner
     was visited before. Each pixel's value therefore comes from the end of a
-    chain of offsets, followed here for all pixels at once by pointer doubling.
+    chain of offsets. The chains are followed one step per round for the pixels
+    still on one; about half of them end at each step, so the rounds soon run
+    on few pixels (integer indices: any order of following gives the same ends).
     """
-    n = offsets.shape[0]
-    device = offsets.device
-    rows = torch.arange(delta + 1, h - delta + 1, device=device).view(1, -1, 1)
-    cols = torch.arange(delta + 1, w - delta + 1, device=device).view(1, 1, -1)
-    here = (rows * w + cols).expand(n, -1, -1).reshape(n, -1)
-    there = ((rows + offsets[:, 0]) * w + cols + offsets[:, 1]).reshape(n, -1)
-    visited = torch.zeros((n, h * w), dtype=torch.bool, device=device)
-    visited[:, here[0]] = True
-    src = torch.arange(h * w, device=device).repeat(n, 1)
-    src.scatter_(1, here, there)
-    follow = torch.zeros_like(visited).scatter_(1, here, visited.gather(1, there) & (there > here))
-    while follow.any():  # pointer doubling: a following pixel's src is its pointer; jump to where that one points
-        nxt = src
-        src = torch.where(follow, src.gather(1, nxt), src)
-        follow = follow & follow.gather(1, nxt)
-    return src
+    rows = np.arange(delta + 1, h - delta + 1)[:, None]
+    cols = np.arange(delta + 1, w - delta + 1)[None, :]
+    here = (rows * w + cols).ravel()
+    there = ((rows + offsets[0]) * w + cols + offsets[1]).ravel()
+    visited = np.zeros(h * w, dtype=bool)
+    visited[here] = True
+    partner = np.arange(h * w)
+    partner[here] = there
+    chained = np.zeros(h * w, dtype=bool)  # visited after a visited partner: takes that partner's final value
+    chained[here] = visited[there] & (there > here)
+    source = partner.copy()
+    pixels = np.flatnonzero(chained)
+    step = partner[pixels]
+    while pixels.size:
+        ends = ~chained[step]
+        source[pixels[ends]] = partner[step[ends]]
+        pixels, step = pixels[~ends], partner[step[~ends]]
+    return source
 
 
 def _shuffle(x: torch.Tensor, delta: int, ctx: Context, part: int) -> torch.Tensor:
-    """One pass of the references' local pixel shuffle: offsets in [-delta, delta-1]² (see ``_shuffle_sources``)."""
+    """One pass of the references' local pixel shuffle: offsets in [-delta, delta-1]² (see ``_shuffle_sources``),
+    drawn and followed image by image on the shift threads."""
     n, c, h, w = x.shape
     shape = (2, h - 2 * delta, w - 2 * delta)
-    offsets = torch.from_numpy(ctx.values(lambda g, i: g.integers(-delta, delta, size=shape), part=part))
-    src = _shuffle_sources(offsets.to(x.device), h, w, delta)
+    sources = ctx.values(lambda g, i: _shuffle_sources(g.integers(-delta, delta, size=shape), h, w, delta), part=part)
+    src = torch.from_numpy(sources).to(x.device)
     return x.reshape(n, c, h * w).gather(2, src.unsqueeze(1).expand(-1, c, -1)).reshape(n, c, h, w)
 
 
@@ -128,7 +133,8 @@ def motion_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Te
 def zoom_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     """Zooming while exposing: the mean of the image and its centre zooms by each factor in ``zooms``."""
     h, w = x.shape[-2:]
+    xt = x.transpose(-1, -2).contiguous()
     total = x.clone()
     for z in p["zooms"]:
-        total += resample(x, zoom_op(h, z, x.device), zoom_op(w, z, x.device))
+        total += resample_transposed(xt, zoom_op(h, z, x.device), zoom_op(w, z, x.device))
     return total / (len(p["zooms"]) + 1)

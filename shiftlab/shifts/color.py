@@ -14,28 +14,38 @@ def luma(x: torch.Tensor) -> torch.Tensor:
 
 
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
-    """RGB -> HSV, all channels in [0, 1], hue 0 for greys (``skimage.color.rgb2hsv``'s convention)."""
+    """RGB -> HSV, all channels in [0, 1], hue 0 for greys (``skimage.color.rgb2hsv``'s convention).
+
+    Only the hue formula of each pixel's largest channel is evaluated: its channel difference is picked first,
+    then divided, then offset by 0, 2 or 4 (adding 0 changes no value), which gives skimage's values with
+    fewer passes than evaluating all three formulas and picking one.
+    """
     r, g, b = x.unbind(1)
     value, argmax = x.max(dim=1)
-    delta = value - x.min(dim=1).values
-    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
-    hue = torch.stack([(g - b) / safe, 2 + (b - r) / safe, 4 + (r - g) / safe], dim=1)
-    hue = hue.gather(1, argmax.unsqueeze(1)).squeeze(1)
-    hue = torch.where(delta > 0, (hue / 6) % 1.0, torch.zeros_like(hue))
-    sat = torch.where(value > 0, delta / torch.where(value > 0, value, torch.ones_like(value)), torch.zeros_like(value))
+    delta = value - x.amin(dim=1)
+    coloured = delta > 0
+    diff = torch.where(argmax == 0, g - b, torch.where(argmax == 1, b - r, r - g))
+    hue = diff / torch.where(coloured, delta, 1.0) + 2 * argmax
+    hue = torch.where(coloured, (hue / 6) % 1.0, 0.0)
+    lit = value > 0
+    sat = torch.where(lit, delta / torch.where(lit, value, 1.0), 0.0)
     return torch.stack([hue, sat, value], dim=1)
 
 
+#: per hue sector 0..5, where its (r, g, b) come from among (v, q, p, t) of ``hsv_to_rgb``
+_SECTOR_SOURCES = torch.tensor([[0, 3, 2], [1, 0, 2], [2, 0, 3], [2, 1, 0], [3, 2, 0], [0, 2, 1]])
+
+
 def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    """HSV -> RGB, the inverse of ``rgb_to_hsv`` (``skimage.color.hsv2rgb``'s sector formulas)."""
+    """HSV -> RGB, the inverse of ``rgb_to_hsv`` (``skimage.color.hsv2rgb``'s sector formulas).
+
+    Each pixel's (r, g, b) are gathered from the four values v, q, p, t by its sector, instead of from a stack of
+    the 18 (sector, channel) choices: the same values, a quarter of the memory traffic.
+    """
     h, s, v = x.unbind(1)
-    sector = torch.floor(h * 6)
-    f = h * 6 - sector
+    h6 = h * 6
+    sector = torch.floor(h6)
+    f = h6 - sector
     p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    sector = sector.long().remainder(6).unsqueeze(1)
-    # rows: sector 0..5; columns: the (r, g, b) source of each sector
-    choices = torch.stack([v, q, p, p, t, v, t, v, v, q, p, p, p, p, t, v, v, q], dim=1)
-    r = choices[:, 0:6].gather(1, sector)
-    g = choices[:, 6:12].gather(1, sector)
-    b = choices[:, 12:18].gather(1, sector)
-    return torch.cat([r, g, b], dim=1)
+    sources = _SECTOR_SOURCES.to(x.device).index_select(0, sector.long().remainder_(6).flatten())
+    return torch.stack([v, q, p, t], dim=1).gather(1, sources.view(*h.shape, 3).permute(0, 3, 1, 2))

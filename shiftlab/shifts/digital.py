@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from shiftlab.shifts.batch import to_tensor, to_uint8
 from shiftlab.shifts.color import hsv_to_rgb, rgb_to_hsv
 from shiftlab.shifts.resample import pil_box_resize_ops
 from shiftlab.shifts.shift import Context, per_image
@@ -35,8 +34,12 @@ def saturate(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tenso
 
 
 def contrast(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
-    """Lower contrast: each channel pulled towards its image mean by ``factor``."""
-    mean = x.mean(dim=(2, 3), keepdim=True)
+    """Lower contrast: each channel pulled towards its image mean by ``factor``.
+
+    The mean is taken over a channels-last copy: the order a float sum adds in depends on the layout, and this
+    is the layout the means were always summed in (the batch used to arrive channels-last), so the bytes stay.
+    """
+    mean = x.contiguous(memory_format=torch.channels_last).mean(dim=(2, 3), keepdim=True)
     return (x - mean) * p["factor"] + mean
 
 
@@ -45,14 +48,18 @@ def _rounded(x: torch.Tensor) -> torch.Tensor:
     return torch.round(x * 255) / 255
 
 
-def _pixelate_down(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """The small image of ``pixelate``: Pillow's BOX resize to ``factor`` of the size, width pass first, 8-bit levels."""
-    h, w = x.shape[-2:]
-    down_h, _ = pil_box_resize_ops(h, factor, x.device)
-    down_w, _ = pil_box_resize_ops(w, factor, x.device)
-    # the width pass gathers columns: done as a row gather on the transposed batch (contiguous rows, same values)
-    narrow = _rounded(down_w.along(x.transpose(-1, -2).contiguous(), -2)).transpose(-1, -2).contiguous()
-    return _rounded(down_h.along(narrow, -2))
+def _box_down_levels(columns: torch.Tensor, factor: float) -> torch.Tensor:
+    """8-bit levels (integer-valued floats) of Pillow's BOX resize to ``factor`` of the size, width pass first,
+    rounded to levels after each pass, of the batch whose transpose (N×C×W×H) is ``columns``.
+
+    Both passes gather whole rows: the width pass on ``columns``, the height pass after one transpose of the
+    narrower image.
+    """
+    width, height = columns.shape[-2:]
+    down_h, _ = pil_box_resize_ops(height, factor, columns.device)
+    down_w, _ = pil_box_resize_ops(width, factor, columns.device)
+    narrow = _rounded(down_w.along_rows(columns)).transpose(-1, -2).contiguous()
+    return torch.round(down_h.along_rows(narrow) * 255)
 
 
 def _pixelate_up(h: int, w: int, factor: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,28 +74,48 @@ def _pixelate_up(h: int, w: int, factor: float, device: torch.device) -> tuple[t
 def pixelate(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     """Low resolution: Pillow BOX resize to ``factor`` of the size and back (width pass first, 8-bit in between)."""
     rows, cols = _pixelate_up(*x.shape[-2:], float(p["factor"]), x.device)
-    return _pixelate_down(x, float(p["factor"])).index_select(-1, cols).index_select(-2, rows)
+    small = _box_down_levels(x.transpose(-1, -2).contiguous(), float(p["factor"])) / 255
+    return small.index_select(-1, cols).index_select(-2, rows)
 
 
 def pixelate_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
-    """``pixelate`` on uint8 N×H×W×3 images: the small image made in float, then enlarged as uint8 (the same bytes:
-    the conversion to uint8 works pixel by pixel, so it may come before the gathers, on a smaller image)."""
-    cpu = torch.device("cpu")
-    small = to_uint8(_pixelate_down(to_tensor(images, cpu), float(p["factor"])))
-    rows, cols = _pixelate_up(*images.shape[1:3], float(p["factor"]), cpu)
-    return small[:, rows.numpy()][:, :, cols.numpy()]
+    """``pixelate`` on uint8 N×H×W×3 images: the small image's levels made in float, then stored as uint8 and
+    enlarged by uint8 gathers (the same bytes: a level converts to itself, and gathering commutes with converting).
+
+    The float batch is made transposed straight from the uint8 images (converted as it is copied), ready for
+    the width pass.
+    """
+    factor = float(p["factor"])
+    n, h, w, c = images.shape
+    pixels = torch.from_numpy(np.ascontiguousarray(images))
+    columns = torch.empty((n, c, w, h)).copy_(pixels.permute(0, 3, 2, 1)).div_(255.0)
+    small = _box_down_levels(columns, factor).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()  # N×h×w×3
+    rows, cols = _pixelate_up(h, w, factor, torch.device("cpu"))
+    return np.take(np.take(small, cols.numpy(), axis=2), rows.numpy(), axis=1)
 
 
 def _jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """One H×W×3 image encoded by Pillow at ``quality`` and decoded again.
+
+    The stream is decoded with Pillow's JPEG decoder straight into an image of the known size and mode
+    (``Image.frombytes``), which skips ``Image.open``'s marker parsing in Python: the same decoder, the same bytes.
+    """
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    with Image.open(buffer) as decoded:
-        return np.asarray(decoded if decoded.mode == "RGB" else decoded.convert("RGB"))
+    height, width = image.shape[:2]
+    return np.asarray(Image.frombytes("RGB", (width, height), buffer.getvalue(), "jpeg", "RGB", ""))
 
 
 def jpeg_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
     """``jpeg_compression`` on uint8 N×H×W×3 images: the codec's bytes as they are, without a float round trip."""
-    return np.stack(per_image(lambda image: _jpeg_roundtrip(image, int(p["quality"])), images))
+    out = np.empty_like(images)
+    quality = int(p["quality"])
+
+    def roundtrip(i: int) -> None:
+        out[i] = _jpeg_roundtrip(images[i], quality)
+
+    per_image(roundtrip, range(len(images)))
+    return out
 
 
 def jpeg_compression(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:

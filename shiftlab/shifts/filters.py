@@ -37,9 +37,19 @@ def boundary_index(index, n: int, mode: str):
     return j * (j < n) + (period - (mode == "reflect") - j) * (j >= n)
 
 
+#: boundary modes torch's own padding does, by its name for them (as long as the padding is narrower than the image)
+_TORCH_PADDING = {"nearest": "replicate", "mirror": "reflect"}
+
+
 def pad(x: torch.Tensor, py: int, px: int, mode: str) -> torch.Tensor:
-    """Extend the last two axes by ``py`` rows and ``px`` columns on each side (any width)."""
+    """Extend the last two axes by ``py`` rows and ``px`` columns on each side (any width).
+
+    ``torch.nn.functional.pad`` copies the same pixels several times faster than gathering them, but its
+    reflection needs the padding narrower than the image; wider paddings gather through ``boundary_index``.
+    """
     h, w = x.shape[-2:]
+    if mode in _TORCH_PADDING and (mode == "nearest" or (py < h and px < w)) and x.dim() in (3, 4):
+        return torch.nn.functional.pad(x, (px, px, py, py), mode=_TORCH_PADDING[mode])
     rows = torch.from_numpy(boundary_index(np.arange(-py, h + py), h, mode)).to(x.device)
     cols = torch.from_numpy(boundary_index(np.arange(-px, w + px), w, mode)).to(x.device)
     return x.index_select(-2, rows).index_select(-1, cols)
@@ -102,12 +112,28 @@ def correlate(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
     kh, kw = kernel.shape[-2:]
     padded = pad(x, kh // 2, kw // 2, mode)
     if kernel.dim() == 2 and kernel.numel() <= SMALL_KERNEL:
-        taps = kernel.tolist()
-        return sum(
-            taps[i][j] * padded[..., i : i + h, j : j + w] for i in range(kh) for j in range(kw) if taps[i][j] != 0
-        )
+        return _sum_of_shifts(padded, kernel.tolist(), h, w)
     size = padded.shape[-2:]
     spectrum = torch.fft.rfft2(kernel.to(x.dtype), s=size).conj()
     if kernel.dim() == 3:
         spectrum = spectrum.unsqueeze(1)
     return torch.fft.irfft2(torch.fft.rfft2(padded) * spectrum, s=size)[..., :h, :w]
+
+
+def _sum_of_shifts(padded: torch.Tensor, taps: list[list[float]], h: int, w: int) -> torch.Tensor:
+    """Σ tap · shifted image over the non-zero taps in raster order, accumulated in place from 0.
+
+    Taps of ±1 add or subtract the shifted image as it is (multiplying by them changes no value), and the sum
+    grows in one buffer instead of a new tensor per tap.
+    """
+    total = torch.zeros(padded.shape[:-2] + (h, w), dtype=padded.dtype, device=padded.device)
+    for i, row in enumerate(taps):
+        for j, tap in enumerate(row):
+            shifted = padded[..., i : i + h, j : j + w]
+            if tap == 1:
+                total.add_(shifted)
+            elif tap == -1:
+                total.sub_(shifted)
+            elif tap != 0:
+                total.add_(shifted * tap)
+    return total

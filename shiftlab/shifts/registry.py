@@ -100,7 +100,8 @@ def apply(
     params = shift.params_for(severity, h, w)
     step = max(1, CHUNK_PIXELS // (h * w))
     if shift.uint8_function is not None and dev.type == "cpu" and n:
-        return np.concatenate([shift.uint8_function(batch[i : i + step], params) for i in range(0, n, step)])
+        chunks = [shift.uint8_function(batch[i : i + step], params) for i in range(0, n, step)]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
     out = np.empty_like(batch)
     for start in range(0, n, step):
         stop = min(start + step, n)

@@ -3,6 +3,8 @@
 Zooms and box resizes are linear along each axis with a few taps per output
 pixel: each becomes an ``AxisOp`` (the taps' source indices and weights, built
 once and cached), applied along the height and the width with a few gathers.
+Gathers pick whole rows (contiguous copies); a pass along the width runs on the
+transposed batch, which is an order of magnitude faster than gathering columns.
 """
 
 from __future__ import annotations
@@ -30,15 +32,24 @@ class AxisOp:
         weight = np.take_along_axis(matrix, order, axis=1)
         return AxisOp(torch.from_numpy(order.T.copy()).to(device), torch.from_numpy(weight.T.copy()).float().to(device))
 
-    def along(self, x: torch.Tensor, axis: int) -> torch.Tensor:
-        """Apply to axis ``axis`` (-2: height, -1: width) of ``x``."""
-        shape = (-1, 1) if axis == -2 else (1, -1)
-        return sum(w.view(shape) * x.index_select(axis, i) for i, w in zip(self.index, self.weight))
+    def along_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply along the height (axis -2) of ``x``: the weighted sum of gathered rows, tap after tap in order."""
+        out = None
+        for index, weight in zip(self.index, self.weight):
+            term = x.index_select(-2, index).mul_(weight.view(-1, 1))
+            out = term if out is None else out.add_(term)
+        return out
 
 
 def resample(x: torch.Tensor, rows: AxisOp, cols: AxisOp) -> torch.Tensor:
     """Apply ``cols`` along the width, then ``rows`` along the height (Pillow's order)."""
-    return rows.along(cols.along(x, -1), -2)
+    return resample_transposed(x.transpose(-1, -2).contiguous(), rows, cols)
+
+
+def resample_transposed(xt: torch.Tensor, rows: AxisOp, cols: AxisOp) -> torch.Tensor:
+    """``resample`` of the batch whose transpose (last two axes swapped, contiguous) is ``xt``: callers that
+    resample one batch several times transpose it once."""
+    return rows.along_rows(cols.along_rows(xt).transpose(-1, -2).contiguous())
 
 
 def _interp_matrix(coords: np.ndarray, n_in: int) -> np.ndarray:
