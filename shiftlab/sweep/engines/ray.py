@@ -96,7 +96,9 @@ def _run_product(ray, root: Path, plan: SweepPlan, swept: Swept, swept_ref: list
     gpus = int(ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     rows = _work_list(plan, partitions, len(swept.index), chunk_size(swept.images))
-    pool = ray.data.ActorPoolStrategy(min_size=1, max_size=gpus or cpus)
+    # a fixed pool, one actor per CPU (or GPU) from the start: a pool growing from one actor left a core idle
+    # while the second loaded its model (1.9x the local engine's time on 2 CPUs)
+    pool = ray.data.ActorPoolStrategy(size=gpus or cpus)
     actor = {"num_gpus": 1} if gpus else {"num_cpus": 1}
     records = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
         SweepActor, batch_size=1, batch_format="numpy",
