@@ -43,7 +43,7 @@ def test_drift_measures_name_every_measure_of_the_report():
 
 def test_method_options_layer_defaults_interactive_and_overrides():
     options = method_options("wcam", nb_design=64)
-    assert options["nb_design"] == 64 and options["max_design"] == 128 and options["levels"] == 3
+    assert options["nb_design"] == 64 and options["max_design"] == 256 and options["levels"] == 3
     assert "progress" not in options and "resume" not in options
     assert method_options("wcam", 224)["grid_size"] == 16 and method_options("wcam", 224)["nb_design"] == 4
     assert method_options("integrated_gradients")["n_steps"] == 16
