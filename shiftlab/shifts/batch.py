@@ -49,7 +49,9 @@ def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """
     n, h, w, c = images.shape
     planes = torch.empty((n, c, h, w), device=device)
-    return planes.copy_(torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2)).div_(255.0)
+    # numpy calls a one-image view with a negative stride (``b[::-1][:1]``) contiguous, torch refuses it: copy it
+    owned = images.copy() if min(images.strides) < 0 else np.ascontiguousarray(images)
+    return planes.copy_(torch.from_numpy(owned).to(device).permute(0, 3, 1, 2)).div_(255.0)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
