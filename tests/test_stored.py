@@ -49,8 +49,23 @@ def test_the_store_holds_its_methods(store):
     assert set(store.methods()) == set(ATTRIBUTION_METHODS) and not store.problems
 
 
+def cheapest_image(store, method: str) -> int:
+    """The stored image whose (source, shifted) pair is cheapest to recompute live: fewest model runs for a
+    method that records them (WCAM refines noisy images up to 256 designs), the sixth curated image otherwise."""
+    pairs = [store.maps("resnet20", VARIANT, shift, severity, method) for shift, severity in (("source", 0), (SHIFT, SEVERITY))]
+    if "forward_passes" not in pairs[0]["details"][0]:
+        return store.plan.data["indices"][5]
+    runs = {int(i): 0 for i in pairs[0]["image"]}
+    for frame in pairs:
+        for i, details in zip(frame["image"], frame["details"]):
+            runs[int(i)] += int(details["forward_passes"])
+    return min(runs, key=runs.get)
+
+
 @pytest.mark.parametrize("method", ATTRIBUTION_METHODS)
-def test_a_stored_pair_is_the_live_result(store, loaded, image, pair, method):
+def test_a_stored_pair_is_the_live_result(store, loaded, method):
+    image = cheapest_image(store, method)
+    pair = image_pair(load_dataset("cifar10-sample").images[image], SHIFT, SEVERITY, 0, 32, offset=image)
     stored = lookup(store, loaded, image, pair, method)
     live = explain_pair(loaded, pair, method, True, **method_options(method, 32))
     assert stored is not None
