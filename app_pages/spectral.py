@@ -30,8 +30,8 @@ ui.show_shift(shift, *image.shape[:2])
 
 with ui.user_errors():
     pair = image_pair(image, shift, severity, seed, loaded.input_size, picture.offset)
-    cost = ui.wcam_cost(view.arch, view.variant, options)
     stored = sweep_panel.stored_explanation(view, view.variant, picture, pair, METHOD, options)
+    cost = ui.wcam_cost(view.arch, view.variant, options) if stored is None else None  # times the model: only if needed
 if stored is not None:
     st.caption(text.WCAM_STORED + " " + options_text(options))
 else:

@@ -24,10 +24,8 @@ from shiftlab.attribution import Attribution, get_method
 from shiftlab.inference import predict_logits
 from shiftlab.models import LoadedModel
 from shiftlab.sweep.plan import SOURCE
+from shiftlab.sweep.records import DRIFT_COLUMNS
 from shiftlab.sweep.results import SweepResults, stack_maps
-
-#: the sweep's drift columns under the names of ``shiftlab.metrics.drift_report``
-DRIFT_COLUMNS = {"top_k_iou": "iou", "pearson": "pearson", "spearman": "spearman", "ssim": "ssim"}
 
 
 def stored_options(store: SweepResults, method: str) -> dict[str, Any]:
@@ -80,5 +78,5 @@ def stored_pair(store: SweepResults, loaded: LoadedModel, arch: str, variant: st
         extras["verdict"] = ["stable" if s else "noisy" for s in extras["stable"]]
     attribution = Attribution(np.concatenate([stack_maps(source), stack_maps(shifted)]),
                               np.array([target, target]), method, options, extras)
-    drift = {name: float(shifted[column][0]) for name, column in DRIFT_COLUMNS.items()}
+    drift = {measure: float(shifted[column][0]) for column, measure in DRIFT_COLUMNS.items()}
     return PairExplanation(logits, attribution, drift)

@@ -77,11 +77,16 @@ def _shipped_ood(name: str, dataset: str) -> SweepResults | None:
     return session_store(str(shipped_store(name))) if dataset == SHIPPED_DATA and shipped_zoo_in_use() else None
 
 
+def _covering_ood(arch: str, variant: str, dataset: str, ood_set: str, seed: int) -> SweepResults | None:
+    """The shipped ``ood`` store when it holds this model's predictions on ``dataset`` and ``ood_set`` (else None)."""
+    store = _shipped_ood("ood", dataset)
+    return store if store is not None and covers_ood(store, dataset, arch, variant, ood_set, seed) else None
+
+
 def ood_scores(arch: str, variant: str, dataset: str, ood_set: str, seed: int) -> tuple[ood.Scores, ood.Scores]:
     """The OOD scores of the in-distribution and of the OOD images: read from the shipped store when it holds
     them (the same numbers, tested), else computed from the model's logits."""
-    store = _shipped_ood("ood", dataset)
-    if store is not None and covers_ood(store, dataset, arch, variant, ood_set, seed):
+    if (store := _covering_ood(arch, variant, dataset, ood_set, seed)) is not None:
         return ood_scores_from(store, arch, variant, ood_set)
     return (ood.scores(ui.cached_logits(arch, variant, dataset)),
             ood.scores(ui.cached_logits(arch, variant, dataset, ood_set, ood.SEVERITY, seed)))
@@ -89,8 +94,7 @@ def ood_scores(arch: str, variant: str, dataset: str, ood_set: str, seed: int) -
 
 def ood_id_figures(arch: str, variant: str, dataset: str, seed: int, ood_set: str) -> tuple[float, float]:
     """ID accuracy and ECE of a model whose classes the dataset's labels score (stored or live, as ``ood_scores``)."""
-    store = _shipped_ood("ood", dataset)
-    if store is not None and covers_ood(store, dataset, arch, variant, ood_set, seed):
+    if (store := _covering_ood(arch, variant, dataset, ood_set, seed)) is not None:
         return id_figures_from(store, arch, variant)
     data = ui.evaluation_images(dataset, ui.cached_model(arch, variant).input_size)
     return ood.id_figures(data.labels, ui.cached_logits(arch, variant, dataset))

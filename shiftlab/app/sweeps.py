@@ -21,6 +21,7 @@ from shiftlab.metrics import OOD_SCORES, ReliabilityBins
 from shiftlab.models.registry import CHECKPOINT_ENV_VAR
 from shiftlab.sweep import results
 from shiftlab.sweep.plan import SOURCE
+from shiftlab.sweep.records import DRIFT_COLUMNS
 from shiftlab.sweep.results import SweepResults
 from shiftlab.sweep.ship import shipped_store
 
@@ -145,4 +146,4 @@ def id_figures_from(store: SweepResults, arch: str, variant: str) -> tuple[float
 def drift_from(store: SweepResults, arch: str, variant: str, ood_set: str, method: str) -> dict[str, np.ndarray]:
     """``method``'s top-10 % IoU and Spearman between each clean image's map and its OOD replacement's."""
     records = store.records(arch, variant, ood_set, OOD_SEVERITY, method=method)
-    return {"top_k_iou": records["iou"].to_numpy(np.float64), "spearman": records["spearman"].to_numpy(np.float64)}
+    return {DRIFT_COLUMNS[column]: records[column].to_numpy(np.float64) for column in ("iou", "spearman")}

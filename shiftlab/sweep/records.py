@@ -21,6 +21,9 @@ from shiftlab.metrics import drift_report, energy_score, max_logit_score, msp_sc
 if TYPE_CHECKING:  # importing shiftlab.attribution costs captum's import; records only read its results
     from shiftlab.attribution.base import Attribution
 
+#: the attribution records' drift columns and the ``drift_report`` measure each holds
+DRIFT_COLUMNS = {"iou": "top_k_iou", "spearman": "spearman", "pearson": "pearson", "ssim": "ssim"}
+
 #: the columns every record file starts with: which condition and which image
 KEYS = [("severity", pa.int8()), ("seed", pa.int32()), ("image", pa.int32())]
 
@@ -84,10 +87,7 @@ def attribution_table(severity: int, seed: int, images: np.ndarray, targets: np.
     columns = {
         **_keys(severity, seed, images),
         "target": targets.astype(np.int16),
-        "iou": drift["top_k_iou"].astype(np.float32),
-        "spearman": drift["spearman"].astype(np.float32),
-        "pearson": drift["pearson"].astype(np.float32),
-        "ssim": drift["ssim"].astype(np.float32),
+        **{column: drift[measure].astype(np.float32) for column, measure in DRIFT_COLUMNS.items()},
         "map": pa.array(stored, pa.binary()),
         "map_size": np.full(n, size if store_maps else 0, np.int16),
         "details": pa.array(details, pa.binary()),
