@@ -41,6 +41,7 @@ Class indices are int64 (no uint8 wrap-around above class 255).
 from __future__ import annotations
 
 import hashlib
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,6 +95,22 @@ def default_grid(size: int, levels: int) -> int:
     side = size >> levels
     k = max([d for d in range(1, side // CELL_SIDE + 1) if side % d == 0] or [1])
     return k << levels
+
+
+def resolved_settings(
+    size: int, levels: int, grid_size: int | None, output: str | None, perturbation: str, approximation: bool | None
+) -> dict[str, Any]:
+    """The grid side, explained output and approximation band a run uses, its None options resolved.
+
+    The reference perturbation explains the probability and perturbs the
+    approximation band too, as the published code does.
+    """
+    reference = perturbation == "reference"
+    return {
+        "grid_size": default_grid(size, levels) if grid_size is None else grid_size,
+        "output": output or ("probability" if reference else DEFAULT_OUTPUT),
+        "approximation": (not reference) if approximation is None else approximation,
+    }
 
 
 def grid_masks(rows: torch.Tensor, size: int, levels: int, approximation: bool) -> torch.Tensor:
@@ -291,11 +308,7 @@ class WCAM(AttributionMethod):
         check_levels(size, levels)
         check_choice("perturbation", perturbation, PERTURBATIONS)
         reference = perturbation == "reference"
-        settings = {
-            "grid_size": default_grid(size, levels) if grid_size is None else grid_size,
-            "output": output or ("probability" if reference else DEFAULT_OUTPUT),
-            "approximation": (not reference) if approximation is None else approximation,
-        }
+        settings = resolved_settings(size, levels, grid_size, output, perturbation, approximation)
         check_options(size, settings, nb_design, max_design, batch_size, time_budget)
         digests = [image_digest(image) for image in x]
         done = reused_outputs(resume, self.name, levels, perturbation, seed, settings, digests, target)
@@ -458,11 +471,14 @@ class DesignRun:
         return explained_output(logits, int(self.target[image]), self.settings["output"])
 
 
-#: WCAM's time over its forward passes' time (bench_wcam.py: 1.03 to 1.1 for resnet20 at 32 px on 2 CPU threads)
-OVERHEAD = 1.1
-#: pixels timed to measure the model's pace (after one warm-up pass): 64 images at 32 px, 8 at 224 px;
-#: a 16-image probe made ResNet-20 look 2-3x slower per image than in WCAM's batches of 132
+#: WCAM's time over the time of its perturbed batches (masks, inverse wavelet transform, model): the
+#: estimator and the convergence bootstrap (bench_wcam.py, resnet20 at 32 px on 2 CPU threads)
+OVERHEAD = 1.05
+#: perturbed images timed on a CPU to measure the pipeline's pace (after one warm-up image): 64 at 32 px,
+#: 8 at 224 px; a 16-image probe made ResNet-20 look 2-3x slower per image than in WCAM's batches of 132.
+#: A GPU times one whole batch of ``batch_size``: it is fast there, and smaller batches underuse the device.
 PROBE_PIXELS = 64 * 32 * 32
+PROBE_REPEATS = 3
 
 
 @dataclass(frozen=True)
@@ -470,9 +486,9 @@ class WCAMCost:
     """What a WCAM call will cost, said before it starts: forward passes and seconds, least and most.
 
     The least is the starting design (``nb_design``), the most every image
-    refined up to ``max_design``. Seconds are the forward passes at the pace
-    just measured on this model and device, times ``OVERHEAD`` for the
-    masks, wavelet transforms and estimator (measured by ``bench/bench_wcam.py``).
+    refined up to ``max_design``. Seconds are the perturbed images at the
+    pace just measured through WCAM's own pipeline on this model and device,
+    times ``OVERHEAD`` for the estimator (measured by ``bench/bench_wcam.py``).
     """
 
     grid_size: int
@@ -493,23 +509,52 @@ class WCAMCost:
 def estimate_cost(loaded: LoadedModel, n_images: int = 1, **options: Any) -> WCAMCost:
     """Forward passes and seconds that ``attribute(loaded, images, "wcam", **options)`` will take on n_images.
 
-    Times one batch of random images (``PROBE_PIXELS``) through the model on
-    its device (a fraction of a second at 32 px, a few seconds for
+    Times one batch of perturbed random images through WCAM's pipeline on
+    the model's device (a fraction of a second at 32 px, a few seconds for
     EfficientNet-Lite0 at 224 px on a CPU), so a page can say honestly what a
     run will cost.
     """
-    settings = {**WCAM.defaults(), **options}
     unknown = sorted(set(options) - set(WCAM.defaults()))
     if unknown:
         raise AttributionError(f"unknown option(s) {', '.join(unknown)} for wcam")
-    size = loaded.input_size
-    grid = settings["grid_size"] or default_grid(size, settings["levels"])
-    start, cap = settings["nb_design"], max(settings["nb_design"], settings["max_design"])
-    probe = min(settings["batch_size"], max(8, PROBE_PIXELS // size**2))
-    batch = torch.rand(probe, 3, size, size, device=loaded.device).contiguous(memory_format=torch.channels_last)
-    loaded.model.net(batch[:1])
+    options = {**WCAM.defaults(), **options}
+    size, levels = loaded.input_size, options["levels"]
+    settings = resolved_settings(size, levels, options["grid_size"], options["output"], options["perturbation"],
+                                 options["approximation"])
+    start, cap = options["nb_design"], max(options["nb_design"], options["max_design"])
+    rows = n_images * (settings["grid_size"] ** 2 + 2)
+    per_pass = seconds_per_perturbed_image(loaded, levels, settings, options["perturbation"], options["batch_size"])
+    return WCAMCost(settings["grid_size"], start * rows, cap * rows, per_pass)
+
+
+def seconds_per_perturbed_image(
+    loaded: LoadedModel, levels: int, settings: dict[str, Any], perturbation: str, batch_size: int
+) -> float:
+    """Seconds per image of one batch of random design rows on a random image: masks, inverse transform, model.
+
+    The first batch of a shape warms up (on a GPU it picks its kernels and
+    the timer waits for the device), so the pace is that of a run's batches;
+    the median of ``PROBE_REPEATS`` batches ignores one slowed by a neighbour.
+    """
+    size, on_gpu = loaded.input_size, loaded.device.type == "cuda"
+    probe = batch_size if on_gpu else min(batch_size, max(8, PROBE_PIXELS // size**2))
+    generator = torch.Generator().manual_seed(0)
+    coefficients = wavedec(torch.rand(1, 3, size, size, generator=generator), levels)[0].to(loaded.device)
+    design = torch.rand(probe, settings["grid_size"] ** 2, generator=generator).to(loaded.device)
+    rescale = loaded.model.normalize if perturbation == "reference" else None
+
+    def run(rows: torch.Tensor) -> None:
+        images = perturb(coefficients, rows, levels, settings["approximation"], rescale)
+        loaded.model.net(images.contiguous(memory_format=torch.channels_last))
+        if on_gpu:
+            torch.cuda.synchronize(loaded.device)
+
+    run(design if on_gpu else design[:1])
+    return statistics.median(timed(run, design) for _ in range(PROBE_REPEATS)) / probe
+
+
+def timed(function: Callable[[torch.Tensor], None], argument: torch.Tensor) -> float:
+    """Wall-clock seconds of one call."""
     began = time.perf_counter()
-    loaded.model.net(batch)
-    per_pass = (time.perf_counter() - began) / probe
-    rows = n_images * (grid**2 + 2)
-    return WCAMCost(grid, start * rows, cap * rows, per_pass)
+    function(argument)
+    return time.perf_counter() - began
