@@ -94,6 +94,22 @@ def test_determinism_per_seed(tiny, image):
     assert not np.array_equal(first.extras["sobol_indices"], other.extras["sobol_indices"])
 
 
+def test_batches_run_side_by_side_give_the_same_bits():
+    # on 2 threads the batches run on two one-thread workers; one thread runs them in turn
+    loaded = load_model("resnet20", None, device="cpu")
+    images = np.random.default_rng(1).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    threads = torch.get_num_threads()
+    try:
+        maps = []
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            result = attribute(loaded, images, "wcam", nb_design=4, max_design=4, batch_size=66)
+            maps.append((result.maps.tobytes(), result.extras["sobol_indices"].tobytes()))
+    finally:
+        torch.set_num_threads(threads)
+    assert maps[0] == maps[1]
+
+
 def test_reference_perturbation_by_hand():
     # a 2×2 image, one Haar level, approximation removed: what is left of each channel is x - its mean,
     # scaled by the mask value (which min-max rescaling cancels); then min-max over all values and 8 bits
