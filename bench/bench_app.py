@@ -4,7 +4,9 @@
 
 * server start to the home page rendered: ``streamlit run app.py`` spawned, the browser opens ``/`` as
   soon as the port answers, timed until the page has finished running (chromium, 1400 px);
-* first render of every page: a fresh server per page, the page opened by its URL as the first request;
+* first render of every page, two ways, a fresh server per page each time: the page opened by its URL as
+  the server's first request (torch and Streamlit's first run included), and the page's first visit in a
+  running app, opened after the home page has rendered (its models, figures and stores not yet loaded);
 * Compare warm refresh (ResNet-20, saliency + Grad-CAM + Integrated Gradients on a source and shifted
   image, with drift) and Variants with Grad-CAM over the six ResNet-20 variants, warm: the page's
   script re-run in-process (``AppTest``) with every cache filled, the median of ``--repeats`` runs.
@@ -48,13 +50,15 @@ def server_start_to_home(browser) -> float:
         return settle(page) - start
 
 
-def first_renders(browser) -> dict[str, float]:
-    """Each page's first render on a fresh server, opened by its URL."""
+def first_renders(browser, after_home: bool) -> dict[str, float]:
+    """Each page's first render on a fresh server, opened by its URL (after the home page, or as the first request)."""
     seconds = {}
     for name in PAGES:
         with app_server() as url:
+            if after_home:
+                timed_page(browser, url)
             seconds[name] = timed_page(browser, f"{url}/{name}?{VIEW}")
-            print(f"first render, {name}: {seconds[name]:.1f} s", flush=True)
+            print(f"first render{' after home' if after_home else ''}, {name}: {seconds[name]:.1f} s", flush=True)
     return seconds
 
 
@@ -88,7 +92,8 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         figures["server_start_to_home_s"] = server_start_to_home(browser)
         print(f"server start to home: {figures['server_start_to_home_s']:.1f} s", flush=True)
-        figures["first_render_s"] = first_renders(browser)
+        figures["first_render_s"] = first_renders(browser, after_home=False)
+        figures["first_visit_after_home_s"] = first_renders(browser, after_home=True)
         browser.close()
     print(json.dumps(figures, indent=2))
     if args.json:

@@ -130,14 +130,15 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def pair_metrics(first: np.ndarray, second: np.ndarray, size: int, estimator=jansen_total_order) -> tuple[float, ...]:
-    """Seed-to-seed (cells correlation, spatial correlation, profile distance) and seed 1's predicted figure."""
+    """Seed-to-seed (cells correlation, spatial correlation, profile distance), seed 1's predicted figure and verdict."""
     try:
         one, two = summary(estimator(first), size), summary(estimator(second), size)
         figure = convergence(first, jansen_total_order(first), size, LEVELS, SEEDS[0])
     except AttributionError:  # the output did not vary (saturated probability)
-        return (np.nan,) * 5
+        return (np.nan,) * 6
     distance = 0.5 * np.abs(one[2] - two[2]).sum()
-    return correlation(one[0], two[0]), correlation(one[1], two[1]), distance, figure.map_agreement, figure.profile_distance
+    return (correlation(one[0], two[0]), correlation(one[1], two[1]), distance, figure.map_agreement,
+            figure.profile_distance, float(figure.stable))
 
 
 def adaptive(outputs: np.ndarray, size: int, start: int, cap: int, margin: float = 1.0) -> np.ndarray:
@@ -148,19 +149,17 @@ def adaptive(outputs: np.ndarray, size: int, start: int, cap: int, margin: float
     """
     n = start
     while n < cap:
-        figure = convergence(outputs[:n], jansen_total_order(outputs[:n]), size, LEVELS, SEEDS[0])
-        if (figure.profile_distance <= margin * STABLE_DISTANCE
-                and figure.map_agreement >= 1 - margin * (1 - STABLE_CORRELATION)):
+        if convergence(outputs[:n], jansen_total_order(outputs[:n]), size, LEVELS, SEEDS[0]).passes(margin):
             break
         n *= 2
     return outputs[:n]
 
 
 def row(label: str, passes: float, metrics: np.ndarray) -> str:
-    """One markdown table row from per-image metrics (images × 5)."""
-    corr, spatial, distance, predicted, predicted_distance = metrics.T
+    """One markdown table row from per-image metrics (images × 6)."""
+    corr, spatial, distance, predicted, predicted_distance, verdict = metrics.T
     measured_ok = (corr >= STABLE_CORRELATION) & (distance <= STABLE_DISTANCE)
-    predicted_ok = (predicted >= STABLE_CORRELATION) & (predicted_distance <= STABLE_DISTANCE)
+    predicted_ok = verdict == 1
     agree = np.mean(measured_ok == predicted_ok)
     return (
         f"| {label} | {passes:.0f} | {np.nanmedian(corr):.2f} | {np.nanmedian(spatial):.2f} | {np.nanmedian(distance):.3f} "

@@ -13,7 +13,7 @@ from torch import nn
 from shiftlab.attribution import AttributionError, attribute, estimate_cost
 from shiftlab.attribution.sobol import sobol_design
 from shiftlab.attribution.wavelets import wavedec
-from shiftlab.attribution.wcam import default_grid, min_max_uint8, perturb, point_chunks
+from shiftlab.attribution.wcam import Convergence, default_grid, min_max_uint8, perturb, point_chunks, thresholds
 from shiftlab.models import LoadedModel, load_model
 from shiftlab.models.classifier import Classifier
 
@@ -92,6 +92,16 @@ def test_determinism_per_seed(tiny, image):
     for key in ("wavelet_map", "map_agreement", "spectral_levels_std"):
         assert first.extras[key].tobytes() == again.extras[key].tobytes()
     assert not np.array_equal(first.extras["sobol_indices"], other.extras["sobol_indices"])
+
+
+def test_the_verdict_asks_for_a_margin_the_stop_rule_does_not():
+    def figure(agreement: float, distance: float) -> Convergence:
+        return Convergence(agreement, distance, np.zeros(4), np.zeros((3, 3)), np.zeros(64))
+
+    assert thresholds() == pytest.approx((0.9, 0.05)) and thresholds(0.9) == pytest.approx((0.91, 0.045))
+    just_passing = figure(0.95, 0.048)
+    assert just_passing.converged and not just_passing.stable
+    assert figure(0.95, 0.04).stable and not figure(0.905, 0.04).stable and not figure(0.95, 0.051).converged
 
 
 def test_batches_run_side_by_side_give_the_same_bits():

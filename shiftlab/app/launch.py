@@ -1,6 +1,6 @@
 """``shiftlab app``: start the Streamlit app of the checkout this package runs from.
 
-The app is ``app.py`` and ``pages/`` at the root of the checkout (an
+The app is ``app.py`` and ``app_pages/`` at the root of the checkout (an
 editable install, ``pip install -e .``, keeps them there); flags after
 ``shiftlab app`` go to ``streamlit run`` (``--server.port 8600``, ...).
 """

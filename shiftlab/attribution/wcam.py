@@ -201,6 +201,13 @@ def point_chunks(start: int, stop: int, per_batch: int) -> list[tuple[int, int]]
     return chunks
 
 
+def thresholds(margin: float = 1.0) -> tuple[float, float]:
+    """(least map agreement, most profile distance) of ``STABLE_CORRELATION`` and ``STABLE_DISTANCE`` tightened by
+    ``margin``: the distance scaled by it, the correlation's shortfall from 1 likewise (``VERDICT_MARGIN``: the
+    verdict's)."""
+    return 1 - margin * (1 - STABLE_CORRELATION), margin * STABLE_DISTANCE
+
+
 @dataclass(frozen=True)
 class Convergence:
     """How far another seed's run is expected to land, from a bootstrap of one run's design points."""
@@ -213,8 +220,8 @@ class Convergence:
 
     def passes(self, margin: float = 1.0) -> bool:
         """Whether both figures meet the thresholds tightened by ``margin`` (1: the thresholds themselves)."""
-        return (self.map_agreement >= 1 - margin * (1 - STABLE_CORRELATION)
-                and self.profile_distance <= margin * STABLE_DISTANCE)
+        least_agreement, most_distance = thresholds(margin)
+        return self.map_agreement >= least_agreement and self.profile_distance <= most_distance
 
     @property
     def converged(self) -> bool:
