@@ -588,10 +588,10 @@ class WCAMCost:
 def estimate_cost(loaded: LoadedModel, n_images: int = 1, **options: Any) -> WCAMCost:
     """Forward passes and seconds that ``attribute(loaded, images, "wcam", **options)`` will take on n_images.
 
-    Times one batch of perturbed random images through WCAM's pipeline on
-    the model's device (a fraction of a second at 32 px, a few seconds for
-    EfficientNet-Lite0 at 224 px on a CPU), so a page can say honestly what a
-    run will cost.
+    Times batches of perturbed random images through WCAM's pipeline on the
+    model's device, run as a WCAM runs them (a fraction of a second at 32 px,
+    a few seconds for EfficientNet-Lite0 at 224 px on a CPU), so a page can
+    say honestly what a run will cost.
     """
     unknown = sorted(set(options) - set(WCAM.defaults()))
     if unknown:
