@@ -14,7 +14,9 @@
 #   .whl/          wheels of the packages that machine's Python lacks (ptwt, PyWavelets, captum,
 #                  efficientnet-lite-pytorch), fetched with `pip download --python-version 3.12 ...`
 #   .device-data/  cifar10_test.npz cut to its first 3,000 images (the whole set does not fit beside
-#                  the work tree); the sweep figure is extrapolated from them to the 10,000
+#                  the work tree); the sweep figure is extrapolated from them to the 10,000. Made with
+#                  python -c "import numpy as np; d = np.load('../shared/data/cifar10_test.npz'); \
+#                  np.savez('.device-data/cifar10_test.npz', **{k: d[k] if k == 'classes' else d[k][:3000] for k in d})"
 set -uo pipefail
 
 RESULTS=${1:-${OUT:-bench/results}}
