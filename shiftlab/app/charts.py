@@ -143,26 +143,33 @@ def spectral_subbands_frame(spectral_subbands: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _share_bars(frame: pd.DataFrame) -> alt.Chart:
-    """Grouped bars: one group per level (coarse to fine), one bar per condition."""
+def _share_bars(frame: pd.DataFrame, narrow: bool = False) -> alt.Chart:
+    """Grouped bars: one group per level (coarse to fine), one bar per condition.
+
+    ``narrow`` (a column of a few hundred pixels) turns the level names upright and stacks the legend's entries,
+    which would otherwise overlap and be cut off.
+    """
     order = list(dict.fromkeys(frame.sort_values("order")["level"]))
+    legend = alt.Legend(orient="bottom", columns=1 if narrow else 2)
     return (
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("level:N", sort=order, title="coarse → fine", axis=alt.Axis(labelAngle=0)),
+            x=alt.X("level:N", sort=order, title="coarse → fine", axis=alt.Axis(labelAngle=-90 if narrow else 0, labelOverlap=not narrow)),
             xOffset=alt.XOffset("condition:N", sort=list(CONDITIONS)),
             y=alt.Y("share:Q", title="share of importance", axis=alt.Axis(format="%")),
-            color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=alt.Legend(orient="bottom")),
+            color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=legend),
             tooltip=["condition:N", "level:N", alt.Tooltip("share:Q", format=".1%")],
         )
     )
 
 
-def spectral_levels_chart(spectral_levels: np.ndarray, std: np.ndarray | None = None) -> alt.LayerChart:
+def spectral_levels_chart(
+    spectral_levels: np.ndarray, std: np.ndarray | None = None, narrow: bool = False
+) -> alt.LayerChart:
     """Importance per level, coarse to fine, source next to shifted, with ± one standard deviation when given."""
     frame = spectral_levels_frame(spectral_levels, std)
-    bars = _share_bars(frame)
+    bars = _share_bars(frame, narrow)
     if std is None:
         return bars.properties(height=300)
     order = list(dict.fromkeys(frame.sort_values("order")["level"]))
