@@ -115,6 +115,7 @@ def test_batches_run_side_by_side_give_the_same_bits():
             torch.set_num_threads(count)
             result = attribute(loaded, images, "wcam", nb_design=4, max_design=4, batch_size=66)
             maps.append((result.maps.tobytes(), result.extras["sobol_indices"].tobytes()))
+            assert torch.get_num_threads() == count  # the one-thread workers leave the caller's count alone
     finally:
         torch.set_num_threads(threads)
     assert maps[0] == maps[1]

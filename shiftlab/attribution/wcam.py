@@ -541,9 +541,16 @@ def ordered_map(function: Callable[[Any], Any], batches: Iterator, device: torch
     same bits for ResNet-20; ``tests/test_wcam.py``), so neither do the maps.
     """
     workers = torch.get_num_threads()
-    if workers == 1 or device.type != "cpu":
+    if workers == 1 or device.type != "cpu" or not per_thread_torch_threads():
         return map(function, batches)
     return bounded_map(cpu_workers(workers), function, batches, 2 * workers)
+
+
+@cache
+def per_thread_torch_threads() -> bool:
+    """Whether ``torch.set_num_threads`` in a worker leaves the other threads' count alone: true of the OpenMP
+    backend (its thread count is per thread), which the pip wheels use; with another backend it is process-wide."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
 def bounded_map(pool: ThreadPoolExecutor, function: Callable, items: Iterator, ahead: int) -> Iterator:
@@ -563,7 +570,7 @@ def bounded_map(pool: ThreadPoolExecutor, function: Callable, items: Iterator, a
 
 @cache
 def cpu_workers(workers: int) -> ThreadPoolExecutor:
-    """Threads that each run torch on one thread of its own (OpenMP's thread count is per thread)."""
+    """Threads that each run torch on one thread of its own (see ``per_thread_torch_threads``)."""
     return ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,), thread_name_prefix="wcam")
 
 
