@@ -18,20 +18,16 @@ from typing import Any
 import numpy as np
 from scipy.special import softmax
 
-from shiftlab.app.explain import RUN_CONTROLS, PairExplanation
+from shiftlab.app.explain import PairExplanation
+from shiftlab.app.sweeps import stored_options
 from shiftlab.app.view import ImageRef
-from shiftlab.attribution import Attribution, get_method
+from shiftlab.attribution import Attribution
+from shiftlab.attribution.wcam import verdict_words
 from shiftlab.inference import predict_logits
 from shiftlab.models import LoadedModel
 from shiftlab.sweep.plan import SOURCE
 from shiftlab.sweep.records import DRIFT_COLUMNS
 from shiftlab.sweep.results import SweepResults, stack_maps
-
-
-def stored_options(store: SweepResults, method: str) -> dict[str, Any]:
-    """Every option ``method`` ran with in the store's sweep: its defaults, then the sweep's own."""
-    options = {**get_method(method).defaults(), **store.plan.method_options.get(method, {})}
-    return {k: v for k, v in options.items() if k not in RUN_CONTROLS}
 
 
 def holds(store: SweepResults, arch: str, variant: str, ref: ImageRef | None, shift: str, severity: int, seed: int,
@@ -75,7 +71,7 @@ def stored_pair(store: SweepResults, loaded: LoadedModel, arch: str, variant: st
     details = [source["details"][0], shifted["details"][0]]
     extras: dict[str, Any] = {name: np.stack([d[name] for d in details]) for name in details[0]}
     if "stable" in extras:
-        extras["verdict"] = ["stable" if s else "noisy" for s in extras["stable"]]
+        extras["verdict"] = verdict_words(extras["stable"])
     attribution = Attribution(np.concatenate([stack_maps(source), stack_maps(shifted)]),
                               np.array([target, target]), method, options, extras)
     drift = {measure: float(shifted[column][0]) for column, measure in DRIFT_COLUMNS.items()}

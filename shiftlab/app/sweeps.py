@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from shiftlab.app.explain import RUN_CONTROLS
 from shiftlab.app.ood import SEVERITY as OOD_SEVERITY
 from shiftlab.attribution import get_method
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins
@@ -113,20 +115,31 @@ def reliability_from(store: SweepResults, arch: str, variant: str, shift: str, s
     return ReliabilityBins(np.linspace(0, 1, n_bins + 1), count, confidence, accuracy)
 
 
+def stored_options(store: SweepResults, method: str) -> dict[str, Any]:
+    """Every option ``method`` ran with in the store's sweep: its defaults, then the sweep's own (as
+    ``shiftlab.app.explain.method_options`` lists a page's, run controls left out)."""
+    options = {**get_method(method).defaults(), **store.plan.method_options.get(method, {})}
+    return {k: v for k, v in options.items() if k not in RUN_CONTROLS}
+
+
+def swept_first_images(store: SweepResults, dataset: str, seed: int, limit: int | None) -> bool:
+    """Whether ``store`` swept the first ``limit`` images of ``dataset`` (None: all of them) with ``seed`` alone."""
+    data = store.plan.data
+    return (store_data(store) == dataset and store.plan.seeds == (seed,) and data.get("limit") == limit
+            and data.get("indices") is None)
+
+
 def covers_ood(store: SweepResults, dataset: str, arch: str, variant: str, ood_set: str, seed: int) -> bool:
     """Whether ``store`` holds the clean and the ``ood_set`` (severity 5) records of every image of this view."""
-    return (store_data(store) == dataset and store.plan.seeds == (seed,) and store.plan.data.get("limit") is None
-            and store.plan.data.get("indices") is None
+    return (swept_first_images(store, dataset, seed, None)
             and store.covers(arch, variant, ood_set, OOD_SEVERITY) and store.covers(arch, variant, SOURCE, 0))
 
 
 def covers_drift(store: SweepResults, dataset: str, arch: str, variant: str, ood_set: str, seed: int, method: str,
                  options: dict, images: int) -> bool:
     """Whether ``store`` holds ``method``'s drift, run with exactly ``options``, on the first ``images`` images."""
-    ran_with = {**get_method(method).defaults(), **store.plan.method_options.get(method, {})}
-    return (store_data(store) == dataset and store.plan.seeds == (seed,) and store.plan.data.get("limit") == images
-            and store.plan.data.get("indices") is None and method in store.plan.methods and ran_with == options
-            and store.covers(arch, variant, ood_set, OOD_SEVERITY, method))
+    return (swept_first_images(store, dataset, seed, images) and method in store.plan.methods
+            and stored_options(store, method) == options and store.covers(arch, variant, ood_set, OOD_SEVERITY, method))
 
 
 def ood_scores_from(store: SweepResults, arch: str, variant: str, ood_set: str) -> tuple[dict, dict]:

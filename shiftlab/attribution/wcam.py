@@ -225,6 +225,11 @@ def thresholds(margin: float = 1.0) -> tuple[float, float]:
     return 1 - margin * (1 - STABLE_CORRELATION), margin * STABLE_DISTANCE
 
 
+def verdict_words(stable: np.ndarray) -> list[str]:
+    """The ``verdict`` extra of each image: "stable" or "noisy"."""
+    return ["stable" if s else "noisy" for s in stable]
+
+
 @dataclass(frozen=True)
 class Convergence:
     """How far another seed's run is expected to land, from a bootstrap of one run's design points."""
@@ -383,7 +388,7 @@ class WCAM(AttributionMethod):
             "map_agreement": np.array([f.map_agreement for f in figures]),
             "profile_distance": np.array([f.profile_distance for f in figures]),
             "stable": stable,
-            "verdict": ["stable" if s else "noisy" for s in stable],
+            "verdict": verdict_words(stable),
             "spectral_levels_std": np.stack([f.levels_std for f in figures]),
             "spectral_subbands_std": np.stack([f.subbands_std for f in figures]),
             "sobol_std": np.stack([f.cells_std for f in figures]).reshape(-1, grid, grid).astype(np.float32),
@@ -516,13 +521,19 @@ class DesignRun:
     def forward(self, image: int, rows: torch.Tensor) -> torch.Tensor:
         """The explained output of one image perturbed by each design row."""
         model = self.method.model
-        rescale = model.normalize if self.perturbation == "reference" else None
+        rescale = rescaler(model, self.perturbation)
         images = perturb(self.coefficients[image], rows, self.levels, self.settings["approximation"], rescale)
         return self.explain(perturbed_logits(model.net, images), image)
 
     def explain(self, logits: torch.Tensor, image: int) -> torch.Tensor:
         """What is recorded of each perturbed image's logits (the benchmark records them all)."""
         return explained_output(logits, int(self.target[image]), self.settings["output"])
+
+
+def rescaler(model: torch.nn.Module, perturbation: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """What ``perturb`` maps pixel images into the network's input space with: the model's normalisation for
+    the reference perturbation (it perturbs pixels), None for the default (it perturbs the network's inputs)."""
+    return model.normalize if perturbation == "reference" else None
 
 
 def perturbed_logits(net: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -540,10 +551,18 @@ def ordered_map(function: Callable[[Any], Any], batches: Iterator, device: torch
     A batch's values do not depend on the thread count that computed it (the
     same bits for ResNet-20; ``tests/test_wcam.py``), so neither do the maps.
     """
-    workers = torch.get_num_threads()
-    if workers == 1 or device.type != "cpu" or not per_thread_torch_threads():
+    workers = side_by_side_workers(device)
+    if workers == 1:
         return map(function, batches)
     return bounded_map(cpu_workers(workers), function, batches, 2 * workers)
+
+
+def side_by_side_workers(device: torch.device) -> int:
+    """How many batches ``ordered_map`` runs at once on ``device``: torch's thread count on a CPU whose thread
+    count is per thread, else 1."""
+    if device.type != "cpu" or not per_thread_torch_threads():
+        return 1
+    return torch.get_num_threads()
 
 
 @cache
@@ -646,11 +665,11 @@ def seconds_per_perturbed_image(
     size, device = loaded.input_size, loaded.device
     on_gpu = device.type == "cuda"
     probe = batch_size if on_gpu else min(batch_size, max(8, PROBE_PIXELS // size**2))
-    workers = 1 if on_gpu else torch.get_num_threads()
+    workers = side_by_side_workers(device)
     generator = torch.Generator().manual_seed(0)
     coefficients = wavedec(torch.rand(1, 3, size, size, generator=generator), levels)[0].to(device)
     design = torch.rand(probe, settings["grid_size"] ** 2, generator=generator).to(device)
-    rescale = loaded.model.normalize if perturbation == "reference" else None
+    rescale = rescaler(loaded.model, perturbation)
 
     @torch.inference_mode()
     def run(rows: torch.Tensor) -> None:
