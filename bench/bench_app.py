@@ -4,9 +4,11 @@
 
 * server start to the home page rendered: ``streamlit run app.py`` spawned, the browser opens ``/`` as
   soon as the port answers, timed until the page has finished running (chromium, 1400 px);
-* first render of every page, two ways, a fresh server per page each time: the page opened by its URL as
-  the server's first request (torch and Streamlit's first run included), and the page's first visit in a
-  running app, opened after the home page has rendered (its models, figures and stores not yet loaded);
+* first render of every page, three ways, a fresh server per page each time (its models, figures and stores
+  not yet loaded): reached from the home page's menu, as a user moves through the app (timed from the click);
+  opened by its URL in a new tab after the home page has rendered (the browser loads Streamlit's frontend
+  again, about 1 s on 2 cores); and opened by its URL as the server's first request (torch and Streamlit's
+  first run included);
 * Compare warm refresh (ResNet-20, saliency + Grad-CAM + Integrated Gradients on a source and shifted
   image, with drift) and Variants with Grad-CAM over the six ResNet-20 variants, warm: the page's
   script re-run in-process (``AppTest``) with every cache filled, the median of ``--repeats`` runs.
@@ -25,7 +27,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 from streamlit.testing.v1 import AppTest
 
-from bench.browser import CHROMIUM, REPO, app_server, settle
+from bench.browser import CHROMIUM, REPO, STATUS, app_server, settle
 
 PAGES = ("compare", "variants", "triptych", "calibration", "spectral", "cases", "ood", "robustness")
 VIEW = "arch=resnet20&variant=baseline&image=cifar10-sample:204&shift=gaussian_noise&severity=3&seed=0"
@@ -48,6 +50,25 @@ def server_start_to_home(browser) -> float:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         return settle(page) - start
+
+
+def first_visits_from_menu(browser) -> dict[str, float]:
+    """Each page's first render on a fresh server, reached by clicking its menu entry on the home page (which
+    holds the view in its URL); seconds from the click."""
+    seconds = {}
+    for name in PAGES:
+        with app_server() as url:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/?{VIEW}")
+            settle(page)
+            link = page.locator(f"[data-testid='stSidebarNav'] a[href$='/{name}']")
+            start = time.time()
+            link.click()
+            page.wait_for_selector(STATUS, timeout=10_000)  # the rerun has started
+            seconds[name] = settle(page, timeout_s=600) - start
+            page.close()
+            print(f"first render from the menu, {name}: {seconds[name]:.1f} s", flush=True)
+    return seconds
 
 
 def first_renders(browser, after_home: bool) -> dict[str, float]:
@@ -92,6 +113,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         figures["server_start_to_home_s"] = server_start_to_home(browser)
         print(f"server start to home: {figures['server_start_to_home_s']:.1f} s", flush=True)
+        figures["first_visit_from_menu_s"] = first_visits_from_menu(browser)
         figures["first_render_s"] = first_renders(browser, after_home=False)
         figures["first_visit_after_home_s"] = first_renders(browser, after_home=True)
         browser.close()

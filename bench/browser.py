@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 #: a page is done when Streamlit shows no running indicator for this long
 SETTLE_MS = 800
+#: Streamlit's running indicator
+STATUS = "[data-testid='stStatusWidget']"
 
 
 def free_port() -> int:
@@ -55,7 +57,7 @@ def settle(page, timeout_s: float = 180) -> float:
     quiet_since = time.time()
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        if page.locator("[data-testid='stStatusWidget']").count():
+        if page.locator(STATUS).count():
             quiet_since = time.time()
         elif (time.time() - quiet_since) * 1000 > SETTLE_MS:
             return quiet_since

@@ -14,6 +14,8 @@ from shiftlab.sweep import results
 from shiftlab.sweep.ship import ATTRIBUTION_METHODS, shipped_store
 
 SHIFT, SEVERITY, VARIANT = "fog", 3, "augmix"
+#: extras holding model outputs of a batch: their float32 last bits follow the batch the sweep ran the image in
+BATCH_ROUNDED = {"convergence_delta"}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,8 @@ def test_a_stored_pair_is_the_live_result(store, method):
     for name, value in stored.attribution.extras.items():
         if name == "verdict":
             assert value == live.attribution.extras[name]
+        elif name in BATCH_ROUNDED:
+            np.testing.assert_allclose(value, live.attribution.extras[name], rtol=0, atol=1e-5, err_msg=name)
         else:
             np.testing.assert_array_equal(value, live.attribution.extras[name], err_msg=name)
 
@@ -89,7 +93,7 @@ def test_the_store_answers_only_for_what_it_holds(store, loaded, image, pair):
     assert lookup(store, loaded, image, pair, "gradcam", ref=ImageRef("cifar10-sample", str(image + 1))) is None
     assert lookup(store, loaded, image, pair, "gradcam", ref=None) is None
     assert lookup(store, loaded, image, pair, "gradcam", options={"layer": "net.layer2"}) is None
-    assert lookup(store, loaded, image, pair, "saliency") is None
+    assert lookup(store, loaded, image, pair, "wam") is None
 
 
 def test_other_weights_than_the_sweeps_are_computed_live(store, image, pair):

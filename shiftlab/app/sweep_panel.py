@@ -96,7 +96,7 @@ def ood_id_figures(arch: str, variant: str, dataset: str, seed: int, ood_set: st
     """ID accuracy and ECE of a model whose classes the dataset's labels score (stored or live, as ``ood_scores``)."""
     if (store := _covering_ood(arch, variant, dataset, ood_set, seed)) is not None:
         return id_figures_from(store, arch, variant)
-    data = ui.evaluation_images(dataset, ui.cached_model(arch, variant).input_size)
+    data = ui.evaluation_images(dataset, ui.input_size(arch))
     return ood.id_figures(data.labels, ui.cached_logits(arch, variant, dataset))
 
 
@@ -104,7 +104,7 @@ def ood_drift(arch: str, variant: str, dataset: str, ood_set: str, seed: int, me
               same_target: bool) -> dict[str, np.ndarray]:
     """``method``'s drift from the first ``ood.DRIFT_IMAGES`` images to their OOD replacements (stored or live)."""
     store = _shipped_ood("ood_drift", dataset)
-    options = method_options(method, ui.cached_model(arch, variant).input_size)
+    options = method_options(method, ui.input_size(arch))
     if same_target and store is not None and covers_drift(store, dataset, arch, variant, ood_set, seed, method, options,
                                                           ood.DRIFT_IMAGES):
         return drift_from(store, arch, variant, ood_set, method)

@@ -154,6 +154,11 @@ def cached_model(arch: str, variant: str) -> LoadedModel:
     return load_model(arch, variant)
 
 
+def input_size(arch: str) -> int:
+    """The image side ``arch`` takes, from its spec: no weights loaded (a page asking only this stays fast)."""
+    return get_spec(arch).input_size
+
+
 @st.cache_resource(show_spinner="Loading images…")
 def cached_dataset(name: str) -> ImageDataset:
     """``load_dataset(name)`` (test split) once per process."""
@@ -282,7 +287,7 @@ def cached_set_drift(arch: str, variant: str, dataset: str, shift: str, severity
     ``same_target`` explains the class predicted on the source in both maps;
     otherwise each map explains its own image's prediction.
     """
-    n = len(evaluation_images(dataset, cached_model(arch, variant).input_size))
+    n = len(evaluation_images(dataset, input_size(arch)))
     starts = range(0, min(n, limit or n), SET_CHUNK)
     parts = [_set_drift_chunk(arch, variant, dataset, shift, severity, seed, method, start, same_target)
              for start in progress(starts, len(starts), f"{method} drift, images in batches of {SET_CHUNK}")]

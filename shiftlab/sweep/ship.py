@@ -37,14 +37,16 @@ CONFUSED = ("cat", "dog")
 TOUR_IMAGE = 204
 ATTRIBUTION_SHIFTS = ("gaussian_noise", "fog", "contrast", "rotate")
 ATTRIBUTION_SEVERITY = "3"
-#: the methods whose maps the attribution store holds, each at its defaults (WCAM: 390 runs at its converging
-#: defaults, 53 minutes on 2 CPU cores)
-ATTRIBUTION_METHODS = ("gradcam", "wcam")
+#: the methods whose maps the attribution store holds, with the options the pages run them with
+#: (``shiftlab.app.explain.method_options`` at 32 px; a page reads the store only when they match): WCAM
+#: (390 runs at its converging defaults, 53 minutes on 2 CPU cores) and Compare's three defaults
+ATTRIBUTION_METHODS = {"gradcam": {}, "wcam": {}, "saliency": {}, "integrated_gradients": {"n_steps": 16}}
 #: the OOD page's default set, its severity (every image replaced), the images whose maps it compares, the methods
+#: (with the pages' options, as ``ATTRIBUTION_METHODS``)
 OOD_SET = "ood_cifar100_sample"
 OOD_SEVERITY = "5"
 OOD_DRIFT_IMAGES = 50
-OOD_METHODS = {"saliency": {}, "gradcam": {}, "integrated_gradients": {"n_steps": 16}}
+OOD_METHODS = {method: ATTRIBUTION_METHODS[method] for method in ("saliency", "gradcam", "integrated_gradients")}
 
 
 def shipped_store(name: str = "sample") -> Path:
@@ -73,9 +75,9 @@ def add_method(method: str, options: dict | None = None, progress: bool = True) 
 
 
 def make_attributions(progress: bool = True) -> None:
-    """The attribution store: every method of ``ATTRIBUTION_METHODS`` at its defaults (the app's options at 32 px)."""
-    for method in ATTRIBUTION_METHODS:
-        add_method(method, progress=progress)
+    """The attribution store: every method of ``ATTRIBUTION_METHODS`` with its options."""
+    for method, options in ATTRIBUTION_METHODS.items():
+        add_method(method, options, progress=progress)
 
 
 def make_ood(progress: bool = True) -> None:
