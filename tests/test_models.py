@@ -64,6 +64,29 @@ def test_normalisation_lives_inside_the_wrapper():
     assert "mean" not in model.state_dict() and "net.conv1.weight" in model.state_dict()
 
 
+@pytest.mark.parametrize("arch", ["resnet20", "vit_tiny", "resnet50", "efficientnet_lite0"])
+def test_inference_net_is_the_network_up_to_rounding(arch):
+    loaded = load_model(arch, None, seed=0)
+    fused = loaded.model.inference_net()
+    x = torch.rand(2, 3, loaded.input_size, loaded.input_size, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected, got = loaded.model.net(x), fused(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    assert loaded.model.net.training is False and loaded.model.inference_net() is fused  # kept, not remade
+
+
+def test_inference_net_follows_the_weights():
+    loaded = load_model("resnet20", None, seed=0)
+    before = loaded.model.inference_net()
+    with torch.no_grad():
+        loaded.model.net.bn1.weight.mul_(2)
+    after = loaded.model.inference_net()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(after(x), loaded.model.net(x), rtol=1e-4, atol=1e-4)
+    assert after is not before and not any(isinstance(m, torch.nn.BatchNorm2d) for m in after.modules())
+
+
 def test_resnet20_baseline_is_shipped():
     assert "baseline" in list_variants("resnet20")
 

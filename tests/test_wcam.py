@@ -13,7 +13,15 @@ from torch import nn
 from shiftlab.attribution import AttributionError, attribute, estimate_cost
 from shiftlab.attribution.sobol import sobol_design
 from shiftlab.attribution.wavelets import wavedec
-from shiftlab.attribution.wcam import Convergence, default_grid, min_max_uint8, perturb, point_chunks, thresholds
+from shiftlab.attribution.wcam import (
+    Convergence,
+    cell_images,
+    default_grid,
+    min_max_uint8,
+    perturb,
+    point_chunks,
+    thresholds,
+)
 from shiftlab.models import LoadedModel, load_model
 from shiftlab.models.classifier import Classifier
 
@@ -119,6 +127,16 @@ def test_batches_run_side_by_side_give_the_same_bits():
     finally:
         torch.set_num_threads(threads)
     assert maps[0] == maps[1]
+
+
+@pytest.mark.parametrize("approximation", [True, False])
+def test_cell_images_perturb_as_the_inverse_transform(approximation):
+    coefficients = wavedec(torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(0)), 2)
+    rows = torch.rand(20, 16, generator=torch.Generator().manual_seed(1))
+    cells = cell_images(coefficients, 4, 2, approximation)
+    assert cells.shape == (16, 3, SIZE, SIZE)
+    torch.testing.assert_close(perturb(coefficients, rows, 2, approximation, cells=cells),
+                               perturb(coefficients, rows, 2, approximation), rtol=0, atol=1e-6)
 
 
 def test_reference_perturbation_by_hand():

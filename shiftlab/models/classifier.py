@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 
 from shiftlab.models.cards import ModelCard
 
@@ -24,6 +25,7 @@ class Classifier(nn.Module):
         self.net = net
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self._inference: tuple[tuple, nn.Module] | None = None  # (weights' versions, inference_net), not a submodule
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map [0, 1] images to the network's input space."""
@@ -31,6 +33,36 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))
+
+    def inference_net(self) -> nn.Module:
+        """A copy of ``net`` for many forward passes without gradients (WCAM's perturbed images): every batch
+        norm folded into the convolution before it (``torch.fx``'s ``fuse``) and the ReLUs made in place.
+
+        The same function up to float32 rounding (the folded weights round differently); ResNet-20 runs
+        about 20 % faster on a CPU. In-place ReLUs are safe in the zoo's architectures, whose ReLUs never
+        overwrite a tensor that is used again (a test compares every architecture's outputs). A network
+        without batch norms is returned as it is. Made in eval mode, whatever ``net``'s mode, and kept until a
+        weight or buffer of ``net`` changes (ResNet-50's takes 0.75 s to make).
+        """
+        if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules()):
+            return self.net
+        versions = tuple((id(t), t._version) for t in (*self.net.parameters(), *self.net.buffers()))
+        if self._inference is None or self._inference[0] != versions:
+            self._inference = (versions, folded_in_place(self.net))
+        return self._inference[1]
+
+
+def folded_in_place(net: nn.Module) -> nn.Module:
+    """``net``'s eval-mode copy with batch norms folded into convolutions and in-place ReLUs (see ``inference_net``)."""
+    was_training = net.training
+    try:
+        fused = fuse(net.eval())
+    finally:
+        net.train(was_training)
+    for module in fused.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = True
+    return fused
 
 
 @dataclass(frozen=True)
