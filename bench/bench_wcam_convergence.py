@@ -87,7 +87,8 @@ def record(loaded: LoadedModel, images: np.ndarray, config: Config, start: int =
     settings = {"grid_size": config.grid, "output": "logit", "approximation": not reference}
     logits = []
     for seed in SEEDS:
-        run = Recorder(WCAM(loaded), coefficients, target, LEVELS, config.perturbation, seed, settings, 256, None)
+        run = Recorder(WCAM(loaded), loaded.model.inference_net(), coefficients, target, LEVELS, config.perturbation,
+                       seed, settings, 256, None)
         logits.append([run.run_points(i, start, config.n_max) for i in range(len(x))])
     return np.stack(logits, 1), target.numpy()
 

@@ -222,7 +222,7 @@ def cell_images(coefficients: torch.Tensor, grid: int, levels: int, approximatio
     took 8 % of a ResNet-20 run at 32 px; the product takes under 1 %.
     """
     size = coefficients.shape[-1]
-    if grid * grid * coefficients[0].numel() * 3 > CELL_IMAGE_VALUES:
+    if grid * grid * coefficients.numel() > CELL_IMAGE_VALUES:
         return None
     one_hot = torch.eye(grid * grid, dtype=coefficients.dtype, device=coefficients.device)
     return waverec(coefficients[None] * grid_masks(one_hot, size, levels, approximation)[:, None], levels)
