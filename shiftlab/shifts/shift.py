@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from shiftlab.device import one_torch_thread, per_thread_torch_threads
 from shiftlab.shifts.params import table_for
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -28,7 +29,10 @@ _UINT32_MAX = 2**32 - 1
 
 @functools.cache
 def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shiftlab-shift")
+    """Workers that run torch on one thread each where the count is per thread: parts of a batch side by side
+    (``in_parts``) then do not each start a team of torch threads on the same cores."""
+    initializer = one_torch_thread if per_thread_torch_threads() else None
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shiftlab-shift", initializer=initializer)
 
 
 def per_image(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
@@ -48,6 +52,23 @@ def per_image(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     bounds = np.linspace(0, len(items), threads + 1).astype(int)
     runs = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     return [result for run in _pool(threads).map(lambda run: [fn(item) for item in run], runs) for result in run]
+
+
+def in_parts(fn: Callable[[int, int], Any], start: int, stop: int) -> None:
+    """``fn(a, b)`` over consecutive parts a..b of start..stop, one part per torch thread, side by side on
+    workers that run torch on one thread each (one call of ``fn`` where the thread count is process-wide).
+
+    For batch work whose values do not depend on torch's thread count: parts side by side keep the cores busy
+    without handing every operation over to OpenMP's threads, which a shared machine makes slow (each parallel
+    operation waits for its slowest thread), and each part works on fewer images at a time.
+    """
+    threads = torch.get_num_threads()
+    if not per_thread_torch_threads() or threads <= 1:
+        fn(start, stop)
+        return
+    bounds = np.linspace(start, stop, min(threads, stop - start) + 1).astype(int).tolist()
+    per_image(lambda part: fn(bounds[part], bounds[part + 1]), range(len(bounds) - 1))
+    torch.set_num_threads(threads)  # a worker's start set the count that new threads begin with: set it back
 
 
 @dataclass(frozen=True)
@@ -129,6 +150,9 @@ class Shift:
     #: the same shift on uint8 N×H×W×3 numpy images, giving the same bytes faster where the shift is a uint8
     #: operation (JPEG) or ends with one (pixelate's enlarging): ``apply`` uses it on the CPU
     uint8_function: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray] | None = None
+    #: the bytes do not depend on torch's thread count, so on a CPU ``apply`` runs parts of a batch side by side
+    #: on one-thread workers (``in_parts``)
+    side_by_side: bool = False
 
     def params_for(self, severity: int, height: int, width: int) -> Mapping[str, Any]:
         """The parameter values used at ``severity`` on images of ``height``×``width`` pixels."""
