@@ -54,20 +54,26 @@ def per_image(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     return [result for run in _pool(threads).map(lambda run: [fn(item) for item in run], runs) for result in run]
 
 
-def in_parts(fn: Callable[[int, int], Any], start: int, stop: int) -> None:
-    """``fn(a, b)`` over consecutive parts a..b of start..stop, one part per torch thread, side by side on
-    workers that run torch on one thread each (one call of ``fn`` where the thread count is process-wide).
+def in_parts(fn: Callable[[int, int], Any], start: int, stop: int, size: int) -> None:
+    """``fn(a, b)`` over consecutive parts a..b of start..stop of about ``size`` items, the same number of parts
+    for each torch thread, run side by side on workers that run torch on one thread each (in turn in the caller
+    when torch has one thread or its thread count is process-wide).
 
-    For batch work whose values do not depend on torch's thread count: parts side by side keep the cores busy
-    without handing every operation over to OpenMP's threads, which a shared machine makes slow (each parallel
-    operation waits for its slowest thread), and each part works on fewer images at a time.
+    For batch work whose values depend neither on the thread count nor on how the batch is cut: parts side by
+    side keep the cores busy without handing every operation over to OpenMP's threads, which a shared machine
+    makes slow (each parallel operation waits for its slowest thread), and a small part's intermediate tensors
+    stay in the CPU's caches.
     """
-    threads = torch.get_num_threads()
-    if not per_thread_torch_threads() or threads <= 1:
-        fn(start, stop)
+    threads = torch.get_num_threads() if per_thread_torch_threads() else 1
+    count = max(1, -(-(stop - start) // max(size, 1)))
+    count = min(stop - start, -(-count // threads) * threads)
+    bounds = np.linspace(start, stop, count + 1).astype(int).tolist()
+    parts = range(len(bounds) - 1)
+    if threads <= 1:
+        for part in parts:
+            fn(bounds[part], bounds[part + 1])
         return
-    bounds = np.linspace(start, stop, min(threads, stop - start) + 1).astype(int).tolist()
-    per_image(lambda part: fn(bounds[part], bounds[part + 1]), range(len(bounds) - 1))
+    per_image(lambda part: fn(bounds[part], bounds[part + 1]), parts)
     torch.set_num_threads(threads)  # a worker's start set the count that new threads begin with: set it back
 
 
