@@ -38,11 +38,6 @@ _SPECS: tuple[tuple[str, str, bool, ShiftFunction, str], ...] = (
 #: corruptions that are uint8 operations, by their uint8 function (see ``Shift.uint8_function``)
 _UINT8 = {"jpeg_compression": digital.jpeg_uint8, "pixelate": digital.pixelate_uint8}
 
-#: corruptions whose bytes depend on torch's thread count: their FFT correlation's inverse transform
-#: (torch.fft.irfft2) rounds some values differently on 2 threads than on 1 (motion_blur at 32 px, severity 4);
-#: they keep running on torch's threads, the others run side by side (``Shift.side_by_side``)
-_THREAD_DEPENDENT = {"defocus_blur", "motion_blur", "snow"}
-
 BENCHMARK = tuple(spec[0] for spec in _SPECS[:15])
 #: the 4 extra ("validation") corruptions
 EXTRA = tuple(spec[0] for spec in _SPECS[15:])
@@ -58,7 +53,7 @@ SHIFTS: tuple[Shift, ...] = tuple(
         random=random,
         resolution_aware=True,
         uint8_function=_UINT8.get(name),
-        side_by_side=name not in _THREAD_DEPENDENT,
+        side_by_side=True,
     )
     for name, family, random, function, description in _SPECS
 )
