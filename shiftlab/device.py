@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
 import torch
 
 from shiftlab.errors import ParameterError
@@ -27,3 +31,34 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def device_name(device: torch.device) -> str:
     """What a model card records as the hardware: ``"cpu"`` or the GPU's marketing name."""
     return torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
+
+
+@cache
+def per_thread_torch_threads() -> bool:
+    """Whether ``torch.set_num_threads`` in a worker leaves the other threads' count alone: true of the OpenMP
+    backend (its thread count is per thread), which the pip wheels use; with another backend it is process-wide."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+def one_torch_thread() -> None:
+    """Run torch on one thread in the calling thread (a worker's initializer; see ``per_thread_torch_threads``).
+
+    torch gives a thread its count from the process-wide one at the thread's first use of torch: that first use
+    comes here, before the count is set, so that a later change of the process-wide count leaves this one alone.
+    """
+    torch.get_num_threads()
+    torch.set_num_threads(1)
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block on ``count`` torch threads in the calling thread (None: on its own count), then go back."""
+    previous = torch.get_num_threads()
+    if count is None or count == previous:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

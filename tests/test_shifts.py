@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -132,12 +133,10 @@ def test_chunking_does_not_change_the_result(small, monkeypatch):
         assert np.array_equal(apply(name, small, 3, seed=2, device="cpu"), expected)
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["gaussian_noise", "shot_noise", "jpeg_compression", "spatter", "elastic_transform", "glass_blur", "zoom_blur",
-     "pixelate", "brightness"],
-)
+@pytest.mark.parametrize("name", [name for name in CORRUPTIONS if name not in ("defocus_blur", "motion_blur", "snow")])
 def test_the_thread_count_does_not_change_the_result(name, small):
+    # on 3 threads the 6 images run as 3 parts side by side on one-thread workers; the FFT correlations of the
+    # 3 left out round differently by thread count (test_shifts_bytes.py checks that they keep their bytes)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -147,6 +146,21 @@ def test_the_thread_count_does_not_change_the_result(name, small):
     finally:
         torch.set_num_threads(threads)
     assert np.array_equal(serial, threaded)
+
+
+def test_parts_side_by_side_leave_the_thread_counts_alone(small):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        apply("gaussian_noise", small, 3, device="cpu")
+        assert torch.get_num_threads() == 2
+        counts = []
+        thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert counts == [2]  # a new thread starts with the caller's count, not the workers' one
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_the_default_device_is_resolved(small):

@@ -63,6 +63,7 @@ from shiftlab.attribution.sobol import (
     sobol_points,
 )
 from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
+from shiftlab.device import one_torch_thread, per_thread_torch_threads
 from shiftlab.models import LoadedModel
 
 #: what the Sobol indices explain, as a function of the logits l and the target t
@@ -598,13 +599,6 @@ def side_by_side_workers(device: torch.device) -> int:
     return torch.get_num_threads()
 
 
-@cache
-def per_thread_torch_threads() -> bool:
-    """Whether ``torch.set_num_threads`` in a worker leaves the other threads' count alone: true of the OpenMP
-    backend (its thread count is per thread), which the pip wheels use; with another backend it is process-wide."""
-    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
-
-
 def bounded_map(pool: ThreadPoolExecutor, function: Callable, items: Iterator, ahead: int) -> Iterator:
     """pool.map, but submitting at most ``ahead`` items beyond the one awaited.
 
@@ -623,7 +617,7 @@ def bounded_map(pool: ThreadPoolExecutor, function: Callable, items: Iterator, a
 @cache
 def cpu_workers(workers: int) -> ThreadPoolExecutor:
     """Threads that each run torch on one thread of its own (see ``per_thread_torch_threads``)."""
-    return ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,), thread_name_prefix="wcam")
+    return ThreadPoolExecutor(workers, initializer=one_torch_thread, thread_name_prefix="wcam")
 
 
 #: WCAM's time over the time of its perturbed batches (masks, inverse wavelet transform, model): the

@@ -49,9 +49,16 @@ def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """
     n, h, w, c = images.shape
     planes = torch.empty((n, c, h, w), device=device)
-    # numpy calls a one-image view with a negative stride (``b[::-1][:1]``) contiguous, torch refuses it: copy it
-    owned = images.copy() if min(images.strides) < 0 else np.ascontiguousarray(images)
-    return planes.copy_(torch.from_numpy(owned).to(device).permute(0, 3, 1, 2)).div_(255.0)
+    return planes.copy_(torch.from_numpy(contiguous(images)).to(device).permute(0, 3, 1, 2)).div_(255.0)
+
+
+def contiguous(images: np.ndarray) -> np.ndarray:
+    """``images`` C-contiguous, as ``torch.from_numpy`` takes them.
+
+    numpy calls a one-image view with a negative stride (``b[::-1][:1]``) contiguous and
+    ``np.ascontiguousarray`` leaves it as it is, but torch refuses it: that one is copied.
+    """
+    return images.copy() if min(images.strides) < 0 else np.ascontiguousarray(images)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:

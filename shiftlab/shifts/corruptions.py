@@ -53,6 +53,7 @@ SHIFTS: tuple[Shift, ...] = tuple(
         random=random,
         resolution_aware=True,
         uint8_function=_UINT8.get(name),
+        side_by_side=True,
     )
     for name, family, random, function, description in _SPECS
 )

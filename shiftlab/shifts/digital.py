@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from shiftlab.shifts.batch import contiguous
 from shiftlab.shifts.color import hsv_to_rgb, rgb_to_hsv
 from shiftlab.shifts.resample import pil_box_resize_ops
 from shiftlab.shifts.shift import Context, per_image
@@ -87,7 +88,7 @@ def pixelate_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
     """
     factor = float(p["factor"])
     n, h, w, c = images.shape
-    pixels = torch.from_numpy(np.ascontiguousarray(images))
+    pixels = torch.from_numpy(contiguous(images))
     columns = torch.empty((n, c, w, h)).copy_(pixels.permute(0, 3, 2, 1)).div_(255.0)
     small = _box_down_levels(columns, factor).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()  # N×h×w×3
     rows, cols = _pixelate_up(h, w, factor, torch.device("cpu"))

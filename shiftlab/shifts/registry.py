@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -9,10 +12,14 @@ from shiftlab.device import resolve_device
 from shiftlab.errors import ParameterError, UnknownShiftError
 from shiftlab.shifts import corruptions, edits, ood
 from shiftlab.shifts.batch import check_images, to_tensor, to_uint8
-from shiftlab.shifts.shift import SEVERITIES, Context, Shift
+from shiftlab.shifts.shift import SEVERITIES, Context, Shift, in_parts
 
 #: images of a batch are processed this many pixels at a time (bounds memory; results do not depend on it)
 CHUNK_PIXELS = 64 * 224 * 224
+#: shifts that run side by side (``Shift.side_by_side``) take a chunk this many pixels at a time: about 1.2 MB a
+#: float batch, so that a part's intermediate tensors stay in the CPU's caches (zoom_blur on 16 images of 224 px:
+#: 48 instead of 88 ms of CPU time)
+PART_PIXELS = 2 * 224 * 224
 
 _REGISTRY: dict[str, Shift] = {s.name: s for s in (*corruptions.SHIFTS, *edits.SHIFTS, *ood.SHIFTS)}
 
@@ -99,16 +106,30 @@ def apply(
         raise ParameterError(f"reference must hold 1 or {n} images, got {len(ref)}")
     params = shift.params_for(severity, h, w)
     step = max(1, CHUNK_PIXELS // (h * w))
-    if shift.uint8_function is not None and dev.type == "cpu" and n:
-        chunks = [shift.uint8_function(batch[i : i + step], params) for i in range(0, n, step)]
-        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
     out = np.empty_like(batch)
+    uint8 = shift.uint8_function is not None and dev.type == "cpu"
+    threads = torch.get_num_threads()
+
+    def run(start: int, stop: int) -> None:
+        if uint8:
+            out[start:stop] = shift.uint8_function(batch[start:stop], params)
+            return
+        chunk_ref = ref if ref is None or len(ref) == 1 else ref[start:stop]
+        ctx = Context(seed, name, stop - start, dev, chunk_ref, offset + start, threads)
+        out[start:stop] = _shifted(shift, to_tensor(batch[start:stop], dev), params, ctx)
+
     for start in range(0, n, step):
         stop = min(start + step, n)
-        chunk_ref = ref if ref is None or len(ref) == 1 else ref[start:stop]
-        ctx = Context(seed, name, stop - start, dev, chunk_ref, offset + start)
-        shifted = shift.function(to_tensor(batch[start:stop], dev), params, ctx)
-        if not torch.isfinite(shifted.sum()):  # a NaN or inf anywhere makes the sum one; cheaper than isfinite().all()
-            raise RuntimeError(f"shift {name!r} produced non-finite values (a bug in shiftlab.shifts)")
-        out[start:stop] = to_uint8(shifted)
+        if shift.side_by_side and dev.type == "cpu":
+            in_parts(run, start, stop, PART_PIXELS // (h * w))
+        else:
+            run(start, stop)
     return out
+
+
+def _shifted(shift: Shift, x: torch.Tensor, params: Mapping[str, Any], ctx: Context) -> np.ndarray:
+    """``shift.function`` of the float batch ``x``, checked to be finite, as uint8 images."""
+    shifted = shift.function(x, params, ctx)
+    if not torch.isfinite(shifted.sum()):  # a NaN or inf anywhere makes the sum one; cheaper than isfinite().all()
+        raise RuntimeError(f"shift {shift.name!r} produced non-finite values (a bug in shiftlab.shifts)")
+    return to_uint8(shifted)

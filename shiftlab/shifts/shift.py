@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from shiftlab.device import one_torch_thread, per_thread_torch_threads
 from shiftlab.shifts.params import table_for
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -28,7 +29,10 @@ _UINT32_MAX = 2**32 - 1
 
 @functools.cache
 def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shiftlab-shift")
+    """Workers that run torch on one thread each where the count is per thread: parts of a batch side by side
+    (``in_parts``) then do not each start a team of torch threads on the same cores."""
+    initializer = one_torch_thread if per_thread_torch_threads() else None
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shiftlab-shift", initializer=initializer)
 
 
 def per_image(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
@@ -50,6 +54,29 @@ def per_image(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     return [result for run in _pool(threads).map(lambda run: [fn(item) for item in run], runs) for result in run]
 
 
+def in_parts(fn: Callable[[int, int], Any], start: int, stop: int, size: int) -> None:
+    """``fn(a, b)`` over consecutive parts a..b of start..stop of about ``size`` items, the same number of parts
+    for each torch thread, run side by side on workers that run torch on one thread each (in turn in the caller
+    when torch has one thread or its thread count is process-wide).
+
+    For batch work whose values depend neither on the thread count nor on how the batch is cut: parts side by
+    side keep the cores busy without handing every operation over to OpenMP's threads, which a shared machine
+    makes slow (each parallel operation waits for its slowest thread), and a small part's intermediate tensors
+    stay in the CPU's caches.
+    """
+    threads = torch.get_num_threads() if per_thread_torch_threads() else 1
+    count = max(1, -(-(stop - start) // max(size, 1)))
+    count = min(stop - start, -(-count // threads) * threads)
+    bounds = np.linspace(start, stop, count + 1).astype(int).tolist()
+    parts = range(len(bounds) - 1)
+    if threads <= 1:
+        for part in parts:
+            fn(bounds[part], bounds[part + 1])
+        return
+    per_image(lambda part: fn(bounds[part], bounds[part + 1]), parts)
+    torch.set_num_threads(threads)  # a worker's start set the count that new threads begin with: set it back
+
+
 @dataclass(frozen=True)
 class Context:
     """What a shift function may use besides the pixels: seeded random streams and an optional reference batch.
@@ -67,6 +94,9 @@ class Context:
     device: torch.device
     reference: torch.Tensor | None = None
     start: int = 0  # position of this chunk's first image in the caller's batch
+    #: torch threads of the caller of ``apply``, for the steps whose rounding depends on the count (the FFTs of
+    #: ``filters.correlate``) when the shift runs side by side on one-thread workers; None: the running thread's
+    threads: int | None = None
 
     @property
     def key(self) -> int:
@@ -129,6 +159,10 @@ class Shift:
     #: the same shift on uint8 N×H×W×3 numpy images, giving the same bytes faster where the shift is a uint8
     #: operation (JPEG) or ends with one (pixelate's enlarging): ``apply`` uses it on the CPU
     uint8_function: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray] | None = None
+    #: the bytes depend neither on how a batch is cut nor on torch's thread count (steps that do, the FFTs, run
+    #: on ``Context.threads``), so on a CPU ``apply`` runs parts of a batch side by side on one-thread workers
+    #: (``in_parts``); true of the corruptions
+    side_by_side: bool = False
 
     def params_for(self, severity: int, height: int, width: int) -> Mapping[str, Any]:
         """The parameter values used at ``severity`` on images of ``height``×``width`` pixels."""
