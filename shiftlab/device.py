@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 
@@ -40,14 +42,30 @@ def per_thread_torch_threads() -> bool:
     return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
-def one_torch_thread() -> None:
-    """Run torch on one thread in the calling thread (a worker's initializer; see ``per_thread_torch_threads``).
+def one_thread_workers(count: int, name: str) -> ThreadPoolExecutor:
+    """``count`` worker threads, all started at once, each running torch on one thread of its own where the
+    count is per thread (see ``per_thread_torch_threads``).
 
-    torch gives a thread its count from the process-wide one at the thread's first use of torch: that first use
-    comes here, before the count is set, so that a later change of the process-wide count leaves this one alone.
+    torch gives a new thread its count from the process-wide one, which every ``set_num_threads`` call writes,
+    the workers' too: once they have started, the caller's count is written back, so that threads started
+    later (a Streamlit session's) do not begin on one thread.
     """
-    torch.get_num_threads()
-    torch.set_num_threads(1)
+    if not per_thread_torch_threads():
+        return ThreadPoolExecutor(count, thread_name_prefix=name)
+    caller = torch.get_num_threads()
+    started = threading.Barrier(count + 1)
+
+    def start() -> None:
+        torch.get_num_threads()  # this thread's first use of torch takes the process-wide count …
+        torch.set_num_threads(1)  # … before its own is set, so that a later process-wide change leaves it alone
+        started.wait()
+
+    pool = ThreadPoolExecutor(count, thread_name_prefix=name, initializer=start)
+    for _ in range(count):  # a busy pool starts a new thread for each task, up to count
+        pool.submit(lambda: None)
+    started.wait()
+    torch.set_num_threads(caller)
+    return pool
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from shiftlab.data import load_dataset
+from shiftlab.device import one_thread_workers, per_thread_torch_threads
 from shiftlab.errors import DatasetNotFoundError, ImageInputError, UnknownShiftError
 from shiftlab.shifts import SEVERITIES, apply, get_shift, list_shifts, ood, registry
 from shiftlab.shifts.batch import to_uint8
@@ -146,6 +147,22 @@ def test_the_thread_count_does_not_change_the_result(name, small):
     finally:
         torch.set_num_threads(threads)
     assert np.array_equal(serial, threaded)
+
+
+def test_one_thread_workers_leave_the_count_new_threads_begin_with():
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        pool = one_thread_workers(2, "test-workers")
+        worker_counts = sorted(pool.map(lambda _: torch.get_num_threads(), range(8)))
+        counts = []
+        thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        pool.shutdown()
+    finally:
+        torch.set_num_threads(threads)
+    assert set(worker_counts) == {1 if per_thread_torch_threads() else 2} and counts == [2]
 
 
 def test_parts_side_by_side_leave_the_thread_counts_alone(small):

@@ -63,7 +63,7 @@ from shiftlab.attribution.sobol import (
     sobol_points,
 )
 from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
-from shiftlab.device import one_torch_thread, per_thread_torch_threads
+from shiftlab.device import one_thread_workers, per_thread_torch_threads
 from shiftlab.models import LoadedModel
 
 #: what the Sobol indices explain, as a function of the logits l and the target t
@@ -617,7 +617,7 @@ def bounded_map(pool: ThreadPoolExecutor, function: Callable, items: Iterator, a
 @cache
 def cpu_workers(workers: int) -> ThreadPoolExecutor:
     """Threads that each run torch on one thread of its own (see ``per_thread_torch_threads``)."""
-    return ThreadPoolExecutor(workers, initializer=one_torch_thread, thread_name_prefix="wcam")
+    return one_thread_workers(workers, "wcam")
 
 
 #: WCAM's time over the time of its perturbed batches (masks, inverse wavelet transform, model): the

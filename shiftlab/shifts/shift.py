@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from shiftlab.device import one_torch_thread, per_thread_torch_threads
+from shiftlab.device import one_thread_workers, per_thread_torch_threads
 from shiftlab.shifts.params import table_for
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -31,8 +31,7 @@ _UINT32_MAX = 2**32 - 1
 def _pool(threads: int) -> ThreadPoolExecutor:
     """Workers that run torch on one thread each where the count is per thread: parts of a batch side by side
     (``in_parts``) then do not each start a team of torch threads on the same cores."""
-    initializer = one_torch_thread if per_thread_torch_threads() else None
-    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shiftlab-shift", initializer=initializer)
+    return one_thread_workers(threads, "shiftlab-shift")
 
 
 def per_image(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
@@ -74,7 +73,6 @@ def in_parts(fn: Callable[[int, int], Any], start: int, stop: int, size: int) ->
             fn(bounds[part], bounds[part + 1])
         return
     per_image(lambda part: fn(bounds[part], bounds[part + 1]), parts)
-    torch.set_num_threads(threads)  # a worker's start set the count that new threads begin with: set it back
 
 
 @dataclass(frozen=True)
