@@ -39,7 +39,7 @@ ATTRIBUTION_SHIFTS = ("gaussian_noise", "fog", "contrast", "rotate")
 ATTRIBUTION_SEVERITY = "3"
 #: the methods whose maps the attribution store holds, with the options the pages run them with
 #: (``shiftlab.app.explain.method_options`` at 32 px; a page reads the store only when they match): WCAM
-#: (390 runs at its converging defaults, 53 minutes on 2 CPU cores) and Compare's three defaults
+#: (390 runs at its converging defaults, 57 minutes on 2 shared CPU cores) and Compare's three defaults
 ATTRIBUTION_METHODS = {"gradcam": {}, "wcam": {}, "saliency": {}, "integrated_gradients": {"n_steps": 16}}
 #: the OOD page's default set, its severity (every image replaced), the images whose maps it compares, the methods
 #: (with the pages' options, as ``ATTRIBUTION_METHODS``)
