@@ -93,8 +93,9 @@ def record(loaded: LoadedModel, images: np.ndarray, config: Config, start: int =
     return np.stack(logits, 1), target.numpy()
 
 
-def cached(loaded: LoadedModel, data: Path, cache: Path, name: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """The recorded logits of a config (recorded now unless cached), the targets and seconds per forward pass."""
+def cached(loaded: LoadedModel, data: Path, cache: Path, name: str) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """The recorded logits of a config (recorded now unless cached), the targets, seconds per forward pass and
+    the torch threads they were recorded on."""
     path, config = cache / f"{name}.npz", CONFIGS[name]
     saved = dict(np.load(path)) if path.exists() else {"logits": np.empty((0, 0, 0)), "per_pass": 0.0}
     done = saved["logits"].shape[2]
@@ -103,10 +104,11 @@ def cached(loaded: LoadedModel, data: Path, cache: Path, name: str) -> tuple[np.
         start = time.perf_counter()
         logits, saved["target"] = record(loaded, images, config, done)
         saved["per_pass"] = (time.perf_counter() - start) / logits[..., 0].size
+        saved["threads"] = torch.get_num_threads()
         saved["logits"] = np.concatenate([saved["logits"], logits], 2) if done else logits
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(path, **saved)
-    return saved["logits"], saved["target"], float(saved["per_pass"])
+    return saved["logits"], saved["target"], float(saved["per_pass"]), int(saved.get("threads", 1))
 
 
 def outputs_of(logits: np.ndarray, target: int, output: str) -> np.ndarray:
@@ -243,10 +245,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"resnet20/baseline, 32 px, levels {LEVELS}, seeds {SEEDS}, CIFAR-10 test images {sample_indices(32).tolist()}")
     print(f"targets: map correlation >= {STABLE_CORRELATION}, profile distance <= {STABLE_DISTANCE}\n")
     print(HEADER)
-    for name, (logits, target, per_pass) in recorded.items():
+    for name, (logits, target, per_pass, threads) in recorded.items():
         outputs = OUTPUTS if name == "main" else ("probability", "log_odds")
         print("\n".join(study(name, logits, target, outputs)))
-        print(f"<!-- {name}: {per_pass * 1e3:.2f} ms per forward pass while recording ({args.threads} thread, shared machine) -->")
+        print(f"<!-- {name}: {per_pass * 1e3:.2f} ms per forward pass while recording ({threads} torch threads, "
+              "shared machine) -->")
     if {"main", "reference"} <= set(recorded):
         print("\nDefault (log-odds, normalised space) against reference (probability, pixel space, min-max), 64 designs, seed 1:\n")
         print("\n".join(compare_maps(recorded["main"][0], recorded["main"][1], recorded["reference"][0], 64)))
