@@ -7,11 +7,12 @@ metrics, the app — never need to know each network's preprocessing.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+from torch import fx, nn
 from torch.fx.experimental.optimization import fuse
 
 from shiftlab.models.cards import ModelCard
@@ -36,11 +37,13 @@ class Classifier(nn.Module):
 
     def inference_net(self) -> nn.Module:
         """A copy of ``net`` for many forward passes without gradients (WCAM's perturbed images): every batch
-        norm folded into the convolution before it (``torch.fx``'s ``fuse``) and the ReLUs made in place.
+        norm folded into the convolution before it (``torch.fx``'s ``fuse``), the ReLUs and the residual sums
+        made in place.
 
-        The same function up to float32 rounding (the folded weights round differently); ResNet-20 runs
-        about 20 % faster on a CPU. In-place ReLUs are safe in the zoo's architectures, whose ReLUs never
-        overwrite a tensor that is used again (a test compares every architecture's outputs). A network
+        The same function up to float32 rounding (the folded weights round differently; the in-place
+        operations compute the same values); ResNet-20 runs about 25 % faster on a CPU. In-place ReLUs are
+        safe in the zoo's architectures, whose ReLUs never overwrite a tensor that is used again (a test
+        compares every architecture's outputs). A network
         without batch norms is returned as it is. Made in eval mode, whatever ``net``'s mode, and kept until a
         weight or buffer of ``net`` changes (ResNet-50's takes 0.75 s to make).
         """
@@ -53,7 +56,8 @@ class Classifier(nn.Module):
 
 
 def folded_in_place(net: nn.Module) -> nn.Module:
-    """``net``'s eval-mode copy with batch norms folded into convolutions and in-place ReLUs (see ``inference_net``)."""
+    """``net``'s eval-mode copy with batch norms folded into convolutions, in-place ReLUs and in-place residual
+    sums (see ``inference_net``)."""
     was_training = net.training
     try:
         fused = fuse(net.eval())
@@ -62,6 +66,13 @@ def folded_in_place(net: nn.Module) -> nn.Module:
     for module in fused.modules():
         if isinstance(module, nn.ReLU):
             module.inplace = True
+    for node in fused.graph.nodes:
+        # a sum whose left operand is a module's output used nowhere else (the residual branch) adds into it:
+        # the same values without a new tensor (ResNet-20's WCAM runs 4 % faster)
+        left = node.args[0] if node.op == "call_function" and node.target is operator.add else None
+        if isinstance(left, fx.Node) and left.op == "call_module" and len(left.users) == 1:
+            node.target = operator.iadd
+    fused.recompile()
     return fused
 
 
