@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import cache
 
 import torch
@@ -67,16 +65,3 @@ def one_thread_workers(count: int, name: str) -> ThreadPoolExecutor:
     torch.set_num_threads(caller)
     return pool
 
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block on ``count`` torch threads in the calling thread (None: on its own count), then go back."""
-    previous = torch.get_num_threads()
-    if count is None or count == previous:
-        yield
-        return
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -226,19 +226,3 @@ def test_contrast_keeps_its_bytes_on_the_whole_sample():
         x = old_to_tensor(images)
         mean = x.mean(dim=(2, 3), keepdim=True)
         assert np.array_equal(apply("contrast", images, severity, device="cpu"), old_to_uint8((x - mean) * factor + mean))
-
-
-@pytest.mark.parametrize("name", ["defocus_blur", "motion_blur", "snow"])
-def test_fft_shifts_run_side_by_side_keep_their_bytes_on_2_threads(batch, name):
-    """Their inverse FFT rounds some values differently on 2 threads than on 1 (motion_blur at 32 px, severity 4,
-    image 20 of seed 3): on one-thread workers it still runs on the caller's 2 threads, as the whole batch did."""
-    threads = torch.get_num_threads()
-    shift = get_shift(name)
-    try:
-        torch.set_num_threads(2)
-        for severity in SEVERITIES:
-            params = shift.params_for(severity, *batch.shape[1:3])
-            whole = to_uint8(shift.function(to_tensor(batch, CPU), params, Context(3, name, len(batch), CPU)))
-            assert np.array_equal(apply(name, batch, severity, 3, device="cpu"), whole), severity
-    finally:
-        torch.set_num_threads(threads)

@@ -41,7 +41,7 @@ def disk_kernel(radius: float, alias_sigma: float) -> np.ndarray:
 def defocus_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     """Out-of-focus lens: correlation with an anti-aliased disk (cv2.filter2D's mirror border)."""
     kernel = torch.from_numpy(disk_kernel(float(p["radius"]), float(p["alias_sigma"]))).to(x.device)
-    return correlate(x, kernel, "mirror", ctx.threads)
+    return correlate(x, kernel, "mirror")
 
 
 def gaussian_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
@@ -119,18 +119,15 @@ def motion_kernels(radius: int, sigma: float, angles: np.ndarray) -> torch.Tenso
     return torch.from_numpy(kernels)
 
 
-def motion_blur_layer(
-    x: torch.Tensor, radius: int, sigma: float, angles: np.ndarray, threads: int | None = None
-) -> torch.Tensor:
-    """Motion-blur each image of N×C×H×W ``x`` along its own angle; edge pixels repeat beyond the border
-    (FFTs on ``threads`` torch threads, see ``correlate``)."""
-    return correlate(x, motion_kernels(radius, sigma, angles).to(x.device), "nearest", threads)
+def motion_blur_layer(x: torch.Tensor, radius: int, sigma: float, angles: np.ndarray) -> torch.Tensor:
+    """Motion-blur each image of N×C×H×W ``x`` along its own angle; edge pixels repeat beyond the border."""
+    return correlate(x, motion_kernels(radius, sigma, angles).to(x.device), "nearest")
 
 
 def motion_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     """Camera shake: a line blur of ``radius`` and ``sigma`` at a random angle in [-45°, 45°]."""
     angles = ctx.values(lambda g, i: g.uniform(-45, 45))
-    return motion_blur_layer(x, p["radius"], p["sigma"], angles, ctx.threads)
+    return motion_blur_layer(x, p["radius"], p["sigma"], angles)
 
 
 def zoom_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:

@@ -20,8 +20,6 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from shiftlab.device import torch_threads
-
 MODES = ("nearest", "reflect", "mirror")
 
 
@@ -102,15 +100,13 @@ def gaussian_blur(x: torch.Tensor, sigma: float, mode: str = "nearest", truncate
 SMALL_KERNEL = 25
 
 
-def correlate(x: torch.Tensor, kernel: torch.Tensor, mode: str, threads: int | None = None) -> torch.Tensor:
+def correlate(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
     """Correlate every image of N×C×H×W ``x`` with a 2-D kernel, as cv2.filter2D does.
 
     ``kernel`` is kh×kw (shared) or N×kh×kw (one per image), both sides odd and
     centred. The boundary is extended by ``mode`` first; small shared kernels are
     summed tap by tap, others go through the FFT (whose wrap-around never reaches
-    the kept pixels, thanks to the extension). The FFTs run on ``threads`` torch threads (None: the caller's
-    count): MKL's inverse FFT rounds some values differently on 2 threads than on 1, so a shift run side by
-    side on one-thread workers gives them the thread count of the caller of ``apply``.
+    the kept pixels, thanks to the extension).
     """
     h, w = x.shape[-2:]
     kh, kw = kernel.shape[-2:]
@@ -118,11 +114,10 @@ def correlate(x: torch.Tensor, kernel: torch.Tensor, mode: str, threads: int | N
     if kernel.dim() == 2 and kernel.numel() <= SMALL_KERNEL:
         return _sum_of_shifts(padded, kernel.tolist(), h, w)
     size = padded.shape[-2:]
-    with torch_threads(threads):
-        spectrum = torch.fft.rfft2(kernel.to(x.dtype), s=size).conj()
-        if kernel.dim() == 3:
-            spectrum = spectrum.unsqueeze(1)
-        return torch.fft.irfft2(torch.fft.rfft2(padded) * spectrum, s=size)[..., :h, :w]
+    spectrum = torch.fft.rfft2(kernel.to(x.dtype), s=size).conj()
+    if kernel.dim() == 3:
+        spectrum = spectrum.unsqueeze(1)
+    return torch.fft.irfft2(torch.fft.rfft2(padded) * spectrum, s=size)[..., :h, :w]
 
 
 def _sum_of_shifts(padded: torch.Tensor, taps: list[list[float]], h: int, w: int) -> torch.Tensor:

@@ -108,14 +108,13 @@ def apply(
     step = max(1, CHUNK_PIXELS // (h * w))
     out = np.empty_like(batch)
     uint8 = shift.uint8_function is not None and dev.type == "cpu"
-    threads = torch.get_num_threads()
 
     def run(start: int, stop: int) -> None:
         if uint8:
             out[start:stop] = shift.uint8_function(batch[start:stop], params)
             return
         chunk_ref = ref if ref is None or len(ref) == 1 else ref[start:stop]
-        ctx = Context(seed, name, stop - start, dev, chunk_ref, offset + start, threads)
+        ctx = Context(seed, name, stop - start, dev, chunk_ref, offset + start)
         out[start:stop] = _shifted(shift, to_tensor(batch[start:stop], dev), params, ctx)
 
     for start in range(0, n, step):

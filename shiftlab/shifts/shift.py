@@ -92,9 +92,6 @@ class Context:
     device: torch.device
     reference: torch.Tensor | None = None
     start: int = 0  # position of this chunk's first image in the caller's batch
-    #: torch threads of the caller of ``apply``, for the steps whose rounding depends on the count (the FFTs of
-    #: ``filters.correlate``) when the shift runs side by side on one-thread workers; None: the running thread's
-    threads: int | None = None
 
     @property
     def key(self) -> int:
@@ -157,9 +154,8 @@ class Shift:
     #: the same shift on uint8 N×H×W×3 numpy images, giving the same bytes faster where the shift is a uint8
     #: operation (JPEG) or ends with one (pixelate's enlarging): ``apply`` uses it on the CPU
     uint8_function: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray] | None = None
-    #: the bytes depend neither on how a batch is cut nor on torch's thread count (steps that do, the FFTs, run
-    #: on ``Context.threads``), so on a CPU ``apply`` runs parts of a batch side by side on one-thread workers
-    #: (``in_parts``); true of the corruptions
+    #: the bytes do not depend on torch's thread count, so on a CPU ``apply`` runs parts of a batch side by side
+    #: on one-thread workers (``in_parts``)
     side_by_side: bool = False
 
     def params_for(self, severity: int, height: int, width: int) -> Mapping[str, Any]:

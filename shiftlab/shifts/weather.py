@@ -27,7 +27,7 @@ def _snow_layer(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Te
     layer = resample(layer, zoom_op(h, float(p["zoom"]), x.device), zoom_op(w, float(p["zoom"]), x.device))
     layer = to_levels(torch.where(layer < p["threshold"], torch.zeros_like(layer), layer))
     angles = ctx.values(lambda g, i: g.uniform(-135, -45), part=1)
-    layer = motion_blur_layer(layer, p["radius"], p["sigma"], angles, ctx.threads)
+    layer = motion_blur_layer(layer, p["radius"], p["sigma"], angles)
     return torch.round(layer.clamp(0, 1) * 255) / 255
 
 
