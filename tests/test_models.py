@@ -85,6 +85,8 @@ def test_inference_net_follows_the_weights():
     with torch.inference_mode():
         torch.testing.assert_close(after(x), loaded.model.net(x), rtol=1e-4, atol=1e-4)
     assert after is not before and not any(isinstance(m, torch.nn.BatchNorm2d) for m in after.modules())
+    loaded.model.to(torch.float64)  # moved: new storage, same versions
+    assert loaded.model.inference_net() is not after
 
 
 def test_resnet20_baseline_is_shipped():
