@@ -40,9 +40,16 @@ def per_thread_torch_threads() -> bool:
     return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
+def side_by_side_threads() -> int:
+    """How many one-thread workers run CPU work side by side: torch's thread count where that count is per
+    thread (see ``per_thread_torch_threads``), else 1 (the work runs in turn in the caller)."""
+    return torch.get_num_threads() if per_thread_torch_threads() else 1
+
+
+@cache
 def one_thread_workers(count: int, name: str) -> ThreadPoolExecutor:
-    """``count`` worker threads, all started at once, each running torch on one thread of its own where the
-    count is per thread (see ``per_thread_torch_threads``).
+    """``count`` worker threads named ``name``, made once per process, all started at once, each running torch
+    on one thread of its own where the count is per thread (see ``per_thread_torch_threads``).
 
     torch gives a new thread its count from the process-wide one, which every ``set_num_threads`` call writes,
     the workers' too: once they have started, the caller's count is written back, so that threads started

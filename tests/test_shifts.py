@@ -158,7 +158,6 @@ def test_one_thread_workers_leave_the_count_new_threads_begin_with():
         thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
         thread.start()
         thread.join()
-        pool.shutdown()
     finally:
         torch.set_num_threads(threads)
     assert set(worker_counts) == {1 if per_thread_torch_threads() else 2} and counts == [2]

@@ -48,7 +48,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -63,7 +62,7 @@ from shiftlab.attribution.sobol import (
     sobol_points,
 )
 from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
-from shiftlab.device import one_thread_workers, per_thread_torch_threads
+from shiftlab.device import one_thread_workers, side_by_side_threads
 from shiftlab.models import LoadedModel
 
 #: what the Sobol indices explain, as a function of the logits l and the target t
@@ -588,15 +587,13 @@ def ordered_map(function: Callable[[Any], Any], batches: Iterator, device: torch
     workers = side_by_side_workers(device)
     if workers == 1:
         return map(function, batches)
-    return bounded_map(cpu_workers(workers), function, batches, 2 * workers)
+    return bounded_map(one_thread_workers(workers, "wcam"), function, batches, 2 * workers)
 
 
 def side_by_side_workers(device: torch.device) -> int:
     """How many batches ``ordered_map`` runs at once on ``device``: torch's thread count on a CPU whose thread
     count is per thread, else 1."""
-    if device.type != "cpu" or not per_thread_torch_threads():
-        return 1
-    return torch.get_num_threads()
+    return side_by_side_threads() if device.type == "cpu" else 1
 
 
 def bounded_map(pool: ThreadPoolExecutor, function: Callable, items: Iterator, ahead: int) -> Iterator:
@@ -612,12 +609,6 @@ def bounded_map(pool: ThreadPoolExecutor, function: Callable, items: Iterator, a
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
-
-
-@cache
-def cpu_workers(workers: int) -> ThreadPoolExecutor:
-    """Threads that each run torch on one thread of its own (see ``per_thread_torch_threads``)."""
-    return one_thread_workers(workers, "wcam")
 
 
 #: WCAM's time over the time of its perturbed batches (masks, inverse wavelet transform, model): the
@@ -681,7 +672,8 @@ def estimate_cost(loaded: LoadedModel, n_images: int = 1, **options: Any) -> WCA
 def seconds_per_perturbed_image(
     loaded: LoadedModel, levels: int, settings: dict[str, Any], perturbation: str, batch_size: int
 ) -> float:
-    """Seconds per image of batches of random design rows on a random image: masks, inverse transform, model.
+    """Seconds per image of batches of random design rows on a random image, through a run's own ``forward``:
+    masks, inverse transform, model.
 
     On a CPU each worker of ``ordered_map`` runs one batch, side by side, as
     in a run. The first round warms up (on a GPU it picks its kernels, and
@@ -694,19 +686,14 @@ def seconds_per_perturbed_image(
     probe = batch_size if on_gpu else min(batch_size, max(8, PROBE_PIXELS // size**2))
     workers = side_by_side_workers(device)
     generator = torch.Generator().manual_seed(0)
-    coefficients = wavedec(torch.rand(1, 3, size, size, generator=generator), levels)[0].to(device)
+    coefficients = wavedec(torch.rand(1, 3, size, size, generator=generator), levels).to(device)
     design = torch.rand(probe, settings["grid_size"] ** 2, generator=generator).to(device)
-    rescale = rescaler(loaded.model, perturbation)
-    net = loaded.model.inference_net()
-    cells = cell_images(coefficients, settings["grid_size"], levels, settings["approximation"])
-
-    @torch.inference_mode()
-    def run(rows: torch.Tensor) -> None:
-        perturbed_logits(net, perturb(coefficients, rows, levels, settings["approximation"], rescale, cells))
+    run = DesignRun(WCAM(loaded), loaded.model.inference_net(), coefficients, torch.zeros(1, dtype=torch.long),
+                    levels, perturbation, 0, settings, batch_size, None)
 
     def round_seconds(batches: list[torch.Tensor]) -> float:
         began = time.perf_counter()
-        for _ in ordered_map(run, iter(batches), device):
+        for _ in ordered_map(lambda rows: run.forward(0, rows), iter(batches), device):
             pass
         if on_gpu:
             torch.cuda.synchronize(device)

@@ -9,10 +9,8 @@ registry validate, convert and quantise in a single place.
 
 from __future__ import annotations
 
-import functools
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -20,18 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from shiftlab.device import one_thread_workers, per_thread_torch_threads
+from shiftlab.device import one_thread_workers, side_by_side_threads
 from shiftlab.shifts.params import table_for
 
 SEVERITIES = (1, 2, 3, 4, 5)
 _UINT32_MAX = 2**32 - 1
-
-
-@functools.cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """Workers that run torch on one thread each where the count is per thread: parts of a batch side by side
-    (``in_parts``) then do not each start a team of torch threads on the same cores."""
-    return one_thread_workers(threads, "shiftlab-shift")
 
 
 def per_image(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
@@ -50,7 +41,8 @@ def per_image(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return [fn(item) for item in items]
     bounds = np.linspace(0, len(items), threads + 1).astype(int)
     runs = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-    return [result for run in _pool(threads).map(lambda run: [fn(item) for item in run], runs) for result in run]
+    pool = one_thread_workers(threads, "shiftlab-shift")
+    return [result for run in pool.map(lambda run: [fn(item) for item in run], runs) for result in run]
 
 
 def in_parts(fn: Callable[[int, int], Any], start: int, stop: int, size: int) -> None:
@@ -63,7 +55,7 @@ def in_parts(fn: Callable[[int, int], Any], start: int, stop: int, size: int) ->
     makes slow (each parallel operation waits for its slowest thread), and a small part's intermediate tensors
     stay in the CPU's caches.
     """
-    threads = torch.get_num_threads() if per_thread_torch_threads() else 1
+    threads = side_by_side_threads()
     count = max(1, -(-(stop - start) // max(size, 1)))
     count = min(stop - start, -(-count // threads) * threads)
     bounds = np.linspace(start, stop, count + 1).astype(int).tolist()
