@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from shiftlab.attribution.wavelets import wavedec
 from shiftlab.attribution.wcam import (
     Convergence,
     cell_images,
+    default_batch_size,
     default_grid,
     min_max_uint8,
     perturb,
@@ -24,6 +26,7 @@ from shiftlab.attribution.wcam import (
 )
 from shiftlab.models import LoadedModel, load_model
 from shiftlab.models.classifier import Classifier
+from shiftlab.models.registry import get_spec
 
 SIZE = 16
 #: 16-px images, 2 levels, a 4 × 4 grid: 18 model runs per design point
@@ -182,6 +185,16 @@ def test_point_chunks_never_straddle_a_power_of_two():
 
 def test_default_grid_keeps_cells_inside_bands():
     assert default_grid(32, 3) == 8 and default_grid(224, 3) == 32 and default_grid(16, 2) == 4
+
+
+@pytest.mark.parametrize("arch, batch", [("resnet20", 66), ("vit_tiny", 33), ("efficientnet_lite0", 4), ("resnet50", 8)])
+def test_a_cpu_batch_is_the_architectures_fastest(arch, batch):
+    """On a CPU a batch holds the images the architecture runs fastest per image; a GPU takes about 4 M pixels."""
+    spec = get_spec(arch)
+    loaded = SimpleNamespace(device=torch.device("cpu"), input_size=spec.input_size, hooks=spec.hooks(spec.config))
+    assert default_batch_size(loaded) == batch
+    on_gpu = SimpleNamespace(device=torch.device("cuda"), input_size=spec.input_size, hooks=loaded.hooks)
+    assert default_batch_size(on_gpu) == max(128, (1 << 22) // spec.input_size**2)
 
 
 def test_estimate_cost(tiny):

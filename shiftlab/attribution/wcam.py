@@ -62,7 +62,7 @@ from shiftlab.attribution.sobol import (
     sobol_points,
 )
 from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
-from shiftlab.device import one_thread_workers, side_by_side_threads
+from shiftlab.device import keep_freed_memory, one_thread_workers, side_by_side_threads
 from shiftlab.models import LoadedModel
 
 #: what the Sobol indices explain, as a function of the logits l and the target t
@@ -86,11 +86,9 @@ BOOTSTRAP_REPLICATES = 200
 #: resampling a design underestimates how far another seed lands (bench_wcam_convergence.py: measured
 #: seed-to-seed profile distance over the predicted one, medians on 32 images, 1.1 to 1.35 from 32 to 128 designs)
 VARIANCE_INFLATION = 1.5
-#: perturbed images per forward pass on a CPU: one design point (66 images at 32 px) per batch is
-#: ResNet-20's fastest per image on 2 cores (docs/wcam.md)
-CPU_BATCH_SIZE = 128
-#: pixels per forward pass on a GPU (see ``default_batch_size``)
+#: pixels per forward pass on a GPU, and the fewest images (see ``default_batch_size``)
 GPU_BATCH_PIXELS = 1 << 22
+GPU_MIN_BATCH_SIZE = 128
 #: the most values (cells × pixels × 3) of the cell images a run keeps per image to perturb by matrix products
 #: (``cell_images``): every grid at 32 px; at 224 px the inverse transform is used (grid 32: 154 M values)
 CELL_IMAGE_VALUES = 1 << 22
@@ -115,16 +113,17 @@ def default_grid(size: int, levels: int) -> int:
     return k << levels
 
 
-def default_batch_size(size: int, device: torch.device) -> int:
-    """Perturbed images per forward pass when ``batch_size`` is None: ``CPU_BATCH_SIZE``, more on a GPU.
+def default_batch_size(loaded: LoadedModel) -> int:
+    """Perturbed images per forward pass when ``batch_size`` is None: on a CPU the architecture's own
+    ``cpu_batch_size`` (the batch it runs fastest per image on one thread), more on a GPU.
 
     A GPU takes about ``GPU_BATCH_PIXELS`` pixels a batch (4,096 images at
-    32 px), never fewer than a CPU's batch: 128 images left an H200 mostly
-    idle on ResNet-20 (0.83 s an image against 0.15 s with 4,224).
+    32 px), never fewer than ``GPU_MIN_BATCH_SIZE``: 128 images left an H200
+    mostly idle on ResNet-20 (0.83 s an image against 0.15 s with 4,224).
     """
-    if device.type == "cuda":
-        return max(CPU_BATCH_SIZE, GPU_BATCH_PIXELS // size**2)
-    return CPU_BATCH_SIZE
+    if loaded.device.type == "cuda":
+        return max(GPU_MIN_BATCH_SIZE, GPU_BATCH_PIXELS // loaded.input_size**2)
+    return loaded.hooks.cpu_batch_size
 
 
 def resolved_settings(
@@ -384,7 +383,7 @@ class WCAM(AttributionMethod):
         check_choice("perturbation", perturbation, PERTURBATIONS)
         reference = perturbation == "reference"
         settings = resolved_settings(size, levels, grid_size, output, perturbation, approximation)
-        batch_size = default_batch_size(size, x.device) if batch_size is None else batch_size
+        batch_size = default_batch_size(self.loaded) if batch_size is None else batch_size
         check_options(size, settings, nb_design, max_design, batch_size, time_budget)
         digests = [image_digest(image) for image in x]
         done = reused_outputs(resume, self.name, levels, perturbation, seed, settings, digests, target)
@@ -584,6 +583,8 @@ def ordered_map(function: Callable[[Any], Any], batches: Iterator, device: torch
     A batch's values do not depend on the thread count that computed it (the
     same bits for ResNet-20; ``tests/test_wcam.py``), so neither do the maps.
     """
+    if device.type == "cpu":
+        keep_freed_memory()  # each batch allocates the same activations again
     workers = side_by_side_workers(device)
     if workers == 1:
         return map(function, batches)
@@ -614,8 +615,8 @@ def bounded_map(pool: ThreadPoolExecutor, function: Callable, items: Iterator, a
 #: WCAM's time over the time of its perturbed batches (masks, inverse wavelet transform, model): the
 #: estimator and the convergence bootstrap (bench_wcam.py, resnet20 at 32 px on 2 CPU threads)
 OVERHEAD = 1.05
-#: perturbed images timed on a CPU to measure the pipeline's pace (after one warm-up image): 64 at 32 px,
-#: 8 at 224 px; a 16-image probe made ResNet-20 look 2-3x slower per image than in WCAM's batches of 132.
+#: perturbed images timed on a CPU to measure the pipeline's pace (after one warm-up image): one batch of a
+#: run, at most 64 at 32 px and 8 at 224 px
 #: A GPU times one whole batch of ``batch_size``: it is fast there, and smaller batches underuse the device.
 PROBE_PIXELS = 64 * 32 * 32
 PROBE_REPEATS = 3
@@ -664,7 +665,7 @@ def estimate_cost(loaded: LoadedModel, n_images: int = 1, **options: Any) -> WCA
                                  options["approximation"])
     start, cap = options["nb_design"], max(options["nb_design"], options["max_design"])
     rows = n_images * (settings["grid_size"] ** 2 + 2)
-    batch_size = options["batch_size"] or default_batch_size(size, loaded.device)
+    batch_size = options["batch_size"] or default_batch_size(loaded)
     per_pass = seconds_per_perturbed_image(loaded, levels, settings, options["perturbation"], batch_size)
     return WCAMCost(settings["grid_size"], start * rows, cap * rows, per_pass)
 

@@ -81,13 +81,18 @@ class AttributionHooks:
     """What attribution methods need to know about an architecture, declared by its spec.
 
     ``gradcam_layer`` is the dotted name, inside the ``Classifier``, of the
-    module whose output Grad-CAM explains. A token model (a ViT) also gives
-    its patch ``token_grid`` (patches per side) and ``attentions``, a function
-    of (network, normalised images) returning the logits and every layer's
-    attention probabilities (N×heads×T×T, class token first).
+    module whose output Grad-CAM explains. ``cpu_batch_size`` is the number of
+    images per forward pass at which the network runs fastest per image on one
+    CPU thread: perturbation methods (WCAM) batch their perturbed images by it
+    on a CPU. A larger batch's activations leave the core's caches (measured,
+    docs/wcam.md). A token model (a ViT) also gives its patch ``token_grid``
+    (patches per side) and ``attentions``, a function of (network, normalised
+    images) returning the logits and every layer's attention probabilities
+    (N×heads×T×T, class token first).
     """
 
     gradcam_layer: str
+    cpu_batch_size: int
     token_grid: int | None = None
     attentions: Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, tuple[torch.Tensor, ...]]] | None = None
 
