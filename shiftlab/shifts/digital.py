@@ -45,8 +45,8 @@ def contrast(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tenso
 
 
 def _rounded(x: torch.Tensor) -> torch.Tensor:
-    """Round to 8-bit levels as Pillow stores each resampling pass."""
-    return torch.round(x * 255) / 255
+    """Round ``x`` to 8-bit levels in place, as Pillow stores each resampling pass."""
+    return x.mul_(255).round_().div_(255)
 
 
 def _box_down_levels(columns: torch.Tensor, factor: float) -> torch.Tensor:
@@ -60,7 +60,7 @@ def _box_down_levels(columns: torch.Tensor, factor: float) -> torch.Tensor:
     down_h, _ = pil_box_resize_ops(height, factor, columns.device)
     down_w, _ = pil_box_resize_ops(width, factor, columns.device)
     narrow = _rounded(down_w.along_rows(columns)).transpose(-1, -2).contiguous()
-    return torch.round(down_h.along_rows(narrow) * 255)
+    return down_h.along_rows(narrow).mul_(255).round_()
 
 
 def _pixelate_up(h: int, w: int, factor: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,9 +90,11 @@ def pixelate_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
     n, h, w, c = images.shape
     pixels = torch.from_numpy(contiguous(images))
     columns = torch.empty((n, c, w, h)).copy_(pixels.permute(0, 3, 2, 1)).div_(255.0)
-    small = _box_down_levels(columns, factor).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()  # N×h×w×3
+    levels = _box_down_levels(columns, factor)
+    small = torch.empty((n, *levels.shape[-2:], c), dtype=torch.uint8)
+    small.copy_(levels.permute(0, 2, 3, 1))  # N×h×w×3, converted as it is copied
     rows, cols = _pixelate_up(h, w, factor, torch.device("cpu"))
-    return np.take(np.take(small, cols.numpy(), axis=2), rows.numpy(), axis=1)
+    return small.index_select(2, cols).index_select(1, rows).numpy()
 
 
 def _jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
