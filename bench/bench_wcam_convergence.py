@@ -15,8 +15,9 @@ spatial maps, the total-variation distance of the spectral profiles (share per
 level), and what the convergence figure of seed 1 alone predicted, with the
 share of images where its verdict (stable / noisy) matches the measured pair.
 Configs: ``main`` (default perturbation, grid 8, 32 images, up to 256 points),
-``reference`` (the paper's perturbation, 8 of those images, up to 64) and
-``grid16`` (grid 16 at 32 px, 8 images, up to 16). Run configs in separate
+``reference`` (the paper's perturbation, 8 of those images, up to 64),
+``grid16`` (grid 16 at 32 px, 8 images, up to 16) and ``held_out`` (16 other
+images, up to 256: a check of the stop rule and verdict chosen on ``main``). Run configs in separate
 processes with --record-only to use two cores, then once more to print.
 """
 
@@ -37,6 +38,8 @@ from shiftlab.attribution.wcam import (
     OUTPUTS,
     STABLE_CORRELATION,
     STABLE_DISTANCE,
+    STOP_MARGIN,
+    VERDICT_MARGIN,
     WCAM,
     DesignRun,
     cells_to_dyadic,
@@ -56,12 +59,14 @@ class Config:
     grid: int
     n_images: int
     n_max: int
+    held_out: bool = False  # other images than main's: a check of the stop and verdict rules chosen on main
 
 
 CONFIGS = {
     "main": Config("normalized", 8, 32, 256),
     "reference": Config("reference", 8, 8, 64),
     "grid16": Config("normalized", 16, 8, 16),
+    "held_out": Config("normalized", 8, 16, 256, held_out=True),
 }
 
 
@@ -72,9 +77,13 @@ class Recorder(DesignRun):
         return logits.float()
 
 
-def sample_indices(n: int) -> np.ndarray:
-    """n CIFAR-10 test indices drawn at random (seed 13), so not the first images of the set."""
-    return np.sort(np.random.default_rng(13).choice(10_000, size=32, replace=False))[:n]
+def sample_indices(n: int, held_out: bool = False) -> np.ndarray:
+    """n CIFAR-10 test indices drawn at random (seed 13), so not the first images of the set; ``held_out``: n
+    others (seed 14), none of the 32 of seed 13."""
+    main = np.sort(np.random.default_rng(13).choice(10_000, size=32, replace=False))
+    if not held_out:
+        return main[:n]
+    return np.sort(np.random.default_rng(14).choice(np.setdiff1d(np.arange(10_000), main), size=n, replace=False))
 
 
 def record(loaded: LoadedModel, images: np.ndarray, config: Config, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +109,7 @@ def cached(loaded: LoadedModel, data: Path, cache: Path, name: str) -> tuple[np.
     saved = dict(np.load(path)) if path.exists() else {"logits": np.empty((0, 0, 0)), "per_pass": 0.0}
     done = saved["logits"].shape[2]
     if done < config.n_max:  # record the missing points only: a design's prefix is the smaller design
-        images = load_dataset("cifar10", root=data).images[sample_indices(config.n_images)]
+        images = load_dataset("cifar10", root=data).images[sample_indices(config.n_images, config.held_out)]
         start = time.perf_counter()
         logits, saved["target"] = record(loaded, images, config, done)
         saved["per_pass"] = (time.perf_counter() - start) / logits[..., 0].size
@@ -144,11 +153,11 @@ def pair_metrics(first: np.ndarray, second: np.ndarray, size: int, estimator=jan
             figure.profile_distance, float(figure.stable))
 
 
-def adaptive(outputs: np.ndarray, size: int, start: int, cap: int, margin: float = 1.0) -> np.ndarray:
+def adaptive(outputs: np.ndarray, size: int, start: int, cap: int, margin: float = STOP_MARGIN) -> np.ndarray:
     """The design prefix an adaptive run (doubling from ``start`` while noisy, up to ``cap``) ends with.
 
-    ``margin`` < 1 is a stricter stop rule than WCAM's: stop only when the predicted distance is under
-    ``margin`` times its threshold and the predicted correlation as far above 1 - margin · (1 - threshold).
+    It stops when the predicted distance is under ``margin`` times its threshold and the predicted
+    correlation as far above 1 - margin · (1 - threshold) (WCAM's rule: ``STOP_MARGIN``).
     """
     n = start
     while n < cap:
@@ -192,15 +201,16 @@ def study(name: str, logits: np.ndarray, target: np.ndarray, outputs_list: tuple
             metrics = np.array([pair_metrics(a[:n], b[:n], 32) for a, b in explained])
             lines.append(row(f"{name}, {output}, {n} designs", n * dim, metrics))
         if config.n_max >= 64:
-            runs = [(16, 64, 1.0), (32, 64, 1.0)] if config.n_max == 64 else [(32, cap, 1.0) for cap in (128, 256)]
-            if name == "main" and output == "log_odds":  # stricter stop rules: optional stopping stops early on luck
-                runs += [(32, 256, 0.85), (32, 256, 0.7)]
+            starts, caps = ((16, 32), (64,)) if config.n_max == 64 else ((32,), (128, 256))
+            runs = [(start, cap, STOP_MARGIN) for start in starts for cap in caps]
+            if output == "log_odds" and config.n_max == 256:  # other stop rules: optional stopping stops on luck
+                runs += [(32, 256, margin) for margin in (1.0, 0.85, 0.7)]
             for start, cap, margin in runs:
                 ends = [[adaptive(s, 32, start, cap, margin) for s in image] for image in explained]
                 passes = np.mean([len(s) * dim for image in ends for s in image])
                 metrics = np.array([pair_metrics(a, b, 32) for a, b in ends])
-                stricter = f", stop under {margin:.0%} of the thresholds" if margin < 1 else ""
-                lines.append(row(f"{name}, {output}, adaptive {start}→{cap}{stricter}", passes, metrics))
+                other_rule = f", stop at {margin:.0%} of the thresholds" if margin != STOP_MARGIN else ""
+                lines.append(row(f"{name}, {output}, adaptive {start}→{cap}{other_rule}", passes, metrics))
         if name == "main" and output in ("log_odds", "probability"):
             for n in sizes[-1:]:
                 metrics = np.array([pair_metrics(a[:n], b[:n], 32, sobol_2007) for a, b in explained])
@@ -242,11 +252,13 @@ def main(argv: list[str] | None = None) -> None:
     recorded = {name: cached(loaded, args.data, args.cache, name) for name in args.configs}
     if args.record_only:
         return
-    print(f"resnet20/baseline, 32 px, levels {LEVELS}, seeds {SEEDS}, CIFAR-10 test images {sample_indices(32).tolist()}")
+    print(f"resnet20/baseline, 32 px, levels {LEVELS}, seeds {SEEDS}, CIFAR-10 test images {sample_indices(32).tolist()}"
+          f"; held out: {sample_indices(CONFIGS['held_out'].n_images, True).tolist()}")
+    print(f"stop rule: {STOP_MARGIN:.0%} of the thresholds; verdict: {VERDICT_MARGIN:.0%}")
     print(f"targets: map correlation >= {STABLE_CORRELATION}, profile distance <= {STABLE_DISTANCE}\n")
     print(HEADER)
     for name, (logits, target, per_pass, threads) in recorded.items():
-        outputs = OUTPUTS if name == "main" else ("probability", "log_odds")
+        outputs = OUTPUTS if name == "main" else ("log_odds",) if name == "held_out" else ("probability", "log_odds")
         print("\n".join(study(name, logits, target, outputs)))
         print(f"<!-- {name}: {per_pass * 1e3:.2f} ms per forward pass while recording ({threads} torch threads, "
               "shared machine) -->")

@@ -105,14 +105,18 @@ def test_determinism_per_seed(tiny, image):
     assert not np.array_equal(first.extras["sobol_indices"], other.extras["sobol_indices"])
 
 
-def test_the_verdict_asks_for_a_margin_the_stop_rule_does_not():
+def test_a_run_stops_with_a_wider_margin_than_the_verdict_asks():
     def figure(agreement: float, distance: float) -> Convergence:
         return Convergence(agreement, distance, np.zeros(4), np.zeros((3, 3)), np.zeros(64))
 
-    assert thresholds() == pytest.approx((0.9, 0.05)) and thresholds(0.9) == pytest.approx((0.91, 0.045))
-    just_passing = figure(0.95, 0.048)
-    assert just_passing.converged and not just_passing.stable
-    assert figure(0.95, 0.04).stable and not figure(0.905, 0.04).stable and not figure(0.95, 0.051).converged
+    assert thresholds() == pytest.approx((0.9, 0.05)) and thresholds(0.85) == pytest.approx((0.915, 0.0425))
+    assert thresholds(0.75) == pytest.approx((0.925, 0.0375))
+    stopped = figure(0.95, 0.035)
+    assert stopped.converged and stopped.stable
+    at_the_cap = figure(0.95, 0.04)  # would refine further; called stable if it ends here
+    assert not at_the_cap.converged and at_the_cap.stable
+    assert not figure(0.92, 0.03).converged and figure(0.92, 0.03).stable
+    assert not figure(0.95, 0.045).stable and not figure(0.91, 0.03).stable
 
 
 def test_batches_run_side_by_side_give_the_same_bits():

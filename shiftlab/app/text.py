@@ -8,7 +8,7 @@ case kind and OOD score has its text.
 from __future__ import annotations
 
 from shiftlab.app.explain import DRIFT_TOP_K
-from shiftlab.attribution.wcam import VERDICT_MARGIN, thresholds
+from shiftlab.attribution.wcam import STOP_MARGIN, VERDICT_MARGIN, thresholds
 
 #: what each attribution method shows, in a sentence or two, for the page caption
 METHOD_NOTES: dict[str, str] = {
@@ -227,9 +227,10 @@ CONVERGENCE = ("Convergence: :{colour}[**{verdict}**] · map agreement {agreemen
                "{distance:.3f} · {designs} designs, {passes:,} model runs")
 CONVERGENCE_HELP = ("From this run alone (a bootstrap over its Sobol design): the correlation a run with another seed "
                     "is expected to have with this map, and the expected total-variation distance between their "
-                    "spectral profiles. Stable: agreement ≥ {:.2f} and distance ≤ {:.3f}. A run stops refining once "
-                    "they reach {:.2f} and {:.3f}, which may be a lucky estimate, so the verdict asks for a margin. "
-                    "Noisy: refine it.").format(*thresholds(VERDICT_MARGIN), *thresholds())
+                    "spectral profiles. Stable: agreement ≥ {:.3f} and distance ≤ {:.4f}. A run refines itself until "
+                    "they reach {:.3f} and {:.4f}: a run that stops at its first passing estimate has stopped on a "
+                    "lucky one, so the bar to stop is higher than the verdict's. Noisy: refine it."
+                    ).format(*thresholds(VERDICT_MARGIN), *thresholds(STOP_MARGIN))
 WCAM_CAPTION = ("Left: the WCAM in the wavelet domain ({levels} Haar levels, sub-bands outlined); right: the same "
                 "importance projected back onto the pixels. Both explain the class predicted on the source image, "
                 "{target}; each map is scaled to its own range.")
