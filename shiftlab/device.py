@@ -76,7 +76,6 @@ def one_thread_workers(count: int, name: str) -> ThreadPoolExecutor:
     return pool
 
 
-
 #: glibc's mallopt parameters (malloc.h) and the values ``keep_freed_memory`` sets
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 << 20  # glibc's largest
