@@ -60,13 +60,14 @@ class Config:
     n_images: int
     n_max: int
     held_out: bool = False  # other images than main's: a check of the stop and verdict rules chosen on main
+    outputs: tuple[str, ...] = ("probability", "log_odds")  # the explained outputs its table rows compare
 
 
 CONFIGS = {
-    "main": Config("normalized", 8, 32, 256),
+    "main": Config("normalized", 8, 32, 256, outputs=OUTPUTS),
     "reference": Config("reference", 8, 8, 64),
     "grid16": Config("normalized", 16, 8, 16),
-    "held_out": Config("normalized", 8, 16, 256, held_out=True),
+    "held_out": Config("normalized", 8, 16, 256, held_out=True, outputs=("log_odds",)),
 }
 
 
@@ -189,13 +190,13 @@ HEADER = (
 )
 
 
-def study(name: str, logits: np.ndarray, target: np.ndarray, outputs_list: tuple[str, ...]) -> list[str]:
+def study(name: str, logits: np.ndarray, target: np.ndarray) -> list[str]:
     """Table rows for every output and design size of one config, then adaptive runs and the other estimator."""
     config = CONFIGS[name]
     dim = config.grid**2 + 2
     lines = []
     sizes = [n for n in (8, 16, 32, 64, 128, 256) if n <= config.n_max]
-    for output in outputs_list:
+    for output in config.outputs:
         explained = [[outputs_of(s, t, output) for s in image] for image, t in zip(logits, target)]
         for n in sizes:
             metrics = np.array([pair_metrics(a[:n], b[:n], 32) for a, b in explained])
@@ -258,8 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"targets: map correlation >= {STABLE_CORRELATION}, profile distance <= {STABLE_DISTANCE}\n")
     print(HEADER)
     for name, (logits, target, per_pass, threads) in recorded.items():
-        outputs = OUTPUTS if name == "main" else ("log_odds",) if name == "held_out" else ("probability", "log_odds")
-        print("\n".join(study(name, logits, target, outputs)))
+        print("\n".join(study(name, logits, target)))
         print(f"<!-- {name}: {per_pass * 1e3:.2f} ms per forward pass while recording ({threads} torch threads, "
               "shared machine) -->")
     if {"main", "reference"} <= set(recorded):

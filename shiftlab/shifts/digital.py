@@ -91,8 +91,7 @@ def pixelate_uint8(images: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
     pixels = torch.from_numpy(contiguous(images))
     columns = torch.empty((n, c, w, h)).copy_(pixels.permute(0, 3, 2, 1)).div_(255.0)
     levels = _box_down_levels(columns, factor)
-    small = torch.empty((n, *levels.shape[-2:], c), dtype=torch.uint8)
-    small.copy_(levels.permute(0, 2, 3, 1))  # N×h×w×3, converted as it is copied
+    small = torch.empty((n, *levels.shape[-2:], c), dtype=torch.uint8).copy_(levels.permute(0, 2, 3, 1))  # N×h×w×3
     rows, cols = _pixelate_up(h, w, factor, torch.device("cpu"))
     return small.index_select(2, cols).index_select(1, rows).numpy()
 
