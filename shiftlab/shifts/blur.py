@@ -56,29 +56,47 @@ def _shuffle_sources(offsets: np.ndarray, h: int, w: int, delta: int) -> np.ndar
     reverse raster order and "swap" each with the pixel at its offset; the swap
     goes through numpy views, so it is in fact a copy: the visited pixel takes
     the current value of its partner, which is already final when the partner
-    was visited before. Each pixel's value therefore comes from the end of a
-    chain of offsets. The chains are followed one step per round for the pixels
-    still on one; about half of them end at each step, so the rounds soon run
-    on few pixels (integer indices: any order of following gives the same ends).
+    was visited before (a later pixel of the visited block). Each pixel's value
+    therefore comes from the partner of the last pixel of a chain of offsets.
+    The chain ends are found by pointer doubling over the visited block: each
+    round jumps every pixel twice as far along its chain, so a few rounds
+    (about log2 of the longest chain, 4 at 224 px) reach every end (integer
+    indices: any order of following gives the same ends).
     """
+    here, visited, block, everywhere = _shuffle_grid(h, w, delta)
+    dy, dx = offsets[0].ravel(), offsets[1].ravel()
+    there = dy * w
+    there += dx
+    there += here
+    chained = there > here
+    chained &= visited[there]
+    jump = dy * (w - 2 * delta)  # the same step within the visited block
+    jump += dx
+    jump += block
+    np.copyto(jump, block, where=~chained)
+    while True:
+        further = jump[jump]
+        if np.array_equal(further, jump):
+            break
+        jump = further
+    source = everywhere.copy()
+    source[here] = there[jump]
+    return source
+
+
+@lru_cache(maxsize=16)
+def _shuffle_grid(h: int, w: int, delta: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What every shuffle pass of an h×w image uses (read-only): the flat index of each visited pixel, the visited
+    mask, the positions 0.. within the visited block, and the identity index of the whole image."""
     rows = np.arange(delta + 1, h - delta + 1)[:, None]
     cols = np.arange(delta + 1, w - delta + 1)[None, :]
     here = (rows * w + cols).ravel()
-    there = ((rows + offsets[0]) * w + cols + offsets[1]).ravel()
     visited = np.zeros(h * w, dtype=bool)
     visited[here] = True
-    partner = np.arange(h * w)
-    partner[here] = there
-    chained = np.zeros(h * w, dtype=bool)  # visited after a visited partner: takes that partner's final value
-    chained[here] = visited[there] & (there > here)
-    source = partner.copy()
-    pixels = np.flatnonzero(chained)
-    step = partner[pixels]
-    while pixels.size:
-        ends = ~chained[step]
-        source[pixels[ends]] = partner[step[ends]]
-        pixels, step = pixels[~ends], partner[step[~ends]]
-    return source
+    arrays = here, visited, np.arange(here.size), np.arange(h * w)
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
 def _shuffle(x: torch.Tensor, delta: int, ctx: Context, part: int) -> torch.Tensor:

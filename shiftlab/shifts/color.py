@@ -18,34 +18,38 @@ def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
 
     Only the hue formula of each pixel's largest channel is evaluated: its channel difference is picked first,
     then divided, then offset by 0, 2 or 4 (adding 0 changes no value), which gives skimage's values with
-    fewer passes than evaluating all three formulas and picking one.
+    fewer passes than evaluating all three formulas and picking one. The largest channel is the first one
+    equal to the maximum (the channel ``max(dim=1)`` would name), found by two comparisons with elementwise
+    maxima: fewer passes over the planes than a reduction across the channel axis.
     """
     r, g, b = x.unbind(1)
-    value, argmax = x.max(dim=1)
-    delta = value - x.amin(dim=1)
+    value = torch.maximum(torch.maximum(r, g), b)
+    delta = value - torch.minimum(torch.minimum(r, g), b)
+    red, green = r == value, g == value
+    diff = torch.where(red, g - b, torch.where(green, b - r, r - g))
+    offset = torch.where(red, 0.0, torch.where(green, 2.0, 4.0))
     coloured = delta > 0
-    diff = torch.where(argmax == 0, g - b, torch.where(argmax == 1, b - r, r - g))
-    hue = diff / torch.where(coloured, delta, 1.0) + 2 * argmax
-    hue = torch.where(coloured, (hue / 6) % 1.0, 0.0)
+    hue = diff.div_(torch.where(coloured, delta, 1.0)).add_(offset)
+    hue = torch.where(coloured, hue.div_(6).remainder_(1.0), 0.0)
     lit = value > 0
     sat = torch.where(lit, delta / torch.where(lit, value, 1.0), 0.0)
     return torch.stack([hue, sat, value], dim=1)
 
 
-#: per hue sector 0..5, where its (r, g, b) come from among (v, q, p, t) of ``hsv_to_rgb``
-_SECTOR_SOURCES = torch.tensor([[0, 3, 2], [1, 0, 2], [2, 0, 3], [2, 1, 0], [3, 2, 0], [0, 2, 1]])
-
-
 def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
     """HSV -> RGB, the inverse of ``rgb_to_hsv`` (``skimage.color.hsv2rgb``'s sector formulas).
 
-    Each pixel's (r, g, b) are gathered from the four values v, q, p, t by its sector, instead of from a stack of
-    the 18 (sector, channel) choices: the same values, a quarter of the memory traffic.
+    Each channel is one of v, q, p, t by the pixel's hue sector (0..5); it is picked by comparisons with the
+    sector and ``where``, which moves less memory than gathering from a stack of the four by an index tensor.
     """
     h, s, v = x.unbind(1)
     h6 = h * 6
     sector = torch.floor(h6)
     f = h6 - sector
     p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    sources = _SECTOR_SOURCES.to(x.device).index_select(0, sector.long().remainder_(6).flatten())
-    return torch.stack([v, q, p, t], dim=1).gather(1, sources.view(*h.shape, 3).permute(0, 3, 1, 2))
+    sector.remainder_(6)
+    at = [sector == k for k in range(6)]
+    red = torch.where(at[1], q, torch.where(at[4], t, torch.where(at[2] | at[3], p, v)))
+    green = torch.where(at[0], t, torch.where(at[3], q, torch.where(at[1] | at[2], v, p)))
+    blue = torch.where(at[2], t, torch.where(at[5], q, torch.where(at[3] | at[4], v, p)))
+    return torch.stack([red, green, blue], dim=1)

@@ -14,6 +14,7 @@ is a 5×5 chamfer approximation) but only up to the 20 px the references keep
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -70,18 +71,27 @@ def _outline_distance(level: torch.Tensor, limit: int) -> torch.Tensor:
     are kept: the squared distance is the least, over the rows ``d`` < ``limit`` away, of d² plus the square of
     the distance to the nearest edge along that row (itself capped at ``limit``). That is exact below ``limit``
     (the nearest edge is in one of those rows) and at least ``limit`` beyond; integers until the square root,
-    so it equals scipy's distances, computed batched instead of image by image.
+    so it equals scipy's distances, computed batched instead of image by image. The rows are compared in two
+    buffers updated in place, and the square roots are looked up (``_roots``).
     """
     edges = _canny(level, 50, 150)
-    along_rows = _row_distance(edges, limit).square()
+    along_rows = _row_distance(edges, limit).square_()
     farthest = limit * limit
     h = level.shape[-2]
     padded = torch.nn.functional.pad(along_rows, (0, 0, limit, limit), value=farthest)
-    squared = along_rows
+    squared, nearer = along_rows, torch.empty_like(along_rows)
     for d in range(1, limit):
-        squared = torch.minimum(squared, torch.minimum(padded[..., limit - d : limit - d + h, :],
-                                                       padded[..., limit + d : limit + d + h, :]) + d * d)
-    return squared.clamp_(max=farthest).double().sqrt().to(level.dtype)
+        torch.minimum(padded[..., limit - d : limit - d + h, :], padded[..., limit + d : limit + d + h, :], out=nearer)
+        torch.minimum(squared, nearer.add_(d * d), out=squared)
+    roots = _roots(farthest).to(level.device)
+    return roots.index_select(0, squared.clamp_(max=farthest).flatten()).view(squared.shape).to(level.dtype)
+
+
+@lru_cache(maxsize=4)
+def _roots(largest: int) -> torch.Tensor:
+    """The square roots of 0 .. ``largest`` taken in float64 and rounded to float32: the values the distances
+    always had (a float32 square root rounds some of them differently), looked up instead of computed."""
+    return torch.arange(largest + 1, dtype=torch.float64).sqrt().float()
 
 
 def _row_distance(edges: torch.Tensor, limit: int) -> torch.Tensor:
@@ -104,9 +114,11 @@ def _canny(level: torch.Tensor, low: float, high: float) -> torch.Tensor:
     weak = (peak & (mag > low)).cpu().numpy()
     structure = np.zeros((3, 3, 3, 3), bool)
     structure[1, 1] = True  # 8-connected within an image, never across images
-    labels, _ = ndimage.label(weak, structure=structure)
-    keep = np.unique(labels[strong])
-    return torch.from_numpy(np.isin(labels, keep[keep > 0])).to(level.device)
+    labels, count = ndimage.label(weak, structure=structure)
+    kept = np.zeros(count + 1, dtype=bool)  # per label: does its segment hold a strong pixel (label 0: no segment)
+    kept[labels[strong]] = True
+    kept[0] = False
+    return torch.from_numpy(kept[labels]).to(level.device)
 
 
 def _non_max(mag: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
