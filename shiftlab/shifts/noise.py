@@ -21,20 +21,23 @@ def _normal(x: torch.Tensor, ctx: Context) -> torch.Tensor:
 
 
 def gaussian_noise(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
-    """Add N(0, sigma²) to every channel value."""
-    return x + p["sigma"] * _normal(x, ctx)
+    """Add N(0, sigma²) to every channel value (scaled and added in the noise's own buffer: the same values)."""
+    return _normal(x, ctx).mul_(p["sigma"]).add_(x)
 
 
 def speckle_noise(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
-    """Multiplicative noise: x + x·N(0, sigma²)."""
-    return x + x * p["sigma"] * _normal(x, ctx)
+    """Multiplicative noise: x + x·N(0, sigma²) (in the noise's own buffer: the same values)."""
+    return _normal(x, ctx).mul_(x * p["sigma"]).add_(x)
 
 
 def shot_noise(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
-    """Photon noise: Poisson(x·rate)/rate; a lower rate is noisier."""
+    """Photon noise: Poisson(x·rate)/rate; a lower rate is noisier.
+
+    Each image's counts become float32 on its own thread, as they are drawn (exact: counts stay far below 2²⁴).
+    """
     rate = p["rate"]
     lam = (x.double() * rate).cpu().numpy()
-    return ctx.draw(lambda g, i: g.poisson(lam[i])) / rate
+    return ctx.draw(lambda g, i: g.poisson(lam[i]).astype(np.float32)).div_(rate)
 
 
 def impulse_noise(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
