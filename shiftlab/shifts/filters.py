@@ -117,7 +117,7 @@ def correlate(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
     spectrum = torch.fft.rfft2(kernel.to(x.dtype), s=size).conj()
     if kernel.dim() == 3:
         spectrum = spectrum.unsqueeze(1)
-    return torch.fft.irfft2(torch.fft.rfft2(padded) * spectrum, s=size)[..., :h, :w]
+    return torch.fft.irfft2(torch.fft.rfft2(padded).mul_(spectrum), s=size)[..., :h, :w]
 
 
 def _sum_of_shifts(padded: torch.Tensor, taps: list[list[float]], h: int, w: int) -> torch.Tensor:
