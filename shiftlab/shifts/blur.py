@@ -149,10 +149,14 @@ def motion_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Te
 
 
 def zoom_blur(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
-    """Zooming while exposing: the mean of the image and its centre zooms by each factor in ``zooms``."""
+    """Zooming while exposing: the mean of the image and its centre zooms by each factor in ``zooms``.
+
+    Every table's first factor is 1, whose zoom is the image itself (weight 1 on each pixel): it is added as it
+    is instead of resampled, the same values.
+    """
     h, w = x.shape[-2:]
     xt = x.transpose(-1, -2).contiguous()
     total = x.clone()
     for z in p["zooms"]:
-        total += resample_transposed(xt, zoom_op(h, z, x.device), zoom_op(w, z, x.device))
+        total += x if z == 1 else resample_transposed(xt, zoom_op(h, z, x.device), zoom_op(w, z, x.device))
     return total / (len(p["zooms"]) + 1)
