@@ -10,7 +10,7 @@ LUMA = (0.299, 0.587, 0.114)
 
 def luma(x: torch.Tensor) -> torch.Tensor:
     """N×1×H×W grey level of an RGB batch."""
-    return LUMA[0] * x[:, 0:1] + LUMA[1] * x[:, 1:2] + LUMA[2] * x[:, 2:3]
+    return (LUMA[0] * x[:, 0:1]).add_(LUMA[1] * x[:, 1:2]).add_(LUMA[2] * x[:, 2:3])
 
 
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ def contrast(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tenso
     is the layout the means were always summed in (the batch used to arrive channels-last), so the bytes stay.
     """
     mean = x.contiguous(memory_format=torch.channels_last).mean(dim=(2, 3), keepdim=True)
-    return (x - mean) * p["factor"] + mean
+    return (x - mean).mul_(p["factor"]).add_(mean)
 
 
 def _rounded(x: torch.Tensor) -> torch.Tensor:

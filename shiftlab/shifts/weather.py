@@ -28,15 +28,18 @@ def _snow_layer(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Te
     layer = to_levels(torch.where(layer < p["threshold"], torch.zeros_like(layer), layer))
     angles = ctx.values(lambda g, i: g.uniform(-135, -45), part=1)
     layer = motion_blur_layer(layer, p["radius"], p["sigma"], angles)
-    return torch.round(layer.clamp(0, 1) * 255) / 255
+    return layer.clamp(0, 1).mul_(255).round_().div_(255)
 
 
 def snow(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
-    """Falling snow: the scene whitened towards 1.5·grey + 0.5, plus a flake layer and its 180° rotation."""
+    """Falling snow: the scene whitened towards 1.5·grey + 0.5, plus a flake layer and its 180° rotation.
+
+    The sums are formed in place in the first term's buffer, in the formula's order: the same values.
+    """
     layer = _snow_layer(x, p, ctx)
     blend = p["blend"]
-    x = blend * x + (1 - blend) * torch.maximum(x, luma(x) * 1.5 + 0.5)
-    return x + layer + layer.flip(-1, -2)
+    whitened = torch.maximum(x, luma(x).mul_(1.5).add_(0.5)).mul_(1 - blend)
+    return (blend * x).add_(whitened).add_(layer).add_(layer.flip(-1, -2))
 
 
 def frost(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
@@ -49,7 +52,7 @@ def frost(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     rows = picks[:, 1:2] + torch.arange(h, device=x.device)
     cols = picks[:, 2:3] + torch.arange(w, device=x.device)
     crops = bank[picks[:, 0, None, None], :, rows[:, :, None], cols[:, None, :]]  # N×h×w×3
-    return p["image_weight"] * x + p["frost_weight"] * crops.permute(0, 3, 1, 2)
+    return (p["image_weight"] * x).add_(p["frost_weight"] * crops.permute(0, 3, 1, 2))
 
 
 def fog(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
@@ -58,4 +61,4 @@ def fog(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
     size = 1 << (max(h, w) - 1).bit_length()  # next power of two: 32 for CIFAR, 256 for ImageNet as in the references
     layer = plasma(ctx, size, float(p["decay"]), x.device)[:, None, :h, :w]
     peak = x.amax(dim=(1, 2, 3), keepdim=True)
-    return (x + p["amount"] * layer) * peak / (peak + p["amount"])
+    return (x + p["amount"] * layer).mul_(peak).div_(peak + p["amount"])
