@@ -9,6 +9,8 @@ for the old run.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -84,6 +86,27 @@ def test_jpeg_keeps_its_bytes(batch):
     for severity in SEVERITIES:
         assert np.array_equal(apply("jpeg_compression", batch, severity, device="cpu"),
                               old_apply("jpeg_compression", batch, severity)), severity
+
+
+def pillow_jpeg(image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
+    """The stream Pillow writes for ``image`` at ``quality``, and the pixels it decodes from it."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue(), np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+def test_jpeg_writes_pillows_stream_and_decodes_its_pixels(batch):
+    """JPEG runs on torchvision's libjpeg-turbo (it releases the GIL): the same stream as Pillow's encoder at
+    every quality of both tables, decoded to the same pixels as Pillow's decoder."""
+    from torchvision.io import encode_jpeg
+
+    qualities = {get_shift("jpeg_compression").params_for(s, *size)["quality"] for s in SEVERITIES for size in ((32, 32), (224, 224))}
+    for quality in sorted(qualities):
+        ours = digital.jpeg_uint8(batch, {"quality": quality})
+        for image, shifted in zip(batch, ours):
+            stream, pixels = pillow_jpeg(image, quality)
+            assert encode_jpeg(torch.from_numpy(image).permute(2, 0, 1), quality=quality).numpy().tobytes() == stream
+            assert np.array_equal(shifted, pixels), quality
 
 
 def test_pixelate_keeps_its_bytes(batch):
