@@ -13,14 +13,14 @@ from sklearn.metrics import roc_auc_score
 
 from shiftlab.attribution import attribute
 from shiftlab.data import load_dataset
-from shiftlab.errors import SweepStoreError
+from shiftlab.errors import ParameterError, SweepStoreError
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy
 from shiftlab.models import load_model
 from shiftlab.shifts import apply
 from shiftlab.sweep import results, worker
 from shiftlab.sweep import swept as swept_images
-from shiftlab.sweep.plan import Partition, Unit
+from shiftlab.sweep.plan import Partition, SweepPlan, Unit
 from shiftlab.sweep.records import decode_map
 from shiftlab.sweep.run import sweep
 from shiftlab.sweep.ship import shipped_store
@@ -248,6 +248,18 @@ def recompute(opened, partition, severity: int, positions: list[int]) -> pd.Data
     work = SweepWorker(opened.plan, swept.images, swept.labels, swept.index, device="cpu")
     tables = [work.compute(Unit(partition, severity, 0, p, p + 1)).to_pandas() for p in positions]
     return pd.concat(tables, ignore_index=True)
+
+
+def test_a_growing_plan_lists_the_methods_options_in_the_methods_order():
+    """Recomputing one method (a sweep asking for it alone) leaves the folder's plan, sweep.json, as it was."""
+    base = dict(models=(("resnet20", "baseline"),), shifts=("fog",), severities=(3,), seeds=(0,), data={"name": "x"})
+    stored = SweepPlan(**base, methods=("gradcam", "wcam"), method_options={"gradcam": {}, "wcam": {"nb_design": 4}})
+    again = stored.merged(SweepPlan(**base, methods=("wcam",), method_options={"wcam": {"nb_design": 4}}))
+    assert again == stored and list(again.method_options) == ["gradcam", "wcam"]
+    grown = stored.merged(SweepPlan(**base, methods=("saliency",), method_options={"saliency": {"abs": True}}))
+    assert list(grown.method_options) == ["gradcam", "wcam", "saliency"] and grown.methods == ("gradcam", "wcam", "saliency")
+    with pytest.raises(ParameterError, match="wcam attributions with options"):
+        stored.merged(SweepPlan(**base, methods=("wcam",), method_options={"wcam": {"nb_design": 8}}))
 
 
 def test_the_shipped_stores_are_up_to_date_with_the_code():

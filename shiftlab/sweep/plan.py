@@ -111,7 +111,9 @@ class SweepPlan:
         """This plan extended by ``other``'s models, shifts and methods, when both sweep the same images the same way.
 
         This is how a sweep folder grows (a new variant, another attribution
-        method); a folder of other images, severities or seeds is refused.
+        method); a folder of other images, severities or seeds is refused. The
+        methods' options are listed in the order of the methods, so that
+        recomputing one method leaves ``sweep.json`` as it was.
         """
         for name in ("severities", "seeds", "data"):
             if getattr(self, name) != getattr(other, name):
@@ -121,9 +123,11 @@ class SweepPlan:
             if method in self.methods and self.method_options.get(method, {}) != options:
                 raise ParameterError(f"the sweep folder holds {method} attributions with options "
                                      f"{self.method_options.get(method, {})}, not {options}: use another --out")
+        methods = _union(self.methods, other.methods)
+        options = {**other.method_options, **self.method_options}
         return replace(self, models=_union(self.models, other.models), shifts=_union(self.shifts, other.shifts),
-                       methods=_union(self.methods, other.methods), store_maps=self.store_maps or other.store_maps,
-                       method_options={**other.method_options, **self.method_options})
+                       methods=methods, store_maps=self.store_maps or other.store_maps,
+                       method_options={m: options[m] for m in methods if m in options})
 
 
 def _union(first: tuple, second: tuple) -> tuple:
