@@ -12,6 +12,14 @@ N×H×W×3 RGB, ``labels`` int64 and ``classes``. It reads
 and, only when the caller passes ``download=True``, torchvision's downloader.
 A file that exists but cannot be used (truncated, garbage, float images,
 labels outside the class range) is a ``DatasetFormatError`` naming the file.
+
+Every size a file declares is checked before anything is inflated: a dataset
+path must be a regular file (a FIFO would block forever); an ``.npz`` member's
+``.npy`` header must declare at most ``MAX_ARRAY_BYTES``, never pickled objects,
+and only the rows ``limit`` asks for are inflated; a PNG of the train layout
+must declare at most ``MAX_DATASET_SIDE`` pixels a side; a CIFAR batch pickle
+must be at most ``MAX_PICKLE_BYTES`` with every length it declares inside the
+file; an SVHN ``.mat`` must declare arrays of at most ``MAX_ARRAY_BYTES``.
 """
 
 from __future__ import annotations
@@ -19,8 +27,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import math
 import os
 import pickle
+import pickletools
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -33,6 +44,12 @@ from PIL import Image
 from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ParameterError, UnknownDatasetError
 
 SAMPLE_DIR = Path(__file__).parent / "_sample"
+#: the most bytes one array of a dataset file may declare (the largest read, CIFAR-10 train's PNG bytes, is 113 MB)
+MAX_ARRAY_BYTES = 1_000_000_000
+#: the most bytes of a CIFAR batch pickle (torchvision's are 31 MB)
+MAX_PICKLE_BYTES = 200_000_000
+#: the largest side of an image stored as PNG bytes in a dataset file (the datasets' images are 32 px)
+MAX_DATASET_SIDE = 1024
 DATA_ENV_VAR = "SHIFTLAB_DATA"
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -130,13 +147,16 @@ def load_dataset(
 
 
 #: what numpy, zipfile, pickle, Pillow and scipy raise on a file that is truncated, garbage or of another layout
-_UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, zlib.error)
+_UNREADABLE = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
+               zlib.error, NotImplementedError, Image.DecompressionBombError)
 
 
 def _read_checked(reader: Reader, path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
     """Run ``reader`` and check what it read; an unreadable file or unusable arrays are a ``DatasetFormatError``."""
     try:
         dataset = reader(path, name, split, limit)
+    except DatasetFormatError:
+        raise
     except _UNREADABLE as exc:
         raise DatasetFormatError(f"{path} is unreadable as {name} {split} (truncated, corrupt or another layout): "
                                  f"{type(exc).__name__}: {exc}") from exc
@@ -202,22 +222,96 @@ def _take(limit: int | None, n: int) -> int:
 
 #: the first bytes of a zip archive (an ``.npz`` is one); np.load would take anything else for a pickle
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+#: how numpy stores the members of an .npz
+_NPZ_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+def _regular_file(path: Path) -> Path:
+    """``path`` itself if it is a regular file (links followed); a FIFO, device, socket or folder is refused before
+    it is opened: reading a FIFO waits for a writer forever."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+        raise DatasetFormatError(f"{path} is {kind}, not a dataset file")
+    return path
+
+
+def _refuse_pickles(path: Path) -> DatasetFormatError:
+    return DatasetFormatError(f"{path}: this npz holds pickled objects, which shiftlab refuses to load "
+                              "(save the arrays with numeric or string dtypes)")
 
 
 def _read_shared_npz(path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
-    with open(path, "rb") as fh:
+    with open(_regular_file(path), "rb") as fh:
         head = fh.read(4)
+    if head[:1] == b"\x80":  # a pickle's protocol opcode: what np.save writes without a zip around it
+        raise _refuse_pickles(path)
     if head not in _ZIP_MAGIC:
         raise ValueError(f"not an .npz archive (a zip file starts with PK, this one with {head!r})")
-    with np.load(path, allow_pickle=False) as archive:
-        classes = [str(c) for c in archive["classes"]]
-        labels = archive["labels"]
+    with zipfile.ZipFile(path) as archive:
+        classes = [str(c) for c in _npz_array(archive, path, "classes")]
+        labels = _npz_array(archive, path, "labels")
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be a 1-D array, got shape {labels.shape}")
         n = _take(limit, len(labels))
-        if "images" in archive:
-            images = np.ascontiguousarray(archive["images"][:n])
+        if _npz_member(archive, "images") is not None:
+            images = np.ascontiguousarray(_npz_array(archive, path, "images", rows=n))
         else:
-            images = _decode_png_array(archive["png"], archive["png_offsets"], n)
+            offsets = _npz_array(archive, path, "png_offsets", rows=n + 1)
+            if offsets.ndim != 1 or len(offsets) < n + 1 or not np.issubdtype(offsets.dtype, np.integer):
+                raise ValueError(f"png_offsets must hold at least {n + 1} integer offsets, got {offsets.dtype} {offsets.shape}")
+            images = _decode_png_array(_npz_array(archive, path, "png", rows=max(0, int(offsets[n]))), offsets, n)
     return ImageDataset(name, split, images, labels[:n], classes, len(labels))
+
+
+def _npz_member(archive: zipfile.ZipFile, key: str) -> zipfile.ZipInfo | None:
+    """The member holding array ``key`` (``key.npy``, as np.savez names it, or ``key``), or None."""
+    names = archive.NameToInfo
+    return names.get(f"{key}.npy") or names.get(key)
+
+
+def _npz_array(archive: zipfile.ZipFile, path: Path, key: str, rows: int | None = None) -> np.ndarray:
+    """Array ``key`` of an .npz, or its first ``rows`` rows, as np.load reads it; the member's declared size and
+    its ``.npy`` header are checked before any data is inflated, and only the rows asked for are inflated."""
+    info = _npz_member(archive, key)
+    if info is None:
+        raise KeyError(f"{key} is not in the archive")
+    if info.flag_bits & 0x1 or info.compress_type not in _NPZ_COMPRESSION:
+        raise ValueError(f"member {info.filename} is encrypted or compressed by a method numpy does not use")
+    if info.file_size > MAX_ARRAY_BYTES + 65536:
+        raise _too_large(path, key, f"a member of {info.file_size / 1e6:.0f} MB")
+    with archive.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"member {info.filename} is .npy format {version}, not 1.0 or 2.0")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(fh)
+        if dtype.hasobject:
+            raise _refuse_pickles(path)
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > MAX_ARRAY_BYTES:
+            raise _too_large(path, key, f"shape {shape} of {dtype} ({declared / 1e6:.0f} MB)")
+        if rows is not None and shape and not fortran_order:
+            shape = (min(rows, shape[0]), *shape[1:])
+        array = np.empty(shape[::-1] if fortran_order else shape, dtype)
+        _read_into(fh, array, info.filename)
+    return array.transpose() if fortran_order else array
+
+
+def _too_large(path: Path, key: str, what: str) -> DatasetFormatError:
+    return DatasetFormatError(f"{path}: array {key} declares {what}; the limit is {MAX_ARRAY_BYTES / 1e6:.0f} MB an array")
+
+
+def _read_into(fh, array: np.ndarray, member: str) -> None:
+    """Fill the C-contiguous ``array`` with the next bytes of ``fh``; fewer bytes than it holds is a truncated member."""
+    view = memoryview(array.reshape(-1).view(np.uint8)) if array.nbytes else memoryview(b"")
+    done = 0
+    while done < len(view):
+        count = fh.readinto(view[done:])
+        if not count:
+            raise ValueError(f"member {member} is truncated: {done} of {len(view)} bytes of data")
+        done += count
 
 
 def _decode_png_array(png: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
@@ -234,6 +328,8 @@ def _decode_png_array(png: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarra
 
 def _decode_png(data: np.ndarray) -> np.ndarray:
     with Image.open(io.BytesIO(data.tobytes())) as img:
+        if max(img.size) > MAX_DATASET_SIDE:
+            raise ValueError(f"an image declares {img.size[0]}×{img.size[1]} pixels, more than {MAX_DATASET_SIDE} a side")
         return np.asarray(img.convert("RGB"))
 
 
@@ -260,8 +356,16 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
 
 def _unpickle_batch(path: Path) -> dict:
-    with open(path, "rb") as fh:
-        raw = _ArrayOnlyUnpickler(fh, encoding="bytes").load()
+    """A CIFAR batch's dict, unpickled only once the file's size and every length it declares were checked."""
+    size = _regular_file(path).stat().st_size
+    if size > MAX_PICKLE_BYTES:
+        raise DatasetFormatError(f"{path} is {size / 1e6:.0f} MB; a CIFAR batch file is at most {MAX_PICKLE_BYTES / 1e6:.0f} MB")
+    data = path.read_bytes()
+    for _ in pickletools.genops(data):  # raises on a declared length past the end, before the unpickler allocates it
+        pass
+    raw = _ArrayOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
+    if not isinstance(raw, dict):
+        raise ValueError(f"a CIFAR batch is a pickled dict, this one holds a {type(raw).__name__}")
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in raw.items()}
 
 
@@ -293,13 +397,22 @@ def _read_cifar100_batches(folder: Path, name: str, split: str, limit: int | Non
     return ImageDataset(name, split, _rows_to_images(batch["data"][:n]), labels[:n], classes, len(labels))
 
 
+#: bytes per element of the MATLAB classes a dataset holds (anything else is counted as 8)
+_MAT_ITEMSIZE = {"uint8": 1, "int8": 1, "logical": 1, "char": 2, "uint16": 2, "int16": 2, "uint32": 4, "int32": 4,
+                 "single": 4}
+
+
 def _read_svhn_mat(path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
     """The official SVHN format-2 file: X is 32×32×3×N, y is N×1 with 10 meaning digit 0."""
-    from scipy.io import loadmat
+    from scipy.io import loadmat, whosmat
     from scipy.io.matlab import MatReadError
 
     try:
-        mat = loadmat(path)
+        for variable, shape, kind in whosmat(_regular_file(path)):
+            declared = math.prod(shape) * _MAT_ITEMSIZE.get(kind, 8)
+            if declared > MAX_ARRAY_BYTES:
+                raise _too_large(path, variable, f"shape {shape} of {kind} ({declared / 1e6:.0f} MB)")
+        mat = loadmat(path, variable_names=["X", "y"])
     except MatReadError as exc:  # not an OSError or ValueError
         raise ValueError(str(exc)) from exc
     labels = mat["y"].reshape(-1).astype(np.int64) % 10
