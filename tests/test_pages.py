@@ -367,13 +367,16 @@ def test_pages_read_a_sweep_folder(shipped, page):
         assert metric(at, "ECE, source → shifted") == f"{expected.loc[0, 'ece']:.3f} → {expected.loc[1, 'ece']:.3f}"
 
 
-def test_a_broken_sweep_folder_is_a_message(shipped, tmp_path):
+def test_a_broken_sweep_folder_is_a_message(shipped, tmp_path, monkeypatch):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "sweep.json").write_text("{")
+    monkeypatch.setenv("SHIFTLAB_SWEEPS", str(tmp_path))
     at = run(CALIBRATION)
     at.sidebar.radio(key="results_from").set_value("a sweep folder")
     check(at.run())
-    at.sidebar.text_input(key="sweep_path").set_value(str(tmp_path / "nothing-here"))
+    at.sidebar.selectbox(key="sweep_name").set_value("broken")
     at.run()
-    assert not at.exception and at.error
+    assert not at.exception and not at.error and any("cannot be read" in w.value for w in at.sidebar.warning)
 
 
 def test_shipped_ood_stores_give_the_figures_computed_live(sample):

@@ -15,49 +15,55 @@ from shiftlab.app.explain import PairExplanation, method_options
 from shiftlab.app.gallery import Picture
 from shiftlab.app.stored import stored_pair
 from shiftlab.app.sweeps import (
+    SHIPPED_CHOICES,
     SHIPPED_DATA,
+    SWEEPS_ENV_VAR,
     covers_curves,
     covers_drift,
     covers_ood,
     drift_from,
     id_figures_from,
     ood_scores_from,
-    open_store,
-    shipped,
+    open_choice,
     shipped_zoo_in_use,
+    sweep_choices,
 )
 from shiftlab.app.view import ImageRef, View
 from shiftlab.errors import ShiftlabError
 from shiftlab.sweep.results import SweepResults
-from shiftlab.sweep.ship import shipped_store
 
 LIVE, SWEEP = "computed here", "a sweep folder"
+#: the box's name of the shipped sample sweep, which makes the default curves instant
+SAMPLE_CHOICE = next(iter(SHIPPED_CHOICES))
 #: session-state key of the stores this session opened (one DuckDB connection per session: they are not shared)
 STORES_KEY = "sweep_stores"
 
 
-def session_store(path: str) -> SweepResults:
-    """The sweep at ``path``, opened once per browser session."""
+def session_store(name: str) -> SweepResults:
+    """The offered sweep ``name`` (``sweeps.sweep_choices``), opened once per browser session."""
     stores = st.session_state.setdefault(STORES_KEY, {})
-    if path not in stores:
-        stores[path] = open_store(path) if path != "shipped" else shipped()
-    return stores[path]
+    if name not in stores:
+        stores[name] = open_choice(name)
+    return stores[name]
 
 
 def pick_results() -> SweepResults | None:
-    """Sidebar: figures computed here (None) or read from a sweep folder (the opened store)."""
+    """Sidebar: figures computed here (None) or read from one of the offered sweep folders (the opened store); a
+    folder that does not open is a note, and the figures are then computed here."""
     source = st.sidebar.radio("Figures from", (LIVE, SWEEP), key="results_from", help=text.SWEEP_HELP)
     if source == LIVE:
         return None
-    path = st.sidebar.text_input("Sweep folder", value=str(shipped_store("sample")), key="sweep_path",
-                                 help="a folder written by `shiftlab sweep --out FOLDER`")
+    name = st.sidebar.selectbox("Sweep folder", sweep_choices(), key="sweep_name",
+                                help=f"the shipped sweeps, and the folders made by `shiftlab sweep --out` in the "
+                                     f"sweeps root (${SWEEPS_ENV_VAR}, else `sweeps/` in the checkout)")
     try:
-        store = session_store(path)
+        store = session_store(name)
     except ShiftlabError as exc:
-        st.error(str(exc))
-        st.stop()
+        st.sidebar.warning(f"The sweep folder {text.plain(name)} cannot be read: {text.plain(exc)}. "
+                           "The figures are computed here.")
+        return None
     for partition, problem in list(store.problems.items())[:3]:
-        st.sidebar.warning(f"{partition.model}/{partition.variant}/{partition.shift}: {problem}")
+        st.sidebar.warning(text.plain(f"{partition.model}/{partition.variant}/{partition.shift}: {problem}"))
     return store
 
 
@@ -65,7 +71,7 @@ def shipped_if_covering(dataset: str, arch: str, variants: list[str], shift: str
     """The shipped sweep when it holds every variant × severity of this view (the live figures are then read)."""
     if dataset != SHIPPED_DATA or not shipped_zoo_in_use():
         return None
-    store = session_store("shipped")
+    store = session_store(SAMPLE_CHOICE)
     return store if covers_curves(store, dataset, arch, variants, shift, seed) else None
 
 
@@ -74,7 +80,7 @@ def shipped_if_covering(dataset: str, arch: str, variants: list[str], shift: str
 
 def _shipped_ood(name: str, dataset: str) -> SweepResults | None:
     """The shipped ``ood`` or ``ood_drift`` store for the embedded sample and the shipped zoo (else None)."""
-    return session_store(str(shipped_store(name))) if dataset == SHIPPED_DATA and shipped_zoo_in_use() else None
+    return session_store(f"shipped: {name}") if dataset == SHIPPED_DATA and shipped_zoo_in_use() else None
 
 
 def _covering_ood(arch: str, variant: str, dataset: str, ood_set: str, seed: int) -> SweepResults | None:
@@ -119,7 +125,7 @@ def ood_drift(arch: str, variant: str, dataset: str, ood_set: str, seed: int, me
 def _stored_pair(arch: str, variant: str, ref: ImageRef | None, pair: np.ndarray, shift: str, severity: int, seed: int,
                  method: str, options: dict) -> PairExplanation | None:
     """``stored_pair`` from the shipped attribution store, looked up once per view (DuckDB queries skipped on reruns)."""
-    store = session_store(str(shipped_store("attributions")))
+    store = session_store("shipped: attributions")
     return stored_pair(store, ui.cached_model(arch, variant), arch, variant, ref, pair, shift, severity, seed, method,
                        options)
 

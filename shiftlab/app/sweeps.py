@@ -4,7 +4,10 @@ A page asks whether a store covers what it shows (the same images, seed,
 models and shifts); when it does, its figures come from the store's
 records, otherwise they are computed live — the same numbers either way
 (tested). Any sweep folder a user made with ``shiftlab sweep`` opens the same
-way on the Calibration, Cases and Robustness pages.
+way on the Calibration, Cases and Robustness pages: the app offers the
+shipped stores and the sweep folders found directly under the sweeps root
+(``$SHIFTLAB_SWEEPS``, else the checkout's ``sweeps/``), by name. It never
+opens a path typed in the app, so no one can make it look at the server's disk.
 """
 
 from __future__ import annotations
@@ -19,16 +22,60 @@ import pandas as pd
 from shiftlab.app.explain import RUN_CONTROLS
 from shiftlab.app.ood import SEVERITY as OOD_SEVERITY
 from shiftlab.attribution import get_method
+from shiftlab.errors import ParameterError
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins
 from shiftlab.models.registry import CHECKPOINT_ENV_VAR
 from shiftlab.sweep import results
-from shiftlab.sweep.plan import SOURCE
+from shiftlab.sweep.plan import MANIFEST, SOURCE
 from shiftlab.sweep.records import DRIFT_COLUMNS
 from shiftlab.sweep.results import SweepResults
 from shiftlab.sweep.ship import shipped_store
 
 #: the dataset of the shipped store's records
 SHIPPED_DATA = "cifar10-sample"
+#: the environment variable naming the folder whose sweep folders the app offers
+SWEEPS_ENV_VAR = "SHIFTLAB_SWEEPS"
+#: the shipped stores the app offers, by the name it shows (the first is the default)
+SHIPPED_CHOICES = {f"shipped: {name}": name for name in ("sample", "ood", "ood_drift", "attributions")}
+#: the most sweep folders offered, and the most entries of the sweeps root looked at to find them
+MAX_CHOICES, MAX_SCANNED = 200, 10_000
+
+
+def sweeps_root() -> Path:
+    """The folder whose sweep folders the app offers: ``$SHIFTLAB_SWEEPS``, else ``sweeps/`` in the checkout."""
+    return Path(os.environ.get(SWEEPS_ENV_VAR) or Path(__file__).resolve().parents[2] / "sweeps")
+
+
+def sweep_choices() -> list[str]:
+    """The names the app's sweep-folder box offers: the shipped stores, then the folders directly under
+    ``sweeps_root()`` that hold a ``sweep.json``, sorted (names with control characters, hidden ones and names
+    like a shipped store's left out; at most ``MAX_CHOICES``)."""
+    found = []
+    try:
+        with os.scandir(sweeps_root()) as entries:
+            for _, entry in zip(range(MAX_SCANNED), entries):
+                name = entry.name
+                if (name.isprintable() and not name.startswith(".") and name not in SHIPPED_CHOICES
+                        and entry.is_dir() and (Path(entry.path) / MANIFEST).is_file()):
+                    found.append(name)
+    except OSError:  # no sweeps root (the default until a sweep is made there), or one this user cannot read
+        pass
+    return list(SHIPPED_CHOICES) + sorted(found)[:MAX_CHOICES]
+
+
+def choice_path(name: str) -> Path:
+    """The folder of the offered sweep ``name``; ``ParameterError`` for any name the box does not offer (a path,
+    ``..``, a folder outside the sweeps root)."""
+    if isinstance(name, str) and name in SHIPPED_CHOICES:
+        return shipped_store(SHIPPED_CHOICES[name])
+    if not isinstance(name, str) or name not in sweep_choices():
+        raise ParameterError(f"no sweep folder named {name!r:.100} under the sweeps root (${SWEEPS_ENV_VAR})")
+    return sweeps_root() / name
+
+
+def open_choice(name: str) -> SweepResults:
+    """The offered sweep ``name`` opened for queries (``choice_path``, then ``open_store``)."""
+    return open_store(choice_path(name))
 
 
 def open_store(path: str | os.PathLike) -> SweepResults:

@@ -18,10 +18,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from shiftlab.errors import ParameterError, UnknownModelError
+import numpy as np
+
+from shiftlab.errors import ParameterError, SweepStoreError, UnknownModelError
 from shiftlab.models import get_spec, list_models, list_variants
 from shiftlab.shifts import SEVERITIES, get_shift, list_shifts
 
@@ -32,6 +36,14 @@ SOURCE_SEVERITY = 0
 SHIFT_GROUPS = {"corruptions": "corruption", "edits": "edit"}
 MANIFEST = "sweep.json"
 FORMAT = 1
+#: seeds are stored as int32 and are those the app's URL takes: 0 <= seed < 2**31
+SEED_RANGE = range(0, 2**31)
+#: at most this many seeds in one sweep (each multiplies every shifted partition)
+MAX_SEEDS = 1000
+#: model, variant, shift and method names as a saved plan may hold them: they become folder names under the store
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
+#: a sweep.json larger than this is not a plan (the largest shipped one is a few kB)
+MAX_MANIFEST_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -101,11 +113,21 @@ class SweepPlan:
         return {"format": FORMAT, **asdict(self)}
 
     @staticmethod
-    def from_json(raw: dict) -> SweepPlan:
-        return SweepPlan(models=tuple(tuple(m) for m in raw["models"]), shifts=tuple(raw["shifts"]),
-                         severities=tuple(raw["severities"]), seeds=tuple(raw["seeds"]), data=raw["data"],
-                         methods=tuple(raw.get("methods", ())), store_maps=bool(raw.get("store_maps", False)),
-                         method_options=raw.get("method_options", {}))
+    def from_json(raw: object) -> SweepPlan:
+        """The plan saved as ``raw`` (parsed JSON), every field checked: ``ValueError`` says which is wrong."""
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise ValueError(f"not a format-{FORMAT} sweep plan")
+        models = _listed(raw, "models", lambda m: isinstance(m, list) and len(m) == 2 and all(map(_is_name, m)))
+        options = raw.get("method_options", {})
+        if not (isinstance(options, dict) and all(_is_name(k) and isinstance(v, dict) for k, v in options.items())):
+            raise ValueError("method_options must map method names to option objects")
+        if not isinstance(raw.get("store_maps", False), bool):
+            raise ValueError("store_maps must be true or false")
+        return SweepPlan(models=tuple(tuple(m) for m in models), shifts=_listed(raw, "shifts", _is_name),
+                         severities=parse_severities(_listed(raw, "severities", _is_int)),
+                         seeds=check_seeds(_listed(raw, "seeds", _is_int)), data=_checked_data(raw.get("data")),
+                         methods=_listed(raw, "methods", _is_name, ()), store_maps=raw.get("store_maps", False),
+                         method_options=options)
 
     def merged(self, other: SweepPlan) -> SweepPlan:
         """This plan extended by ``other``'s models, shifts and methods, when both sweep the same images the same way.
@@ -134,10 +156,62 @@ def _union(first: tuple, second: tuple) -> tuple:
     return tuple(dict.fromkeys((*first, *second)))
 
 
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and NAME.fullmatch(value) is not None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _listed(raw: dict, key: str, check, default: tuple | None = None) -> tuple:
+    """``raw[key]`` as a tuple of distinct items that pass ``check``; ``ValueError`` naming ``key`` otherwise."""
+    value = raw.get(key, default)
+    if not isinstance(value, list | tuple) or not all(map(check, value)):
+        raise ValueError(f"{key} must be a list of names (or numbers) as shiftlab writes them")
+    items = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if len(set(items)) != len(items):
+        raise ValueError(f"{key} lists an entry twice")
+    return tuple(value)
+
+
+def _checked_data(data: object) -> dict:
+    """The plan's ``data`` entry, each field of the type ``swept.describe`` writes."""
+    if not isinstance(data, dict):
+        raise ValueError("data must be an object")
+    indices = data.get("indices")
+    fields = {
+        "name": _is_name(data.get("name")), "split": _is_name(data.get("split")),
+        "limit": data.get("limit") is None or (_is_int(data["limit"]) and data["limit"] >= 1),
+        "indices": indices is None or (isinstance(indices, list) and all(_is_int(i) and i >= 0 for i in indices)),
+        "sha256": isinstance(data.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", data["sha256"]) is not None,
+        "n": _is_int(data.get("n")) and data["n"] >= 0,
+    }
+    wrong = [name for name, ok in fields.items() if not ok]
+    if wrong:
+        raise ValueError(f"data.{wrong[0]} is missing or of the wrong type ({data.get(wrong[0])!r})")
+    return data
+
+
 def read_plan(root: Path) -> SweepPlan | None:
-    """The plan saved in sweep folder ``root``, or None where there is none yet."""
+    """The plan saved in sweep folder ``root``, or None where there is none yet.
+
+    A ``sweep.json`` that is not a regular file, is over ``MAX_MANIFEST_BYTES``,
+    is not JSON or has a field of the wrong type is a ``SweepStoreError`` naming
+    it (read without following a FIFO or reading a huge file whole).
+    """
     path = Path(root) / MANIFEST
-    return SweepPlan.from_json(json.loads(path.read_text())) if path.is_file() else None
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        if not path.is_file():
+            raise ValueError("not a regular file")
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError(f"larger than {MAX_MANIFEST_BYTES} bytes")
+        return SweepPlan.from_json(json.loads(path.read_bytes()))
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise SweepStoreError(f"{path}: not a readable sweep plan ({exc}); move the folder aside or rerun the "
+                              "sweep into a new one") from None
 
 
 def write_plan(root: Path, plan: SweepPlan) -> None:
@@ -181,18 +255,46 @@ def expand_shifts(words: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def parse_severities(text: str) -> tuple[int, ...]:
-    """``"1-5"``, ``"3"`` or ``"1,3,5"`` -> severities (each from 1 to 5)."""
-    values: list[int] = []
+def parse_severities(text: str | int | Sequence[int]) -> tuple[int, ...]:
+    """``"1-5"``, ``"3"`` or ``"1,3,5"`` (or an int, or a list of ints) -> severities (each from 1 to 5).
+
+    A range is checked by its ends before it is expanded, so ``1-99999999`` is
+    refused at once instead of being listed.
+    """
+    low_end, high_end = SEVERITIES[0], SEVERITIES[-1]
+    if isinstance(text, int | np.integer) and not isinstance(text, bool):
+        text = str(int(text))
+    elif isinstance(text, list | tuple) and all(_is_int(v) or isinstance(v, np.integer) for v in text):
+        text = ",".join(str(int(v)) for v in text)
+    if not isinstance(text, str) or not 0 < len(text) <= 100:
+        raise ParameterError(f"severities are like 1-5, 3 or 1,3,5 (at most 100 characters); got {text!r}")
+    values: set[int] = set()
     for piece in text.split(","):
-        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", piece)
+        match = re.fullmatch(r"\s*(\d{1,12})\s*(?:-\s*(\d{1,12})\s*)?", piece)
         if not match:
             raise ParameterError(f"severities are like 1-5, 3 or 1,3,5; got {text!r}")
         low, high = int(match[1]), int(match[2] or match[1])
-        values += range(low, high + 1)
-    if not values or any(v not in SEVERITIES for v in values):
-        raise ParameterError(f"severities must lie in 1-5, got {text!r}")
-    return tuple(sorted(set(values)))
+        if not (low_end <= low <= high <= high_end):
+            raise ParameterError(f"severities must lie in {low_end}-{high_end} (a range going up), got {piece.strip()!r} "
+                                 f"in {text!r}")
+        values.update(range(low, high + 1))
+    return tuple(sorted(values))
+
+
+def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    """``seeds`` as a tuple of ints, each in ``SEED_RANGE`` and given once (a repeated seed would store every record
+    again), at most ``MAX_SEEDS`` of them."""
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
+        raise ParameterError(f"seeds are a list of integers, got {seeds!r}")
+    if not 0 < len(seeds) <= MAX_SEEDS:
+        raise ParameterError(f"a sweep takes 1 to {MAX_SEEDS} seeds, got {len(seeds)}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or int(seed) not in SEED_RANGE:
+            raise ParameterError(f"each seed is an integer from 0 to {SEED_RANGE.stop - 1}, got {seed!r}")
+    repeated = sorted(seed for seed, count in Counter(int(s) for s in seeds).items() if count > 1)
+    if repeated:
+        raise ParameterError(f"seeds must be distinct; {', '.join(map(str, repeated))} given more than once")
+    return tuple(int(s) for s in seeds)
 
 
 def parse_data(text: str) -> tuple[str, str]:

@@ -6,9 +6,14 @@
 Every query reads only the partitions its filters select (``model``,
 ``variant``, ``shift``, each a name or a list; ``severity`` an int or a list),
 straight from the Parquet files. ``open`` checks every partition the sweep's
-plan lists: a missing folder or a Parquet file that cannot be read is kept
+plan lists: a missing folder, a Parquet file that cannot be read or a
+partition holding another number of records than the plan gives it is kept
 in ``problems`` and makes the queries that need it raise ``SweepStoreError``
-naming the file, while queries over the rest of the store keep working. Every
+naming the file, while queries over the rest of the store keep working. A
+corrupt ``sweep.json`` is a ``SweepStoreError`` naming it, and the queries'
+arguments are checked (``ParameterError``). ``sql`` runs in a DuckDB
+database that sees only the selected partitions, read through pyarrow, with
+DuckDB's external access disabled: no file, COPY, ATTACH or extension. Every
 query returns a pandas DataFrame; the clean images are the rows of shift
 ``source`` (severity 0), which the queries that compare against them add by
 themselves.
@@ -23,12 +28,15 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from shiftlab.errors import ParameterError, SweepStoreError
 from shiftlab.metrics import OOD_SCORES
-from shiftlab.sweep.plan import MANIFEST, SOURCE, Partition, SweepPlan, read_plan
-from shiftlab.sweep.records import PREDICTIONS, decode_details, decode_map
+from shiftlab.sweep.plan import MANIFEST, SEED_RANGE, SOURCE, Partition, SweepPlan, read_plan
+from shiftlab.sweep.records import ATTRIBUTIONS, PREDICTIONS, decode_details, decode_map
+from shiftlab.sweep.store import check_partition, expected_rows
 
 Names = str | Sequence[str] | None
 Severities = int | Sequence[int] | None
@@ -49,40 +57,56 @@ KINDS = {
 }
 
 
-def _names(value: Names) -> set[str] | None:
-    return None if value is None else {value} if isinstance(value, str) else set(value)
+#: the most reliability bins a query takes
+MAX_BINS = 10_000
+#: the DuckDB errors of a query ``sql`` was given (not of the store's files): reported as ``ParameterError``
+QUERY_ERRORS = (duckdb.PermissionException, duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _names(value: Names, what: str = "model, variant and shift") -> set[str] | None:
+    """A filter's names: None (all), a name or a list of names; ``ParameterError`` for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, Sequence | set | np.ndarray) and all(isinstance(v, str) for v in value):
+        return set(value)
+    raise ParameterError(f"{what} filters are a name or a list of names, got {value!r:.80}")
+
+
+def _levels(severity: Severities) -> list[int] | None:
+    """A severity filter as a list of ints from 0 to 5 (None: all); 3.9 or "3" are refused, not rounded."""
+    if severity is None:
+        return None
+    levels = [severity] if _is_int(severity) else severity
+    if isinstance(levels, Sequence | np.ndarray) and not isinstance(levels, str) and all(
+            _is_int(v) and 0 <= v <= 5 for v in levels):
+        return [int(v) for v in levels]
+    raise ParameterError(f"severity is a whole number from 0 to 5 or a list of them, got {severity!r:.80}")
 
 
 def _quoted(files: list[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
 
-def _check_partition(folder: Path) -> tuple[list[str], str | None]:
-    """(Parquet files of a partition folder, the problem with it or None): missing, empty or unreadable."""
-    if not folder.is_dir():
-        return [], f"{folder}: missing (the sweep has not finished it, or it was deleted; rerun the sweep to resume)"
-    files = sorted(str(f) for f in folder.glob("*.parquet"))
-    if not files:
-        return [], f"{folder}: no Parquet file in the partition folder"
-    for file in files:
-        try:
-            pq.read_metadata(file)
-        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... on a damaged file
-            return files, f"{file}: corrupt Parquet file ({exc})"
-    return files, None
-
-
 class SweepResults:
     """An opened sweep folder: its ``plan``, the ``problems`` found in it, and the queries."""
 
     def __init__(self, root: Path, plan: SweepPlan):
-        self.root = root
+        if not isinstance(root, str | os.PathLike) or not isinstance(plan, SweepPlan):
+            raise ParameterError(f"SweepResults takes a folder and its SweepPlan (results.open(folder) makes both), "
+                                 f"got {root!r:.80} and {plan!r:.80}")
+        self.root = root = Path(root)
         self.plan = plan
         self.connection = duckdb.connect()
         self._files: dict[Partition, list[str]] = {}
         self.problems: dict[Partition, str] = {}
         for partition in plan.partitions():
-            files, problem = _check_partition(partition.path(root))
+            files, problem = check_partition(partition.path(root), expected_rows(plan, partition))
             self._files[partition] = files
             if problem:
                 self.problems[partition] = problem
@@ -100,6 +124,9 @@ class SweepResults:
 
     def covers(self, model: str, variant: str, shift: str, severity: int, method: str | None = None) -> bool:
         """Whether the store holds healthy records (and, with ``method``, attributions) for this view."""
+        if not all(isinstance(name, str) for name in (model, variant, shift)) or not _is_int(severity):
+            raise ParameterError(f"covers takes a model, variant and shift name and a severity, got "
+                                 f"{model!r:.40}, {variant!r:.40}, {shift!r:.40}, {severity!r:.20}")
         severities = (0,) if shift == SOURCE else self.plan.severities
         wanted = [Partition("predictions", model, variant, shift)]
         if method is not None:
@@ -110,7 +137,7 @@ class SweepResults:
     def _select(self, product: str, model: Names, variant: Names, shift: Names, method: str | None,
                 with_source: bool) -> list[str]:
         """The files of the selected partitions; ``SweepStoreError`` naming every broken one among them."""
-        models, variants, shifts = _names(model), _names(variant), _names(shift)
+        models, variants, shifts = _names(model, "model"), _names(variant, "variant"), _names(shift, "shift")
         chosen = [p for p in self._files if p.product == product and p.method == method
                   and (models is None or p.model in models) and (variants is None or p.variant in variants)
                   and (shifts is None or p.shift in shifts or (with_source and p.shift == SOURCE))]
@@ -126,11 +153,19 @@ class SweepResults:
         return (f"(SELECT {columns} FROM read_parquet({_quoted(files)}, hive_partitioning = true, "
                 f"hive_types_autocast = false))")
 
-    def _query(self, sql: str, params: dict | None, files: list[str]) -> pd.DataFrame:
+    def _query(self, sql: str, params: dict | None, files: list[str],
+               connection: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+        """The rows of ``sql``; a file of ``files`` that does not read is a ``SweepStoreError`` naming it, any other
+        failure of a query ``sql`` was given (``connection``, the sandbox) a one-line ``ParameterError``."""
         try:
-            return self.connection.execute(sql, params).df()
-        except duckdb.Error as exc:
-            raise SweepStoreError(self._culprit(files) or f"{self.root}: query failed: {exc}") from exc
+            return (connection or self.connection).execute(sql, params).df()
+        except (duckdb.Error, pa.ArrowException) as exc:
+            culprit = None if isinstance(exc, QUERY_ERRORS) else self._culprit(files)
+            if culprit or connection is None:
+                raise SweepStoreError(culprit or f"{self.root}: query failed: {exc}") from exc
+            raise ParameterError(f"the query failed: {' '.join(str(exc).split())} (SweepResults.sql reads the views "
+                                 "predictions and attributions only: files, COPY, ATTACH, SET and extensions are "
+                                 "disabled)") from None
 
     @staticmethod
     def _culprit(files: list[str]) -> str | None:
@@ -145,12 +180,12 @@ class SweepResults:
     def _records(self, model: Names, variant: Names, shift: Names, severity: Severities, columns: str,
                  with_source: bool = True) -> tuple[str, list[str]]:
         """SQL of the selected prediction records (a subquery; the clean rows always kept) and its files."""
+        levels = _levels(severity)
         files = self._select("predictions", model, variant, shift, None, with_source)
         relation = self._relation(files, f"model, variant, shift, {columns}")
-        if severity is None:
+        if levels is None:
             return relation, files
-        levels = [severity] if isinstance(severity, int) else list(severity)
-        return f"(SELECT * FROM {relation} WHERE severity IN (0, {', '.join(map(str, map(int, levels)))}))", files
+        return f"(SELECT * FROM {relation} WHERE severity IN (0, {', '.join(map(str, levels))}))", files
 
     def records(self, model: Names = None, variant: Names = None, shift: Names = None, severity: Severities = None,
                 method: str | None = None) -> pd.DataFrame:
@@ -197,8 +232,8 @@ class SweepResults:
     @staticmethod
     def _bin(n_bins: int) -> str:
         """The reliability bin of a confidence: bin b holds (b/n, (b+1)/n], as ``shiftlab.metrics.reliability_bins``."""
-        if not isinstance(n_bins, int) or isinstance(n_bins, bool) or n_bins < 1:
-            raise ParameterError(f"n_bins must be a positive integer, got {n_bins!r}")
+        if not _is_int(n_bins) or not 1 <= n_bins <= MAX_BINS:
+            raise ParameterError(f"n_bins must be a whole number from 1 to {MAX_BINS}, got {n_bins!r}")
         return f"least(greatest(ceil(confidence::DOUBLE * {n_bins})::INTEGER - 1, 0), {n_bins - 1})"
 
     def reliability(self, model: Names = None, variant: Names = None, shift: Names = None,
@@ -226,9 +261,13 @@ class SweepResults:
         confidence, clean_true_prob, true_prob, confidence_drop, and the
         method's iou and spearman (null without attributions).
         """
-        if kind not in KINDS or order_by not in ORDERS:
+        if not isinstance(kind, str) or not isinstance(order_by, str) or kind not in KINDS or order_by not in ORDERS:
             raise ParameterError(f"kind is one of {', '.join(KINDS)} and order_by one of {', '.join(ORDERS)}; "
-                                 f"got {kind!r}, {order_by!r}")
+                                 f"got {kind!r:.40}, {order_by!r:.40}")
+        if limit is not None and (not _is_int(limit) or limit < 0):
+            raise ParameterError(f"limit is a whole number >= 0 or None, got {limit!r:.40}")
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+            raise ParameterError(f"threshold is a confidence from 0 to 1, got {threshold!r:.40}")
         columns = "severity, seed, image, label, prediction, confidence, true_prob, correct"
         rel, files = self._records(model, variant, shift, severity, columns)
         drift = "NULL::FLOAT AS iou, NULL::FLOAT AS spearman"
@@ -258,7 +297,7 @@ class SweepResults:
         """AUROC of telling each (model, variant, shift, severity)'s shifted images from the clean ones by ``score``
         (msp, max_logit or energy; higher = more shifted), ties counted half: model, variant, shift, severity,
         n_in, n_out, auroc."""
-        if score not in OOD_SCORES:
+        if not isinstance(score, str) or score not in OOD_SCORES:
             raise ParameterError(f"score is one of {', '.join(OOD_SCORES)}, got {score!r}")
         rel, files = self._records(model, variant, shift, severity, f"severity, image, {score} AS score")
         sql = f"""
@@ -280,6 +319,13 @@ class SweepResults:
         """The stored maps of one view, image by image: image, target, iou, spearman, pearson, ssim, ``map``
         (a float32 H×W array) and ``details`` (the method's per-image figures, a dict of arrays, see
         ``records.encode_details``). ``SweepStoreError`` when the sweep did not store maps."""
+        if not all(isinstance(v, str) for v in (model, variant, shift)) or not _is_int(severity) \
+                or not _is_int(seed) or seed not in SEED_RANGE:
+            raise ParameterError(f"maps takes a model, variant and shift name, a severity and a seed, got {model!r:.40}, "
+                                 f"{variant!r:.40}, {shift!r:.40}, {severity!r:.20}, {seed!r:.20}")
+        if images is not None and (isinstance(images, str) or not isinstance(images, Sequence | np.ndarray)
+                                   or not all(_is_int(i) for i in images)):
+            raise ParameterError(f"images is a list of image indices or None, got {images!r:.80}")
         name = self._method(method)
         files = self._select("attributions", model, variant, shift, name, False)
         if not files:
@@ -298,14 +344,37 @@ class SweepResults:
 
     def sql(self, query: str, model: Names = None, variant: Names = None, shift: Names = None,
             method: str | None = None) -> pd.DataFrame:
-        """Any SQL over the views ``predictions`` and (with attributions) ``attributions`` of the selected partitions."""
+        """Any SQL over the views ``predictions`` and (with attributions) ``attributions`` of the selected partitions.
+
+        The query runs in a DuckDB database of its own that holds only those
+        views (the partitions' files read through pyarrow), with external
+        access disabled and the configuration locked: ``read_csv('/etc/passwd')``,
+        ``COPY ... TO``, ``ATTACH`` or ``INSTALL`` are a ``ParameterError``.
+        """
+        if not isinstance(query, str):
+            raise ParameterError(f"sql takes the query as a string, got {query!r:.80}")
         files = self._select("predictions", model, variant, shift, None, True)
-        self.connection.execute(f"CREATE OR REPLACE TEMP VIEW predictions AS {self._relation(files, '*')}")
+        views = {"predictions": self._dataset("predictions", files, PREDICTIONS, ("model", "shift", "variant"))}
         if self.plan.methods:
             attr = self._select("attributions", model, variant, shift, self._method(method), True)
-            self.connection.execute(f"CREATE OR REPLACE TEMP VIEW attributions AS {self._relation(attr, '* EXCLUDE (map, details)')}")
+            kept = pa.schema([f for f in ATTRIBUTIONS if f.name not in ("map", "details")])
+            views["attributions"] = self._dataset("attributions", attr, kept, ("method", "model", "shift", "variant"))
             files += attr
-        return self._query(query, {}, files)
+        with duckdb.connect() as sandbox:
+            for name, dataset in views.items():
+                sandbox.register(name, dataset)
+            sandbox.execute("SET enable_external_access = false")
+            sandbox.execute("SET lock_configuration = true")
+            return self._query(query, {}, files, sandbox)
+
+    def _dataset(self, product: str, files: list[str], schema: pa.Schema, keys: tuple[str, ...]) -> ds.Dataset:
+        """``files`` of one product as a pyarrow dataset of ``schema``'s columns and the folder names' ``keys``."""
+        if not files:
+            raise SweepStoreError(f"{self.root}: the sweep holds no partition matching the filters")
+        hive = pa.schema([(key, pa.string()) for key in keys])
+        return ds.dataset(files, schema=pa.unify_schemas([schema, hive]), format="parquet",
+                          partitioning=ds.partitioning(hive, flavor="hive"),
+                          partition_base_dir=str(self.root / product))
 
     def close(self) -> None:
         self.connection.close()
@@ -318,11 +387,15 @@ class SweepResults:
 
 
 def open(path: str | os.PathLike) -> SweepResults:  # noqa: A001 - the store's natural verb, as in builtins.open
-    """Open the sweep folder ``path`` (it holds ``sweep.json``); ``SweepStoreError`` when it is not one."""
-    root = Path(path)
-    if not (root / MANIFEST).is_file():
+    """Open the sweep folder ``path`` (it holds ``sweep.json``); ``SweepStoreError`` when it is not one or its
+    ``sweep.json`` is corrupt, ``ParameterError`` when ``path`` is not a path."""
+    text = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+    if not isinstance(text, str) or not text.strip() or "\0" in text:
+        raise ParameterError(f"results.open takes the path of a sweep folder, got {path!r:.100}")
+    root = Path(text)
+    plan = read_plan(root) if root.is_dir() else None
+    if plan is None:
         raise SweepStoreError(f"{root}: not a sweep folder (no {MANIFEST}); make one with `shiftlab sweep --out {root}`")
-    plan = read_plan(root)
     return SweepResults(root, plan)
 
 
