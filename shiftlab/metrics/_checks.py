@@ -1,8 +1,8 @@
 """Input validation shared by every metric, and the softmax they all start from.
 
 Every metric validates its input and raises ``MetricInputError`` (a
-``ValueError``) on NaN/inf, mismatched shapes or out-of-range labels rather
-than returning a silently wrong number.
+``ValueError``) on text, NaN/inf, mismatched shapes or out-of-range labels
+rather than returning a silently wrong number.
 """
 
 from __future__ import annotations
@@ -10,12 +10,32 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
+from shiftlab.argcheck import whole
 from shiftlab.errors import MetricInputError
+
+#: the most bins a reliability diagram, ECE or MCE takes
+MAX_BINS = 1000
+
+
+def numeric(values: object, name: str) -> np.ndarray:
+    """``values`` as a float64 array if they are numbers (not text, objects or ragged lists)."""
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError) as exc:
+        raise MetricInputError(f"{name} must be an array of numbers, got {type(values).__name__} ({exc})") from None
+    if array.dtype.kind not in "biuf":
+        raise MetricInputError(f"{name} must be numbers, got an array of dtype {array.dtype}")
+    return array.astype(np.float64, copy=False)
+
+
+def check_bins(n_bins: object) -> int:
+    """A number of bins: an integer from 1 to ``MAX_BINS``."""
+    return whole("n_bins", n_bins, 1, MAX_BINS, MetricInputError)
 
 
 def as_scores(scores: np.ndarray, name: str = "logits") -> np.ndarray:
     """An N×K float64 array of finite values with N >= 1."""
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = numeric(scores, name)
     if scores.ndim != 2:
         raise MetricInputError(f"{name} must be N×K, got shape {scores.shape}")
     if len(scores) == 0:
@@ -27,7 +47,10 @@ def as_scores(scores: np.ndarray, name: str = "logits") -> np.ndarray:
 
 def as_labels(labels: np.ndarray, n: int, n_classes: int) -> np.ndarray:
     """N integer class indices in [0, n_classes), as int64."""
-    labels = np.asarray(labels)
+    try:
+        labels = np.asarray(labels)
+    except (ValueError, TypeError) as exc:
+        raise MetricInputError(f"labels must be a 1-D array of class indices ({exc})") from None
     if labels.ndim != 1:
         raise MetricInputError(f"labels must be 1-D, got shape {labels.shape}")
     if len(labels) != n:
@@ -47,7 +70,7 @@ def labelled_scores(labels: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray,
 
 def as_scalars(values: np.ndarray, name: str) -> np.ndarray:
     """A non-empty 1-D float64 array of finite values."""
-    values = np.asarray(values, dtype=np.float64)
+    values = numeric(values, name)
     if values.ndim != 1 or len(values) == 0:
         raise MetricInputError(f"{name} must be a non-empty 1-D array, got shape {values.shape}")
     if not np.isfinite(values).all():
@@ -57,7 +80,7 @@ def as_scalars(values: np.ndarray, name: str) -> np.ndarray:
 
 def as_map_pair(map_a: np.ndarray, map_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two finite 2-D maps of the same shape, as float64."""
-    a, b = np.asarray(map_a, dtype=np.float64), np.asarray(map_b, dtype=np.float64)
+    a, b = numeric(map_a, "map_a"), numeric(map_b, "map_b")
     if a.ndim != 2 or a.shape != b.shape:
         raise MetricInputError(f"maps must be two H×W arrays of the same shape, got {a.shape} and {b.shape}")
     if a.size < 2:

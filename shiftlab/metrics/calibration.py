@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax
 
-from shiftlab.metrics._checks import MetricInputError, as_scores, labelled_scores, probabilities
+from shiftlab.argcheck import choice, real
+from shiftlab.metrics._checks import MetricInputError, as_scores, check_bins, labelled_scores, probabilities
 
 BIN_STRATEGIES = ("uniform", "quantile")
 
@@ -27,9 +28,9 @@ def nll(labels: np.ndarray, logits: np.ndarray) -> float:
 def brier(labels: np.ndarray, logits: np.ndarray) -> float:
     """Mean over examples of the squared distance between probabilities and the one-hot label (in [0, 2])."""
     labels, logits = labelled_scores(labels, logits)
-    probs = probabilities(logits)
-    onehot = np.eye(probs.shape[1])[labels]
-    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+    distance = probabilities(logits)
+    distance[np.arange(len(labels)), labels] -= 1.0  # minus the one-hot label, without a K×K identity
+    return float(np.mean(np.sum(distance**2, axis=1)))
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,10 @@ def reliability_bins(labels: np.ndarray, logits: np.ndarray, n_bins: int = 15, s
 
     ``strategy="uniform"`` uses equal-width bins on [0, 1] (right-closed, as in
     Guo et al. 2017); ``"quantile"`` uses equal-mass bins whose edges are
-    quantiles of the confidences.
+    quantiles of the confidences. ``n_bins`` is an integer from 1 to ``MAX_BINS`` ({MAX_BINS}).
     """
-    if n_bins < 1:
-        raise MetricInputError(f"n_bins must be at least 1, got {n_bins}")
-    if strategy not in BIN_STRATEGIES:
-        raise MetricInputError(f"strategy must be one of {BIN_STRATEGIES}, got {strategy!r}")
+    n_bins = check_bins(n_bins)
+    choice("strategy", strategy, BIN_STRATEGIES, MetricInputError)
     labels, logits = labelled_scores(labels, logits)
     probs = probabilities(logits)
     confidence = probs.max(1)
@@ -83,7 +82,8 @@ def reliability_bins(labels: np.ndarray, logits: np.ndarray, n_bins: int = 15, s
 def ece(labels: np.ndarray, logits: np.ndarray, n_bins: int = 15, strategy: str = "uniform") -> float:
     """Expected calibration error: count-weighted mean of |accuracy - confidence| over bins.
 
-    ``strategy="uniform"`` is the usual equal-width ECE, ``"quantile"`` the equal-mass one.
+    ``strategy="uniform"`` is the usual equal-width ECE, ``"quantile"`` the equal-mass one; ``n_bins`` is an
+    integer from 1 to ``MAX_BINS`` (1000).
     """
     bins = reliability_bins(labels, logits, n_bins, strategy)
     filled = bins.count > 0
@@ -98,9 +98,13 @@ def mce(labels: np.ndarray, logits: np.ndarray, n_bins: int = 15, strategy: str 
 
 @dataclass(frozen=True)
 class TemperatureScaling:
-    """A fitted temperature: calibrated logits are ``logits / temperature``."""
+    """A fitted temperature: calibrated logits are ``logits / temperature``, T a finite number > 0 (T <= 0
+    would flip or erase the ranking of the classes)."""
 
     temperature: float
+
+    def __post_init__(self) -> None:
+        real("temperature", self.temperature, 0, float("inf"), low_open=True, high_open=True, error=MetricInputError)
 
     def apply(self, logits: np.ndarray) -> np.ndarray:
         """The rescaled logits (same arg-max, so accuracy is unchanged)."""
@@ -118,8 +122,11 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray, bounds: tuple[float,
     """
     from scipy.optimize import minimize_scalar  # lazy: scipy.optimize costs ~0.3 s to import
 
-    low, high = bounds
-    if not 0 < low < high:
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+        raise MetricInputError(f"bounds must be a pair (low, high) of temperatures, got {bounds!r}")
+    low, high = (real(f"bounds[{i}]", b, 0, float("inf"), low_open=True, high_open=True, error=MetricInputError)
+                 for i, b in enumerate(bounds))
+    if not low < high:
         raise MetricInputError(f"bounds must satisfy 0 < low < high, got {bounds}")
     labels, logits = labelled_scores(labels, logits)
     rows = np.arange(len(labels))

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from shiftlab.metrics._checks import MetricInputError, as_map_pair
+from shiftlab.argcheck import real
+from shiftlab.metrics._checks import MetricInputError, as_map_pair, numeric
 
 SSIM_WINDOW = 7  # skimage's default window; the maps must be at least this large
 
@@ -23,8 +24,7 @@ def top_k_mask(attribution_map: np.ndarray, k: float = 10.0) -> np.ndarray:
     Ties at the threshold are all kept (so a constant map selects every pixel),
     which makes the mask deterministic and independent of pixel order.
     """
-    if not 0 < k <= 100:
-        raise MetricInputError(f"k is a percentage in (0, 100], got {k}")
+    real("k (a percentage)", k, 0, 100, low_open=True, error=MetricInputError)
     flat = np.asarray(attribution_map, dtype=np.float64).ravel()
     count = max(1, math.ceil(flat.size * k / 100))
     threshold = np.partition(flat, flat.size - count)[flat.size - count]
@@ -84,9 +84,10 @@ def ssim(map_a: np.ndarray, map_b: np.ndarray) -> float:
 
 def drift_report(maps_a: np.ndarray, maps_b: np.ndarray, k: float = 10.0) -> dict[str, np.ndarray]:
     """Every drift measure for each pair of maps in two N×H×W batches: top-k IoU, Pearson, Spearman, SSIM."""
-    maps_a, maps_b = np.asarray(maps_a), np.asarray(maps_b)
+    maps_a, maps_b = numeric(maps_a, "maps_a"), numeric(maps_b, "maps_b")
     if maps_a.ndim != 3 or maps_a.shape != maps_b.shape:
         raise MetricInputError(f"expected two N×H×W batches of the same shape, got {maps_a.shape} and {maps_b.shape}")
+    real("k (a percentage)", k, 0, 100, low_open=True, error=MetricInputError)
     pairs = list(zip(maps_a, maps_b))
     return {
         "top_k_iou": np.array([top_k_iou(a, b, k) for a, b in pairs]),

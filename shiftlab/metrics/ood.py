@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import logsumexp
 
+from shiftlab.argcheck import real
 from shiftlab.metrics._checks import MetricInputError, as_scalars, as_scores, probabilities
 
 TPR_LEVEL = 0.95
@@ -50,13 +51,15 @@ OOD_SCORES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def ood_score(logits: np.ndarray, score: str = "energy") -> np.ndarray:
     """The named OOD score (``msp``, ``max_logit`` or ``energy``) of each example; higher = more OOD."""
-    if score not in OOD_SCORES:
+    if not isinstance(score, str) or score not in OOD_SCORES:
         raise MetricInputError(f"unknown OOD score {score!r}; known: {', '.join(OOD_SCORES)}")
     return OOD_SCORES[score](logits)
 
 
 def fpr_at_tpr(scores_in: np.ndarray, scores_out: np.ndarray, tpr_level: float = TPR_LEVEL) -> float:
-    """Fraction of OOD examples accepted at the strictest threshold accepting ``tpr_level`` of the in-distribution ones."""
+    """Fraction of OOD examples accepted at the strictest threshold accepting ``tpr_level`` of the in-distribution ones
+    (``tpr_level`` in (0, 1])."""
+    real("tpr_level", tpr_level, 0, 1, low_open=True, error=MetricInputError)
     from sklearn.metrics import roc_curve  # lazy: scikit-learn costs ~0.5 s to import
 
     scores_in, scores_out = as_scalars(scores_in, "scores_in"), as_scalars(scores_out, "scores_out")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from shiftlab.argcheck import choice, shown, whole
 from shiftlab.device import resolve_device
 from shiftlab.errors import ParameterError, UnknownShiftError
 from shiftlab.shifts import corruptions, edits, ood
@@ -22,14 +23,24 @@ CHUNK_PIXELS = 64 * 224 * 224
 PART_PIXELS = 2 * 224 * 224
 
 _REGISTRY: dict[str, Shift] = {s.name: s for s in (*corruptions.SHIFTS, *edits.SHIFTS, *ood.SHIFTS)}
+#: the kinds of shift, and their families, in registry order
+KINDS = ("corruption", "edit", "dataset")
+FAMILIES = tuple(dict.fromkeys(s.family for s in _REGISTRY.values()))
 
 
 def list_shifts(kind: str | None = None, family: str | None = None, available_only: bool = False) -> list[str]:
-    """Names of the registered shifts, optionally only one ``kind`` ("corruption", "edit", "dataset") or ``family``.
+    """Names of the registered shifts, optionally only one ``kind`` (one of ``KINDS``) or ``family`` (one of
+    ``FAMILIES``); any other kind or family is an ``UnknownOptionError`` listing them.
 
     ``available_only`` leaves out dataset shifts whose images are not here
     (CIFAR-100 and SVHN need the SHIFTLAB_DATA folder).
     """
+    if kind is not None:
+        choice("kind", kind, KINDS)
+    if family is not None:
+        choice("family", family, FAMILIES)
+    if not isinstance(available_only, bool):
+        raise ParameterError(f"available_only must be True or False, got {shown(available_only)}")
     return [
         s.name
         for s in _REGISTRY.values()
@@ -48,21 +59,16 @@ def get_shift(name: str) -> Shift:
 
 
 def _check_severity(severity: object) -> int:
-    if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or int(severity) not in SEVERITIES:
-        raise ParameterError(f"severity must be an integer from 1 to 5, got {severity!r}")
-    return int(severity)
+    return whole("severity", severity, SEVERITIES[0], SEVERITIES[-1])
 
 
 def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    """Any integer >= 0: numpy's seed sequences take integers of any size."""
+    return whole("seed", seed, 0)
 
 
 def _check_offset(offset: object) -> int:
-    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
-        raise ParameterError(f"offset must be a non-negative integer, got {offset!r}")
-    return int(offset)
+    return whole("offset", offset, 0)
 
 
 def _reference_tensor(shift: Shift, reference: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
