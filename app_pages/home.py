@@ -13,6 +13,8 @@ if st.button("Start the guided tour", type="primary", key="start_tour"):
 st.subheader("Model zoo")
 st.dataframe(model_zoo.measured_table(), hide_index=True, width="stretch", column_config=ui.zoo_columns())
 st.caption(text.ZOO_CAPTION)
+for model, variant, why in model_zoo.problems():  # file names and card fields: shown escaped
+    st.warning(text.plain(f"{model}/{variant}: {why}"))
 others = model_zoo.unmeasured()
 if others:
     st.markdown("**Also available** (no test-set figures here: ImageNet is not shipped): "

@@ -10,6 +10,8 @@ ui.setup_page("robustness")
 store = sweep_panel.pick_results()
 if store is None:
     rows, frame = model_zoo.all_rows(), model_zoo.corruptions()
+    for model, variant, why in model_zoo.problems():  # file names and card fields: shown escaped
+        st.warning(text.plain(f"{model}/{variant}: {why}"))
 else:
     with ui.user_errors():
         rows, frame = sweeps.zoo_rows_from(store), sweeps.corruption_frame_from(store)

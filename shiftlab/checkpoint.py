@@ -15,13 +15,14 @@ reported as such, and only a real pickle that imports code is called unsafe.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
 import pickletools
 import struct
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -29,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from shiftlab.errors import CheckpointError, CheckpointMismatchError, UnsafeCheckpointError
+from shiftlab.errors import CheckpointError, CheckpointMismatchError, ParameterError, UnsafeCheckpointError
 
 #: container keys that public releases wrap their state dict in, tried in order
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
@@ -49,6 +50,45 @@ def strip_weight_suffix(name: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes: what ties a model card's figures to the weights they were measured with."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``: a reader, a kill or a full
+    disk leaves the old file or the new one, never half of one (the temporary file is removed on failure)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def check_output_folder(folder: str | os.PathLike, flag: str) -> Path:
+    """``folder``, refused (``ParameterError`` naming ``flag``) before any work when it could not be written: a
+    file or a broken link where it or a parent should be a folder, or a parent this process may not write in."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_symlink() and not existing.exists():
+        raise ParameterError(f"{flag} {folder}: {existing} is a broken link, not a folder")
+    if existing.exists() and not existing.is_dir():
+        raise ParameterError(f"{flag} {folder}: {existing} is a file, not a folder; choose a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f"{flag} {folder}: {existing} is read-only for this user; choose a folder you may write")
+    return folder
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -210,8 +250,25 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
             unexpected,
             mismatched,
         )
+    _check_dtypes(expected, state_dict, source)
     broken = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if broken:
         raise CheckpointError(f"{source} holds NaN or infinite weights in {len(broken)} tensors ({', '.join(broken[:3])}): "
                               "the training run diverged or the file is damaged; use other weights")
     module.load_state_dict(state_dict, strict=True)
+
+
+#: the dtypes a model's float parameters and buffers may be loaded from (copied into float32 without loss of meaning)
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _check_dtypes(expected: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """Refuse tensors whose dtype the model would silently cast: integers, booleans or float64 where the model
+    holds floats, floats where it holds integer counters (``load_state_dict`` copies any dtype into any other)."""
+    wrong = [f"{k} ({state_dict[k].dtype})" for k, v in expected.items()
+             if (state_dict[k].dtype not in FLOAT_DTYPES if v.is_floating_point()
+                 else state_dict[k].is_floating_point() or state_dict[k].dtype == torch.bool)]
+    if wrong:
+        raise CheckpointError(f"{source} holds {len(wrong)} tensors of a dtype the model does not take "
+                              f"({', '.join(wrong[:3])}): weights must be float32, float16 or bfloat16, "
+                              "counters integers; re-export the weights")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import click
 from streamlit.web import cli as streamlit_cli
 
-from shiftlab.errors import ShiftlabError
+from shiftlab.errors import ParameterError, ShiftlabError
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -23,8 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    """Run ``streamlit run app.py`` in this process."""
+    """Run ``streamlit run app.py`` in this process; a flag ``streamlit run`` refuses (an unknown option, a port
+    that is not a number) is a ``ParameterError`` naming it, not Click's traceback."""
     if not APP.is_file():
         raise ShiftlabError(f"the app is not here ({APP} is missing): install shiftlab from a checkout with "
                             "`pip install -e .` and run `shiftlab app` from it")
-    streamlit_cli.main(["run", str(APP), *getattr(args, "streamlit_args", [])], standalone_mode=False)
+    try:
+        streamlit_cli.main(["run", str(APP), *getattr(args, "streamlit_args", [])], standalone_mode=False)
+    except click.ClickException as exc:
+        raise ParameterError(f"streamlit run refused the flags: {exc.format_message()} "
+                             "(see `streamlit run --help`)") from exc

@@ -2,23 +2,28 @@
 
 Every figure comes from the model cards through ``shiftlab.zoo.tables``; this
 module only shapes it for the Home and Robustness pages (percentages, the
-columns that fit a page, the verdicts in words).
+columns that fit a page, the verdicts in words). A broken zoo entry, or one
+whose weights changed since its figures were measured, is left out of the
+tables and listed by ``problems`` with its reason, so one bad file never takes
+a page down; an empty zoo gives empty tables with the usual columns.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from shiftlab.zoo.tables import corruption_frame, zoo_rows, zoo_targets
+from shiftlab.zoo.tables import ROW_COLUMNS, corruption_frame, zoo_problems, zoo_rows, zoo_targets
 from shiftlab.zoo.targets import verdict
 
 #: figures shown in percent on the pages, two decimals like the README
 PERCENT_COLUMNS = ("accuracy", "corruption_accuracy", "pgd20_accuracy")
+#: the columns of a targets row
+TARGET_COLUMNS = ("model", "variant", "target", "condition", "measured", "met")
 
 
 def measured_table() -> pd.DataFrame:
     """One row per measured model: accuracies in percent, calibration figures, epochs and where training started."""
-    rows = pd.DataFrame(zoo_rows())
+    rows = all_rows()
     measured = rows[rows["accuracy"].notna()].copy()
     for column in PERCENT_COLUMNS:
         measured[column] = measured[column] * 100
@@ -28,13 +33,19 @@ def measured_table() -> pd.DataFrame:
 
 def unmeasured() -> list[tuple[str, str, str]]:
     """(model, variant, description) of the models available here without test-set figures (ImageNet ones)."""
-    rows = pd.DataFrame(zoo_rows())
+    rows = all_rows()
     return [(r.model, r.variant, r.description) for r in rows[rows["accuracy"].isna()].itertuples()]
 
 
 def all_rows() -> pd.DataFrame:
-    """Every zoo row, measured or not (for the Robustness scatter plots)."""
-    return pd.DataFrame(zoo_rows())
+    """Every healthy zoo row, measured or not (for the Robustness scatter plots)."""
+    return pd.DataFrame(zoo_rows(), columns=list(ROW_COLUMNS))
+
+
+def problems() -> list[tuple[str, str, str]]:
+    """(model, variant, reason) of each zoo entry whose figures are not shown: broken, or weights changed since
+    its figures were measured. The reason holds outside text (file names, card fields): show it escaped."""
+    return zoo_problems()
 
 
 def corruptions() -> pd.DataFrame:
@@ -44,6 +55,6 @@ def corruptions() -> pd.DataFrame:
 
 def targets_of(model: str) -> pd.DataFrame:
     """The targets of ``model``'s robust variants with the measured figure and the verdict in words."""
-    targets = pd.DataFrame(zoo_targets())
+    targets = pd.DataFrame(zoo_targets(), columns=list(TARGET_COLUMNS))
     targets = targets[targets["model"] == model].drop(columns="model")
     return targets.assign(met=targets["met"].map(verdict))

@@ -13,6 +13,7 @@ from shiftlab.models.registry import (
     list_variants,
     load_model,
     resolve_variant,
+    zoo_card,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "resolve_variant",
     "save_checkpoint",
     "write_card",
+    "zoo_card",
 ]

@@ -16,8 +16,8 @@ Stylized-ImageNet ResNet-50); the WCAM paper's ImageNet names ``adv`` and
 
 from __future__ import annotations
 
+import math
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +28,8 @@ from torch import nn
 from shiftlab.checkpoint import WEIGHT_SUFFIXES, load_strict, read_tensors, strip_weight_suffix
 from shiftlab.data import CIFAR10_CLASSES
 from shiftlab.device import resolve_device
-from shiftlab.errors import CheckpointError, ParameterError, UnknownModelError, UnknownVariantError
-from shiftlab.models.cards import ModelCard, card_path, read_card
+from shiftlab.errors import CheckpointError, ModelCardError, ParameterError, UnknownModelError, UnknownVariantError
+from shiftlab.models.cards import NAME_PATTERN, ModelCard, card_path, read_card
 from shiftlab.models.cifar_resnet import CifarResNet
 from shiftlab.models.classifier import AttributionHooks, Classifier, LoadedModel
 from shiftlab.models.imagenet import (
@@ -51,7 +51,14 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 #: the WCAM paper's ImageNet variant names -> this project's
 VARIANT_ALIASES = {"adv": "pgd_adv", "adv_free": "free_adv"}
 #: what a variant name may look like: it becomes a file name, so no separators, no leading dot
-VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
+VARIANT_NAME = NAME_PATTERN
+#: the range of each architecture config field a card or ``build_model`` may set: the network is built from the
+#: config before its weights are read, so an absurd depth, width or class count would cost minutes and gigabytes
+CONFIG_BOUNDS: dict[str, tuple[float, float]] = {
+    "depth": (8, 110), "num_classes": (2, 1000), "image_size": (8, 224), "patch_size": (1, 32),
+    "hidden_size": (8, 768), "num_hidden_layers": (1, 12), "num_attention_heads": (1, 12),
+    "intermediate_size": (8, 3072), "hidden_dropout_prob": (0.0, 0.9), "attention_probs_dropout_prob": (0.0, 0.9),
+}
 #: the variant name of a model built without weights
 UNTRAINED = "untrained"
 
@@ -257,9 +264,29 @@ def list_variants(arch: str) -> list[str]:
 
 
 def build_model(arch: str, **config) -> Classifier:
-    """A randomly initialised ``Classifier`` for ``arch`` (config overrides the spec's defaults)."""
+    """A randomly initialised ``Classifier`` for ``arch`` (config overrides the spec's defaults, within ``CONFIG_BOUNDS``)."""
     spec = get_spec(arch)
-    return Classifier(spec.build(**{**spec.config, **config}), spec.mean, spec.std)
+    return Classifier(spec.build(**checked_config(spec, config)), spec.mean, spec.std)
+
+
+def checked_config(spec: ModelSpec, config: dict, where: str = "config") -> dict:
+    """``spec.config`` updated with ``config``, each field known to the architecture and within ``CONFIG_BOUNDS``
+    (a ``ParameterError`` naming the field and its range otherwise), checked before anything is built."""
+    unknown = sorted(set(config) - set(spec.config))
+    if unknown:
+        raise ParameterError(f"{where}: {spec.arch} has no config fields {unknown}; it has {', '.join(spec.config)}")
+    merged = {**spec.config, **config}
+    for name, value in merged.items():
+        low, high = CONFIG_BOUNDS[name]
+        kind = float if isinstance(low, float) else int
+        if (isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int)
+                or not math.isfinite(value) or not low <= value <= high):
+            raise ParameterError(f"{where}: {spec.arch}'s {name} must be {'a number' if kind is float else 'an integer'} "
+                                 f"from {low} to {high}, got {value!r:.40}")
+    if "num_attention_heads" in merged and merged["hidden_size"] % merged["num_attention_heads"]:
+        raise ParameterError(f"{where}: {spec.arch}'s hidden_size ({merged['hidden_size']}) must be a multiple of "
+                             f"num_attention_heads ({merged['num_attention_heads']})")
+    return merged
 
 
 def load_model(
@@ -282,7 +309,7 @@ def load_model(
     variant = resolve_variant(weights if weights is not None else UNTRAINED)
     path = Path(checkpoint) if checkpoint is not None else spec.find_weights(variant)
     card = _card_for(spec, variant, path)
-    config = {**spec.config, **card.config}
+    config = checked_config(spec, card.config, f"model card {card_path(path)}")
     classifier = Classifier(spec.build(**config), spec.mean, spec.std)
     load_strict(classifier.net, read_tensors(path), source=str(path))
     return _ready(spec, classifier, card, config, device)
@@ -306,13 +333,36 @@ def _ready(spec: ModelSpec, classifier: Classifier, card: ModelCard, config: dic
 
 
 def _card_for(spec: ModelSpec, variant: str, weights: Path) -> ModelCard:
-    """The card beside ``weights``, or one made from the weights entry for a foreign file."""
+    """The card beside ``weights`` (checked by ``check_card_names``), or one made from the weights entry for a
+    foreign file; bound to ``weights`` either way (see ``ModelCard.bind_weights``)."""
     path = card_path(weights)
     if path.is_file():
-        card = read_card(path)
-        if card.arch != spec.arch:
-            raise CheckpointError(f"{path} describes a {card.arch!r}, not a {spec.arch!r}")
-        return card
+        return check_card_names(read_card(path), spec.arch, weights).bind_weights(weights)
     entry = spec.entry(variant)
     return ModelCard(spec.arch, variant, dataset=spec.dataset, weights=str(weights),
-                     description=entry.description if entry else None, source=entry.source if entry else None)
+                     description=entry.description if entry else None,
+                     source=entry.source if entry else None).bind_weights(weights)
+
+
+def check_card_names(card: ModelCard, arch: str, weights: Path) -> ModelCard:
+    """``card``, refused when it describes another architecture than ``arch`` or another variant than its
+    weights file's name says (a card is believed only beside its own weights); returns it."""
+    path = card_path(weights)
+    if card.arch != arch:
+        raise CheckpointError(f"{path} describes a {card.arch!r}, not a {arch!r}")
+    stem = path.stem
+    if VARIANT_NAME.fullmatch(stem) and resolve_variant(stem) != resolve_variant(card.variant):
+        raise ModelCardError(f"{path} describes variant {card.variant!r} but sits beside {weights.name}: a card "
+                             f"belongs beside its own weights (file {card.variant}.safetensors, or the card's variant "
+                             f"{stem!r})")
+    return card
+
+
+def zoo_card(arch: str, variant: str) -> ModelCard:
+    """The card of the zoo's ``arch/variant``, bound to its weights (a bare one when the weights have none)."""
+    spec = get_spec(arch)
+    weights = spec.find_weights(variant)
+    path = card_path(weights)
+    if not path.is_file():
+        return ModelCard(spec.arch, resolve_variant(variant), dataset=spec.dataset).bind_weights(weights)
+    return check_card_names(read_card(path), spec.arch, weights).bind_weights(weights)

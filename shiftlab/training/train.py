@@ -10,7 +10,10 @@ the state of the last finished epoch, then the weights and model card
 (``<variant>.safetensors`` and ``<variant>.json``). The shipped zoo
 (``checkpoints/``) changes only with ``--publish``, which is refused when the
 run's figures were measured on other data than the full test set of a card
-that holds full-test-set figures (see ``shiftlab.zoo.publish``).
+that holds full-test-set figures, and, where the zoo already holds the
+variant's weights, unless ``--overwrite`` is given (see ``shiftlab.zoo.publish``).
+Every flag is checked against its range (``RECIPE_BOUNDS``, ``SEED_RANGE``)
+before any data is read.
 
 The state is one safetensors file (weights, optimiser tensors and, in its
 metadata, the progress JSON) replaced atomically, so a kill leaves the
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import math
 import subprocess
@@ -41,10 +43,10 @@ from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
-from shiftlab.checkpoint import load_strict, read_tensors
+from shiftlab.checkpoint import check_output_folder, file_sha256, load_strict, read_tensors, write_atomically
 from shiftlab.data import fingerprint, load_dataset
 from shiftlab.device import device_name, resolve_device
-from shiftlab.errors import ParameterError, RunStateError, UnknownOptionError
+from shiftlab.errors import CheckpointError, ParameterError, RunStateError, UnknownOptionError
 from shiftlab.models import ModelCard, build_model, card_path, get_spec, read_card, save_checkpoint
 from shiftlab.training.variants import TrainingVariant, list_training_variants, make_variant, variant_class
 from shiftlab.zoo.evaluate import evaluate_clean
@@ -88,6 +90,27 @@ RECIPES: dict[str, dict] = {
 }
 
 
+#: the range of each recipe field a flag may set: (lowest, highest, whether the highest itself is excluded)
+RECIPE_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "epochs": (1, 1000, False), "batch_size": (1, 4096, False), "lr": (1e-8, 10.0, False),
+    "weight_decay": (0.0, 1.0, False), "warmup_epochs": (0, 1000, False), "label_smoothing": (0.0, 1.0, True),
+}
+#: the seeds a run takes (what torch, numpy and the app's links accept alike)
+SEED_RANGE = (0, 2**31 - 1)
+
+
+def check_recipe_value(name: str, value: object) -> None:
+    """Refuse a recipe ``value`` outside ``RECIPE_BOUNDS[name]`` (or of the wrong type), naming the flag and the range."""
+    low, high, open_top = RECIPE_BOUNDS[name]
+    integer = isinstance(low, int)
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or not math.isfinite(value) or not low <= value <= high \
+            or (open_top and value == high):
+        bound = f"from {low} to {high}" + (" (excluded)" if open_top else "")
+        raise ParameterError(f"--{name.replace('_', '-')} must be {'a whole number' if integer else 'a number'} "
+                             f"{bound}, got {value!r:.40}")
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run depends on (the recipe fields are merged into the family's defaults)."""
@@ -107,8 +130,10 @@ class TrainConfig:
     progress: bool = True
     init: str | None = None
     overrides: dict = field(default_factory=dict)
+    overwrite: bool = False
 
     def recipe(self) -> dict:
+        """The family's recipe with the overrides, every field and flag checked first (see ``check``)."""
         variant = variant_class(self.variant)
         base = {**RECIPES[get_spec(self.arch).family], "variant_params": dict(variant.defaults)}
         if not variant.uses_randaugment:
@@ -117,9 +142,22 @@ class TrainConfig:
         if unknown:
             raise UnknownOptionError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(base)}")
         recipe = {**base, **self.overrides, "seed": self.seed}
+        self.check(recipe)
         if self.init:
             recipe["init"] = init_record(self.init)
         return recipe
+
+    def check(self, recipe: dict) -> None:
+        """Refuse, before any work, a seed, recipe value, ``stop_after`` or ``init`` file out of its range."""
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise ParameterError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {self.seed!r:.40}")
+        for name in self.overrides.keys() & RECIPE_BOUNDS.keys():
+            check_recipe_value(name, recipe[name])
+        if self.stop_after is not None and (isinstance(self.stop_after, bool) or not isinstance(self.stop_after, int)
+                                            or self.stop_after < 1):
+            raise ParameterError(f"--stop-after must be a whole number of epochs >= 1, got {self.stop_after!r:.40}")
+        if self.init is not None and not Path(self.init).is_file():
+            raise CheckpointError(f"--init {self.init}: no such file (give the weights to start from)")
 
     def run_path(self) -> Path:
         """The run folder: ``--run-dir``, or ``runs/train/<arch>/<variant>`` under the current directory."""
@@ -134,15 +172,6 @@ def init_record(path: str | Path) -> dict:
     if card_file.is_file():
         record["from_card"] = read_card(card_file).lineage()
     return record
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (identifies the checkpoint a fine-tuning run started from)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def make_optimizer(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
@@ -177,9 +206,7 @@ def save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     for idx, slots in optimizer.state_dict()["state"].items():
         tensors.update({f"optim.{idx}.{name}": t.detach().cpu().contiguous() for name, t in slots.items()})
-    tmp = run_dir / f".{STATE_FILE}.tmp"
-    save_file(tensors, str(tmp), metadata={"progress": json.dumps(progress)})
-    tmp.replace(run_dir / STATE_FILE)
+    write_atomically(run_dir / STATE_FILE, lambda tmp: save_file(tensors, str(tmp), metadata={"progress": json.dumps(progress)}))
 
 
 def read_state(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -305,11 +332,13 @@ def train(config: TrainConfig) -> Path:
     """Run (or resume) training, then evaluate and write ``<run folder>/<variant>.safetensors`` and its card;
     with ``publish``, copy them into the zoo too. Returns where the weights went."""
     recipe = config.recipe()
+    check_output_folder(config.run_path(), "--run-dir")
     device = resolve_device(config.device)
     train_set = load_dataset(config.data, "train" if config.data == "cifar10" else "test", config.data_root, config.limit)
     eval_set = load_dataset(config.eval_data, "test", config.data_root)  # a missing test set stops the run now, not at the end
     if config.publish:
-        check_publishable(config.arch, config.variant, {"clean": fingerprint(eval_set)})
+        check_publishable(config.arch, config.variant, {"clean": fingerprint(eval_set)}, weights=True,
+                          overwrite=config.overwrite)
 
     torch.manual_seed(config.seed)
     model = build_model(config.arch)
@@ -336,7 +365,7 @@ def train(config: TrainConfig) -> Path:
         print(json.dumps({"epoch": epoch + 1, **stats}), file=sys.stderr, flush=True)
 
     weights = _finish(config, model, recipe, progress, train_set, eval_set, device)
-    return publish_run(weights) if config.publish else weights
+    return publish_run(weights, config.overwrite) if config.publish else weights
 
 
 def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict, train_set, eval_set, device) -> Path:
@@ -380,7 +409,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
     parser.add_argument("--publish", action="store_true",
                         help="copy the result into the shipped zoo (refused for figures not on the full test set)")
-    parser.add_argument("--stop-after", type=int, default=None, help="stop (resumably) after this many epochs")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --publish: replace weights the zoo already holds (their figures stay, tied to them)")
+    parser.add_argument("--stop-after", type=int, default=None, help="stop (resumably) after this many epochs (>= 1)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--init", default=None, help="start from these weights (fine-tuning); recorded in the card")
     for name, kind in [("epochs", int), ("batch-size", int), ("lr", float), ("weight-decay", float),
@@ -394,7 +425,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     overrides = {k: getattr(args, k) for k in recipe_keys if getattr(args, k) is not None}
     return TrainConfig(args.arch, args.variant, args.seed, args.device, args.data, args.eval_data, args.data_root,
                        args.limit, args.run_dir, args.resume, args.publish, args.stop_after, not args.no_progress,
-                       args.init, overrides)
+                       args.init, overrides, args.overwrite)
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -408,6 +439,14 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 def run(args: argparse.Namespace) -> None:
     """Train with the parsed flags and say where the weights went."""
     print(f"wrote {train(config_from(args))}")
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """What an interrupted ``shiftlab train`` leaves: the state of the last finished epoch, or nothing."""
+    state = config_from(args).run_path() / STATE_FILE
+    if state.is_file():
+        return f"kept {state} (the last finished epoch); continue with --resume"
+    return "kept nothing: no epoch had finished"
 
 
 def main(argv: list[str] | None = None) -> None:

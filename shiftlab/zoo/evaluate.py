@@ -12,7 +12,11 @@ measured on (``measurements``). By default the updated card is written into a
 run folder (``runs/evaluate/<arch>/<variant>.json``) and the zoo is left
 alone; ``--publish`` records the figures in the shipped card instead, and is
 refused for figures measured on other data than the full test set when the
-card holds full-test-set figures. Every figure the README and the app show
+card holds full-test-set figures, and always for data named like the test set
+whose content is not the test set's. Each suite's figures name the SHA-256 of
+the weights they were measured with. A model is measured only on a test set
+of its own classes and image size (an ImageNet model's accuracy on CIFAR
+labels would be a meaningless 0). Every figure the README and the app show
 comes from here, never typed by hand.
 """
 
@@ -26,11 +30,12 @@ import numpy as np
 from torch import nn
 
 from shiftlab.adversarial import robust_accuracy
+from shiftlab.checkpoint import check_output_folder
 from shiftlab.data import ImageDataset, fingerprint, load_dataset
-from shiftlab.errors import UnknownOptionError
+from shiftlab.errors import ParameterError, UnknownOptionError
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, classification_report
-from shiftlab.models import ModelCard, card_path, get_spec, load_model, read_card, resolve_variant, write_card
+from shiftlab.models import ModelSpec, get_spec, load_model, resolve_variant, write_card, zoo_card
 from shiftlab.models.cards import REFERENCE_IMAGES, SUITES, data_key
 from shiftlab.shifts import SEVERITIES, apply
 from shiftlab.shifts.corruptions import BENCHMARK
@@ -84,34 +89,52 @@ def measure(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), data:
             root: str | None = None, limit: int | None = None, device: str = "auto", log=print,
             publish: bool = False) -> dict[str, dict]:
     """Evaluate the zoo's ``arch/variant`` on ``data``'s test split (its first ``limit`` images) with the chosen
-    suites; suite -> result, each with the fingerprint of the data it ran on. With ``publish``, first check that
-    the results may go into the zoo card (``PublishError`` before any work when not)."""
+    suites; suite -> result, each with the fingerprint of the data it ran on and the SHA-256 of the weights
+    (``weights_sha256``). The names, the data and its fit to the model are checked first, and with ``publish``
+    whether the results may go into the zoo card (``PublishError``), all before the model is loaded."""
     unknown = set(suites) - set(SUITES)
-    if unknown:
+    if unknown or not suites:
         raise UnknownOptionError(f"unknown evaluation suites {sorted(unknown)}; known: {', '.join(SUITES)}")
-    loaded = load_model(arch, variant, device=device)
+    spec = get_spec(arch)
+    resolve_variant(variant)
     test_set = load_dataset(data, "test", root=root, limit=limit)
+    check_fits(spec, test_set)
     if publish:
         check_publishable(arch, variant, {suite: fingerprint(suite_data(suite, test_set)) for suite in suites})
+    loaded = load_model(arch, variant, device=device)
     runs = {"clean": lambda: evaluate_clean(loaded.model, test_set),
             "corruptions": lambda: evaluate_corruptions(loaded.model, test_set, log=log),
             "pgd": lambda: evaluate_pgd(loaded.model, test_set)}
-    return {suite: runs[suite]() for suite in SUITES if suite in suites}
+    return {suite: {**runs[suite](), "weights_sha256": loaded.card.weights_sha256} for suite in SUITES if suite in suites}
 
 
-def zoo_card(arch: str, variant: str) -> ModelCard:
-    """The card of the zoo's ``arch/variant`` (a bare one when its weights have none)."""
-    spec = get_spec(arch)
-    card_file = card_path(spec.find_weights(variant))
-    return read_card(card_file) if card_file.is_file() else ModelCard(arch, resolve_variant(variant), dataset=spec.dataset)
+def check_fits(spec: ModelSpec, test_set: ImageDataset) -> None:
+    """Refuse a test set whose classes or image size are not the model's: its labels would be scored against
+    another label set (an ImageNet model on CIFAR-10 scores a meaningless 0) or its images resized unseen."""
+    classes = spec.classes()
+    if test_set.classes != classes:
+        raise ParameterError(
+            f"{spec.arch} predicts {spec.dataset}'s {len(classes)} classes; {test_set.name} holds {len(test_set.classes)} "
+            f"other classes ({', '.join(test_set.classes[:3])}, …), so its accuracy would mean nothing. "
+            f"Evaluate {spec.arch} on a test set of {spec.dataset}")
+    size = tuple(test_set.images.shape[1:3])
+    if size != (spec.input_size, spec.input_size):
+        raise ParameterError(f"{test_set.name} test images here are {size[1]}×{size[0]} px; {spec.arch} takes "
+                             f"{spec.input_size}×{spec.input_size}: not the test set the model was made for")
+
+
+def run_folder(arch: str, run_dir: str | Path | None) -> Path:
+    """Where ``write_evaluation`` writes: ``run_dir``, or ``runs/evaluate/<arch>`` (the arch a registered name)."""
+    return Path(run_dir) if run_dir else Path("runs") / "evaluate" / get_spec(arch).arch
 
 
 def write_evaluation(arch: str, variant: str, results: dict[str, dict], run_dir: str | Path | None = None) -> Path:
-    """The zoo card of ``arch/variant`` with ``results`` recorded, written into the run folder (the zoo is not touched)."""
+    """The zoo card of ``arch/variant`` with ``results`` recorded, written into the run folder (the zoo is not
+    touched) as ``<variant>.json``: the card's names follow the name rules, so the file stays in the folder."""
     card = zoo_card(arch, variant)
     for suite, result in results.items():
         card.record(suite, result)
-    folder = Path(run_dir) if run_dir else Path("runs") / "evaluate" / card.arch
+    folder = run_folder(card.arch, run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{card.variant}.json"
     write_card(card, path)
@@ -134,6 +157,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Measure with the parsed flags, write the card (run folder, or the zoo with --publish) and print the figures."""
+    if not args.publish:
+        check_output_folder(run_folder(args.arch, args.run_dir), "--run-dir")
     results = measure(args.arch, args.variant, tuple(args.suite), args.data, args.data_root, args.limit, args.device,
                       publish=args.publish)
     if args.publish:
@@ -141,9 +166,14 @@ def run(args: argparse.Namespace) -> None:
     else:
         path = write_evaluation(args.arch, args.variant, results, args.run_dir)
     for suite, result in results.items():
-        figures = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
+        figures = {k: v for k, v in result.items() if not isinstance(v, dict | list) and k != "weights_sha256"}
         print(f"{suite} on {data_key(result['dataset'])}: {figures}")
     print(f"wrote {path}")
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """What an interrupted ``shiftlab evaluate`` leaves: nothing, since the card is written once, at the end."""
+    return "kept nothing: the card is written only once every suite is measured"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,10 @@
 
 The README's model table and the app's landing page both come from here, so
 every number they show is read from a model card written by the evaluation
-code, never typed.
+code, never typed. One broken entry (a corrupt card, a dangling link, a card
+beside other weights than those its figures were measured with) is listed
+with its reason (``zoo_problems``) and leaves the others shown; the README's
+tables are written only from a whole, healthy zoo.
 """
 
 from __future__ import annotations
@@ -10,36 +13,69 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from shiftlab.models import ModelCard, ModelSpec, card_path, get_spec, list_models, list_variants, read_card
+from shiftlab.checkpoint import write_atomically
+from shiftlab.errors import PublishError, ShiftlabError
+from shiftlab.models import ModelCard, ModelSpec, checkpoint_root, get_spec, list_models, list_variants, zoo_card
+from shiftlab.models.cards import FIGURES, WEIGHTS_CHANGED
 from shiftlab.zoo.targets import markdown_targets, target_rows
 
 
-def _zoo_cards() -> Iterator[tuple[ModelSpec, ModelCard]]:
-    """(spec, card) for every variant available here; a bare card (no figures) where the weights have none."""
+@dataclass(frozen=True)
+class ZooEntry:
+    """One variant found in the zoo: its card, or ``problem`` saying why its figures cannot be shown."""
+
+    spec: ModelSpec
+    variant: str
+    card: ModelCard | None
+    problem: str | None = None
+
+
+def zoo_entries() -> list[ZooEntry]:
+    """Every variant available here, each with its card bound to its weights, or with the reason it is broken
+    (an unreadable folder, card or weights, a card of another variant, figures of other weights)."""
+    entries = []
     for arch in list_models():
         spec = get_spec(arch)
-        for variant in list_variants(arch):
-            yield spec, _card(spec, variant)
+        try:
+            variants = list_variants(arch)
+        except (ShiftlabError, OSError) as exc:
+            entries.append(ZooEntry(spec, "*", None, f"the folder {spec.variant_dir()} is unreadable: {exc}"))
+            continue
+        entries.extend(_entry(spec, variant) for variant in variants)
+    return entries
+
+
+def _entry(spec: ModelSpec, variant: str) -> ZooEntry:
+    try:
+        card = zoo_card(spec.arch, variant)
+    except (ShiftlabError, OSError) as exc:
+        return ZooEntry(spec, variant, None, f"broken: {exc}")
+    return ZooEntry(spec, variant, card, WEIGHTS_CHANGED if card.weights_changed else None)
+
+
+def _zoo_cards() -> Iterator[tuple[ModelSpec, ModelCard]]:
+    """(spec, card) for every healthy variant available here; a bare card (no figures) where the weights have none."""
+    return ((entry.spec, entry.card) for entry in zoo_entries() if entry.problem is None)
+
+
+def zoo_problems() -> list[tuple[str, str, str]]:
+    """(arch, variant, reason) of every zoo entry whose figures cannot be shown (see ``zoo_entries``)."""
+    return [(entry.spec.arch, entry.variant, entry.problem) for entry in zoo_entries() if entry.problem is not None]
 
 
 def zoo_rows() -> list[dict]:
-    """One row per (arch, variant) available here, with its card's test-set figures where there are any."""
+    """One row per healthy (arch, variant) available here, with its card's test-set figures where there are any."""
     return [_row(spec, card) for spec, card in _zoo_cards()]
 
 
 def zoo_targets() -> list[dict]:
     """Each shipped robust variant's targets with the figures its card holds (see ``shiftlab.zoo.targets``)."""
     return target_rows(card for _, card in _zoo_cards())
-
-
-def _card(spec: ModelSpec, variant: str) -> ModelCard:
-    """The model card beside a variant's weights (a broken one raises ``ModelCardError``); bare when there is none."""
-    card_file = card_path(spec.find_weights(variant))
-    return read_card(card_file) if card_file.is_file() else ModelCard(spec.arch, variant, dataset=spec.dataset)
 
 
 def corruption_frame() -> pd.DataFrame:
@@ -57,6 +93,11 @@ def corruption_frame() -> pd.DataFrame:
             records.append((card.arch, card.variant, corruption, 0, card.figure("accuracy")))
             records.extend((card.arch, card.variant, corruption, s, a) for s, a in zip(suite["severities"], accuracies))
     return pd.DataFrame(records, columns=["model", "variant", "corruption", "severity", "accuracy"])
+
+
+#: the columns of a zoo row, in order
+ROW_COLUMNS = ("model", "variant", "dataset", "description", *FIGURES, "test set", "epochs", "train hours", "device",
+               "start", "origin", "parameters")
 
 
 def _row(spec: ModelSpec, card: ModelCard) -> dict:
@@ -108,17 +149,44 @@ def readme_tables() -> dict[str, str]:
     return {"zoo-table": markdown_table(zoo_rows()), "targets-table": markdown_targets(zoo_targets())}
 
 
+def readme_rows(text: str, marker: str = "zoo-table") -> set[tuple[str, str]]:
+    """(model, variant) of each row of README's ``marker`` table."""
+    block = re.search(rf"<!-- {marker} -->\n(.*?)<!-- /{marker} -->", text, re.DOTALL)
+    cells = (line.split("|") for line in (block.group(1) if block else "").splitlines()[2:])
+    return {(c[1].strip(), c[2].strip()) for c in cells if len(c) > 3}
+
+
+def check_whole_zoo(text: str, rows: list[dict]) -> None:
+    """Refuse to write README's tables (``PublishError``) from a zoo with a broken entry, with no measured model,
+    or without a model the README lists: the tables would lose rows because a folder is missing, not because
+    the models went away."""
+    where = f"README not written: the zoo at {checkpoint_root()}"
+    problems = zoo_problems()
+    if problems:
+        raise PublishError(f"{where} has {len(problems)} broken entries ("
+                           + "; ".join(f"{arch}/{variant}: {why}" for arch, variant, why in problems[:3]) + ")")
+    measured = {(r["model"], r["variant"]) for r in rows if r["accuracy"] is not None}
+    if not measured:
+        raise PublishError(f"{where} has no measured model (is SHIFTLAB_CHECKPOINTS right?)")
+    missing = sorted(readme_rows(text) - measured)
+    if missing:
+        raise PublishError(f"{where} lacks {len(missing)} models the README lists ("
+                           + ", ".join(f"{m}/{v}" for m, v in missing[:5]) + "); writing would drop their rows")
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``shiftlab zoo`` flags to ``parser``."""
-    parser.add_argument("--write-readme", action="store_true", help=f"put the tables into {README}")
+    parser.add_argument("--write-readme", action="store_true",
+                        help=f"put the tables into {README} (refused from a zoo with broken or missing entries)")
 
 
 def run(args: argparse.Namespace) -> None:
-    """Print the tables, or with ``--write-readme`` put them into README.md."""
+    """Print the tables, or with ``--write-readme`` put them into README.md (atomically, from a whole zoo only)."""
     tables = readme_tables()
     if args.write_readme:
         text = README.read_text()
+        check_whole_zoo(text, zoo_rows())
         for marker, table in tables.items():
             text = readme_with_table(text, table, marker)
-        README.write_text(text)
+        write_atomically(README, lambda tmp: tmp.write_text(text))
     print("\n\n".join(tables.values()))
