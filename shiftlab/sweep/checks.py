@@ -34,15 +34,18 @@ MAX_OPTION_INT, MAX_OPTION_FLOAT = 4096, 1e6
 RUN_OPTIONS = ("resume", "progress")
 #: what a sweep writes in its folder besides the plan and the partitions
 OWN_FILES = {LOCK_FILE, STAGING, f".{MANIFEST}.tmp"}
+#: the separator of a comma list, and of KEY=VALUE pairs (a comma followed by ``KEY=``, so ``levels=[1,2]`` stays one)
+COMMA, OPTION_COMMA = re.compile(","), re.compile(r",(?=\s*[A-Za-z_]\w*=)")
 
 
-def words(value: str | Sequence[str], what: str, dedupe: bool = True) -> list[str]:
+def words(value: str | Sequence[str], what: str, dedupe: bool = True, comma: re.Pattern = COMMA) -> list[str]:
     """The names in ``value``: a string or a list of strings, each a name or a comma list of names (``"a,b"``),
-    in order, repeats dropped (as the app's URL reads a list) unless ``dedupe`` is False."""
+    in order, repeats dropped (as the app's URL reads a list) unless ``dedupe`` is False; ``comma`` is the
+    separator (``OPTION_COMMA`` for KEY=VALUE pairs, whose values may hold commas)."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, Sequence) or not all(isinstance(item, str) for item in items):
-        raise ParameterError(f"{what} are names (a list of strings or a comma list), got {value!r}")
-    names = [name.strip() for item in items[:MAX_WORDS] for name in item.split(",") if name.strip()]
+        raise ParameterError(f"{what} are names (a list of strings or a comma list), got {value!r:.100}")
+    names = [name.strip() for item in items[:MAX_WORDS] for name in comma.split(item) if name.strip()]
     if len(items) > MAX_WORDS or len(names) > MAX_WORDS or any(len(name) > MAX_WORD for name in names):
         raise ParameterError(f"{what}: at most {MAX_WORDS} names of at most {MAX_WORD} characters each")
     return list(dict.fromkeys(names)) if dedupe else names

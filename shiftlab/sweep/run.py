@@ -20,7 +20,7 @@ options known, bounded and tried on one image, the output folder new, empty
 or a sweep folder and writable. One sweep writes a folder at a time (a lock
 file names it, ``shiftlab.sweep.lock``). List flags take words or comma
 lists (``--models resnet20/baseline,resnet20/augmix``), as the app's URL.
-Ctrl-C stops with one line saying which partitions were kept.
+Ctrl-C stops with one line saying which partitions were kept (``interrupted``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ import argparse
 import importlib
 import json
 import os
-import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,6 +48,7 @@ from shiftlab.sweep.checks import (
     MAX_IMAGES,
     MAX_OPTION_INT,
     MAX_WORD,
+    OPTION_COMMA,
     check_flag,
     check_indices,
     check_method_options,
@@ -192,8 +191,8 @@ def parse_options(pairs: Sequence[str]) -> dict:
     """``["grid_size=8", "levels=3"]`` or ``["grid_size=8,levels=3"]`` -> ``{"grid_size": 8, "levels": 3}``
     (values read as JSON, else text; a comma starts a new pair only where ``KEY=`` follows it, so ``[1,2]`` stays)."""
     options: dict = {}
-    for pair in (p for text in words(pairs, "attribution options") for p in re.split(r",(?=\s*[A-Za-z_]\w*=)", text)):
-        key, sep, value = pair.strip().partition("=")
+    for pair in words(pairs, "attribution options", dedupe=False, comma=OPTION_COMMA):
+        key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ParameterError(f"attribution options are KEY=VALUE, got {pair!r}")
         if key in options:
@@ -232,21 +231,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    """Run the sweep with the parsed flags and say what the folder holds; Ctrl-C says what was kept (exit 130)."""
+    """Run the sweep with the parsed flags and say what the folder holds."""
     methods = words(args.attribution, "--attribution")
     options = parse_options(args.attribution_option)
     if options and not methods:
         raise ParameterError("--attribution-option needs the method(s) it is for: add --attribution METHOD")
-    try:
-        plan = sweep(args.out, args.models, args.shifts, args.severities, args.data, limit=args.limit,
-                     seeds=parse_seeds(args.seeds), methods=methods, method_options={m: options for m in methods},
-                     store_maps=args.store_maps, engine=args.engine, ray_address=args.ray_address, device=args.device,
-                     batch_size=args.batch_size, data_root=args.data_root)
-    except KeyboardInterrupt:
-        print(f"shiftlab sweep: interrupted; {args.out}: {kept(Path(args.out))}, each whole; run the same command "
-              "to resume", file=sys.stderr)
-        raise SystemExit(130) from None
+    plan = sweep(args.out, args.models, args.shifts, args.severities, args.data, limit=args.limit,
+                 seeds=parse_seeds(args.seeds), methods=methods, method_options={m: options for m in methods},
+                 store_maps=args.store_maps, engine=args.engine, ray_address=args.ray_address, device=args.device,
+                 batch_size=args.batch_size, data_root=args.data_root)
     print(f"{args.out}: {kept(Path(args.out), plan)}; query it with shiftlab.sweep.results.open({str(args.out)!r})")
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """What a sweep stopped by Ctrl-C kept, for ``shiftlab.cli``'s one line: the partitions written whole."""
+    return f"{args.out}: {kept(Path(args.out))}, each whole; run the same command to resume"
 
 
 def kept(root: Path, plan: SweepPlan | None = None) -> str:
