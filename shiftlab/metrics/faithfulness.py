@@ -1,0 +1,293 @@
+"""Does a map point at what the model uses? Deletion and insertion curves against a random order, and ROAD.
+
+Deletion and insertion (Petsiuk et al. 2018): the image's pixels are replaced by a baseline image (deletion) or
+restored onto it (insertion) in the map's order of importance, ``steps`` equal shares at a time, and the
+probability of the explained class is read after each step. A map that tracks the model makes the deletion curve
+fall early (a small area under it) and the insertion curve rise early (a large area). The same pixels taken in a
+random order give the reference: a map whose deletion area is not below the random order's says nothing about
+what the model uses. Importance is the map's absolute value (``order="abs"``: evidence either way counts) or its
+positive part (``order="positive"``: only evidence for the class). Ties are broken by the seeded random
+permutation that is also the random reference's first draw, so a constant map gives exactly that random order
+(raster order would favour the top of the image). The random reference depends on the images, not on the map,
+so ``random_reference`` computes it once for every method of a view.
+
+ROAD (Rong et al. 2022, "remove and debias"): the most (MoRF) or least (LeRF) important share of pixels is
+removed and filled by noisy linear imputation (``shiftlab.metrics.imputation``), which leaks less of the mask's
+shape than a constant baseline; the result is the explained class's probability and whether the model still
+predicts it, at each share. A faithful map makes MoRF fall fast and LeRF stay high.
+
+All functions take the images the app shows: uint8 N×S×S×3 at the model's input size (the normalisation is the
+model wrapper's), maps N×S×S, and the explained classes (None: the predicted ones). Random draws are seeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torchvision.transforms.functional import gaussian_blur
+
+from shiftlab.attribution.base import eval_mode, prepare_images, resolve_target
+from shiftlab.errors import ParameterError, UnknownOptionError
+from shiftlab.metrics._checks import MetricInputError
+from shiftlab.metrics.imputation import impute
+from shiftlab.models import LoadedModel
+
+BASELINES = ("blur", "mean", "black")
+ORDERS = ("abs", "positive")
+#: the blur baseline's Gaussian standard deviation, as a share of the image side (1.6 px at 32 px, 11.2 at 224)
+BLUR_SIGMA = 0.05
+MAX_STEPS = 256
+MAX_DRAWS = 64
+MAX_SEED = 2**32 - 1
+#: ROAD's shares of removed pixels, in percent (the paper's figures use 10 to 90)
+ROAD_PERCENTAGES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+#: standard deviation of the noise ROAD adds to imputed pixels, on the [0, 1] image scale (the paper's value)
+ROAD_NOISE = 0.01
+
+
+def area(curve: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Area under each curve (last axis) over the shares of pixels perturbed, by the trapezoid rule."""
+    return np.trapezoid(curve, fractions, axis=-1)
+
+
+@dataclass(frozen=True)
+class RandomReference:
+    """Deletion and insertion curves (N×(steps+1)) of pixels taken in random orders, averaged over ``draws``."""
+
+    fractions: np.ndarray
+    deletion: np.ndarray
+    insertion: np.ndarray
+    baseline: str
+    draws: int
+    seed: int
+
+    @property
+    def deletion_auc(self) -> np.ndarray:
+        return area(self.deletion, self.fractions)
+
+    @property
+    def insertion_auc(self) -> np.ndarray:
+        return area(self.insertion, self.fractions)
+
+
+@dataclass(frozen=True)
+class DeletionInsertion:
+    """One map per image: its deletion and insertion curves (N×(steps+1)), with the random reference.
+
+    ``fractions`` is the share of pixels perturbed at each point of the curves (0 to 1).
+    """
+
+    fractions: np.ndarray
+    deletion: np.ndarray
+    insertion: np.ndarray
+    reference: RandomReference
+    order: str
+
+    @property
+    def baseline(self) -> str:
+        return self.reference.baseline
+
+    @property
+    def deletion_auc(self) -> np.ndarray:
+        return area(self.deletion, self.fractions)
+
+    @property
+    def insertion_auc(self) -> np.ndarray:
+        return area(self.insertion, self.fractions)
+
+    @property
+    def random_deletion_auc(self) -> np.ndarray:
+        return self.reference.deletion_auc
+
+    @property
+    def random_insertion_auc(self) -> np.ndarray:
+        return self.reference.insertion_auc
+
+
+@dataclass(frozen=True)
+class ROADResult:
+    """ROAD per image (N×P, P = ``percentages``): the explained class's probability after removing the most
+    (``morf``) or least (``lerf``) important share of pixels, and whether it is still the predicted class."""
+
+    percentages: np.ndarray
+    morf: np.ndarray
+    lerf: np.ndarray
+    morf_kept: np.ndarray
+    lerf_kept: np.ndarray
+    order: str
+
+    @property
+    def morf_accuracy(self) -> np.ndarray:
+        """Share of images still predicted as their explained class, at each MoRF percentage (the paper's curve)."""
+        return self.morf_kept.mean(axis=0)
+
+    @property
+    def lerf_accuracy(self) -> np.ndarray:
+        return self.lerf_kept.mean(axis=0)
+
+
+def _check_bounded(name: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ParameterError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UnknownOptionError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _inputs(loaded: LoadedModel, images: np.ndarray, target: int | np.ndarray | None) -> tuple[torch.Tensor, np.ndarray]:
+    """The images as the model's float input and the explained class of each."""
+    x = prepare_images(images, loaded)
+    with eval_mode(loaded.model):
+        return x, resolve_target(loaded, x, target)
+
+
+def _check_maps(maps: np.ndarray, x: torch.Tensor) -> np.ndarray:
+    maps = np.asarray(maps, dtype=np.float64)
+    expected = (len(x), *x.shape[-2:])
+    if maps.shape != expected:
+        raise MetricInputError(f"maps must be one {expected[1]}×{expected[2]} map per image, shape {expected}, got {maps.shape}")
+    if not np.isfinite(maps).all():
+        raise MetricInputError("maps hold NaN or infinite values")
+    return maps
+
+
+def random_ranks(n_images: int, n_pixels: int, rng: np.random.Generator) -> np.ndarray:
+    """One random rank per pixel for each image (N×pixels): a random order of the pixels."""
+    return np.stack([rng.permutation(n_pixels) for _ in range(n_images)])
+
+
+def importance_ranks(maps: np.ndarray, order: str, seed: int = 0) -> np.ndarray:
+    """Each pixel's rank (0 = most important) in every N×H×W map, flattened to N×(H·W); ties are broken by
+    ``random_ranks`` drawn with ``seed`` (the random reference's first draw)."""
+    _check_choice("order", order, ORDERS)
+    scores = np.abs(maps) if order == "abs" else np.maximum(maps, 0.0)
+    flat = scores.reshape(len(scores), -1)
+    ties = random_ranks(len(flat), flat.shape[1], np.random.default_rng(seed))
+    by_importance = np.stack([np.lexsort((tie, -score)) for tie, score in zip(ties, flat)])
+    ranks = np.empty_like(by_importance)
+    np.put_along_axis(ranks, by_importance, np.arange(flat.shape[1])[None], axis=1)
+    return ranks
+
+
+def baseline_images(x: torch.Tensor, baseline: str) -> torch.Tensor:
+    """What deleted pixels become: a Gaussian blur of the image (σ = ``BLUR_SIGMA`` × side), its mean colour, or black."""
+    _check_choice("baseline", baseline, BASELINES)
+    if baseline == "black":
+        return torch.zeros_like(x)
+    if baseline == "mean":
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x).contiguous()
+    sigma = BLUR_SIGMA * x.shape[-1]
+    kernel = min(2 * int(np.ceil(3 * sigma)) + 1, 2 * (min(x.shape[-2:]) // 2) - 1)
+    return gaussian_blur(x, kernel_size=[kernel, kernel], sigma=[sigma, sigma])
+
+
+def _fractions(steps: int) -> np.ndarray:
+    return np.linspace(0.0, 1.0, steps + 1)
+
+
+@torch.inference_mode()
+def _curves(loaded: LoadedModel, start: torch.Tensor, end: torch.Tensor, ranks: np.ndarray, targets: np.ndarray,
+            steps: int, batch_size: int) -> np.ndarray:
+    """Probability of each image's target as its pixels go from ``start`` to ``end`` in ``ranks`` order (N×(steps+1))."""
+    n, _, height, width = start.shape
+    counts = torch.from_numpy(np.round(_fractions(steps) * height * width).astype(np.int64)).to(start.device)
+    rank_maps = torch.from_numpy(ranks).to(start.device).view(n, 1, 1, height, width)
+    curves = np.empty((n, steps + 1))
+    with eval_mode(loaded.model):
+        for i in range(n):
+            taken = rank_maps[i] < counts.view(-1, 1, 1, 1)  # (steps+1)×1×H×W
+            mixed = torch.where(taken, end[i], start[i])
+            probabilities = torch.cat([loaded.model(chunk).float().softmax(1) for chunk in mixed.split(batch_size)])
+            curves[i] = probabilities[:, int(targets[i])].cpu().numpy()
+    return curves
+
+
+def random_reference(loaded: LoadedModel, images: np.ndarray, target: int | np.ndarray | None = None, *,
+                     steps: int = 20, baseline: str = "blur", draws: int = 3, seed: int = 0,
+                     batch_size: int = 64) -> RandomReference:
+    """Deletion and insertion curves of random pixel orders (``draws`` seeded permutations, averaged)."""
+    steps = _check_bounded("steps", steps, 1, MAX_STEPS)
+    draws = _check_bounded("draws", draws, 1, MAX_DRAWS)
+    batch_size = _check_bounded("batch_size", batch_size, 1, 4096)
+    x, targets = _inputs(loaded, images, target)
+    base = baseline_images(x, baseline)
+    rng = np.random.default_rng(_check_bounded("seed", seed, 0, MAX_SEED))
+    n_pixels = x.shape[-2] * x.shape[-1]
+    deletion, insertion = np.zeros((len(x), steps + 1)), np.zeros((len(x), steps + 1))
+    for _ in range(draws):
+        ranks = random_ranks(len(x), n_pixels, rng)
+        deletion += _curves(loaded, x, base, ranks, targets, steps, batch_size)
+        insertion += _curves(loaded, base, x, ranks, targets, steps, batch_size)
+    return RandomReference(_fractions(steps), deletion / draws, insertion / draws, baseline, draws, seed)
+
+
+def deletion_insertion(loaded: LoadedModel, images: np.ndarray, maps: np.ndarray, target: int | np.ndarray | None = None,
+                       *, steps: int = 20, baseline: str = "blur", order: str = "abs", draws: int = 3, seed: int = 0,
+                       reference: RandomReference | None = None, batch_size: int = 64) -> DeletionInsertion:
+    """Deletion and insertion curves of ``maps`` on ``images`` for ``target``, with the random-order reference.
+
+    Pass ``reference`` (from ``random_reference`` with the same images, target, steps and baseline) to share it
+    between methods; otherwise it is computed here with ``draws`` and ``seed``.
+    """
+    steps = _check_bounded("steps", steps, 1, MAX_STEPS)
+    batch_size = _check_bounded("batch_size", batch_size, 1, 4096)
+    seed = _check_bounded("seed", seed, 0, MAX_SEED)
+    x, targets = _inputs(loaded, images, target)
+    ranks = importance_ranks(_check_maps(maps, x), order, seed)
+    if reference is None:
+        reference = random_reference(loaded, images, targets, steps=steps, baseline=baseline, draws=draws, seed=seed,
+                                     batch_size=batch_size)
+    elif reference.baseline != baseline or reference.deletion.shape != (len(x), steps + 1):
+        raise MetricInputError(f"the reference was computed for {reference.deletion.shape[0]} images, "
+                               f"{reference.deletion.shape[1] - 1} steps and the {reference.baseline} baseline; "
+                               f"these are {len(x)} images, {steps} steps and the {baseline} baseline")
+    base = baseline_images(x, baseline)
+    deletion = _curves(loaded, x, base, ranks, targets, steps, batch_size)
+    insertion = _curves(loaded, base, x, ranks, targets, steps, batch_size)
+    return DeletionInsertion(_fractions(steps), deletion, insertion, reference, order)
+
+
+@torch.inference_mode()
+def _road_side(loaded: LoadedModel, x: torch.Tensor, ranks: np.ndarray, targets: np.ndarray, percentages: np.ndarray,
+               most_first: bool, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Probability of the target and whether it is still predicted, per image and percentage, for one order."""
+    n, _, height, width = x.shape
+    pixels = x.double().cpu().numpy()
+    n_pixels = height * width
+    probabilities, kept = np.empty((n, len(percentages))), np.empty((n, len(percentages)), dtype=bool)
+    with eval_mode(loaded.model):
+        for i in range(n):
+            removed_counts = (percentages * n_pixels // 100).astype(np.int64)
+            rank = ranks[i] if most_first else n_pixels - 1 - ranks[i]
+            filled = np.stack([impute(pixels[i], (rank < count).reshape(height, width), noise, rng)
+                               for count in removed_counts])
+            logits = loaded.model(torch.from_numpy(filled).to(x.device, x.dtype)).float()
+            probabilities[i] = logits.softmax(1)[:, int(targets[i])].cpu().numpy()
+            kept[i] = (logits.argmax(1) == int(targets[i])).cpu().numpy()
+    return probabilities, kept
+
+
+def road(loaded: LoadedModel, images: np.ndarray, maps: np.ndarray, target: int | np.ndarray | None = None, *,
+         percentages: tuple[int, ...] = ROAD_PERCENTAGES, order: str = "abs", noise: float = ROAD_NOISE,
+         seed: int = 0) -> ROADResult:
+    """ROAD with noisy linear imputation, MoRF and LeRF, at each of ``percentages`` (integers from 1 to 99);
+    ``noise`` is the imputation noise's standard deviation on the [0, 1] scale."""
+    shares = np.asarray(percentages)
+    if shares.ndim != 1 or shares.size == 0 or shares.size > 99 or not np.issubdtype(shares.dtype, np.integer) \
+            or shares.min() < 1 or shares.max() > 99:
+        raise ParameterError(f"percentages must be 1 to 99 integers from 1 to 99, got {percentages!r}")
+    seed = _check_bounded("seed", seed, 0, MAX_SEED)
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= 1:
+        raise ParameterError(f"noise must be a number from 0 to 1, got {noise!r}")
+    x, targets = _inputs(loaded, images, target)
+    ranks = importance_ranks(_check_maps(maps, x), order, seed)
+    rng = np.random.default_rng(seed)
+    morf, morf_kept = _road_side(loaded, x, ranks, targets, shares, True, noise, rng)
+    lerf, lerf_kept = _road_side(loaded, x, ranks, targets, shares, False, noise, rng)
+    return ROADResult(shares, morf, lerf, morf_kept, lerf_kept, order)
