@@ -7,7 +7,7 @@ method-specific extras. Methods: saliency, integrated_gradients, gradcam
 (wavelet domain). ``estimate_cost`` says what a WCAM will cost before it runs.
 """
 
-from shiftlab.attribution.api import METHODS, attribute, get_method, list_methods
+from shiftlab.attribution.api import METHODS, attribute, checked_options, get_method, list_methods
 from shiftlab.attribution.base import Attribution, AttributionError, AttributionMethod, UnsupportedMethodError
 from shiftlab.attribution.gradcam import GradCAM
 from shiftlab.attribution.integrated_gradients import IntegratedGradients
@@ -31,6 +31,7 @@ __all__ = [
     "UnsupportedMethodError",
     "WCAMCost",
     "attribute",
+    "checked_options",
     "estimate_cost",
     "get_method",
     "list_methods",

@@ -24,7 +24,7 @@ def get_method(name: str) -> type[AttributionMethod]:
     """The method class registered as ``name``; ``UnsupportedMethodError`` lists the known names."""
     try:
         return METHODS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise UnsupportedMethodError(f"unknown attribution method {name!r}; known: {', '.join(METHODS)}") from None
 
 
@@ -33,6 +33,12 @@ def list_methods(loaded: LoadedModel | None = None) -> list[str]:
     if loaded is None:
         return list(METHODS)
     return [name for name, method in METHODS.items() if loaded.family in method.families]
+
+
+def checked_options(loaded: LoadedModel, method: str, **options: Any) -> dict[str, Any]:
+    """Every option ``attribute(loaded, images, method, **options)`` would run with, each checked against the
+    bound its method's docstring states (typed errors as ``attribute`` raises them); nothing runs."""
+    return get_method(method)(loaded).checked(options)
 
 
 def attribute(

@@ -5,7 +5,8 @@ A method is a class with a ``name``, the model ``families`` it supports and a
 resolution) and method-specific extras. ``AttributionMethod.attribute`` does
 the rest once for all methods: it validates the uint8 images and the options,
 resolves the target class, runs the model in eval mode and packs an
-``Attribution``.
+``Attribution``. Options are checked (``check_options``) before any image is
+touched; every bound is stated in its method's docstring.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from shiftlab.argcheck import choice, real, shown, whole
 from shiftlab.errors import AttributionError, ImageInputError, UnknownOptionError, UnsupportedMethodError
 from shiftlab.inference import to_tensor
 from shiftlab.models import LoadedModel
@@ -73,9 +75,12 @@ def resolve_target(loaded: LoadedModel, x: torch.Tensor, target: int | np.ndarra
     if target is None:
         with torch.no_grad():
             return loaded.model(x).argmax(1).cpu().numpy().astype(np.int64)
-    values = np.asarray(target)
+    try:
+        values = np.asarray(target)
+    except (ValueError, TypeError):
+        raise AttributionError(f"target must be an int class index or one per image, got {shown(target)}") from None
     if values.dtype == bool or not np.issubdtype(values.dtype, np.integer):
-        raise AttributionError(f"target must be an int class index or one per image, got {target!r}")
+        raise AttributionError(f"target must be an int class index or one per image, got {shown(target)}")
     values = np.broadcast_to(values, (len(x),)) if values.ndim == 0 else values
     if values.shape != (len(x),):
         raise AttributionError(f"target must be one int or {len(x)} ints (one per image), got shape {values.shape}")
@@ -90,16 +95,19 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
 
 
-def check_int(name: str, value: int, minimum: int) -> None:
-    """Raise ``AttributionError`` unless ``value`` is an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise AttributionError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def check_int(name: str, value: int, minimum: int, maximum: int | None = None) -> None:
+    """Raise ``AttributionError`` unless ``value`` is an int from ``minimum`` to ``maximum`` (None: no upper bound)."""
+    whole(name, value, minimum, maximum, AttributionError)
+
+
+def check_real(name: str, value: float, low: float, high: float, high_open: bool = False) -> None:
+    """Raise ``AttributionError`` unless ``value`` is a finite number from ``low`` to ``high``."""
+    real(name, value, low, high, high_open=high_open, error=AttributionError)
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     """Raise ``AttributionError`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise AttributionError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    choice(name, value, choices, AttributionError)
 
 
 class AttributionMethod(ABC):
@@ -127,16 +135,29 @@ class AttributionMethod(ABC):
 
     def attribute(self, images: np.ndarray, target: int | np.ndarray | list[int] | None = None, **options: Any) -> Attribution:
         """Attribution maps of uint8 N×H×W×3 ``images`` for ``target`` (None: the predicted class)."""
-        defaults = self.defaults()
-        unknown = sorted(set(options) - set(defaults))
-        if unknown:
-            raise UnknownOptionError(f"unknown option(s) {', '.join(unknown)} for {self.name}; options: {', '.join(defaults) or 'none'}")
-        options = {**defaults, **options}
+        options = self.checked(options)
         x = prepare_images(images, self.loaded)
         with eval_mode(self.model):
             targets = resolve_target(self.loaded, x, target)
             maps, extras = self._compute(x, torch.from_numpy(targets).to(x.device), **options)
         return Attribution(maps.detach().float().cpu().numpy(), targets, self.name, options, extras)
+
+    def checked(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Every option the method will run with (the defaults, updated by ``options``), each checked against its
+        bound: ``UnknownOptionError`` for a name it does not take, ``AttributionError`` for a value out of range.
+        Nothing runs, so a caller can check options before it starts work."""
+        defaults = self.defaults()
+        unknown = sorted(set(options) - set(defaults))
+        if unknown:
+            raise UnknownOptionError(f"unknown option(s) {', '.join(unknown)} for {self.name}; options: {', '.join(defaults) or 'none'}")
+        options = {**defaults, **options}
+        self.check_options(options)
+        return options
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Raise ``AttributionError`` for an option value out of its stated range, before any image is touched
+        (``options`` holds every option, defaults included). Methods with options override this."""
+        return
 
     @abstractmethod
     def _compute(self, x: torch.Tensor, target: torch.Tensor, **options: Any) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from shiftlab.argcheck import shown
 from shiftlab.attribution.base import AttributionError, AttributionMethod, upsample
 
 
@@ -35,6 +36,11 @@ class GradCAM(AttributionMethod):
     """
 
     name = "gradcam"
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        layer = options["layer"]
+        if layer is not None and not isinstance(layer, str):
+            raise AttributionError(f"layer must be a module name (text) or None, got {shown(layer)}")
 
     def _compute(self, x: torch.Tensor, target: torch.Tensor, *, layer: str | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         layer = layer or self.hooks.gradcam_layer

@@ -9,21 +9,30 @@ import torch
 from shiftlab.attribution.base import AttributionMethod, check_choice, check_int
 
 INTEGRATION_RULES = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", "riemann_right")
+#: the most points on the path (each costs a forward and a backward pass per image)
+MAX_STEPS = 1024
+#: the most path points × images through the model at once
+MAX_INTERNAL_BATCH = 4096
 
 
 class IntegratedGradients(AttributionMethod):
     """Path integral of the target logit's gradient from a black image (all zeros) to the image.
 
-    Options: ``n_steps`` (points on the path, default 50), ``integration``
-    (captum's quadrature rule, default Gauss-Legendre), ``internal_batch_size``
-    (how many path points × images go through the model at once; the steps
-    are batched, this only bounds memory). The map is the attribution summed
+    Options: ``n_steps`` (points on the path, an integer from 1 to ``MAX_STEPS`` = 1024, default 50),
+    ``integration`` (captum's quadrature rule, one of ``INTEGRATION_RULES``, default Gauss-Legendre),
+    ``internal_batch_size`` (how many path points × images go through the model at once, an integer from 1
+    to ``MAX_INTERNAL_BATCH`` = 4096; the steps are batched, this only bounds memory). The map is the attribution summed
     over colour channels (signed), so by completeness it sums to
     f(image) - f(black) for the target logit up to the quadrature error,
     returned per image in ``extras["convergence_delta"]``.
     """
 
     name = "integrated_gradients"
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        check_int("n_steps", options["n_steps"], 1, MAX_STEPS)
+        check_int("internal_batch_size", options["internal_batch_size"], 1, MAX_INTERNAL_BATCH)
+        check_choice("integration", options["integration"], INTEGRATION_RULES)
 
     def _compute(
         self,
@@ -36,9 +45,6 @@ class IntegratedGradients(AttributionMethod):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         from captum.attr import IntegratedGradients as CaptumIntegratedGradients  # here: captum costs ~0.6 s
 
-        check_int("n_steps", n_steps, 1)
-        check_int("internal_batch_size", internal_batch_size, 1)
-        check_choice("integration", integration, INTEGRATION_RULES)
         attributions, delta = CaptumIntegratedGradients(self.model).attribute(
             x,
             baselines=torch.zeros_like(x),

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from shiftlab.attribution.base import AttributionError, AttributionMethod, check_choice, upsample
+from shiftlab.attribution.base import AttributionMethod, check_choice, check_real, upsample
 
 HEAD_FUSIONS = ("mean", "max", "min")
 
@@ -47,13 +47,18 @@ def discard_lowest(attention: torch.Tensor, discard_ratio: float) -> torch.Tenso
     return flat.scatter_(1, lowest, 0.0).view_as(attention)
 
 
+def check_rollout(head_fusion: str, discard_ratio: float) -> None:
+    """Raise ``AttributionError`` unless ``head_fusion`` is one of ``HEAD_FUSIONS`` and ``discard_ratio`` lies in [0, 1)."""
+    check_choice("head_fusion", head_fusion, HEAD_FUSIONS)
+    check_real("discard_ratio", discard_ratio, 0.0, 1.0, high_open=True)
+
+
 def attention_rollout(attentions: Sequence[torch.Tensor], head_fusion: str = "mean", discard_ratio: float = 0.0) -> torch.Tensor:
     """N×T×T joint attention from the per-layer N×heads×T×T attention probabilities (first layer first).
 
     Every factor, hence the product, is row-stochastic.
     """
-    if not 0.0 <= discard_ratio < 1.0:
-        raise AttributionError(f"discard_ratio must lie in [0, 1), got {discard_ratio}")
+    check_rollout(head_fusion, discard_ratio)
     n, _, tokens, _ = attentions[0].shape
     identity = torch.eye(tokens, device=attentions[0].device, dtype=attentions[0].dtype)
     joint = identity.expand(n, tokens, tokens)
@@ -97,6 +102,9 @@ class AttentionRollout(_TokenMapMethod):
     """
 
     name = "attention_rollout"
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        check_rollout(options["head_fusion"], options["discard_ratio"])
 
     def _compute(
         self, x: torch.Tensor, target: torch.Tensor, *, head_fusion: str = "mean", discard_ratio: float = 0.0

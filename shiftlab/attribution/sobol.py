@@ -18,9 +18,10 @@ import numpy as np
 from shiftlab.attribution.base import AttributionError, check_int
 
 
-def check_power_of_two(name: str, value: int) -> None:
-    """Raise ``AttributionError`` unless ``value`` is a power of two >= 2 (Sobol nets are balanced at 2^m points)."""
-    check_int(name, value, 2)
+def check_power_of_two(name: str, value: int, maximum: int | None = None) -> None:
+    """Raise ``AttributionError`` unless ``value`` is a power of two from 2 to ``maximum`` (Sobol nets are balanced
+    at 2^m points)."""
+    check_int(name, value, 2, maximum)
     if value & (value - 1):
         raise AttributionError(f"{name} must be a power of two, got {value}")
 

@@ -9,23 +9,36 @@ from typing import Any
 
 import torch
 
-from shiftlab.attribution.base import AttributionError, AttributionMethod, check_int
+from shiftlab.attribution.base import AttributionMethod, check_int, check_real
 from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
+
+#: the most noisy copies of an image, the largest noise (fraction of the value range) and the most images a pass
+MAX_SAMPLES = 1024
+MAX_NOISE = 10.0
+MAX_BATCH = 16384
 
 
 class WAM(AttributionMethod):
     """|channel-mean of d logit_target / d coefficient|, averaged over noisy copies of the image.
 
-    Options: ``levels`` (Haar levels, default 3), ``n_samples`` (noisy copies,
-    default 25), ``noise`` (noise standard deviation as a fraction of each
-    image's value range in the network's input space, default 0.25 as in the
-    paper; ``n_samples=1, noise=0`` gives the plain wavelet gradient),
-    ``seed`` and ``batch_size`` (most noisy images per backward pass: the
-    copies are batched, 25 passes of one image would be slower). Same outputs as WCAM: ``maps`` is the importance projected to
+    Options: ``levels`` (Haar levels, default 3; the image side must be divisible by 2**levels),
+    ``n_samples`` (noisy copies, an integer from 1 to ``MAX_SAMPLES`` = 1024, default 25), ``noise`` (noise
+    standard deviation as a fraction of each image's value range in the network's input space, from 0 to
+    ``MAX_NOISE`` = 10, default 0.25 as in the paper; ``n_samples=1, noise=0`` gives the plain wavelet
+    gradient), ``seed`` (an integer from 0 to 2**64 - 1, torch's seed range) and ``batch_size`` (most noisy
+    images per backward pass, from 1 to ``MAX_BATCH`` = 16384: the copies are batched, 25 passes of one image
+    would be slower). Same outputs as WCAM: ``maps`` is the importance projected to
     image space; extras ``wavelet_map``, ``spectral_levels``, ``spectral_subbands``.
     """
 
     name = "wam"
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        check_levels(self.loaded.input_size, options["levels"])
+        check_int("n_samples", options["n_samples"], 1, MAX_SAMPLES)
+        check_real("noise", options["noise"], 0.0, MAX_NOISE)
+        check_int("seed", options["seed"], 0, 2**64 - 1)
+        check_int("batch_size", options["batch_size"], 1, MAX_BATCH)
 
     def _compute(
         self,
@@ -38,11 +51,6 @@ class WAM(AttributionMethod):
         seed: int = 0,
         batch_size: int = 64,
     ) -> tuple[torch.Tensor, dict[str, Any]]:
-        check_levels(x.shape[-1], levels)
-        check_int("n_samples", n_samples, 1)
-        check_int("batch_size", batch_size, 1)
-        if not noise >= 0:
-            raise AttributionError(f"noise must be >= 0, got {noise}")
         z = self.model.normalize(x)
         spread = noise * (z.amax((1, 2, 3)) - z.amin((1, 2, 3))).view(-1, 1, 1, 1)
         generator = torch.Generator().manual_seed(seed)  # drawn on the CPU: same seed, same noise on any device

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from shiftlab.argcheck import real, shown, whole
 from shiftlab.attribution.base import Attribution, AttributionError, AttributionMethod, check_choice, check_int
 from shiftlab.attribution.sobol import (
     bootstrap_shares,
@@ -99,6 +100,17 @@ GPU_MIN_BATCH_SIZE = 128
 CELL_IMAGE_VALUES = 1 << 22
 #: the approximation band is cut into cells of about this many coefficients a side (see ``default_grid``)
 CELL_SIDE = 7
+#: the largest grid side: a design point's pick-freeze block holds grid⁴ values (134 MB at 64) and the model
+#: runs grid² + 2 times per point
+MAX_GRID = 64
+#: the most Sobol design points per image (a power of two): 4096 · (8² + 2) = 270,336 model runs at grid 8
+MAX_DESIGN = 4096
+#: the most perturbed images per forward pass
+MAX_BATCH = 16384
+#: the longest time budget, in seconds (a day)
+MAX_TIME_BUDGET = 86_400.0
+#: the most images ``estimate_cost`` prices
+MAX_COST_IMAGES = 100_000
 
 Progress = Callable[[int, int], None]
 
@@ -328,18 +340,19 @@ class WCAM(AttributionMethod):
 
     Options: ``levels`` (Haar levels, default 3; the image side must be
     divisible by 2**levels), ``grid_size`` (mask grid side, dividing the image
-    side; None: ``default_grid``, 8 at 32 px and 32 at 224 px), ``nb_design``
-    (Sobol design points to start with, a power of two; the model runs
+    side, at most ``MAX_GRID`` = 64; None: ``default_grid``, 8 at 32 px and 32 at 224 px), ``nb_design``
+    (Sobol design points to start with, a power of two from 2 to ``MAX_DESIGN`` = 4096; the model runs
     nb_design · (grid_size² + 2) times per image), ``max_design`` (double the
     design, reusing the points done, while the estimate is not stable, up to
-    this many points; at or below ``nb_design``: no refinement), ``output``
+    this many points, a power of two up to ``MAX_DESIGN``; at or below ``nb_design``: no refinement), ``output``
     (what is explained, one of ``OUTPUTS``; None: log-odds, or probability for
     the reference perturbation), ``perturbation`` (one of ``PERTURBATIONS``,
     see the module), ``approximation`` (False removes the approximation band
     from every perturbed image; None: True, or False for the reference
     perturbation), ``seed`` (scrambling of the Sobol sequence and of the
-    bootstrap; same seed, same maps), ``batch_size`` (most perturbed images
-    per forward pass; None: ``default_batch_size``), ``time_budget`` (seconds: no doubling that would end
+    bootstrap, an integer >= 0; same seed, same maps), ``batch_size`` (most perturbed images
+    per forward pass, from 1 to ``MAX_BATCH`` = 16384; None: ``default_batch_size``), ``time_budget`` (seconds
+    in (0, ``MAX_TIME_BUDGET``]: no doubling that would end
     past it; None: no limit, results depend only on the options), ``resume``
     (an earlier WCAM ``Attribution`` of the same images and options: its
     design points are reused, not run again) and ``progress`` (called as
@@ -365,6 +378,9 @@ class WCAM(AttributionMethod):
 
     name = "wcam"
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        checked_settings(self.loaded, options)
+
     def _compute(
         self,
         x: torch.Tensor,
@@ -385,12 +401,9 @@ class WCAM(AttributionMethod):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         started = time.monotonic()
         size = x.shape[-1]
-        check_levels(size, levels)
-        check_choice("perturbation", perturbation, PERTURBATIONS)
         reference = perturbation == "reference"
         settings = resolved_settings(size, levels, grid_size, output, perturbation, approximation)
         batch_size = default_batch_size(self.loaded) if batch_size is None else batch_size
-        check_options(size, settings, nb_design, max_design, batch_size, time_budget)
         digests = [image_digest(image) for image in x]
         done = reused_outputs(resume, self.name, levels, perturbation, seed, settings, digests, target)
         space = x if reference else self.model.normalize(x)
@@ -432,21 +445,33 @@ class WCAM(AttributionMethod):
         return project_to_image(wavelet_map, levels), extras
 
 
-def check_options(
-    size: int, settings: dict[str, Any], nb_design: int, max_design: int, batch_size: int, time_budget: float | None
-) -> None:
-    """Raise ``AttributionError`` for any option out of its domain."""
-    check_int("grid_size", settings["grid_size"], 1)
+def checked_settings(loaded: LoadedModel, options: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The resolved settings (``resolved_settings``) and batch size of a run with WCAM's ``options`` (every
+    option, defaults included) on ``loaded``, once each option is checked against its bound: ``AttributionError``
+    names the first one out of it. O(1): nothing runs."""
+    size, levels, perturbation = loaded.input_size, options["levels"], options["perturbation"]
+    check_levels(size, levels)
+    check_choice("perturbation", perturbation, PERTURBATIONS)
+    if options["grid_size"] is not None:
+        check_int("grid_size", options["grid_size"], 1, MAX_GRID)
+    if options["output"] is not None:
+        check_choice("output", options["output"], OUTPUTS)
+    if options["approximation"] is not None and not isinstance(options["approximation"], (bool, np.bool_)):
+        raise AttributionError(f"approximation must be True or False, got {shown(options['approximation'])}")
+    check_power_of_two("nb_design", options["nb_design"], MAX_DESIGN)
+    check_power_of_two("max_design", options["max_design"], MAX_DESIGN)
+    check_int("seed", options["seed"], 0)
+    if options["batch_size"] is not None:
+        check_int("batch_size", options["batch_size"], 1, MAX_BATCH)
+    if options["time_budget"] is not None:
+        real("time_budget", options["time_budget"], 0, MAX_TIME_BUDGET, low_open=True, error=AttributionError)
+    if options["progress"] is not None and not callable(options["progress"]):
+        raise AttributionError(f"progress must be a function progress(done, total) or None, got {shown(options['progress'])}")
+    settings = resolved_settings(size, levels, options["grid_size"], options["output"], perturbation,
+                                 options["approximation"])
     if size % settings["grid_size"]:
         raise AttributionError(f"grid_size must divide the image side {size}, got {settings['grid_size']}")
-    check_choice("output", settings["output"], OUTPUTS)
-    check_power_of_two("nb_design", nb_design)
-    check_power_of_two("max_design", max_design)
-    check_int("batch_size", batch_size, 1)
-    if not isinstance(settings["approximation"], (bool, np.bool_)):
-        raise AttributionError(f"approximation must be True or False, got {settings['approximation']!r}")
-    if time_budget is not None and not time_budget > 0:
-        raise AttributionError(f"time_budget must be a number of seconds > 0 or None, got {time_budget!r}")
+    return settings, default_batch_size(loaded) if options["batch_size"] is None else options["batch_size"]
 
 
 def reused_outputs(
@@ -660,18 +685,18 @@ def estimate_cost(loaded: LoadedModel, n_images: int = 1, **options: Any) -> WCA
     Times batches of perturbed random images through WCAM's pipeline on the
     model's device, run as a WCAM runs them (a fraction of a second at 32 px,
     a few seconds for EfficientNet-Lite0 at 224 px on a CPU), so a page can
-    say honestly what a run will cost.
+    say honestly what a run will cost. ``n_images`` is an integer from 1 to ``MAX_COST_IMAGES``; the options
+    are checked as ``attribute`` checks them.
     """
     unknown = sorted(set(options) - set(WCAM.defaults()))
     if unknown:
-        raise AttributionError(f"unknown option(s) {', '.join(unknown)} for wcam")
+        raise AttributionError(f"unknown option(s) {', '.join(unknown)} for wcam; options: {', '.join(WCAM.defaults())}")
+    n_images = whole("n_images", n_images, 1, MAX_COST_IMAGES, AttributionError)
     options = {**WCAM.defaults(), **options}
-    size, levels = loaded.input_size, options["levels"]
-    settings = resolved_settings(size, levels, options["grid_size"], options["output"], options["perturbation"],
-                                 options["approximation"])
+    settings, batch_size = checked_settings(loaded, options)
+    levels = options["levels"]
     start, cap = options["nb_design"], max(options["nb_design"], options["max_design"])
     rows = n_images * (settings["grid_size"] ** 2 + 2)
-    batch_size = options["batch_size"] or default_batch_size(loaded)
     per_pass = seconds_per_perturbed_image(loaded, levels, settings, options["perturbation"], batch_size)
     return WCAMCost(settings["grid_size"], start * rows, cap * rows, per_pass)
 
