@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from shiftlab.app.experiment import ShiftComparison
-from shiftlab.app.text import OUTCOMES, UNLABELLED_OUTCOMES
+from shiftlab.app.text import OUTCOMES, UNLABELLED_OUTCOMES, plain
 from shiftlab.errors import UnknownOptionError
 
 #: a wrong prediction at least this confident counts as "confidently wrong"
@@ -90,5 +90,5 @@ def case_caption(comparison: ShiftComparison, index: int, model_classes: list[st
                          bool(source.correct[index]) if scored else None)
     after = _prediction(model_classes[shifted.predicted[index]], shifted.confidence[index],
                         bool(shifted.correct[index]) if scored else None)
-    heading = f"#{index} · label **{label}**  \n" if label is not None else f"#{index}  \n"
+    heading = f"#{index} · label **{plain(label)}**  \n" if label is not None else f"#{index}  \n"
     return f"{heading}{before} → {after}"

@@ -16,6 +16,7 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
+from shiftlab.app.text import plain
 from shiftlab.app.view import PHOTO, PHOTOS, ImageRef
 from shiftlab.data import ImageDataset
 from shiftlab.images import fit_to_model
@@ -23,8 +24,8 @@ from shiftlab.images import fit_to_model
 
 @dataclass(frozen=True)
 class Picture:
-    """One image of a view: pixels (uint8 H×W×3), its dataset label (None for a photo or an upload), a caption,
-    and the reference it was loaded from (None for an upload)."""
+    """One image of a view: pixels (uint8 H×W×3), its dataset label (None for a photo or an upload), a caption
+    (Markdown, any outside text in it escaped), and the reference it was loaded from (None for an upload)."""
 
     pixels: np.ndarray
     label: str | None
@@ -58,4 +59,4 @@ def picture(ref: ImageRef, datasets: Callable[[str], ImageDataset], input_size: 
         return Picture(fit_to_model(photo(ref.key), input_size), None, f"photo: {ref.key}", ref)
     data = datasets(ref.source)
     label = data.classes[data.labels[ref.index]]
-    return Picture(data.images[ref.index], label, f"{ref} · label {label}", ref)
+    return Picture(data.images[ref.index], label, f"{ref} · label {plain(label)}", ref)

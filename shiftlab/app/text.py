@@ -7,8 +7,53 @@ case kind and OOD score has its text.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Sequence
+
 from shiftlab.app.explain import DRIFT_TOP_K
+from shiftlab.app.view import Replacement, shorten
 from shiftlab.attribution.wcam import STOP_MARGIN, VERDICT_MARGIN, thresholds
+
+#: characters Markdown gives a meaning to (GFM, Streamlit's ``:red[…]`` directives and ``:emoji:`` codes, ``$``
+#: LaTeX, bare-URL and e-mail autolinks), shown as themselves when backslash-escaped; HTML's < > & become entities
+_MARKDOWN = frozenset("\\`*_{}[]()#+-!|~$:^@")
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+#: what else would start a link or a list: ``www.`` (an autolink) anywhere, ``1.`` at the start
+_AUTOLINK_OR_LIST = re.compile(r"(?i)(www)\.|^([0-9]+)\.")
+#: the longest outside text shown (a file name, a path, an error message); longer is cut with "…"
+PLAIN_LIMIT = 500
+
+
+def plain(value: object, limit: int = PLAIN_LIMIT) -> str:
+    """``value`` (text from outside the app) as Markdown that shows exactly that text, never a link, image or markup.
+
+    Streamlit renders Markdown in ``st.markdown``, alerts, captions, image
+    captions and widget labels; every text that came from a URL, a file name, a
+    folder name, a dataset or an error message goes through here before it is
+    shown. Runs of white space (line breaks included) become one space,
+    other control and format characters (a right-to-left override…) become
+    U+FFFD, and the text is cut to ``limit`` characters.
+    """
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    text = "".join("\ufffd" if unicodedata.category(c)[0] == "C" else c for c in text)
+    text = "".join(_ENTITIES.get(c) or ("\\" + c if c in _MARKDOWN else c) for c in text)
+    return _AUTOLINK_OR_LIST.sub(lambda m: f"{m.group(1) or m.group(2)}\\.", text)
+
+
+def url_note(notes: Sequence[Replacement]) -> tuple[str, str]:
+    """The one note of a link whose values could not all be used, as (note, choices) Markdown, every value escaped.
+
+    The note says which value was replaced by what and why; the choices (lists
+    of up to dozens of names) go behind an expander rather than inline.
+    """
+    lines = [URL_REPLACED.format(key=note.key, given=plain(shorten(note.given)), shown=plain(note.shown),
+                                 reason=plain(note.reason)) for note in notes]
+    choices = [f"- **{note.key}**: {plain(note.choices)}" for note in notes]
+    return "\n".join([URL_NOTE, *lines]), "\n".join(choices)
+
 
 #: what each attribution method shows, in a sentence or two, for the page caption
 METHOD_NOTES: dict[str, str] = {
@@ -78,6 +123,10 @@ METHOD_TITLES: dict[str, str] = {
 
 TARGET_HELP = ("source's class: both maps explain the class predicted on the source image, so differences come "
                "from the shift. each image's class: each map explains its own image's prediction.")
+#: the one note of a link whose values could not all be used: a line per value, the choices in an expander
+URL_NOTE = "**This link asks for values that are not available here**; each was replaced:"
+URL_REPLACED = "- URL parameter {key}={given} → {shown}: {reason}"
+URL_CHOICES = "show the choices"
 UPLOAD_LABEL = "Or upload your own image"
 UPLOAD_HELP = ("PNG, JPEG, WebP, BMP, TIFF or GIF, at least 8 pixels a side; it is resized and centre-cropped "
                "to the model's input. An animated image uses its first frame.")
@@ -208,7 +257,7 @@ ZOO_CAPTION = ("Measured on the full CIFAR-10 test set (10,000 images) by `shift
                "model's card. Hover a column title for what it means.")
 SWEEP_HELP = ("A sweep folder (made with `shiftlab sweep`) holds the records of many models, shifts and severities: "
               "reading it is instant. The app's own sweep of the embedded sample is the default folder.")
-FROM_SWEEP = "Figures read from the sweep folder `{path}` ({data}, seed {seeds}); temperature scaling needs the logits, which a sweep does not keep."
+FROM_SWEEP = "Figures read from the sweep folder {path} ({data}, seed {seeds}); temperature scaling needs the logits, which a sweep does not keep."
 CURVES_FROM_STORE = "Curves read from the sweep shipped with the app (the same numbers as computing them here)."
 OOD_FROM_STORE = ("On the embedded sample, the figures of the models, seed and methods the shipped sweep holds are read "
                   "from it (`python -m shiftlab.sweep.ship` makes it): the same numbers as computing them here.")

@@ -46,8 +46,10 @@ from shiftlab.app.view import (
     PHOTO,
     PHOTOS,
     SAMPLE,
+    SEED_MAX,
     TARGETS,
     ImageRef,
+    Replacement,
     View,
     default_image,
     methods_for,
@@ -141,7 +143,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ShiftlabError as exc:
-        st.error(str(exc))
+        st.error(text.plain(exc))
         st.stop()
 
 
@@ -186,7 +188,7 @@ def dataset_sizes() -> dict[str, int]:
     if full is not None:
         sizes[FULL] = full
     if problem:
-        st.sidebar.warning(f"The full CIFAR-10 test set is unusable: {problem}")
+        st.sidebar.warning(f"The full CIFAR-10 test set is unusable: {text.plain(problem)}")
     return sizes
 
 
@@ -339,8 +341,7 @@ def view_sidebar(*fields: str, variant: bool = True) -> View:
     architecture (the Variants page shows all of its variants).
     """
     view = current_view()
-    for note in view.notes:
-        st.warning(note)
+    show_notes(view.notes)
     if "model" in fields:
         view = _pick_model(view, variant)
     if "image" in fields:
@@ -353,7 +354,8 @@ def view_sidebar(*fields: str, variant: bool = True) -> View:
         view = view.with_(severity=st.sidebar.slider("Severity", min(SEVERITIES), max(SEVERITIES),
                                                      key=_bound("severity", view.severity)))
     if "seed" in fields:
-        view = view.with_(seed=int(st.sidebar.number_input("Seed", min_value=0, step=1, key=_bound("seed", view.seed),
+        view = view.with_(seed=int(st.sidebar.number_input("Seed", min_value=0, max_value=SEED_MAX, step=1,
+                                                           key=_bound("seed", view.seed),
                                                            help="Fixes every random draw of the shift.")))
     if "methods" in fields:
         view = view.with_(methods=_pick_methods(view))
@@ -364,6 +366,16 @@ def view_sidebar(*fields: str, variant: bool = True) -> View:
     st.session_state[VIEW_KEY] = view
     st.query_params.from_dict(view.to_query())
     return view
+
+
+def show_notes(notes: tuple[Replacement, ...]) -> None:
+    """One note for all of a link's unusable values: each (escaped) with what replaced it, the choices folded away."""
+    if not notes:
+        return
+    note, choices = text.url_note(notes)
+    st.warning(note)
+    with st.expander(text.URL_CHOICES):
+        st.markdown(choices)
 
 
 def _pick_model(view: View, variant: bool) -> View:
@@ -433,7 +445,7 @@ def view_picture(view: View, loaded: LoadedModel) -> Picture:
         if (frames := frame_count(upload.getvalue())) > 1:
             st.info(text.ANIMATED.format(frames=frames))
         st.sidebar.caption(text.UPLOAD_NOT_IN_URL)
-        return Picture(pixels, None, f"upload: {upload.name}")
+        return Picture(pixels, None, f"upload: {text.plain(upload.name)}")
     with user_errors():
         return picture(view.image, cached_dataset, loaded.input_size)
 
@@ -513,7 +525,7 @@ def pick_ood_set() -> str:
                                   help="Dataset shifts: every image replaced by one of another set.")
     for name in sorted(set(list_shifts(kind="dataset")) - set(names)):
         if reason := unavailable_reason(name):
-            st.sidebar.caption(f"`{name}` is not offered: {reason}")
+            st.sidebar.caption(f"`{name}` is not offered: {text.plain(reason)}")
     return chosen
 
 
@@ -577,9 +589,9 @@ def sweep_case_grid(view: View, dataset: str, found: pd.DataFrame, columns: int 
         shifted = apply(row.shift, image[None], int(row.severity), int(row.seed), offset=int(row.image))[0]
         with grid.cell():
             st.image(side_by_side(enlarge(image, factor), enlarge(shifted, factor)), width="stretch")
-            st.markdown(f"#{row.image} · label **{data.classes[row.label]}**  \n"
-                        f"{data.classes[row.clean_prediction]} {row.clean_confidence:.0%} → "
-                        f"{data.classes[row.prediction]} {row.confidence:.0%}")
+            names = [text.plain(data.classes[i]) for i in (row.label, row.clean_prediction, row.prediction)]
+            st.markdown(f"#{row.image} · label **{names[0]}**  \n"
+                        f"{names[1]} {row.clean_confidence:.0%} → {names[2]} {row.confidence:.0%}")
             link = view.with_(image=ImageRef(dataset, str(int(row.image))), shift=row.shift,
                               severity=int(row.severity), seed=int(row.seed)).to_query()
             st.markdown(f"[Open in Compare →](compare?{urlencode(link)})")

@@ -3,8 +3,10 @@
 A ``View`` is parsed from the page's query parameters and written back to
 them on every run, so a copied URL opened in a fresh browser shows the same
 view and changing page keeps it. Parsing never fails: an unknown or
-malformed value falls back to its default and leaves a note saying so,
-which the page shows.
+malformed value falls back to its default and leaves a ``Replacement``
+saying so, which the page shows (escaped: a URL is anyone's text). Every
+value costs O(1) to check: its length is bounded before it is read, numbers
+are ASCII digits of bounded length compared with the ends of their range.
 
 Image references: ``cifar10-sample:37`` (the embedded sample),
 ``cifar10:1234`` (the full test set, when present), ``photo:coffee`` (a
@@ -13,6 +15,7 @@ photograph scikit-image ships, for the ImageNet models).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -32,6 +35,12 @@ PHOTO = "photo"
 PHOTOS = {"coffee": "coffee", "cat": "chelsea", "rocket": "rocket", "astronaut": "astronaut"}
 #: the view's fields in URL order
 FIELDS = ("arch", "variant", "image", "shift", "severity", "seed", "methods", "target")
+#: the longest URL value read: a longer one is refused before any parsing (a view's values are under 150 characters)
+MAX_VALUE = 200
+#: the seeds a view accepts (those a shift's random stream takes)
+SEED_MIN, SEED_MAX = 0, 2**31 - 1
+#: a whole number in a URL or an image reference: ASCII digits only (``int`` also takes "٣", " 3", "+3", "1_0")
+_WHOLE = re.compile(r"[0-9]{1,10}")
 
 
 @dataclass(frozen=True)
@@ -50,17 +59,49 @@ class ImageRef:
 
     @classmethod
     def parse(cls, text: str, sizes: Mapping[str, int]) -> ImageRef:
-        """``source:key`` checked against ``sizes`` (images per dataset source present here); ValueError if bad."""
+        """``source:key`` checked against ``sizes`` (images per dataset source present here); ValueError if bad.
+
+        The message never repeats the text: it may be anything, of any length.
+        """
         source, _, key = text.partition(":")
         if source == PHOTO:
             if key not in PHOTOS:
-                raise ValueError(f"no photo {key!r}; photos: {', '.join(PHOTOS)}")
+                raise ValueError("no photograph of that name")
             return cls(source, key)
         if source not in sizes:
-            raise ValueError(f"image source {source!r} is not here; sources: {', '.join([*sizes, PHOTO])}")
-        if not key.isdigit() or int(key) >= sizes[source]:
-            raise ValueError(f"{source} has images 0 to {sizes[source] - 1}, not {key!r}")
-        return cls(source, str(int(key)))
+            raise ValueError("no image source of that name here")
+        return cls(source, str(whole(key, 0, sizes[source] - 1, f"{source} has images")))
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A URL value the view could not use: its key, the value given, the value shown instead, why, and the choices.
+
+    ``given`` is the raw text from the URL: show it escaped (``text.plain``), never as Markdown.
+    """
+
+    key: str
+    given: str
+    shown: str
+    reason: str
+    choices: str
+
+    def __str__(self) -> str:
+        return f"URL parameter {self.key}={shorten(self.given)} → {self.shown}: {self.reason}"
+
+
+def shorten(value: str, limit: int = 40) -> str:
+    """``repr`` of ``value`` cut to ``limit`` characters (line breaks and control characters visible as escapes)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value):,} characters)"
+
+
+def whole(text: str, low: int, high: int, what: str) -> int:
+    """``text`` as a whole number from ``low`` to ``high``: ASCII digits, at most 10, checked in O(1); else ValueError."""
+    if not _WHOLE.fullmatch(text) or not low <= int(text) <= high:
+        raise ValueError(f"{what} {low} to {high}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -75,7 +116,7 @@ class View:
     seed: int = 0
     methods: tuple[str, ...] = DEFAULT_METHODS
     target: str = "source"
-    notes: tuple[str, ...] = field(default=(), compare=False)
+    notes: tuple[Replacement, ...] = field(default=(), compare=False)
 
     def to_query(self) -> dict[str, str]:
         """The view as URL query parameters."""
@@ -114,57 +155,81 @@ def default_image(arch: str) -> ImageRef:
     return ImageRef(SAMPLE, "0") if get_spec(arch).dataset == FULL else ImageRef(PHOTO, "coffee")
 
 
-def parse_view(query: Mapping[str, str], sizes: Mapping[str, int]) -> View:
-    """The view a URL asks for; each unknown or malformed value falls back to its default with a note.
+def parse_view(query: Mapping[str, Any], sizes: Mapping[str, int]) -> View:
+    """The view a URL asks for; each unknown or malformed value falls back to its default with a ``Replacement``.
 
     ``sizes`` gives the number of images of each dataset source present here
     (``cifar10-sample`` always, ``cifar10`` when the full test set is found).
+    A key given more than once (a list) is read at its last value, as
+    ``st.query_params`` does; keys that are not view fields are ignored.
     """
-    notes: list[str] = []
+    notes: list[Replacement] = []
     choices = model_choices()
-    arch = _pick(query, "arch", [a for a, _ in choices], choices[0][0], notes)
+    archs = list(dict.fromkeys(a for a, _ in choices))
+    arch = _pick(query, "arch", archs, choices[0][0], notes, "no model of that architecture here")
     variants = [v for a, v in choices if a == arch]
-    variant = _pick(query, "variant", variants, "baseline" if "baseline" in variants else variants[0], notes)
-    image = _parse(query, "image", lambda text: ImageRef.parse(text, sizes), default_image(arch), notes)
-    shift = _pick(query, "shift", shift_choices(), View.shift, notes)
-    severity = _parse(query, "severity", lambda text: _in_range(int(text), SEVERITIES), View.severity, notes)
-    seed = _parse(query, "seed", lambda text: _in_range(int(text), range(0, 2**31)), View.seed, notes)
-    methods = _parse(query, "methods", lambda text: _methods(text, methods_for(arch)),
-                     tuple(m for m in DEFAULT_METHODS if m in methods_for(arch)), notes)
-    target = _pick(query, "target", list(TARGETS), View.target, notes)
+    variant = _pick(query, "variant", variants, "baseline" if "baseline" in variants else variants[0], notes,
+                    f"no {arch} variant of that name here")
+    image = _parse(query, "image", lambda text: ImageRef.parse(text, sizes), default_image(arch), notes,
+                   _image_choices(sizes))
+    shift = _pick(query, "shift", shift_choices(), View.shift, notes, "no class-preserving shift of that name")
+    low, high = min(SEVERITIES), max(SEVERITIES)
+    severity = _parse(query, "severity", lambda text: whole(text, low, high, "severities are"), View.severity, notes,
+                      f"{low} to {high}")
+    seed = _parse(query, "seed", lambda text: whole(text, SEED_MIN, SEED_MAX, "seeds are whole numbers from"),
+                  View.seed, notes, f"{SEED_MIN} to {SEED_MAX}")
+    allowed = methods_for(arch)
+    methods = _parse(query, "methods", lambda text: _methods(text, allowed),
+                     tuple(m for m in DEFAULT_METHODS if m in allowed), notes,
+                     f"one or more of {', '.join(allowed)}, separated by commas")
+    target = _pick(query, "target", list(TARGETS), View.target, notes, "not a target the maps can explain")
     return View(arch, variant, image, shift, severity, seed, methods, target, tuple(notes))
 
 
-def _pick(query: Mapping[str, str], key: str, allowed: list[str], default: str, notes: list[str]) -> str:
+def _image_choices(sizes: Mapping[str, int]) -> str:
+    datasets = [f"{source}:0 to {source}:{n - 1}" for source, n in sizes.items()]
+    return "; ".join([*datasets, ", ".join(f"{PHOTO}:{name}" for name in PHOTOS)])
+
+
+def _pick(query: Mapping[str, Any], key: str, allowed: list[str], default: str, notes: list[Replacement],
+          reason: str) -> str:
     def check(text: str) -> str:
         if text not in allowed:
-            raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
+            raise ValueError(reason)
         return text
 
-    return _parse(query, key, check, default, notes)
+    return _parse(query, key, check, default, notes, ", ".join(allowed))
 
 
-def _parse(query: Mapping[str, str], key: str, parse: Callable[[str], Any], default: Any, notes: list[str]) -> Any:
-    """``parse(query[key])``, or ``default`` (with a note) when absent or invalid."""
+def _parse(query: Mapping[str, Any], key: str, parse: Callable[[str], Any], default: Any,
+           notes: list[Replacement], choices: str) -> Any:
+    """``parse(query[key])``, or ``default`` (with a ``Replacement`` in ``notes``) when present but unusable."""
     if key not in query:
         return default
+    given = _text(query[key])
     try:
-        return parse(str(query[key]))
+        if given is None:
+            raise ValueError("not text")
+        if not given:
+            raise ValueError("the value is empty")
+        if len(given) > MAX_VALUE:
+            raise ValueError(f"longer than {MAX_VALUE} characters")
+        return parse(given)
     except ValueError as exc:
-        shown = default if not isinstance(default, tuple) else ",".join(default)
-        notes.append(f"URL parameter {key}={query[key]!r} ignored ({exc}); showing {key}={shown}.")
+        shown = ",".join(default) if isinstance(default, tuple) else str(default)
+        notes.append(Replacement(key, given or "", shown, str(exc), choices))
         return default
 
 
-def _in_range(value: int, allowed: range | tuple[int, ...]) -> int:
-    if value not in allowed:
-        raise ValueError(f"{value} is out of range {min(allowed)} to {max(allowed)}")
-    return value
+def _text(value: Any) -> str | None:
+    """A query value as text (a repeated key's last value), None when it is not text."""
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else ""
+    return value if isinstance(value, str) else None
 
 
 def _methods(text: str, allowed: list[str]) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    unknown = [name for name in names if name not in allowed]
-    if unknown or not names:
-        raise ValueError(f"methods must be a comma list of {', '.join(allowed)}")
+    if not names or any(name not in allowed for name in names):
+        raise ValueError("not a list of this model's methods")
     return names
