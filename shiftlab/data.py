@@ -245,7 +245,7 @@ def _refuse_pickles(path: Path) -> DatasetFormatError:
 def _read_shared_npz(path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
     with open(_regular_file(path), "rb") as fh:
         head = fh.read(4)
-    if head[:1] == b"\x80":  # a pickle's protocol opcode: what np.save writes without a zip around it
+    if head[:1] == b"\x80" or (head == b"\x93NUM" and _npy_holds_objects(path)):  # a pickle, or np.save's pickle
         raise _refuse_pickles(path)
     if head not in _ZIP_MAGIC:
         raise ValueError(f"not an .npz archive (a zip file starts with PK, this one with {head!r})")
@@ -263,6 +263,14 @@ def _read_shared_npz(path: Path, name: str, split: str, limit: int | None) -> Im
                 raise ValueError(f"png_offsets must hold at least {n + 1} integer offsets, got {offsets.dtype} {offsets.shape}")
             images = _decode_png_array(_npz_array(archive, path, "png", rows=max(0, int(offsets[n]))), offsets, n)
     return ImageDataset(name, split, images, labels[:n], classes, len(labels))
+
+
+def _npy_holds_objects(path: Path) -> bool:
+    """Whether the .npy file at ``path`` (a single array, not an .npz) declares a dtype that needs pickle."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        return read_header(fh)[2].hasobject
 
 
 def _npz_member(archive: zipfile.ZipFile, key: str) -> zipfile.ZipInfo | None:

@@ -465,6 +465,8 @@ def checked_settings(loaded: LoadedModel, options: dict[str, Any]) -> tuple[dict
         check_int("batch_size", options["batch_size"], 1, MAX_BATCH)
     if options["time_budget"] is not None:
         real("time_budget", options["time_budget"], 0, MAX_TIME_BUDGET, low_open=True, error=AttributionError)
+    if options["resume"] is not None and not isinstance(options["resume"], Attribution):
+        raise AttributionError(f"resume takes an earlier WCAM Attribution, got {type(options['resume']).__name__}")
     if options["progress"] is not None and not callable(options["progress"]):
         raise AttributionError(f"progress must be a function progress(done, total) or None, got {shown(options['progress'])}")
     settings = resolved_settings(size, levels, options["grid_size"], options["output"], perturbation,

@@ -120,8 +120,6 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray, bounds: tuple[float,
     already correct and more confidence always helps): that raises
     ``MetricInputError`` rather than returning the bound.
     """
-    from scipy.optimize import minimize_scalar  # lazy: scipy.optimize costs ~0.3 s to import
-
     if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
         raise MetricInputError(f"bounds must be a pair (low, high) of temperatures, got {bounds!r}")
     low, high = (real(f"bounds[{i}]", b, 0, float("inf"), low_open=True, high_open=True, error=MetricInputError)
@@ -129,6 +127,8 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray, bounds: tuple[float,
     if not low < high:
         raise MetricInputError(f"bounds must satisfy 0 < low < high, got {bounds}")
     labels, logits = labelled_scores(labels, logits)
+    from scipy.optimize import minimize_scalar  # lazy: scipy.optimize costs ~0.3 s to import
+
     rows = np.arange(len(labels))
 
     def objective(log_t: float) -> float:

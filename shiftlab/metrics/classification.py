@@ -20,9 +20,9 @@ def accuracy(labels: np.ndarray, logits: np.ndarray) -> float:
 
 def macro_f1(labels: np.ndarray, logits: np.ndarray) -> float:
     """Unweighted mean of the per-class F1 scores over all K classes (absent classes score 0)."""
+    labels, logits = labelled_scores(labels, logits)
     from sklearn.metrics import f1_score  # lazy: scikit-learn costs ~0.5 s to import
 
-    labels, logits = labelled_scores(labels, logits)
     classes = np.arange(logits.shape[1])
     return float(f1_score(labels, logits.argmax(1), labels=classes, average="macro", zero_division=0))
 

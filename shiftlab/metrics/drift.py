@@ -44,9 +44,9 @@ def _is_constant(values: np.ndarray) -> bool:
 
 def pearson(map_a: np.ndarray, map_b: np.ndarray) -> float:
     """Pearson correlation of the pixel values (NaN if either map is constant)."""
+    a, b = as_map_pair(map_a, map_b)
     from scipy.stats import pearsonr  # lazy: scipy.stats costs ~0.6 s to import
 
-    a, b = as_map_pair(map_a, map_b)
     if _is_constant(a) or _is_constant(b):
         return math.nan
     return float(pearsonr(a.ravel(), b.ravel()).statistic)
@@ -54,9 +54,9 @@ def pearson(map_a: np.ndarray, map_b: np.ndarray) -> float:
 
 def spearman(map_a: np.ndarray, map_b: np.ndarray) -> float:
     """Spearman rank correlation of the pixel values (NaN if either map is constant)."""
+    a, b = as_map_pair(map_a, map_b)
     from scipy.stats import spearmanr  # lazy, as in pearson
 
-    a, b = as_map_pair(map_a, map_b)
     if _is_constant(a) or _is_constant(b):
         return math.nan
     return float(spearmanr(a.ravel(), b.ravel()).statistic)
@@ -74,11 +74,11 @@ def ssim(map_a: np.ndarray, map_b: np.ndarray) -> float:
     Attribution maps have arbitrary units, so each is rescaled to [0, 1] and
     compared with ``data_range=1``: SSIM then measures shape, not scale.
     """
-    from skimage.metrics import structural_similarity  # lazy: it imports scipy.stats (~0.6 s)
-
     a, b = as_map_pair(map_a, map_b)
     if min(a.shape) < SSIM_WINDOW:
         raise MetricInputError(f"SSIM needs maps of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels, got {a.shape}")
+    from skimage.metrics import structural_similarity  # lazy: it imports scipy.stats (~0.6 s)
+
     return float(structural_similarity(_min_max(a), _min_max(b), data_range=1.0, win_size=SSIM_WINDOW))
 
 

@@ -60,9 +60,9 @@ def fpr_at_tpr(scores_in: np.ndarray, scores_out: np.ndarray, tpr_level: float =
     """Fraction of OOD examples accepted at the strictest threshold accepting ``tpr_level`` of the in-distribution ones
     (``tpr_level`` in (0, 1])."""
     real("tpr_level", tpr_level, 0, 1, low_open=True, error=MetricInputError)
+    scores_in, scores_out = as_scalars(scores_in, "scores_in"), as_scalars(scores_out, "scores_out")
     from sklearn.metrics import roc_curve  # lazy: scikit-learn costs ~0.5 s to import
 
-    scores_in, scores_out = as_scalars(scores_in, "scores_in"), as_scalars(scores_out, "scores_out")
     is_in = np.r_[np.ones(len(scores_in)), np.zeros(len(scores_out))]
     # in-distribution is the positive class and is accepted when its score is low, hence the minus sign
     fpr, tpr, _ = roc_curve(is_in, -np.r_[scores_in, scores_out], drop_intermediate=False)
@@ -71,9 +71,9 @@ def fpr_at_tpr(scores_in: np.ndarray, scores_out: np.ndarray, tpr_level: float =
 
 def detection_metrics(scores_in: np.ndarray, scores_out: np.ndarray) -> dict[str, float]:
     """AUROC, AUPR-in, AUPR-out and FPR at 95 % TPR of separating OOD (high scores) from in-distribution."""
+    scores_in, scores_out = as_scalars(scores_in, "scores_in"), as_scalars(scores_out, "scores_out")
     from sklearn.metrics import average_precision_score, roc_auc_score  # lazy, as in fpr_at_tpr
 
-    scores_in, scores_out = as_scalars(scores_in, "scores_in"), as_scalars(scores_out, "scores_out")
     is_out = np.r_[np.zeros(len(scores_in)), np.ones(len(scores_out))]
     scores = np.r_[scores_in, scores_out]
     return {
