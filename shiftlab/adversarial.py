@@ -16,9 +16,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shiftlab.inference import model_device, to_tensor
+from shiftlab.argcheck import real, whole
+from shiftlab.errors import MetricInputError
+from shiftlab.inference import check_images, model_device, to_tensor
 
 NoAutocast = contextlib.nullcontext
+#: the most PGD steps ``robust_accuracy`` takes (each is a forward and a backward pass over every image)
+MAX_STEPS = 1000
+
+
+def _checked_labels(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``labels`` as int64 if they are one class index of ``model`` per image (at least one image)."""
+    check_images(images)
+    labels = np.asarray(labels)
+    if len(images) == 0 or labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise MetricInputError(f"labels must be one integer class index per image ({len(images)} images, at least one), "
+                               f"got {labels.dtype} of shape {labels.shape}")
+    with torch.no_grad():
+        n_classes = model(to_tensor(images[:1], model_device(model))).shape[1]
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise MetricInputError(f"labels must lie in [0, {n_classes}), got values in [{labels.min()}, {labels.max()}]")
+    return labels.astype(np.int64)
 
 
 def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: Callable) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,13 +101,22 @@ def robust_accuracy(
     batch_size: int = 250,
     seed: int = 0,
 ) -> float:
-    """Accuracy under a PGD-``steps`` attack with a seeded random start, model in eval mode, float32."""
+    """Accuracy under a PGD-``steps`` attack with a seeded random start, model in eval mode, float32.
+
+    ``eps`` and ``step_size`` lie in [0, 1] (pixel units / 255), ``steps`` is an integer from 0 to ``MAX_STEPS``,
+    ``batch_size`` one >= 1 and ``seed`` one from 0 to 2**64 - 1 (torch's seeds); ``labels`` are one class
+    index per image: anything else is a typed error before the attack starts.
+    """
+    eps, step_size = real("eps", eps, 0, 1), real("step_size", step_size, 0, 1)
+    steps, batch_size = whole("steps", steps, 0, MAX_STEPS), whole("batch_size", batch_size, 1)
+    seed = whole("seed", seed, 0, 2**64 - 1)
     was_training = model.training
     model.eval()
     device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     correct = 0
     try:
+        labels = _checked_labels(model, images, labels)  # in eval mode: its one forward pass leaves batch norms alone
         for start in range(0, len(images), batch_size):
             x = to_tensor(images[start : start + batch_size], device)
             y = torch.as_tensor(labels[start : start + batch_size], device=device)

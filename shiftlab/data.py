@@ -130,6 +130,10 @@ def load_dataset(
         raise UnknownDatasetError(f"dataset {name!r} has no split {split!r}; it has: {', '.join(DATASET_SPLITS[name])}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ParameterError(f"limit must be a positive whole number of images, or None for all of them; got {limit!r}")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise ParameterError(f"root must be a folder path or None, got {type(root).__name__}")
+    if not isinstance(download, bool):
+        raise ParameterError(f"download must be True or False, got {download!r:.60}")
     if name.endswith("-sample"):
         return _read_checked(_read_shared_npz, SAMPLE_DIR / f"{name.replace('-', '_')}.npz", name, split, limit)
 

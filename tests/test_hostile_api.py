@@ -26,6 +26,7 @@ import pytest
 from PIL import Image
 
 from shiftlab import images as image_module
+from shiftlab.adversarial import robust_accuracy
 from shiftlab.attribution import attribute, checked_options, estimate_cost
 from shiftlab.data import MAX_ARRAY_BYTES, load_dataset
 from shiftlab.errors import (
@@ -279,6 +280,27 @@ def test_checked_options_give_the_defaults_with_the_changes(resnet):
     assert options == {"n_steps": 1024, "integration": "gausslegendre", "internal_batch_size": 64}
 
 
+ADVERSARIAL = {
+    "eps above 1": ({"eps": 8}, ParameterError, "eps must be a finite number in [0, 1], got 8"),
+    "negative steps": ({"steps": -1}, ParameterError, "steps must be an integer from 0 to 1000, got -1"),
+    "steps unbounded": ({"steps": 10**6}, ParameterError, "got 1000000"),
+    "batch size 0": ({"batch_size": 0}, ParameterError, "batch_size must be an integer >= 1, got 0"),
+    "seed -1": ({"seed": -1}, ParameterError, "seed must be an integer from 0 to 18446744073709551615, got -1"),
+    "labels out of range": ({"labels": np.array([0, 10])}, MetricInputError, "labels must lie in [0, 10), got values in [0, 10]"),
+    "labels of another count": ({"labels": np.array([0])}, MetricInputError, "one integer class index per image (2 images"),
+}
+
+
+@pytest.mark.parametrize("case", ADVERSARIAL)
+def test_robust_accuracy_checks_its_arguments_before_attacking(case, resnet, two_images):
+    options, error, message = ADVERSARIAL[case]
+    arguments = {"labels": np.array([0, 1]), **options}
+    labels = arguments.pop("labels")
+    started = time.perf_counter()
+    raises(error, message, lambda: robust_accuracy(resnet.model, two_images, labels, **arguments))
+    assert time.perf_counter() - started < 2.0  # at most one forward pass of one image (to count the classes)
+
+
 # 4. Shifts -----------------------------------------------------------------------------------------------------------
 
 SHIFTS = {
@@ -487,6 +509,12 @@ def test_an_oversized_cifar_batch_is_refused_by_its_size(tmp_path):
     with open(batches / "test", "wb") as fh:
         fh.truncate(250_000_000)  # sparse: 250 MB declared, nothing written
     refused(tmp_path, "is 250 MB; a CIFAR batch file is at most 200 MB", "cifar100")
+
+
+@pytest.mark.parametrize("options, message", [({"root": 5}, "root must be a folder path or None, got int"),
+                                              ({"download": "yes"}, "download must be True or False, got 'yes'")])
+def test_load_dataset_checks_its_arguments(options, message):
+    raises(ParameterError, message, lambda: load_dataset("cifar10", **options))
 
 
 def test_the_array_limit_is_far_above_the_largest_shipped_array():
