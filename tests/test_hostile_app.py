@@ -26,7 +26,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from shiftlab.app import text
-from shiftlab.app.view import FIELDS, MAX_VALUE, SEED_MAX, ImageRef, Replacement, View, parse_view, shorten, whole
+from shiftlab.app.view import FIELDS, MAX_VALUE, SEED_MAX, ImageRef, View, parse_view, shorten, whole
 
 try:  # a CommonMark renderer (installed with rich); without it the string checks still run
     from markdown_it import MarkdownIt
@@ -201,7 +201,7 @@ def test_whole_numbers_are_ascii_digits_compared_with_the_ends_only():
 def test_a_long_value_is_shown_cut_with_its_length():
     shown = shorten("a" * 100_000)
     assert len(shown) < 80 and "100,000 characters" in shown
-    assert str(Replacement("seed", "\n" * 3, "0", "r", "c")).count("\n") == 0  # repr shows line breaks as \n
+    assert shorten("\n\x00") == "'\\n\\x00'"  # line breaks and control characters visible, not obeyed
 
 
 # ---------------------------------------------------------------- the one escaping function
@@ -263,7 +263,8 @@ def test_ordinary_names_are_left_alone_but_for_their_dashes():
 
 @pytest.fixture(scope="module")
 def shipped_zoo():
-    """The shipped zoo and its shipped sweep: every page reads its figures and runs in seconds."""
+    """The shipped zoo, whose shipped sweep holds the figures of its models: every page reads them and runs in
+    seconds (the sweep is read only for the shipped zoo, ``SHIFTLAB_CHECKPOINTS`` unset)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("SHIFTLAB_CHECKPOINTS", raising=False)
         yield

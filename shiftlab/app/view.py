@@ -86,9 +86,6 @@ class Replacement:
     reason: str
     choices: str
 
-    def __str__(self) -> str:
-        return f"URL parameter {self.key}={shorten(self.given)} → {self.shown}: {self.reason}"
-
 
 def shorten(value: str, limit: int = 40) -> str:
     """``repr`` of ``value`` cut to ``limit`` characters (line breaks and control characters visible as escapes)."""
