@@ -288,6 +288,17 @@ def test_a_read_only_folder_is_refused(tmp_path, monkeypatch):
     assert listing(tmp_path) == {}
 
 
+def test_an_unreadable_folder_is_a_typed_error(tmp_path, monkeypatch):
+    (tmp_path / "run").mkdir()
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "scandir", denied)
+    with pytest.raises(SweepStoreError, match="cannot be read"):
+        tiny_sweep(tmp_path / "run")
+
+
 def test_a_folder_that_cannot_be_made_is_a_typed_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(SweepStoreError, match="cannot lock"), SweepLock(tmp_path / "file" / "run"):
@@ -444,6 +455,15 @@ def test_a_stale_lock_is_taken_over_with_a_note(content, copy, caplog):
     if content.startswith("{"):
         assert "pid 999999999 on gone" in notes[0]
     assert not (copy / LOCK_FILE).exists()
+
+
+def test_a_lock_file_that_is_a_link_is_not_followed(copy, tmp_path):
+    target = tmp_path / "target.txt"
+    target.write_text("keep")
+    (copy / LOCK_FILE).symlink_to(target)
+    with pytest.raises(SweepStoreError, match="cannot lock"):
+        tiny_sweep(copy, methods=["gradcam"])
+    assert target.read_text() == "keep"
 
 
 def test_the_lock_is_released_when_the_sweep_fails(tmp_path, monkeypatch):

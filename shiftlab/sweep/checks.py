@@ -116,8 +116,11 @@ def check_out(out: str | os.PathLike) -> Path:
 
 def _holds_files(folder: Path) -> bool:
     """Whether ``folder`` holds anything besides what a sweep writes in passing (looks at entries until one)."""
-    with os.scandir(folder) as entries:
-        return any(entry.name not in OWN_FILES for entry in entries)
+    try:
+        with os.scandir(folder) as entries:
+            return any(entry.name not in OWN_FILES for entry in entries)
+    except OSError as exc:
+        raise SweepStoreError(f"{folder}: cannot be read ({exc.strerror or exc})") from None
 
 
 def check_method_options(method: str, options: object) -> dict[str, Any]:

@@ -201,9 +201,9 @@ def read_plan(root: Path) -> SweepPlan | None:
     it (read without following a FIFO or reading a huge file whole).
     """
     path = Path(root) / MANIFEST
-    if not path.exists() and not path.is_symlink():
-        return None
     try:
+        if not path.exists() and not path.is_symlink():
+            return None
         if not path.is_file():
             raise ValueError("not a regular file")
         if path.stat().st_size > MAX_MANIFEST_BYTES:

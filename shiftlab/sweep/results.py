@@ -393,7 +393,10 @@ def open(path: str | os.PathLike) -> SweepResults:  # noqa: A001 - the store's n
     if not isinstance(text, str) or not text.strip() or "\0" in text:
         raise ParameterError(f"results.open takes the path of a sweep folder, got {path!r:.100}")
     root = Path(text)
-    plan = read_plan(root) if root.is_dir() else None
+    try:
+        plan = read_plan(root) if root.is_dir() else None
+    except PermissionError as exc:
+        raise SweepStoreError(f"{root}: cannot be read ({exc.strerror})") from None
     if plan is None:
         raise SweepStoreError(f"{root}: not a sweep folder (no {MANIFEST}); make one with `shiftlab sweep --out {root}`")
     return SweepResults(root, plan)
