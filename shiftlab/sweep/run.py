@@ -111,8 +111,10 @@ def try_options(plan: SweepPlan, swept: swept_images.Swept, device: str, methods
                 raise AttributionError(f"{method} with options {options} fails on {arch}: {exc}") from None
 
 
-def plan_sweep(root: Path, models, shifts, severities, data: str, limit, indices, seeds, methods, method_options,
-               store_maps: bool, data_root) -> tuple[SweepPlan, swept_images.Swept, list[str]]:
+def plan_sweep(root: Path, models: str | Sequence[str], shifts: str | Sequence[str],
+               severities: str | int | Sequence[int], data: str, limit: int | None, indices: Sequence[int] | None,
+               seeds: Sequence[int], methods: str | Sequence[str], method_options: dict | None, store_maps: bool,
+               data_root: str | os.PathLike | None) -> tuple[SweepPlan, swept_images.Swept, list[str]]:
     """The checked plan (merged with the folder's), the swept images, and the methods whose options are new to
     the folder; every argument is checked before the images are loaded."""
     if not isinstance(data, str) or not 0 < len(data) <= MAX_WORD:
