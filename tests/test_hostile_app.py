@@ -294,8 +294,12 @@ def texts(at: AppTest) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("link", list(LINKS))
-@pytest.mark.parametrize("page", [*VIEW_PAGES, "robustness"])
+#: every link on Compare; the markup and the issue's links on every page reading the view; Robustness reads none
+PAGE_LINKS = [("compare", "numbers"), *[(page, link) for page in VIEW_PAGES for link in ("markup", "issue")],
+              ("robustness", "issue")]
+
+
+@pytest.mark.parametrize(("page", "link"), PAGE_LINKS, ids=[f"{page}-{link}" for page, link in PAGE_LINKS])
 def test_every_page_takes_a_hostile_link_without_markup_or_traceback(page, link, shipped_zoo):
     start = time.perf_counter()
     at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=120)
@@ -388,3 +392,16 @@ def test_a_hostile_upload_gets_a_clear_note(case, compare_app):
     else:
         [message] = [e.value for e in compare_app.error]
         assert error in message and "\n" not in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("page", ["home", "spectral"])
+def test_an_upload_name_is_shown_escaped_on_every_page_showing_it(page, shipped_zoo):
+    at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=120).run()
+    name = "![x](https://evil.example/p.png)\n<img src=x>.png"
+    at.sidebar.file_uploader(key="upload").set_value((name, encoded(noise((40, 40)), "PNG"), "image/png"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    shown = texts(at)
+    assert any("upload: \\!\\[x\\]\\(https\\://evil.example/p.png\\) &lt;img src=x&gt;.png" in s for s in shown)
+    for markdown in shown:
+        assert_inert(markdown)
