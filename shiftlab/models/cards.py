@@ -71,7 +71,8 @@ REFERENCE_SHA256: dict[str, str] = {
     "cifar10/test (1000 of 10000)": "970081de537b57c64040520c751d650e64731341be62dd0e3209bd2235bead47",
 }
 #: the weights the shipped cards' figures were measured with, for the cards written before each suite recorded
-#: ``weights_sha256``: (arch, variant, created) -> SHA-256 of the weights file
+#: ``weights_sha256``: (arch, variant, created) -> SHA-256 of the weights file (a card is found by its arch and
+#: creation time, so a shipped card copied beside other weights, its variant renamed, is still recognised)
 LEGACY_WEIGHTS_SHA256: dict[tuple[str, str, str], str] = {
     ("resnet20", "augmix", "2026-11-22T23:15:51+00:00"): "4cfcbba434bac69656f3bb29f3e1c46f17722ca7ef46262f0ff5c630671a828b",
     ("resnet20", "baseline", "2026-11-22T21:41:25+00:00"): "95aa767aa80785f6a892fe367cdceceeeab9be91d59206a197bc52f00b956449",
@@ -83,6 +84,7 @@ LEGACY_WEIGHTS_SHA256: dict[tuple[str, str, str], str] = {
     ("vit_tiny", "baseline", "2026-11-22T23:08:51+00:00"): "e8fb0c41e9405e25b5a68b480bf0042c9fe9a7c06dfcfca15a6541bb6f769703",
     ("vit_tiny", "fast_adv", "2026-11-23T01:48:10+00:00"): "635fcf71695e30d294cb776a094c9c420a1616210214913428ce2c7df26a4c19",
 }
+_LEGACY_BY_CREATION = {(arch, created): sha for (arch, _, created), sha in LEGACY_WEIGHTS_SHA256.items()}
 #: what a page shows instead of the figures of a card whose weights are not the ones they were measured with
 WEIGHTS_CHANGED = "weights changed since these figures were measured: re-run shiftlab evaluate"
 
@@ -201,7 +203,7 @@ class ModelCard:
     def measured_with(self, figures: dict) -> str | None:
         """The SHA-256 of the weights ``figures`` were measured with: recorded with them, or for the shipped
         cards written before that, the shipped file's (``LEGACY_WEIGHTS_SHA256``); None when not known."""
-        return figures.get("weights_sha256") or LEGACY_WEIGHTS_SHA256.get((self.arch, self.variant, self.created or ""))
+        return figures.get("weights_sha256") or _LEGACY_BY_CREATION.get((self.arch, self.created or ""))
 
     def _same_weights(self, figures: dict) -> bool:
         current = self.weights_sha256
@@ -210,10 +212,11 @@ class ModelCard:
 
     @property
     def weights_changed(self) -> bool:
-        """Whether the card holds reference figures measured with other weights than the file it is bound to:
-        its pages say ``WEIGHTS_CHANGED`` instead of showing them."""
-        return any(not self._same_weights(self.measurements[key][suite])
-                   for suite in SUITES for key in self._reference_keys(suite))
+        """Whether the card holds reference figures, none of them measured with the file it is bound to (the
+        weights were swapped or retrained under it): its pages say ``WEIGHTS_CHANGED`` instead of showing them.
+        Figures a card keeps of weights it replaced (see ``shiftlab.zoo.publish``) are simply not shown."""
+        held = [self.measurements[key][suite] for suite in SUITES for key in self._reference_keys(suite)]
+        return bool(held) and not any(self._same_weights(figures) for figures in held)
 
     def suite(self, suite: str) -> dict | None:
         """``suite``'s figures on the reference data (see the module docstring), or None."""

@@ -149,6 +149,10 @@ class TrainConfig:
 
     def check(self, recipe: dict) -> None:
         """Refuse, before any work, a seed, recipe value, ``stop_after`` or ``init`` file out of its range."""
+        spec = get_spec(self.arch)
+        if spec.dataset != "cifar10":
+            raise ParameterError(f"shiftlab train trains the CIFAR-10 zoo; {spec.arch} is a model of {spec.dataset} "
+                                 "(its weights come from elsewhere: see `shiftlab zoo`)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
             raise ParameterError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {self.seed!r:.40}")
         for name in self.overrides.keys() & RECIPE_BOUNDS.keys():
@@ -157,7 +161,7 @@ class TrainConfig:
                                             or self.stop_after < 1):
             raise ParameterError(f"--stop-after must be a whole number of epochs >= 1, got {self.stop_after!r:.40}")
         if self.init is not None and not Path(self.init).is_file():
-            raise CheckpointError(f"--init {self.init}: no such file (give the weights to start from)")
+            raise CheckpointError(f"--init {self.init}: not a file (give the weights file to start from)")
 
     def run_path(self) -> Path:
         """The run folder: ``--run-dir``, or ``runs/train/<arch>/<variant>`` under the current directory."""
