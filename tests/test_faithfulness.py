@@ -170,7 +170,6 @@ def test_the_baselines():
     ({"steps": 2.5}, ParameterError, "steps"),
     ({"draws": 0}, ParameterError, "draws must be an integer from 1 to 64"),
     ({"seed": -1}, ParameterError, "seed"),
-    ({"batch_size": 0}, ParameterError, "batch_size"),
     ({"baseline": "white"}, UnknownOptionError, "baseline must be one of blur, mean, black"),
     ({"order": "signed"}, UnknownOptionError, "order must be one of abs, positive"),
 ])

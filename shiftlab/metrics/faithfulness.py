@@ -191,30 +191,32 @@ def _fractions(steps: int) -> np.ndarray:
     return np.linspace(0.0, 1.0, steps + 1)
 
 
+def _probabilities(loaded: LoadedModel, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Softmax probability of ``targets`` for float [0, 1] ``images``, through the model's inference net (batch
+    norms folded: the same function up to float32 rounding, a quarter faster) in its fastest CPU batches."""
+    net, batch = loaded.model.inference_net(), loaded.hooks.cpu_batch_size
+    chunks = [net(loaded.model.normalize(chunk)).float().softmax(1) for chunk in images.split(batch)]
+    return torch.cat(chunks).gather(1, targets.view(-1, 1))[:, 0]
+
+
 @torch.inference_mode()
 def _curves(loaded: LoadedModel, start: torch.Tensor, end: torch.Tensor, ranks: np.ndarray, targets: np.ndarray,
-            steps: int, batch_size: int) -> np.ndarray:
+            steps: int) -> np.ndarray:
     """Probability of each image's target as its pixels go from ``start`` to ``end`` in ``ranks`` order (N×(steps+1))."""
     n, _, height, width = start.shape
     counts = torch.from_numpy(np.round(_fractions(steps) * height * width).astype(np.int64)).to(start.device)
     rank_maps = torch.from_numpy(ranks).to(start.device).view(n, 1, 1, height, width)
-    curves = np.empty((n, steps + 1))
-    with eval_mode(loaded.model):
-        for i in range(n):
-            taken = rank_maps[i] < counts.view(-1, 1, 1, 1)  # (steps+1)×1×H×W
-            mixed = torch.where(taken, end[i], start[i])
-            probabilities = torch.cat([loaded.model(chunk).float().softmax(1) for chunk in mixed.split(batch_size)])
-            curves[i] = probabilities[:, int(targets[i])].cpu().numpy()
-    return curves
+    taken = rank_maps < counts.view(1, -1, 1, 1, 1)  # N×(steps+1)×1×H×W
+    mixed = torch.where(taken, end[:, None], start[:, None]).flatten(0, 1)
+    repeated = torch.from_numpy(np.repeat(targets, steps + 1)).to(start.device)
+    return _probabilities(loaded, mixed, repeated).view(n, steps + 1).double().cpu().numpy()
 
 
 def random_reference(loaded: LoadedModel, images: np.ndarray, target: int | np.ndarray | None = None, *,
-                     steps: int = 20, baseline: str = "blur", draws: int = 3, seed: int = 0,
-                     batch_size: int = 64) -> RandomReference:
+                     steps: int = 20, baseline: str = "blur", draws: int = 3, seed: int = 0) -> RandomReference:
     """Deletion and insertion curves of random pixel orders (``draws`` seeded permutations, averaged)."""
     steps = _check_bounded("steps", steps, 1, MAX_STEPS)
     draws = _check_bounded("draws", draws, 1, MAX_DRAWS)
-    batch_size = _check_bounded("batch_size", batch_size, 1, 4096)
     x, targets = _inputs(loaded, images, target)
     base = baseline_images(x, baseline)
     rng = np.random.default_rng(_check_bounded("seed", seed, 0, MAX_SEED))
@@ -222,34 +224,32 @@ def random_reference(loaded: LoadedModel, images: np.ndarray, target: int | np.n
     deletion, insertion = np.zeros((len(x), steps + 1)), np.zeros((len(x), steps + 1))
     for _ in range(draws):
         ranks = random_ranks(len(x), n_pixels, rng)
-        deletion += _curves(loaded, x, base, ranks, targets, steps, batch_size)
-        insertion += _curves(loaded, base, x, ranks, targets, steps, batch_size)
+        deletion += _curves(loaded, x, base, ranks, targets, steps)
+        insertion += _curves(loaded, base, x, ranks, targets, steps)
     return RandomReference(_fractions(steps), deletion / draws, insertion / draws, baseline, draws, seed)
 
 
 def deletion_insertion(loaded: LoadedModel, images: np.ndarray, maps: np.ndarray, target: int | np.ndarray | None = None,
                        *, steps: int = 20, baseline: str = "blur", order: str = "abs", draws: int = 3, seed: int = 0,
-                       reference: RandomReference | None = None, batch_size: int = 64) -> DeletionInsertion:
+                       reference: RandomReference | None = None) -> DeletionInsertion:
     """Deletion and insertion curves of ``maps`` on ``images`` for ``target``, with the random-order reference.
 
     Pass ``reference`` (from ``random_reference`` with the same images, target, steps and baseline) to share it
     between methods; otherwise it is computed here with ``draws`` and ``seed``.
     """
     steps = _check_bounded("steps", steps, 1, MAX_STEPS)
-    batch_size = _check_bounded("batch_size", batch_size, 1, 4096)
     seed = _check_bounded("seed", seed, 0, MAX_SEED)
     x, targets = _inputs(loaded, images, target)
     ranks = importance_ranks(_check_maps(maps, x), order, seed)
     if reference is None:
-        reference = random_reference(loaded, images, targets, steps=steps, baseline=baseline, draws=draws, seed=seed,
-                                     batch_size=batch_size)
+        reference = random_reference(loaded, images, targets, steps=steps, baseline=baseline, draws=draws, seed=seed)
     elif reference.baseline != baseline or reference.deletion.shape != (len(x), steps + 1):
         raise MetricInputError(f"the reference was computed for {reference.deletion.shape[0]} images, "
                                f"{reference.deletion.shape[1] - 1} steps and the {reference.baseline} baseline; "
                                f"these are {len(x)} images, {steps} steps and the {baseline} baseline")
     base = baseline_images(x, baseline)
-    deletion = _curves(loaded, x, base, ranks, targets, steps, batch_size)
-    insertion = _curves(loaded, base, x, ranks, targets, steps, batch_size)
+    deletion = _curves(loaded, x, base, ranks, targets, steps)
+    insertion = _curves(loaded, base, x, ranks, targets, steps)
     return DeletionInsertion(_fractions(steps), deletion, insertion, reference, order)
 
 
@@ -258,19 +258,19 @@ def _road_side(loaded: LoadedModel, x: torch.Tensor, ranks: np.ndarray, targets:
                most_first: bool, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Probability of the target and whether it is still predicted, per image and percentage, for one order."""
     n, _, height, width = x.shape
-    pixels = x.double().cpu().numpy()
-    n_pixels = height * width
-    probabilities, kept = np.empty((n, len(percentages))), np.empty((n, len(percentages)), dtype=bool)
-    with eval_mode(loaded.model):
-        for i in range(n):
-            removed_counts = (percentages * n_pixels // 100).astype(np.int64)
-            rank = ranks[i] if most_first else n_pixels - 1 - ranks[i]
-            filled = np.stack([impute(pixels[i], (rank < count).reshape(height, width), noise, rng)
-                               for count in removed_counts])
-            logits = loaded.model(torch.from_numpy(filled).to(x.device, x.dtype)).float()
-            probabilities[i] = logits.softmax(1)[:, int(targets[i])].cpu().numpy()
-            kept[i] = (logits.argmax(1) == int(targets[i])).cpu().numpy()
-    return probabilities, kept
+    pixels, n_pixels = x.double().cpu().numpy(), height * width
+    removed_counts = (percentages * n_pixels // 100).astype(np.int64)
+    filled = []
+    for i in range(n):
+        rank = ranks[i] if most_first else n_pixels - 1 - ranks[i]
+        filled += [impute(pixels[i], (rank < count).reshape(height, width), noise, rng) for count in removed_counts]
+    batch = torch.from_numpy(np.stack(filled)).to(x.device, x.dtype)
+    net, size = loaded.model.inference_net(), loaded.hooks.cpu_batch_size
+    logits = torch.cat([net(loaded.model.normalize(chunk)).float() for chunk in batch.split(size)])
+    repeated = torch.from_numpy(np.repeat(targets, len(percentages))).to(x.device)
+    probabilities = logits.softmax(1).gather(1, repeated.view(-1, 1))[:, 0]
+    kept = logits.argmax(1) == repeated
+    return (probabilities.view(n, -1).double().cpu().numpy(), kept.view(n, -1).cpu().numpy())
 
 
 def road(loaded: LoadedModel, images: np.ndarray, maps: np.ndarray, target: int | np.ndarray | None = None, *,
