@@ -686,6 +686,23 @@ def test_sql_on_the_shipped_store_still_answers(tmp_path):
             assert frame["method"].tolist() == [method] and frame["n"][0] == 390
 
 
+COSTLY = {
+    "too-many-rows": ("SELECT * FROM range(10000000)", "more than 5,000,000 rows"),
+    "too-much-memory": ("SELECT list(range) FROM range(100000000)", "needs more than 256MB"),
+    "too-long": ("SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b", "longer than 1 s"),
+}
+
+
+@pytest.mark.parametrize("query, words", COSTLY.values(), ids=COSTLY)
+def test_sql_is_bounded_in_rows_memory_and_time(query, words, made, monkeypatch):
+    monkeypatch.setattr(results, "SQL_MEMORY", "256MB")
+    monkeypatch.setattr(results, "SQL_SECONDS", 1)
+    started = time.perf_counter()
+    with results.open(made) as opened, pytest.raises(ParameterError, match=words):
+        opened.sql(query)
+    assert time.perf_counter() - started < 20
+
+
 # ---------------------------------------------------------------------------------------------- the app's folder box
 
 

@@ -22,6 +22,7 @@ themselves.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,8 +60,36 @@ KINDS = {
 
 #: the most reliability bins a query takes
 MAX_BINS = 10_000
+#: bounds of a query ``sql`` was given: rows returned, seconds of work, DuckDB's memory (no spilling to disk)
+SQL_MAX_ROWS = 5_000_000
+SQL_SECONDS = 60
+SQL_MEMORY = "2GB"
 #: the DuckDB errors of a query ``sql`` was given (not of the store's files): reported as ``ParameterError``
 QUERY_ERRORS = (duckdb.PermissionException, duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+
+
+def _bounded_frame(connection: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """The rows of a user's query, streamed in chunks: a ``ParameterError`` past ``SQL_MAX_ROWS`` rows, and the
+    query interrupted after ``SQL_SECONDS`` (DuckDB has no statement timeout of its own)."""
+    timer = threading.Timer(SQL_SECONDS, connection.interrupt)
+    timer.start()
+    try:
+        result = connection.execute(sql)
+        chunks = [result.fetch_df_chunk(64)]  # 64 vectors of 2,048 rows a chunk
+        rows = len(chunks[0])
+        while len(chunks[-1]) and rows <= SQL_MAX_ROWS:
+            chunks.append(result.fetch_df_chunk(64))
+            rows += len(chunks[-1])
+        if rows > SQL_MAX_ROWS:
+            raise ParameterError(f"the query returns more than {SQL_MAX_ROWS:,} rows: aggregate it or add a LIMIT")
+        frames = [chunk for chunk in chunks if len(chunk)] or chunks[:1]
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    except duckdb.InterruptException:
+        raise ParameterError(f"the query took longer than {SQL_SECONDS} s and was stopped") from None
+    except duckdb.OutOfMemoryException:
+        raise ParameterError(f"the query needs more than {SQL_MEMORY} of memory: aggregate it or add a LIMIT") from None
+    finally:
+        timer.cancel()
 
 
 def _is_int(value: object) -> bool:
@@ -158,7 +187,9 @@ class SweepResults:
         """The rows of ``sql``; a file of ``files`` that does not read is a ``SweepStoreError`` naming it, any other
         failure of a query ``sql`` was given (``connection``, the sandbox) a one-line ``ParameterError``."""
         try:
-            return (connection or self.connection).execute(sql, params).df()
+            if connection is None:
+                return self.connection.execute(sql, params).df()
+            return _bounded_frame(connection, sql)
         except (duckdb.Error, pa.ArrowException) as exc:
             culprit = None if isinstance(exc, QUERY_ERRORS) else self._culprit(files)
             if culprit or connection is None:
@@ -349,7 +380,10 @@ class SweepResults:
         The query runs in a DuckDB database of its own that holds only those
         views (the partitions' files read through pyarrow), with external
         access disabled and the configuration locked: ``read_csv('/etc/passwd')``,
-        ``COPY ... TO``, ``ATTACH`` or ``INSTALL`` are a ``ParameterError``.
+        ``COPY ... TO``, ``ATTACH`` or ``INSTALL`` are a ``ParameterError``. It is
+        bounded too: at most ``SQL_MAX_ROWS`` rows back, ``SQL_SECONDS`` of work
+        and ``SQL_MEMORY`` of DuckDB memory, without spilling to disk; past
+        any of them it stops with a ``ParameterError``.
         """
         if not isinstance(query, str):
             raise ParameterError(f"sql takes the query as a string, got {query!r:.80}")
@@ -363,6 +397,8 @@ class SweepResults:
         with duckdb.connect() as sandbox:
             for name, dataset in views.items():
                 sandbox.register(name, dataset)
+            sandbox.execute(f"SET memory_limit = '{SQL_MEMORY}'")
+            sandbox.execute("SET temp_directory = ''")
             sandbox.execute("SET enable_external_access = false")
             sandbox.execute("SET lock_configuration = true")
             return self._query(query, {}, files, sandbox)
