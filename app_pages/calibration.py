@@ -49,7 +49,7 @@ if store is not None:
     if not store.covers(view.arch, view.variant, view.shift, view.severity):
         st.info(text.SWEEP_MISSES.format(model=view.model, shift=view.shift, severity=view.severity))
         st.stop()
-    st.caption(text.FROM_SWEEP.format(path=text.plain(store.root), data=text.plain(sweeps.store_data(store)),
+    st.caption(text.FROM_SWEEP.format(path=text.plain(sweeps.store_label(store)), data=text.plain(sweeps.store_data(store)),
                                       seeds=text.plain(store.plan.seeds)))
     with ui.user_errors():
         table = sweeps.figures_from(store, view.arch, view.variant, view.shift, view.severity)

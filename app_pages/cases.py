@@ -22,7 +22,7 @@ if store is not None:
         found = store.cases(outcome, order, model=view.arch, variant=view.variant, shift=view.shift,
                             severity=view.severity, limit=None)
     st.markdown(f"**{len(found):,}** records of {view.model} under {view.shift} at severity {view.severity} "
-                f"in {text.plain(store.root)}.")
+                f"in the sweep {text.plain(sweeps.store_label(store))}.")
     st.dataframe(found, hide_index=True, width="stretch")
     ui.sweep_case_grid(view, sweeps.store_data(store), found.head(PER_PAGE))
     st.stop()

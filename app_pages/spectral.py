@@ -12,7 +12,7 @@ from shiftlab.app import sweep_panel, text, ui
 from shiftlab.app.charts import spectral_levels_chart, spectral_subbands_chart
 from shiftlab.app.compare import grid_picture
 from shiftlab.app.experiment import predict
-from shiftlab.app.explain import image_pair, method_options, options_text, prediction_text, refined
+from shiftlab.app.explain import MAX_WCAM_DESIGN, image_pair, method_options, options_text, prediction_text, refined
 from shiftlab.app.heatmaps import colorize, outline_bands, overlay
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 
@@ -76,8 +76,10 @@ for i, (column, title) in enumerate(zip(st.columns(2), titles)):
         agreement=extras["map_agreement"][i], distance=extras["profile_distance"][i],
         designs=int(extras["nb_design"][i]), passes=int(extras["forward_passes"][i])), help=text.CONVERGENCE_HELP)
 st.caption(text.WCAM_CAPTION.format(levels=levels, target=loaded.classes[result.attribution.target[0]]))
-if st.button(f"Refine: {2 * int(extras['nb_design'].max())} designs, reusing the {int(extras['nb_design'].max())} "
-             "already run", key="wcam_refine"):
+designs_run = int(extras["nb_design"].max())
+if designs_run >= MAX_WCAM_DESIGN:
+    st.caption(text.WCAM_MOST_DESIGNS.format(designs=MAX_WCAM_DESIGN))
+elif st.button(f"Refine: {2 * designs_run} designs, reusing the {designs_run} already run", key="wcam_refine"):
     refinements[key] = refinements.get(key, 0) + 1
     st.rerun()
 

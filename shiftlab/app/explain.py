@@ -16,10 +16,14 @@ import numpy as np
 
 from shiftlab.app.experiment import LARGE_INPUT_SIDE, model_inputs
 from shiftlab.attribution import Attribution, attribute, get_method
+from shiftlab.attribution.wcam import MAX_DESIGN
 from shiftlab.inference import predict_logits, top_k
 from shiftlab.metrics import drift_report
 from shiftlab.models import LoadedModel
 from shiftlab.shifts import apply
+
+#: the most designs per image WCAM runs: the Spectral page offers no refinement past it
+MAX_WCAM_DESIGN = MAX_DESIGN
 
 #: options the pages pass so that a method answers in seconds on a CPU (the rest keep their defaults)
 INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"integrated_gradients": {"n_steps": 16}}
@@ -41,7 +45,8 @@ def method_options(method: str, input_size: int = 32, **overrides: Any) -> dict[
 
 
 def refined(options: dict[str, Any], designs_done: int) -> dict[str, Any]:
-    """WCAM options for "refine": twice the designs already run, no further adaptive doubling."""
+    """WCAM options for "refine": twice the designs already run, no further adaptive doubling (the page offers it
+    below ``MAX_WCAM_DESIGN`` only)."""
     return {**options, "nb_design": 2 * designs_done, "max_design": 2 * designs_done}
 
 

@@ -73,6 +73,12 @@ def choice_path(name: str) -> Path:
     return sweeps_root() / name
 
 
+def store_label(store: SweepResults) -> str:
+    """How the app names an opened sweep: its name in the sweep-folder box, never a path of the server's disk."""
+    shipped_names = {shipped_store(key).resolve(): name for name, key in SHIPPED_CHOICES.items()}
+    return shipped_names.get(store.root.resolve(), store.root.name)
+
+
 def open_choice(name: str) -> SweepResults:
     """The offered sweep ``name`` opened for queries (``choice_path``, then ``open_store``)."""
     return open_store(choice_path(name))

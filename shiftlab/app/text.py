@@ -257,7 +257,8 @@ ZOO_CAPTION = ("Measured on the full CIFAR-10 test set (10,000 images) by `shift
                "model's card. Hover a column title for what it means.")
 SWEEP_HELP = ("A sweep folder (made with `shiftlab sweep`) holds the records of many models, shifts and severities: "
               "reading it is instant. The app's own sweep of the embedded sample is the default folder.")
-FROM_SWEEP = "Figures read from the sweep folder {path} ({data}, seed {seeds}); temperature scaling needs the logits, which a sweep does not keep."
+WCAM_MOST_DESIGNS = "This WCAM ran {designs} designs per image, the most WCAM takes: it cannot be refined further."
+FROM_SWEEP = "Figures read from the sweep {path} ({data}, seed {seeds}); temperature scaling needs the logits, which a sweep does not keep."
 CURVES_FROM_STORE = "Curves read from the sweep shipped with the app (the same numbers as computing them here)."
 OOD_FROM_STORE = ("On the embedded sample, the figures of the models, seed and methods the shipped sweep holds are read "
                   "from it (`python -m shiftlab.sweep.ship` makes it): the same numbers as computing them here.")
