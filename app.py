@@ -17,6 +17,7 @@ PAGES = [
     st.Page("app_pages/spectral.py", title="Spectral profile", url_path="spectral"),
     st.Page("app_pages/cases.py", title="Cases", url_path="cases"),
     st.Page("app_pages/ood.py", title="OOD detection", url_path="ood"),
+    st.Page("app_pages/trust.py", title="Trust", url_path="trust"),
     st.Page("app_pages/robustness.py", title="Robustness", url_path="robustness"),
 ]
 st.navigation(PAGES).run()

@@ -81,4 +81,4 @@ def test_find_preset_picks_the_largest_drop_by_hand():
 
 
 def test_the_tour_visits_the_five_pages_in_order():
-    assert [step.page for step in STEPS] == ["compare", "variants", "triptych", "calibration", "spectral"]
+    assert [step.page for step in STEPS] == ["compare", "variants", "triptych", "calibration", "spectral", "trust"]

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from shiftlab.app.explain import method_options
+from shiftlab.app.trust import trust_images
+from shiftlab.data import load_dataset
 from shiftlab.errors import ParameterError
 from shiftlab.inference import predict_logits
 from shiftlab.metrics.faithfulness import deletion_insertion, random_reference
+from shiftlab.models import load_model
+from shiftlab.shifts import apply
 from shiftlab.trust import MEASURES, TrustSettings, trust_report
 from tests.test_faithfulness import images, linear_model
 
@@ -66,3 +75,57 @@ def test_without_road_its_columns_are_missing():
 def test_bad_requests(methods, shifted, words):
     with pytest.raises(ParameterError, match=words):
         trust_report(linear_model(), images(2), shifted, methods)
+
+
+# --- the Trust page ----------------------------------------------------------------------------------------------
+
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "trust.py")
+VIEW = {"arch": "resnet20", "variant": "baseline", "shift": "fog", "severity": "3", "methods": "saliency,gradcam"}
+
+
+@pytest.fixture(scope="module")
+def page():
+    """The Trust page on 4 sample images, measured (its button pressed when the estimate asks for it)."""
+    at = AppTest.from_file(PAGE, default_timeout=600)
+    at.query_params.update(VIEW)
+    at.session_state["trust_count"] = 4
+    at.run()
+    if at.button and at.button[0].label.startswith("Measure"):
+        at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    return at
+
+
+def ranking_shown(at: AppTest) -> pd.DataFrame:
+    return next(frame.value for frame in at.dataframe if "rank" in frame.value.columns)
+
+
+def test_the_page_shows_the_cores_figures(page):
+    loaded = load_model("resnet20", "baseline")
+    data = load_dataset("cifar10-sample")
+    indices, source, shifted = trust_images(data, apply("fog", data.images, 3, 0), 4, 32)
+    report = trust_report(loaded, source, shifted, ["saliency", "gradcam"], TrustSettings(),
+                          {m: method_options(m, 32) for m in ("saliency", "gradcam")})
+    shown = ranking_shown(page)
+    expected = pd.DataFrame(report.ranking())
+    assert shown["method"].tolist() == expected["method"].tolist()
+    np.testing.assert_allclose(shown["gap_shifted"], expected["gap_shifted"], rtol=1e-6)
+    assert len(page.get("vega_lite_chart")) >= 2  # the gap boxes and ROAD (and the cascade's, when it ran at once)
+    assert any("Measuring 4 images" in c.value for c in page.caption)
+
+
+def test_the_sanity_check_runs_and_says_its_verdict(page):
+    """At once when its estimate is short, else on a click."""
+    runs = [b for b in page.button if b.label.startswith("Run the check")]
+    if runs:
+        runs[0].click().run()
+    assert not page.exception and not page.error
+    verdict = [m.value for m in page.markdown if "the check: Spearman" in m.value]
+    assert verdict and ("passes" in verdict[0] or "fails" in verdict[0])
+    assert "randomisation" in ranking_shown(page).columns
+
+
+def test_round_the_classes():
+    data = load_dataset("cifar10-sample")
+    indices, source, shifted = trust_images(data, data.images, 12, 32)
+    assert sorted(data.labels[indices[:10]].tolist()) == list(range(10)) and len(set(indices.tolist())) == 12

@@ -319,3 +319,41 @@ def top_k_chart(ranking: list[tuple[str, float]]) -> alt.LayerChart:
     bars = base.mark_bar(color=COLOURS[0])
     values = base.mark_text(align="left", dx=4, fontSize=12).encode(text=alt.Text("probability:Q", format=".1%"))
     return alt.layer(bars, values).properties(height=36 * len(frame) + 20)
+
+
+def trust_gap_chart(records: pd.DataFrame) -> alt.LayerChart:
+    """The gap to random per image, one box per method and condition, over a line at 0 (no better than chance)."""
+    base = alt.Chart(records).encode(
+        x=alt.X("method:N", title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("condition:N", sort=list(CONDITIONS)),
+        color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=alt.Legend(orient="top")),
+    )
+    boxes = base.mark_boxplot(size=22, extent="min-max").encode(
+        y=alt.Y("gap:Q", title="gap to random (area units)"))
+    chance = alt.Chart(pd.DataFrame({"gap": [0.0]})).mark_rule(strokeDash=[4, 3], color="#495057").encode(y="gap:Q")
+    return alt.layer(boxes, chance).properties(height=260)
+
+
+def road_chart(frame: pd.DataFrame) -> alt.FacetChart:
+    """ROAD: the explained class's mean probability as the most (MoRF) or least (LeRF) important pixels are removed."""
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("percent:Q", title="pixels removed (%)", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("probability:Q", title="probability of the class", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("order:N", title=None, sort=["MoRF", "LeRF"]),
+        tooltip=["method:N", "condition:N", "order:N", "percent:Q", alt.Tooltip("probability:Q", format=".3f")],
+    ).properties(width=210, height=190).facet(column=alt.Column("method:N", title=None))
+
+
+def similarity_chart(frame: pd.DataFrame, threshold: float) -> alt.LayerChart:
+    """Similarity of the maps to the trained model's as layers are randomised from the top, with the pass line."""
+    lines = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("stage:Q", title="layers randomised, from the top"),
+        y=alt.Y("similarity:Q", title="similarity to the trained map", scale=alt.Scale(domain=[-0.2, 1])),
+        color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=["Spearman", "SSIM"], range=COLOURS)),
+        tooltip=["stage:Q", "layer:N", "measure:N", alt.Tooltip("similarity:Q", format=".3f")],
+    )
+    bar = alt.Chart(pd.DataFrame({"similarity": [threshold]})).mark_rule(strokeDash=[4, 3], color="#495057").encode(
+        y="similarity:Q")
+    return alt.layer(lines, bar).properties(height=240)

@@ -193,6 +193,12 @@ PAGES: dict[str, tuple[str, str]] = {
         "clean accuracy, mean accuracy over the 15 benchmark corruptions × 5 severities, and PGD-20 accuracy "
         "(L∞ ε 8/255) on the first 1,000 test images.",
     ),
+    "trust": (
+        "Trust",
+        "Can the map be trusted under this shift? For each attribution method, over a set of images before and "
+        "after the shift: do its maps still point at what the model uses (deletion and insertion against a random "
+        "order, ROAD), and do they depend on the model's weights at all (the model-randomisation check)?",
+    ),
 }
 CONFIDENCE_CHANGE_HELP = ("The probability the model gives, on the shifted image, to the class it predicted on the "
                           "source image; the change is in percentage points against the source.")
@@ -285,3 +291,28 @@ WCAM_CAPTION = ("Left: the WCAM in the wavelet domain ({levels} Haar levels, sub
                 "importance projected back onto the pixels. Both explain the class predicted on the source image, "
                 "{target}; each map is scaled to its own range.")
 ERROR_BARS = "Error bars: ± one standard deviation of each share, from the same convergence estimate."
+
+TRUST_READ = (
+    "**How to read it.** Pixels are removed from the image (deletion) or restored onto a blurred copy (insertion) in "
+    "the order the map ranks them, and the probability of the source image's class is read at each step. A map that "
+    "points at what the model uses takes the probability down sooner than a random order of the same pixels "
+    "(a smaller deletion area) and brings it back sooner (a larger insertion area). The **gap to random** adds both "
+    "advantages: 0 means no better than chance; the shifted images are explained for the source's class."
+)
+TRUST_COST = ("Measuring {count} images and their shifted copies with {methods}: {passes:,} model runs and {solves:,} "
+              "imputations, about {seconds:.0f} s on this server now.")
+TRUST_RUN = "Measure ({seconds:.0f} s)"
+TRUST_RANKING = ("**Which method still tracks the model under {shift}, severity {severity}?** Methods ranked by their "
+                 "mean gap to random on the shifted images (higher is better); *change* is shifted minus source.")
+TRUST_ROAD = ("ROAD (Rong et al. 2022): the most (MoRF, solid) or least (LeRF, dashed) important pixels are removed and "
+              "filled from their neighbours with a little noise. A faithful map makes MoRF fall fast and LeRF stay high.")
+TRUST_SANITY = (
+    "**Model-randomisation check** (Adebayo et al. 2018) on the first {count} images: the layers' weights are "
+    "re-initialised one more at a time from the top down, and the map recomputed. A map that keeps its shape on "
+    "meaningless weights explains the image, not the model. It passes when the Spearman correlation of the maps' "
+    "absolute values falls below {threshold} once every layer is random (less than a quarter of the rank variance "
+    "shared); SSIM compares their structure."
+)
+TRUST_SANITY_COST = "The cascade of {method}: {stages} stages, about {seconds:.0f} s on this server now."
+TRUST_SANITY_RUN = "Run the check for {method} ({seconds:.0f} s)"
+TRUST_VERDICT = "{method} **{verdict}** the check: Spearman {spearman:.2f} with every layer random (pass below {threshold})."

@@ -80,4 +80,8 @@ STEPS = (
          "WCAM splits the image into scales, from coarse layout to fine texture, and measures which ones the "
          "prediction depends on. Corruptions such as noise destroy fine detail first: a model that relies on it "
          "breaks first."),
+    Step("trust", "6 · Can the maps be trusted?",
+         "Pixels are removed in the order each method ranks them: a map that points at what the model uses takes "
+         "the class's probability down sooner than a random order. The table ranks the methods on the corrupted "
+         "images; below, the check that a map changes when the model's weights are randomised."),
 )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -41,6 +42,7 @@ from shiftlab.app.gallery import Picture, frame_count, picture
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 from shiftlab.app.tour import STEPS, TOUR_SEVERITY, TOUR_SHIFTS, Preset, find_preset
 from shiftlab.app.triptych import TriptychSearch, search
+from shiftlab.app.trust import trust_images
 from shiftlab.app.view import (
     FULL,
     PHOTO,
@@ -63,10 +65,12 @@ from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ShiftlabEr
 from shiftlab.images import load_image
 from shiftlab.inference import top_k as top_k_classes
 from shiftlab.metrics import drift_report
+from shiftlab.metrics.randomisation import RandomisationCheck, randomisation_check
 from shiftlab.models import LoadedModel, get_spec, load_model
 from shiftlab.shifts import SEVERITIES, apply, get_shift, list_shifts
 from shiftlab.shifts.ood import unavailable_reason
 from shiftlab.shifts.params import table_for
+from shiftlab.trust import TrustReport, TrustSettings, trust_report
 
 T = TypeVar("T")
 #: session-state key of the current view, and prefix of the sidebar widgets that edit it
@@ -262,6 +266,58 @@ def wcam_run(method: str, resume: Any = None) -> dict | None:
 def cached_maps(arch: str, variant: str, images: np.ndarray, method: str, target: int | None, options: dict) -> np.ndarray:
     """Attribution maps (N×H×W) of model-sized ``images`` for ``target`` (None: each image's predicted class)."""
     return attribute(cached_model(arch, variant), images, method, target=target, **options).maps
+
+
+#: Trust reports kept for every session (the newest first out of the way when more are made)
+TRUST_KEPT = 16
+
+
+@st.cache_resource
+def _trust_reports() -> OrderedDict:
+    """Trust reports by view, shared by the sessions; not ``st.cache_data``, whose replay cannot redraw the
+    progress bar the computation updates."""
+    return OrderedDict()
+
+
+def trust_measures(arch: str, variant: str, dataset: str, shift: str, severity: int, seed: int,
+                   methods: tuple[str, ...], count: int, baseline: str) -> tuple[np.ndarray, TrustReport]:
+    """The Trust page's measures of ``count`` images of ``dataset`` (``trust.trust_images``) and their shifted
+    copies: the images' ids and the report, computed once with a progress bar and kept for every session."""
+    reports = _trust_reports()
+    key = (arch, variant, dataset, shift, severity, seed, methods, count, baseline)
+    if key not in reports:
+        loaded = cached_model(arch, variant)
+        shifted = cached_shifted(dataset, loaded.input_size, shift, severity, seed)
+        indices, source, moved = trust_images(evaluation_images(dataset, loaded.input_size), shifted, count,
+                                              loaded.input_size)
+        options = {method: method_options(method, loaded.input_size) for method in methods}
+        reports[key] = indices, trust_report(loaded, source, moved, methods, TrustSettings(baseline=baseline), options,
+                                             work_progress("Methods × conditions measured"))
+        while len(reports) > TRUST_KEPT:
+            reports.popitem(last=False)
+    return reports[key]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_sanity(arch: str, variant: str, images: np.ndarray, method: str, target: np.ndarray) -> RandomisationCheck:
+    """The model-randomisation cascade of ``method`` on model-sized ``images`` for ``target`` (one class each)."""
+    loaded = cached_model(arch, variant)
+    return randomisation_check(loaded, images, method, target, **method_options(method, loaded.input_size))
+
+
+def work_progress(label: str) -> Callable[[int, int], None]:
+    """A progress callback for long work: "label: k / total · about N s left", from the rate measured so far."""
+    bar = st.progress(0.0, text=f"{label}: starting")
+    start = time.perf_counter()
+
+    def update(done: int, total: int) -> None:
+        if done >= total:
+            bar.empty()
+            return
+        left = (time.perf_counter() - start) / max(done, 1) * (total - done)
+        bar.progress(done / max(total, 1), text=f"{label}: {done} / {total} · about {left:.0f} s left")
+
+    return update
 
 
 #: images per attribution batch when a page explains a whole image set
@@ -567,6 +623,26 @@ def drift_columns() -> dict[str, Any]:
     number = st.column_config.NumberColumn
     return {"mean IoU": number(format="%.3f", help=text.METRIC_HELP["iou"]), "median IoU": number(format="%.3f"),
             "mean Spearman": number(format="%.3f", help="rank correlation of the two maps; 1 = same ordering")}
+
+
+def trust_columns() -> dict[str, Any]:
+    """Column formats of the Trust page's tables."""
+    number = st.column_config.NumberColumn
+    area = "area under the curve of the class's probability against the share of pixels perturbed (0 to 1)"
+    return {
+        "gap_source": number("gap, source", format="%.3f", help="mean gap to random on the source images"),
+        "gap_shifted": number("gap, shifted", format="%.3f", help="mean gap to random on the shifted images"),
+        "change": number(format="%+.3f", help="shifted minus source: below 0, the maps track the model less"),
+        "final_spearman": number("Spearman, all random", format="%.2f",
+                                 help="mean Spearman correlation to the trained maps once every layer is random"),
+        "deletion_auc": number("deletion", format="%.3f", help=f"deletion: {area}; lower is better"),
+        "insertion_auc": number("insertion", format="%.3f", help=f"insertion: {area}; higher is better"),
+        "random_deletion_auc": number("deletion, random", format="%.3f", help="the same pixels in random orders"),
+        "random_insertion_auc": number("insertion, random", format="%.3f", help="the same pixels in random orders"),
+        "gap": number(format="%.3f", help="(random − map) deletion area + (map − random) insertion area"),
+        "road_morf": number("ROAD MoRF", format="%.3f", help="mean probability, most important pixels removed first"),
+        "road_lerf": number("ROAD LeRF", format="%.3f", help="mean probability, least important pixels removed first"),
+    }
 
 
 def summary_columns() -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Trust: does each method's map still point at what the model uses under this shift, and does it depend on the weights?
+
+The measures take seconds to a minute on a CPU, so the page says what they will cost first and runs them at once
+when that is short, else on a click (once per view and session).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from shiftlab.app import charts, text, trust, ui
+
+QUICK_SECONDS = 5.0
+
+ui.setup_page("trust")
+view = ui.view_sidebar("model", "shift", "severity", "seed", "methods")
+count = st.sidebar.select_slider("Images", trust.IMAGE_COUNTS, value=16, key="trust_count",
+                                 help="How many images (taken round the classes) are measured, each with its "
+                                      "shifted copy.")
+baseline = st.sidebar.selectbox("Deletion baseline", trust.BASELINE_CHOICES, key="trust_baseline",
+                                help="What removed pixels become: a blurred copy of the image (σ = 5 % of its side), "
+                                     "its mean colour, or black.")
+dataset = ui.pick_dataset(view)
+loaded = ui.view_model(view)
+methods = tuple(m for m in view.methods if m not in trust.PERTURBATION_METHODS)
+left_out = [m for m in view.methods if m in trust.PERTURBATION_METHODS]
+if left_out:
+    st.info(f"Left out here: {', '.join(left_out)} (each map runs the model thousands of times).")
+if not methods:
+    st.warning("Pick at least one of saliency, Grad-CAM or integrated gradients in the sidebar.")
+    st.stop()
+ui.show_shift(view.shift, loaded.input_size, loaded.input_size)
+st.markdown(text.TRUST_READ)
+
+key = (view.model, dataset, view.shift, view.severity, view.seed, methods, count, baseline)
+asked = st.session_state.setdefault("trust_asked", set())
+with ui.user_errors():
+    shifted_set = ui.cached_shifted(dataset, loaded.input_size, view.shift, view.severity, view.seed)
+    indices, source, shifted = trust.trust_images(ui.evaluation_images(dataset, loaded.input_size), shifted_set,
+                                                  count, loaded.input_size)
+    cost = trust.trust_cost(loaded, source, list(methods), trust.TrustSettings(baseline=baseline))
+st.caption(text.TRUST_COST.format(count=len(indices), methods=", ".join(methods), passes=cost.passes,
+                                  solves=cost.solves, seconds=cost.seconds))
+if key not in asked and cost.seconds > QUICK_SECONDS:
+    if st.button(text.TRUST_RUN.format(seconds=cost.seconds), type="primary", key="trust_run"):
+        asked.add(key)
+        st.rerun()
+    st.stop()
+with ui.user_errors():
+    indices, report = ui.trust_measures(view.arch, view.variant, dataset, view.shift, view.severity, view.seed, methods,
+                                        count, baseline)
+
+checks = st.session_state.setdefault("trust_checks", {})
+name = f"{view.arch}-{view.variant}-{view.shift}-{view.severity}"
+st.markdown(text.TRUST_RANKING.format(shift=view.shift, severity=view.severity))
+ranking_slot = st.container()  # filled last: the sanity checks run below add their verdicts to it
+
+
+def show_ranking() -> None:
+    """The ranking with the verdicts of the sanity checks run so far, and its CSV."""
+    done = {m: checks[(view.model, dataset, m)] for m in methods if (view.model, dataset, m) in checks}
+    ranking = trust.ranking_frame(report, done)
+    ranking_slot.dataframe(ranking, hide_index=True, width="stretch", column_config=ui.trust_columns())
+    with ranking_slot:
+        ui.csv_download(ranking, f"trust-ranking-{name}.csv", "Download the ranking (CSV)")
+
+
+left, right = st.columns([2, 3])
+with left:
+    st.altair_chart(charts.trust_gap_chart(trust.records_frame(report, indices)), width="stretch")
+with right:
+    st.dataframe(trust.means_frame(report), hide_index=True, width="stretch", column_config=ui.trust_columns())
+road = trust.road_frame(report)
+st.altair_chart(charts.road_chart(road))
+st.caption(text.TRUST_ROAD)
+downloads = st.columns(2)
+with downloads[0]:
+    ui.csv_download(trust.records_frame(report, indices), f"trust-{name}.csv", "Download every image's figures (CSV)")
+with downloads[1]:
+    ui.csv_download(road, f"trust-road-{name}.csv", "Download ROAD (CSV)")
+
+st.subheader("Do the maps depend on the model's weights?")
+st.markdown(text.TRUST_SANITY.format(count=trust.SANITY_IMAGES, threshold=trust.SANITY_THRESHOLD))
+method = st.selectbox("Method", methods, key="trust_sanity_method")
+images, target = source[:trust.SANITY_IMAGES], report.target[:trust.SANITY_IMAGES]
+if (view.model, dataset, method) not in checks:
+    with ui.user_errors():
+        seconds = trust.sanity_cost(loaded, images, method)
+    st.caption(text.TRUST_SANITY_COST.format(method=method, stages=trust.stage_count(loaded), seconds=seconds))
+    if seconds > QUICK_SECONDS and not st.button(text.TRUST_SANITY_RUN.format(method=method, seconds=seconds),
+                                                 key="trust_sanity_run"):
+        show_ranking()
+        st.stop()
+with ui.user_errors():
+    check = ui.cached_sanity(view.arch, view.variant, images, method, target)
+checks[(view.model, dataset, method)] = check
+show_ranking()
+st.markdown(text.TRUST_VERDICT.format(method=method, verdict=trust.verdict(check), spearman=check.final_spearman,
+                                      threshold=trust.SANITY_THRESHOLD))
+for column, picture, label in zip(st.columns(trust.STRIP_STAGES), trust.strip_maps(check, images[0]),
+                                  trust.strip_labels(check)):
+    column.image(picture, width="stretch")
+    column.caption(text.plain(label))
+st.altair_chart(charts.similarity_chart(trust.similarity_frame(check), trust.SANITY_THRESHOLD), width="stretch")
+ui.png_download(trust.strip_picture(check, images[0]), f"sanity-{view.arch}-{view.variant}-{method}.png",
+                "Download the cascade (PNG)")
