@@ -90,10 +90,10 @@ RECIPES: dict[str, dict] = {
 }
 
 
-#: the range of each recipe field a flag may set: (lowest, highest, whether the highest itself is excluded)
-RECIPE_BOUNDS: dict[str, tuple[float, float, bool]] = {
-    "epochs": (1, 1000, False), "batch_size": (1, 4096, False), "lr": (1e-8, 10.0, False),
-    "weight_decay": (0.0, 1.0, False), "warmup_epochs": (0, 1000, False), "label_smoothing": (0.0, 1.0, True),
+#: the range of each recipe field a flag may set: (lowest, highest, which end is excluded: "", "low" or "high")
+RECIPE_BOUNDS: dict[str, tuple[float, float, str]] = {
+    "epochs": (1, 1000, ""), "batch_size": (1, 4096, ""), "lr": (0.0, 10.0, "low"),
+    "weight_decay": (0.0, 1.0, ""), "warmup_epochs": (0, 1000, ""), "label_smoothing": (0.0, 1.0, "high"),
 }
 #: the seeds a run takes (what torch, numpy and the app's links accept alike)
 SEED_RANGE = (0, 2**31 - 1)
@@ -101,12 +101,13 @@ SEED_RANGE = (0, 2**31 - 1)
 
 def check_recipe_value(name: str, value: object) -> None:
     """Refuse a recipe ``value`` outside ``RECIPE_BOUNDS[name]`` (or of the wrong type), naming the flag and the range."""
-    low, high, open_top = RECIPE_BOUNDS[name]
+    low, high, excluded = RECIPE_BOUNDS[name]
     integer = isinstance(low, int)
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or not math.isfinite(value) or not low <= value <= high \
-            or (open_top and value == high):
-        bound = f"from {low} to {high}" + (" (excluded)" if open_top else "")
+            or value == {"low": low, "high": high}.get(excluded):
+        bound = {"low": f"above {low}, at most {high}", "high": f"from {low} to below {high}"}.get(
+            excluded, f"from {low} to {high}")
         raise ParameterError(f"--{name.replace('_', '-')} must be {'a whole number' if integer else 'a number'} "
                              f"{bound}, got {value!r:.40}")
 
