@@ -396,6 +396,19 @@ def test_card_names_follow_the_name_rules(field, value):
         ModelCard.from_dict({"arch": "resnet20", "variant": "baseline", field: value})
 
 
+@pytest.mark.parametrize("content, message", [
+    ("[" * 100_000, "unreadable: RecursionError"),
+    ('{"arch": "resnet20", "variant": "baseline", "description": "' + "x" * (1024**2) + '"}', "of at most 1,048,576 bytes"),
+    ("\xff\xfe not text", "unreadable"),
+    ("[]", "is not a JSON object but a list"),
+], ids=["nested", "huge", "not utf-8", "a list"])
+def test_a_card_that_is_not_a_small_json_object_is_refused_by_name(content, message, tmp_path):
+    path = tmp_path / "baseline.json"
+    path.write_bytes(content.encode("latin-1") if content.startswith("\xff") else content.encode())
+    with pytest.raises(ModelCardError, match=f"model card {path} .*{message}"):
+        read_card(path)
+
+
 def test_an_escaping_variant_cannot_make_evaluate_write_outside_the_run_folder(capsys, tmp_path, zoo):
     edit_card(zoo / "baseline.json", variant="../../x/escaped")
     refused(capsys, [*EVALUATE, "--run-dir", "run"], "field 'variant' must be letters, digits")

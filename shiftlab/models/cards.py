@@ -364,12 +364,22 @@ def card_path(weights: str | os.PathLike) -> Path:
     return weights.parent / f"{strip_weight_suffix(weights.name)}.json"
 
 
+#: the largest card file read (the shipped ones are under 20 kB; a card is never worth more memory than this)
+MAX_CARD_BYTES = 1024**2
+
+
 def read_card(path: str | os.PathLike) -> ModelCard:
-    """Read and check a card file; a ``ModelCardError`` says what is wrong with it."""
+    """Read and check a card file (at most ``MAX_CARD_BYTES``, a regular file); a ``ModelCardError`` says what is
+    wrong with it."""
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelCardError(f"model card {path} is unreadable: {exc}") from exc
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CARD_BYTES:
+            raise ModelCardError(f"model card {path} is not a regular file of at most {MAX_CARD_BYTES:,} bytes "
+                                 f"({info.st_size:,} bytes)")
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelCardError(f"model card {path} is unreadable: {type(exc).__name__}: {exc}") from exc
     return ModelCard.from_dict(data, where=f"model card {path}")
 
 
