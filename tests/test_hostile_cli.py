@@ -597,8 +597,9 @@ def test_broken_entries_are_listed_with_their_reason(tmp_path, monkeypatch):
 
 def test_zoo_prints_the_healthy_rows_of_a_broken_zoo(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SHIFTLAB_CHECKPOINTS", str(hostile_zoo(tmp_path / "zoo")))
-    code, out, _ = shiftlab(capsys, "zoo")
+    code, out, err = shiftlab(capsys, "zoo")
     assert code == 0 and "| resnet20 | baseline | cifar10 | 91.03% |" in out and "| resnet20 | augmix |" not in out
+    assert f"shiftlab zoo: left out resnet20/pixmix: {WEIGHTS_CHANGED}" in err.splitlines() and len(err.splitlines()) == 6
 
 
 def page_text(at: AppTest) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +182,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    """Print the tables, or with ``--write-readme`` put them into README.md (atomically, from a whole zoo only)."""
+    """Print the tables, or with ``--write-readme`` put them into README.md (atomically, from a whole zoo only);
+    when printing, each zoo entry left out of the tables is named on stderr with its reason."""
     tables = readme_tables()
     if args.write_readme:
         text = README.read_text()
@@ -189,4 +191,7 @@ def run(args: argparse.Namespace) -> None:
         for marker, table in tables.items():
             text = readme_with_table(text, table, marker)
         write_atomically(README, lambda tmp: tmp.write_text(text))
+    else:
+        for arch, variant, why in zoo_problems():
+            print(f"shiftlab zoo: left out {arch}/{variant}: {' '.join(why.splitlines())}", file=sys.stderr)
     print("\n\n".join(tables.values()))
