@@ -95,6 +95,9 @@ RECIPE_BOUNDS: dict[str, tuple[float, float, str]] = {
     "epochs": (1, 1000, ""), "batch_size": (1, 4096, ""), "lr": (0.0, 10.0, "low"),
     "weight_decay": (0.0, 1.0, ""), "warmup_epochs": (0, 1000, ""), "label_smoothing": (0.0, 1.0, "high"),
 }
+#: the precisions a recipe may name: bf16 autocast (the zoo's recipes; emulated, about ten times slower, on CPUs
+#: without native bf16) or plain float32
+PRECISIONS = ("bf16-autocast", "float32")
 #: the seeds a run takes (what torch, numpy and the app's links accept alike)
 SEED_RANGE = (0, 2**31 - 1)
 
@@ -158,6 +161,8 @@ class TrainConfig:
             raise ParameterError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {self.seed!r:.40}")
         for name in self.overrides.keys() & RECIPE_BOUNDS.keys():
             check_recipe_value(name, recipe[name])
+        if recipe["precision"] not in PRECISIONS:
+            raise ParameterError(f"precision must be one of {', '.join(PRECISIONS)}, got {recipe['precision']!r:.40}")
         if self.stop_after is not None and (isinstance(self.stop_after, bool) or not isinstance(self.stop_after, int)
                                             or self.stop_after < 1):
             raise ParameterError(f"--stop-after must be a whole number of epochs >= 1, got {self.stop_after!r:.40}")
