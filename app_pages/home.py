@@ -18,7 +18,7 @@ for model, variant, why in model_zoo.problems():  # file names and card fields: 
 others = model_zoo.unmeasured()
 if others:
     st.markdown("**Also available** (no test-set figures here: ImageNet is not shipped): "
-                + "; ".join(f"`{model}/{variant}` — {what}" for model, variant, what in others))
+                + "; ".join(f"`{model}/{variant}` — {text.plain(what)}" for model, variant, what in others))
 
 st.subheader("Try a model")
 view = ui.view_sidebar("model", "image")

@@ -15,7 +15,8 @@ if store is None:
 else:
     with ui.user_errors():
         rows, frame = sweeps.zoo_rows_from(store), sweeps.corruption_frame_from(store)
-    st.caption(text.ROBUSTNESS_FROM_SWEEP.format(path=store.root, data=sweeps.store_data(store),
+    st.caption(text.ROBUSTNESS_FROM_SWEEP.format(path=text.plain(sweeps.store_label(store)),
+                                                 data=text.plain(sweeps.store_data(store)),
                                                  shifts=len(store.plan.shifts)))
 if frame.empty:
     st.info(text.NO_SUITE)

@@ -14,7 +14,7 @@ QUICK_SECONDS = 5.0
 
 ui.setup_page("trust")
 view = ui.view_sidebar("model", "shift", "severity", "seed", "methods")
-count = st.sidebar.select_slider("Images", trust.IMAGE_COUNTS, value=16, key="trust_count",
+count = st.sidebar.select_slider("Images measured", trust.IMAGE_COUNTS, value=16, key="trust_count",
                                  help="How many images (taken round the classes) are measured, each with its "
                                       "shifted copy.")
 baseline = st.sidebar.selectbox("Deletion baseline", trust.BASELINE_CHOICES, key="trust_baseline",
@@ -32,25 +32,25 @@ if not methods:
 ui.show_shift(view.shift, loaded.input_size, loaded.input_size)
 st.markdown(text.TRUST_READ)
 
-key = (view.model, dataset, view.shift, view.severity, view.seed, methods, count, baseline)
+key = (view.arch, view.variant, dataset, view.shift, view.severity, view.seed, methods, count, baseline)
 asked = st.session_state.setdefault("trust_asked", set())
 with ui.user_errors():
     shifted_set = ui.cached_shifted(dataset, loaded.input_size, view.shift, view.severity, view.seed)
     indices, source, shifted = trust.trust_images(ui.evaluation_images(dataset, loaded.input_size), shifted_set,
                                                   count, loaded.input_size)
-    cost = trust.trust_cost(loaded, source, list(methods), trust.TrustSettings(baseline=baseline))
-st.caption(text.TRUST_COST.format(count=len(indices), methods=", ".join(methods), passes=cost.passes,
-                                  solves=cost.solves, seconds=cost.seconds))
-if key not in asked and cost.seconds > QUICK_SECONDS:
-    if st.button(text.TRUST_RUN.format(seconds=cost.seconds), type="primary", key="trust_run"):
-        asked.add(key)
-        st.rerun()
-    st.stop()
+if not ui.is_kept(("trust", *key)):
+    with ui.user_errors():
+        cost = trust.trust_cost(loaded, source, list(methods), trust.TrustSettings(baseline=baseline))
+    st.caption(text.TRUST_COST.format(count=len(indices), methods=", ".join(methods), passes=cost.passes,
+                                      solves=cost.solves, seconds=cost.seconds))
+    if key not in asked and cost.seconds > QUICK_SECONDS:
+        if st.button(text.TRUST_RUN.format(seconds=cost.seconds), type="primary", key="trust_run"):
+            asked.add(key)
+            st.rerun()
+        st.stop()
 with ui.user_errors():
-    indices, report = ui.trust_measures(view.arch, view.variant, dataset, view.shift, view.severity, view.seed, methods,
-                                        count, baseline)
+    indices, report = ui.trust_measures(*key)
 
-checks = st.session_state.setdefault("trust_checks", {})
 name = f"{view.arch}-{view.variant}-{view.shift}-{view.severity}"
 st.markdown(text.TRUST_RANKING.format(shift=view.shift, severity=view.severity))
 ranking_slot = st.container()  # filled last: the sanity checks run below add their verdicts to it
@@ -58,18 +58,16 @@ ranking_slot = st.container()  # filled last: the sanity checks run below add th
 
 def show_ranking() -> None:
     """The ranking with the verdicts of the sanity checks run so far, and its CSV."""
-    done = {m: checks[(view.model, dataset, m)] for m in methods if (view.model, dataset, m) in checks}
+    done = {m: ui.sanity_check(view.arch, view.variant, dataset, images, m, target) for m in methods
+            if ui.is_kept(("sanity", view.arch, view.variant, dataset, m))}
     ranking = trust.ranking_frame(report, done)
     ranking_slot.dataframe(ranking, hide_index=True, width="stretch", column_config=ui.trust_columns())
     with ranking_slot:
         ui.csv_download(ranking, f"trust-ranking-{name}.csv", "Download the ranking (CSV)")
 
 
-left, right = st.columns([2, 3])
-with left:
-    st.altair_chart(charts.trust_gap_chart(trust.records_frame(report, indices)), width="stretch")
-with right:
-    st.dataframe(trust.means_frame(report), hide_index=True, width="stretch", column_config=ui.trust_columns())
+st.altair_chart(charts.trust_gap_chart(trust.records_frame(report, indices)), width="stretch")
+st.dataframe(trust.means_frame(report), hide_index=True, width="stretch", column_config=ui.trust_columns())
 road = trust.road_frame(report)
 st.altair_chart(charts.road_chart(road))
 st.caption(text.TRUST_ROAD)
@@ -83,7 +81,7 @@ st.subheader("Do the maps depend on the model's weights?")
 st.markdown(text.TRUST_SANITY.format(count=trust.SANITY_IMAGES, threshold=trust.SANITY_THRESHOLD))
 method = st.selectbox("Method", methods, key="trust_sanity_method")
 images, target = source[:trust.SANITY_IMAGES], report.target[:trust.SANITY_IMAGES]
-if (view.model, dataset, method) not in checks:
+if not ui.is_kept(("sanity", view.arch, view.variant, dataset, method)):
     with ui.user_errors():
         seconds = trust.sanity_cost(loaded, images, method)
     st.caption(text.TRUST_SANITY_COST.format(method=method, stages=trust.stage_count(loaded), seconds=seconds))
@@ -92,8 +90,7 @@ if (view.model, dataset, method) not in checks:
         show_ranking()
         st.stop()
 with ui.user_errors():
-    check = ui.cached_sanity(view.arch, view.variant, images, method, target)
-checks[(view.model, dataset, method)] = check
+    check = ui.sanity_check(view.arch, view.variant, dataset, images, method, target)
 show_ranking()
 st.markdown(text.TRUST_VERDICT.format(method=method, verdict=trust.verdict(check), spearman=check.final_spearman,
                                       threshold=trust.SANITY_THRESHOLD))

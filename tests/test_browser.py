@@ -25,7 +25,7 @@ SHOTS = REPO / "screenshots"
 #: the menu's pages in order, with their URL path
 PAGES = [("Home", ""), ("Compare", "compare"), ("Variants", "variants"), ("Triptych", "triptych"),
          ("Calibration", "calibration"), ("Spectral profile", "spectral"), ("Cases", "cases"),
-         ("OOD detection", "ood"), ("Robustness", "robustness")]
+         ("OOD detection", "ood"), ("Trust", "trust"), ("Robustness", "robustness")]
 DEEP_LINK = "compare?arch=resnet20&variant=augmix&image=cifar10-sample:7&shift=fog&severity=4&seed=2&methods=gradcam,saliency&target=source"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")

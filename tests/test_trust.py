@@ -90,6 +90,7 @@ def page():
     at.query_params.update(VIEW)
     at.session_state["trust_count"] = 4
     at.run()
+    assert any("Measuring 4 images and their shifted copies" in c.value for c in at.caption)  # said before it runs
     if at.button and at.button[0].label.startswith("Measure"):
         at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
@@ -111,7 +112,6 @@ def test_the_page_shows_the_cores_figures(page):
     assert shown["method"].tolist() == expected["method"].tolist()
     np.testing.assert_allclose(shown["gap_shifted"], expected["gap_shifted"], rtol=1e-6)
     assert len(page.get("vega_lite_chart")) >= 2  # the gap boxes and ROAD (and the cascade's, when it ran at once)
-    assert any("Measuring 4 images" in c.value for c in page.caption)
 
 
 def test_the_sanity_check_runs_and_says_its_verdict(page):

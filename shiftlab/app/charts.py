@@ -322,16 +322,17 @@ def top_k_chart(ranking: list[tuple[str, float]]) -> alt.LayerChart:
 
 
 def trust_gap_chart(records: pd.DataFrame) -> alt.LayerChart:
-    """The gap to random per image, one box per method and condition, over a line at 0 (no better than chance)."""
+    """The gap to random per image, one box per method and condition (methods down the side, so their names fit),
+    beside a line at 0: no better than chance."""
     base = alt.Chart(records).encode(
-        x=alt.X("method:N", title=None, axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("condition:N", sort=list(CONDITIONS)),
+        y=alt.Y("method:N", title=None, axis=alt.Axis(labelLimit=0)),
+        yOffset=alt.YOffset("condition:N", sort=list(CONDITIONS)),
         color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=alt.Legend(orient="top")),
     )
-    boxes = base.mark_boxplot(size=22, extent="min-max").encode(
-        y=alt.Y("gap:Q", title="gap to random (area units)"))
-    chance = alt.Chart(pd.DataFrame({"gap": [0.0]})).mark_rule(strokeDash=[4, 3], color="#495057").encode(y="gap:Q")
-    return alt.layer(boxes, chance).properties(height=260)
+    boxes = base.mark_boxplot(size=14, extent="min-max").encode(
+        x=alt.X("gap:Q", title="gap to random (area units; 0 = a random order)"))
+    chance = alt.Chart(pd.DataFrame({"gap": [0.0]})).mark_rule(strokeDash=[4, 3], color="#495057").encode(x="gap:Q")
+    return alt.layer(boxes, chance).properties(height=alt.Step(18))
 
 
 def road_chart(frame: pd.DataFrame) -> alt.FacetChart:
@@ -340,7 +341,8 @@ def road_chart(frame: pd.DataFrame) -> alt.FacetChart:
         x=alt.X("percent:Q", title="pixels removed (%)", scale=alt.Scale(domain=[0, 100])),
         y=alt.Y("probability:Q", title="probability of the class", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=alt.Legend(orient="top")),
-        strokeDash=alt.StrokeDash("order:N", title=None, sort=["MoRF", "LeRF"]),
+        strokeDash=alt.StrokeDash("order:N", title=None, sort=["MoRF", "LeRF"],
+                                  legend=alt.Legend(symbolType="stroke", orient="top")),
         tooltip=["method:N", "condition:N", "order:N", "percent:Q", alt.Tooltip("probability:Q", format=".3f")],
     ).properties(width=210, height=190).facet(column=alt.Column("method:N", title=None))
 

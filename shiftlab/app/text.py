@@ -269,7 +269,7 @@ CURVES_FROM_STORE = "Curves read from the sweep shipped with the app (the same n
 OOD_FROM_STORE = ("On the embedded sample, the figures of the models, seed and methods the shipped sweep holds are read "
                   "from it (`python -m shiftlab.sweep.ship` makes it): the same numbers as computing them here.")
 SWEEP_MISSES = "The sweep folder holds no records of {model} under {shift} at severity {severity}: pick another view."
-ROBUSTNESS_FROM_SWEEP = ("Figures read from the sweep folder `{path}` ({data}, {shifts} shifts): clean accuracy and the "
+ROBUSTNESS_FROM_SWEEP = ("Figures read from the sweep {path} ({data}, {shifts} shifts): clean accuracy and the "
                          "mean over the sweep's shifts and severities; PGD-20 and the targets come from model cards only.")
 #: the case kinds a sweep folder answers (``SweepResults.cases``)
 SWEEP_CASE_KINDS: dict[str, str] = {"flips": "Correct → wrong", "fixes": "Wrong → correct",

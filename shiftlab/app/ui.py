@@ -268,41 +268,57 @@ def cached_maps(arch: str, variant: str, images: np.ndarray, method: str, target
     return attribute(cached_model(arch, variant), images, method, target=target, **options).maps
 
 
-#: Trust reports kept for every session (the newest first out of the way when more are made)
-TRUST_KEPT = 16
+#: results kept for every session by ``keep`` (the oldest dropped when more are made)
+KEPT_RESULTS = 32
 
 
 @st.cache_resource
-def _trust_reports() -> OrderedDict:
-    """Trust reports by view, shared by the sessions; not ``st.cache_data``, whose replay cannot redraw the
-    progress bar the computation updates."""
+def _kept_results() -> OrderedDict:
+    """Long computations' results by key, shared by the sessions; not ``st.cache_data``, whose replay cannot redraw
+    the progress bar a computation updates."""
     return OrderedDict()
+
+
+def is_kept(key: tuple) -> bool:
+    """Whether ``keep`` holds the result of ``key`` already (a page then shows it at once)."""
+    return key in _kept_results()
+
+
+def keep(key: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``'s result, computed once for ``key`` and kept for every session."""
+    kept = _kept_results()
+    if key not in kept:
+        kept[key] = compute()
+        while len(kept) > KEPT_RESULTS:
+            kept.popitem(last=False)
+    return kept[key]
 
 
 def trust_measures(arch: str, variant: str, dataset: str, shift: str, severity: int, seed: int,
                    methods: tuple[str, ...], count: int, baseline: str) -> tuple[np.ndarray, TrustReport]:
     """The Trust page's measures of ``count`` images of ``dataset`` (``trust.trust_images``) and their shifted
-    copies: the images' ids and the report, computed once with a progress bar and kept for every session."""
-    reports = _trust_reports()
-    key = (arch, variant, dataset, shift, severity, seed, methods, count, baseline)
-    if key not in reports:
+    copies: the images' ids and the report, with a progress bar, kept for every session (key: ``"trust"`` and
+    the arguments)."""
+    def compute() -> tuple[np.ndarray, TrustReport]:
         loaded = cached_model(arch, variant)
         shifted = cached_shifted(dataset, loaded.input_size, shift, severity, seed)
         indices, source, moved = trust_images(evaluation_images(dataset, loaded.input_size), shifted, count,
                                               loaded.input_size)
         options = {method: method_options(method, loaded.input_size) for method in methods}
-        reports[key] = indices, trust_report(loaded, source, moved, methods, TrustSettings(baseline=baseline), options,
-                                             work_progress("Methods × conditions measured"))
-        while len(reports) > TRUST_KEPT:
-            reports.popitem(last=False)
-    return reports[key]
+        return indices, trust_report(loaded, source, moved, methods, TrustSettings(baseline=baseline), options,
+                                     work_progress("Methods × conditions measured"))
+
+    return keep(("trust", arch, variant, dataset, shift, severity, seed, methods, count, baseline), compute)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def cached_sanity(arch: str, variant: str, images: np.ndarray, method: str, target: np.ndarray) -> RandomisationCheck:
-    """The model-randomisation cascade of ``method`` on model-sized ``images`` for ``target`` (one class each)."""
+def sanity_check(arch: str, variant: str, dataset: str, images: np.ndarray, method: str,
+                 target: np.ndarray) -> RandomisationCheck:
+    """The randomisation cascade of ``method`` on model-sized ``images`` (the first of ``dataset``'s trust set) for
+    ``target``, kept for every session (key: ``"sanity"``, model, dataset and method)."""
     loaded = cached_model(arch, variant)
-    return randomisation_check(loaded, images, method, target, **method_options(method, loaded.input_size))
+    options = method_options(method, loaded.input_size)
+    return keep(("sanity", arch, variant, dataset, method),
+                lambda: randomisation_check(loaded, images, method, target, **options))
 
 
 def work_progress(label: str) -> Callable[[int, int], None]:
