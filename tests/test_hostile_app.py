@@ -278,7 +278,7 @@ LINKS = {
                 "methods": "", "arch": "\x00", "shift": "NaN", "target": "٣", "variant": " "},
     "issue": {"image": "![x](https://evil.example/p.png)", "variant": "[Log in](https://evil.example)", "seed": "-1"},
 }
-VIEW_PAGES = ("compare", "variants", "triptych", "calibration", "spectral", "cases", "ood", "home")
+VIEW_PAGES = ("compare", "variants", "triptych", "calibration", "spectral", "cases", "ood", "trust", "home")
 
 
 def texts(at: AppTest) -> list[str]:
