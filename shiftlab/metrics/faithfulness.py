@@ -53,15 +53,13 @@ def area(curve: np.ndarray, fractions: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class RandomReference:
-    """Deletion and insertion curves (N×(steps+1)) of pixels taken in random orders, averaged over ``draws``."""
+class Curves:
+    """Deletion and insertion curves, N×(steps+1), over ``fractions``: the share of pixels perturbed at each point
+    (0 to 1); their areas per image."""
 
     fractions: np.ndarray
     deletion: np.ndarray
     insertion: np.ndarray
-    baseline: str
-    draws: int
-    seed: int
 
     @property
     def deletion_auc(self) -> np.ndarray:
@@ -73,29 +71,24 @@ class RandomReference:
 
 
 @dataclass(frozen=True)
-class DeletionInsertion:
-    """One map per image: its deletion and insertion curves (N×(steps+1)), with the random reference.
+class RandomReference(Curves):
+    """The curves of pixels taken in random orders, averaged over ``draws`` seeded permutations."""
 
-    ``fractions`` is the share of pixels perturbed at each point of the curves (0 to 1).
-    """
+    baseline: str
+    draws: int
+    seed: int
 
-    fractions: np.ndarray
-    deletion: np.ndarray
-    insertion: np.ndarray
+
+@dataclass(frozen=True)
+class DeletionInsertion(Curves):
+    """The curves of one map per image, taken in the map's ``order``, with the random reference."""
+
     reference: RandomReference
     order: str
 
     @property
     def baseline(self) -> str:
         return self.reference.baseline
-
-    @property
-    def deletion_auc(self) -> np.ndarray:
-        return area(self.deletion, self.fractions)
-
-    @property
-    def insertion_auc(self) -> np.ndarray:
-        return area(self.insertion, self.fractions)
 
     @property
     def random_deletion_auc(self) -> np.ndarray:
