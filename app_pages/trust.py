@@ -49,7 +49,7 @@ if not ui.is_kept(("trust", *key)):
             st.rerun()
         st.stop()
 with ui.user_errors():
-    indices, report = ui.trust_measures(*key)
+    report = ui.trust_measures(*key, source, shifted)
 
 name = f"{view.arch}-{view.variant}-{view.shift}-{view.severity}"
 st.markdown(text.TRUST_RANKING.format(shift=view.shift, severity=view.severity))

@@ -42,7 +42,6 @@ from shiftlab.app.gallery import Picture, frame_count, picture
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 from shiftlab.app.tour import STEPS, TOUR_SEVERITY, TOUR_SHIFTS, Preset, find_preset
 from shiftlab.app.triptych import TriptychSearch, search
-from shiftlab.app.trust import trust_images
 from shiftlab.app.view import (
     FULL,
     PHOTO,
@@ -295,18 +294,16 @@ def keep(key: tuple, compute: Callable[[], T]) -> T:
 
 
 def trust_measures(arch: str, variant: str, dataset: str, shift: str, severity: int, seed: int,
-                   methods: tuple[str, ...], count: int, baseline: str) -> tuple[np.ndarray, TrustReport]:
-    """The Trust page's measures of ``count`` images of ``dataset`` (``trust.trust_images``) and their shifted
-    copies: the images' ids and the report, with a progress bar, kept for every session (key: ``"trust"`` and
-    the arguments)."""
-    def compute() -> tuple[np.ndarray, TrustReport]:
+                   methods: tuple[str, ...], count: int, baseline: str, source: np.ndarray,
+                   shifted: np.ndarray) -> TrustReport:
+    """The Trust page's report on ``source`` and ``shifted``, the ``count`` images of ``dataset`` the page took
+    (``trust.trust_images``, which the other arguments determine), with a progress bar, kept for every session
+    (key: ``"trust"`` and every argument but the images)."""
+    def compute() -> TrustReport:
         loaded = cached_model(arch, variant)
-        shifted = cached_shifted(dataset, loaded.input_size, shift, severity, seed)
-        indices, source, moved = trust_images(evaluation_images(dataset, loaded.input_size), shifted, count,
-                                              loaded.input_size)
         options = {method: method_options(method, loaded.input_size) for method in methods}
-        return indices, trust_report(loaded, source, moved, methods, TrustSettings(baseline=baseline), options,
-                                     work_progress("Methods × conditions measured"))
+        return trust_report(loaded, source, shifted, methods, TrustSettings(baseline=baseline), options,
+                            work_progress("Methods × conditions measured"))
 
     return keep(("trust", arch, variant, dataset, shift, severity, seed, methods, count, baseline), compute)
 
