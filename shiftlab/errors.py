@@ -97,3 +97,12 @@ class MetricInputError(ShiftlabError, ValueError):
 
 class SweepStoreError(ShiftlabError, OSError):
     """A sweep folder, or one of its Parquet files, that is missing, corrupt or not a sweep; the message names the file."""
+
+
+class DuplicateNameError(ShiftlabError, ValueError):
+    """A second registration under a name a registry already holds (a model, method, measure, page...)."""
+
+
+class ModelsFileError(ShiftlabError, ValueError):
+    """A models file (``shiftlab-models.toml``) that cannot be used; the message names the file, the entry and
+    what to change."""
