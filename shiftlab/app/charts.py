@@ -15,6 +15,7 @@ import pandas as pd
 from shiftlab.app.calibration import MIN_BIN_COUNT
 from shiftlab.app.text import SCORE_LABELS
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins
+from shiftlab.models import get_spec, known_variants, list_models
 
 CONDITIONS = ("source", "shifted")
 COLOURS = ["#1f6feb", "#e8590c"]  # source / in-distribution blue, shifted / OOD orange
@@ -23,13 +24,12 @@ SUBBANDS = {"h": "horizontal", "v": "vertical", "d": "diagonal"}
 HISTOGRAM_BINS = 30
 #: a variant trained by the user, outside the zoo's six
 OTHER_VARIANT_COLOUR = "#495057"
-#: one marker per architecture on the zoo's scatter plots (named in the page's caption, not in a legend)
-MODEL_SHAPES = alt.Scale(domain=["resnet20", "vit_tiny"], range=["circle", "square"])
-#: one colour per training variant on every zoo chart: the baseline grey, augmentation cool, adversarial warm
-VARIANT_COLOURS = alt.Scale(
-    domain=["baseline", "augmix", "pixmix", "pgd_adv", "free_adv", "fast_adv"],
-    range=["#868e96", "#1f6feb", "#2f9e44", "#c92a2a", "#f08c00", "#ae3ec9"],
-)
+#: one marker per architecture on the zoo's scatter plots (named in the page's caption, not in a legend), as each
+#: architecture's spec declares it
+MODEL_SHAPES = alt.Scale(domain=[arch for arch in list_models() if get_spec(arch).marker],
+                         range=[marker for arch in list_models() if (marker := get_spec(arch).marker)])
+#: one colour per training variant on every zoo chart, as the variant vocabulary declares it
+VARIANT_COLOURS = alt.Scale(domain=[v.name for v in known_variants()], range=[v.colour for v in known_variants()])
 
 
 def reliability_frame(bins: ReliabilityBins) -> pd.DataFrame:

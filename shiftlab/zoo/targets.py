@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from shiftlab.models import ModelCard
+from shiftlab.models import ModelCard, known_variants
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,10 @@ ADVERSARIAL_TARGETS = (
     Target("PGD-20 accuracy, ε 8/255 (%)", _pgd20, 35.0, at_least=True),
     Target("clean accuracy (%)", _clean, 70.0, at_least=True),
 )
-TARGETS: dict[str, tuple[Target, ...]] = {
-    "augmix": AUGMENTATION_TARGETS,
-    "pixmix": AUGMENTATION_TARGETS,
-    "pgd_adv": ADVERSARIAL_TARGETS,
-    "free_adv": ADVERSARIAL_TARGETS,
-    "fast_adv": ADVERSARIAL_TARGETS,
-}
+#: the targets of each kind of variant (``shiftlab.models.variants.KINDS``); standard training promises nothing
+TARGETS_BY_KIND: dict[str, tuple[Target, ...]] = {"augmentation": AUGMENTATION_TARGETS, "adversarial": ADVERSARIAL_TARGETS}
+#: the targets of each variant of the vocabulary, by its kind
+TARGETS: dict[str, tuple[Target, ...]] = {v.name: TARGETS_BY_KIND[v.kind] for v in known_variants() if v.kind in TARGETS_BY_KIND}
 
 
 def target_rows(cards: Iterable[ModelCard]) -> list[dict]:
