@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from shiftlab import metrics
 from shiftlab.app.explain import DRIFT_TOP_K
 from shiftlab.app.view import Replacement, shorten
 from shiftlab.attribution.wcam import STOP_MARGIN, VERDICT_MARGIN, thresholds
@@ -74,12 +75,10 @@ METHOD_NOTES: dict[str, str] = {
     "of the image (Kasmi et al. 2025), shown here back in pixel space.",
 }
 
-#: drift measure -> (name shown, what 1 means)
+#: drift measure -> (name shown, what 1 means), as each measure declares them (``shiftlab.metrics.DRIFT_MEASURES``)
 DRIFT_MEASURES: dict[str, tuple[str, str]] = {
-    "top_k_iou": (f"top-{DRIFT_TOP_K:g} % IoU", "overlap of the most important pixels; 1 = the same region"),
-    "pearson": ("Pearson", "linear correlation of the two maps; 1 = the same up to scale"),
-    "spearman": ("Spearman", "rank correlation; 1 = the same ordering of pixels"),
-    "ssim": ("SSIM", "structural similarity of the rescaled maps; 1 = identical"),
+    name: (measure.label.format(k=DRIFT_TOP_K), measure.meaning.format(k=DRIFT_TOP_K))
+    for name, measure in metrics.DRIFT_MEASURES.items()
 }
 
 
@@ -103,12 +102,9 @@ CASE_SORTS: dict[str, str] = {
 }
 
 
-#: how each OOD score is computed from the logits; all are oriented so that higher = more OOD
-SCORE_LABELS = {
-    "msp": "MSP: −max softmax probability",
-    "max_logit": "max-logit: −max logit",
-    "energy": "energy: −logsumexp(logits)",
-}
+#: how each OOD score is computed from the logits, as each score declares it (``shiftlab.metrics.OOD_SCORES``); all
+#: are oriented so that higher = more OOD
+SCORE_LABELS: dict[str, str] = {name: score.label for name, score in metrics.OOD_SCORES.items()}
 
 #: readable titles shown beside each method's registry name
 METHOD_TITLES: dict[str, str] = {
@@ -234,7 +230,8 @@ METRIC_HELP: dict[str, str] = {
     "mce": "Maximum calibration error: the largest gap between confidence and accuracy over the non-empty bins.",
     "nll": "Negative log-likelihood of the labels (nats per image): punishes confident mistakes hardest.",
     "auroc": "Area under the ROC curve of an OOD score: 1 = perfect separation, 0.5 = chance.",
-    "iou": "Overlap of the 10 % most important pixels of the two maps (intersection over union); 1 = same region.",
+    # one per drift column of the records, as each drift measure declares it
+    **{measure.column: measure.column_help.format(k=DRIFT_TOP_K) for measure in metrics.DRIFT_MEASURES.values()},
 }
 SPECTRAL_GUIDE = (
     "**How to read it.** The square on the left of each pair is the image's wavelet transform: the small top-left "

@@ -10,43 +10,84 @@ Every score here is oriented so that **higher means more out-of-distribution**:
 examples with AUROC, AUPR-in (in-distribution is the positive class), AUPR-out
 (OOD is the positive class) and the FPR at 95 % TPR (the fraction of OOD
 examples still accepted when 95 % of in-distribution examples are accepted).
+
+Every score registers itself in ``OOD_SCORES`` where it is defined
+(``@register_ood_score``), with the label the app shows and the type of its
+column in a sweep's prediction records (the column is named after the
+score): the record schema and the app's text iterate the registry, so a new
+score is one decorated function here (and its test).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy.special import logsumexp
 
 from shiftlab.argcheck import real
 from shiftlab.metrics._checks import MetricInputError, as_scalars, as_scores, probabilities
+from shiftlab.metrics.registry import Registry
 
 TPR_LEVEL = 0.95
 
+Score = TypeVar("Score", bound=Callable[[np.ndarray], np.ndarray])
 
+
+@dataclass(frozen=True)
+class OodScore:
+    """A registered OOD score: its ``function`` (N×K logits -> N scores, higher = more OOD), the ``label`` the app
+    shows, and the ``dtype`` of its column (named ``name``) in a sweep's prediction records."""
+
+    name: str
+    function: Callable[[np.ndarray], np.ndarray]
+    label: str
+    dtype: np.dtype = np.dtype(np.float32)
+
+    def __call__(self, logits: np.ndarray) -> np.ndarray:
+        return self.function(logits)
+
+
+#: every OOD score by name, in the order the records' columns and the app list them
+OOD_SCORES: Registry[OodScore] = Registry("OOD score")
+
+
+def register_ood_score(name: str, *, label: str, dtype: type[np.floating] = np.float32) -> Callable[[Score], Score]:
+    """Register the decorated function as the OOD score ``name`` (see ``OodScore``).
+
+    The function is returned unchanged; a name already registered is a
+    ``DuplicateNameError``.
+    """
+
+    def register(function: Score) -> Score:
+        OOD_SCORES.register(OodScore(name, function, label, np.dtype(dtype)))
+        return function
+
+    return register
+
+
+@register_ood_score("msp", label="MSP: −max softmax probability")
 def msp_score(logits: np.ndarray) -> np.ndarray:
     """Minus the maximum softmax probability, per example."""
     return -probabilities(logits).max(1)
 
 
+@register_ood_score("max_logit", label="max-logit: −max logit")
 def max_logit_score(logits: np.ndarray) -> np.ndarray:
     """Minus the maximum logit, per example."""
     return -as_scores(logits).max(1)
 
 
+@register_ood_score("energy", label="energy: −logsumexp(logits)")
 def energy_score(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Free energy ``-T · logsumexp(logits / T)``, per example."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating)) or not 0 < temperature < np.inf:
-        raise MetricInputError(f"temperature must be a positive finite number (1.0 is the usual choice), got {temperature!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating)) \
+            or not 0 < temperature < np.inf:
+        raise MetricInputError(f"temperature must be a positive finite number (1.0 is the usual choice), "
+                               f"got {temperature!r}")
     return -temperature * logsumexp(as_scores(logits) / temperature, axis=1)
-
-
-OOD_SCORES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "msp": msp_score,
-    "max_logit": max_logit_score,
-    "energy": energy_score,
-}
 
 
 def ood_score(logits: np.ndarray, score: str = "energy") -> np.ndarray:

@@ -1,10 +1,13 @@
 """The columns of a sweep's records, and how they are computed from logits and attribution maps.
 
-The scores are shiftlab.metrics' own (``msp_score``, ``max_logit_score``,
-``energy_score``: higher = more out-of-distribution), and the drift is
+The scores are shiftlab.metrics' own (every score of ``OOD_SCORES``:
+higher = more out-of-distribution), and the drift is
 ``shiftlab.metrics.drift_report``, so a sweep gives the numbers the rest of
-shiftlab gives. Model, variant, shift (and method) are not columns of the
-files: they are the partition folders' names (hive layout).
+shiftlab gives. Those columns, their names, types and order, are read from
+the two registries (``OOD_SCORES``, ``DRIFT_MEASURES``) each time a schema is
+asked for: a new score or measure is a new column with no change here. Model,
+variant, shift (and method) are not columns of the files: they are the
+partition folders' names (hive layout).
 """
 
 from __future__ import annotations
@@ -16,38 +19,49 @@ import pyarrow as pa
 from safetensors.numpy import load, save
 from scipy.special import softmax
 
-from shiftlab.metrics import drift_report, energy_score, max_logit_score, msp_score
+from shiftlab.metrics import DRIFT_MEASURES, OOD_SCORES, DriftMeasure, drift_report
 
 if TYPE_CHECKING:  # importing shiftlab.attribution costs captum's import; records only read its results
     from shiftlab.attribution.base import Attribution
 
-#: the attribution records' drift columns and the ``drift_report`` measure each holds
-DRIFT_COLUMNS = {"iou": "top_k_iou", "spearman": "spearman", "pearson": "pearson", "ssim": "ssim"}
-
 #: the columns every record file starts with: which condition and which image
 KEYS = [("severity", pa.int8()), ("seed", pa.int32()), ("image", pa.int32())]
 
-PREDICTIONS = pa.schema(KEYS + [
-    ("label", pa.int16()),
-    ("prediction", pa.int16()),
-    ("confidence", pa.float32()),  # top-1 softmax probability
-    ("true_prob", pa.float32()),  # softmax probability of the label
-    ("correct", pa.bool_()),
-    ("msp", pa.float32()),  # minus the top-1 probability
-    ("max_logit", pa.float32()),  # minus the top logit
-    ("energy", pa.float32()),  # -logsumexp(logits)
-])
 
-ATTRIBUTIONS = pa.schema(KEYS + [
-    ("target", pa.int16()),  # the class explained: the model's prediction on the clean image
-    ("iou", pa.float32()),  # top-10 % IoU with the clean image's map
-    ("spearman", pa.float32()),
-    ("pearson", pa.float32()),
-    ("ssim", pa.float32()),
-    ("map", pa.binary()),  # float16 H×W map, row-major (null unless maps are stored)
-    ("map_size", pa.int16()),  # H (= W) of the stored map
-    ("details", pa.binary()),  # safetensors of the method's per-image figures (null unless maps are stored)
-])
+def drift_measures() -> list[DriftMeasure]:
+    """The registered drift measures in the order of their columns in the attribution records."""
+    return sorted(DRIFT_MEASURES.values(), key=lambda measure: measure.column_position)
+
+
+def prediction_schema() -> pa.Schema:
+    """The prediction records' columns: keys, the prediction, then one column per registered OOD score."""
+    scores = [(name, pa.from_numpy_dtype(score.dtype)) for name, score in OOD_SCORES.items()]
+    return pa.schema(KEYS + [
+        ("label", pa.int16()),
+        ("prediction", pa.int16()),
+        ("confidence", pa.float32()),  # top-1 softmax probability
+        ("true_prob", pa.float32()),  # softmax probability of the label
+        ("correct", pa.bool_()),
+        *scores,
+    ])
+
+
+def attribution_schema() -> pa.Schema:
+    """The attribution records' columns: keys, the class explained, one column per registered drift measure
+    (top-10 % where a measure takes a k, against the clean image's map), then the stored map and figures."""
+    drift = [(measure.column, pa.from_numpy_dtype(measure.dtype)) for measure in drift_measures()]
+    return pa.schema(KEYS + [
+        ("target", pa.int16()),  # the class explained: the model's prediction on the clean image
+        *drift,
+        ("map", pa.binary()),  # float16 H×W map, row-major (null unless maps are stored)
+        ("map_size", pa.int16()),  # H (= W) of the stored map
+        ("details", pa.binary()),  # safetensors of the method's per-image figures (null unless maps are stored)
+    ])
+
+
+#: the attribution records' drift columns, in order, and the ``drift_report`` measure each holds (as registered
+#: when this module was imported; ``drift_measures`` reads the registry now)
+DRIFT_COLUMNS = {measure.column: measure.name for measure in drift_measures()}
 
 
 def _keys(severity: int, seed: int, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -68,11 +82,9 @@ def prediction_table(severity: int, seed: int, images: np.ndarray, labels: np.nd
         "confidence": probs[rows, prediction].astype(np.float32),
         "true_prob": probs[rows, labels].astype(np.float32),
         "correct": prediction == labels,
-        "msp": msp_score(logits).astype(np.float32),
-        "max_logit": max_logit_score(logits).astype(np.float32),
-        "energy": energy_score(logits).astype(np.float32),
+        **{name: score(logits).astype(score.dtype) for name, score in OOD_SCORES.items()},
     }
-    return pa.table(columns, schema=PREDICTIONS)
+    return pa.table(columns, schema=prediction_schema())
 
 
 def attribution_table(severity: int, seed: int, images: np.ndarray, targets: np.ndarray, clean_maps: np.ndarray,
@@ -87,12 +99,12 @@ def attribution_table(severity: int, seed: int, images: np.ndarray, targets: np.
     columns = {
         **_keys(severity, seed, images),
         "target": targets.astype(np.int16),
-        **{column: drift[measure].astype(np.float32) for column, measure in DRIFT_COLUMNS.items()},
+        **{measure.column: drift[measure.name].astype(measure.dtype) for measure in drift_measures()},
         "map": pa.array(stored, pa.binary()),
         "map_size": np.full(n, size if store_maps else 0, np.int16),
         "details": pa.array(details, pa.binary()),
     }
-    return pa.table(columns, schema=ATTRIBUTIONS)
+    return pa.table(columns, schema=attribution_schema())
 
 
 def encode_details(extras: dict[str, Any], n: int) -> list[bytes]:

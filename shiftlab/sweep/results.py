@@ -34,19 +34,21 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from shiftlab.errors import ParameterError, SweepStoreError
-from shiftlab.metrics import OOD_SCORES
+from shiftlab.metrics import DRIFT_MEASURES, OOD_SCORES
 from shiftlab.sweep.plan import MANIFEST, SEED_RANGE, SOURCE, Partition, SweepPlan, read_plan
-from shiftlab.sweep.records import ATTRIBUTIONS, PREDICTIONS, decode_details, decode_map
+from shiftlab.sweep.records import attribution_schema, decode_details, decode_map, drift_measures, prediction_schema
 from shiftlab.sweep.store import check_partition, expected_rows
 
 Names = str | Sequence[str] | None
 Severities = int | Sequence[int] | None
 
 KEYS = "model, variant, shift, severity"
+#: the drift columns ``cases`` gives beside each case: top-k IoU (its ``drift`` order) and Spearman
+CASE_DRIFT = (DRIFT_MEASURES["top_k_iou"].column, DRIFT_MEASURES["spearman"].column)
 #: how ``cases`` sorts: the most telling case first, ties broken by the record keys
 ORDERS = {
     "confidence_drop": "confidence_drop DESC",
-    "drift": "iou ASC NULLS LAST, confidence_drop DESC",
+    "drift": f"{CASE_DRIFT[0]} ASC NULLS LAST, confidence_drop DESC",
     "confidence": "confidence DESC",
 }
 #: which records ``cases`` keeps
@@ -118,6 +120,12 @@ def _levels(severity: Severities) -> list[int] | None:
     raise ParameterError(f"severity is a whole number from 0 to 5 or a list of them, got {severity!r:.80}")
 
 
+def _drift(prefix: str = "") -> str:
+    """Every drift column of the attribution records (one per registered drift measure), in the records' order, as
+    SQL; each column name after ``prefix`` (a table alias and a dot)."""
+    return ", ".join(prefix + measure.column for measure in drift_measures())
+
+
 def _quoted(files: list[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
@@ -176,7 +184,8 @@ class SweepResults:
         return [f for p in chosen for f in self._files[p]]
 
     def _relation(self, files: list[str], columns: str) -> str:
-        """A subquery reading ``columns`` of ``files``, with model, variant, shift (and method) from the folder names."""
+        """A subquery reading ``columns`` of ``files``, with model, variant, shift (and method) from the folder
+        names."""
         if not files:
             raise SweepStoreError(f"{self.root}: the sweep holds no partition matching the filters")
         return (f"(SELECT {columns} FROM read_parquet({_quoted(files)}, hive_partitioning = true, "
@@ -220,16 +229,17 @@ class SweepResults:
 
     def records(self, model: Names = None, variant: Names = None, shift: Names = None, severity: Severities = None,
                 method: str | None = None) -> pd.DataFrame:
-        """The records themselves: keys, label, prediction, confidence, true_prob, correct, msp, max_logit,
-        energy, and with ``method`` its target and drift (iou, spearman, pearson, ssim). No clean rows are added."""
-        columns = ", ".join(PREDICTIONS.names)
+        """The records themselves: keys, label, prediction, confidence, true_prob, correct, the OOD scores (msp,
+        max_logit, energy), and with ``method`` its target and drift (iou, spearman, pearson, ssim: a column per
+        registered drift measure). No clean rows are added."""
+        columns = ", ".join(prediction_schema().names)
         rel, files = self._records(model, variant, shift, severity, columns, with_source=False)
         select, join = "p.*", ""
         if method is not None:
             attr = self._select("attributions", model, variant, shift, self._method(method), False)
             files += attr
-            select = "p.*, a.target, a.iou, a.spearman, a.pearson, a.ssim"
-            drift = self._relation(attr, "model, variant, shift, severity, seed, image, target, iou, spearman, pearson, ssim")
+            select = f"p.*, a.target, {_drift('a.')}"
+            drift = self._relation(attr, f"model, variant, shift, severity, seed, image, target, {_drift()}")
             join = f"LEFT JOIN {drift} a USING (model, variant, shift, severity, seed, image)"
         sql = f"SELECT {select} FROM {rel} p {join} ORDER BY {KEYS}, seed, image"
         return self._query(sql, None, files)
@@ -301,14 +311,15 @@ class SweepResults:
             raise ParameterError(f"threshold is a confidence from 0 to 1, got {threshold!r:.40}")
         columns = "severity, seed, image, label, prediction, confidence, true_prob, correct"
         rel, files = self._records(model, variant, shift, severity, columns)
-        drift = "NULL::FLOAT AS iou, NULL::FLOAT AS spearman"
+        drift = ", ".join(f"NULL::FLOAT AS {column}" for column in CASE_DRIFT)
         join = ""
         if method is not None or order_by == "drift" or self.plan.methods:
             name = self._method(method)
             attr = self._select("attributions", model, variant, shift, name, False)
             files += attr
-            drift = "a.iou, a.spearman"
-            join = (f"LEFT JOIN {self._relation(attr, 'model, variant, shift, severity, seed, image, iou, spearman')} a "
+            drift = ", ".join(f"a.{column}" for column in CASE_DRIFT)
+            relation = self._relation(attr, f"model, variant, shift, severity, seed, image, {', '.join(CASE_DRIFT)}")
+            join = (f"LEFT JOIN {relation} a "
                     "ON a.model = s.model AND a.variant = s.variant AND a.shift = s.shift AND a.severity = s.severity "
                     "AND a.seed = s.seed AND a.image = s.image")
         sql = f"""
@@ -340,20 +351,20 @@ class SweepResults:
             r AS (SELECT *, rank() OVER (PARTITION BY {KEYS} ORDER BY score)
                             + (count(*) OVER (PARTITION BY {KEYS}, score) - 1) / 2.0 AS rnk FROM u)
             SELECT {KEYS}, (count(*) - sum(is_out))::BIGINT AS n_in, sum(is_out)::BIGINT AS n_out,
-                   (sum(rnk * is_out) - sum(is_out) * (sum(is_out) + 1) / 2.0) / ((count(*) - sum(is_out)) * sum(is_out))
-                   AS auroc
+                   (sum(rnk * is_out) - sum(is_out) * (sum(is_out) + 1) / 2.0)
+                   / ((count(*) - sum(is_out)) * sum(is_out)) AS auroc
             FROM r GROUP BY ALL ORDER BY {KEYS}"""
         return self._query(sql, None, files)
 
     def maps(self, model: str, variant: str, shift: str, severity: int, method: str | None = None, seed: int = 0,
              images: Sequence[int] | None = None) -> pd.DataFrame:
-        """The stored maps of one view, image by image: image, target, iou, spearman, pearson, ssim, ``map``
+        """The stored maps of one view, image by image: image, target, the drift columns, ``map``
         (a float32 H×W array) and ``details`` (the method's per-image figures, a dict of arrays, see
         ``records.encode_details``). ``SweepStoreError`` when the sweep did not store maps."""
         if not all(isinstance(v, str) for v in (model, variant, shift)) or not _is_int(severity) \
                 or not _is_int(seed) or seed not in SEED_RANGE:
-            raise ParameterError(f"maps takes a model, variant and shift name, a severity and a seed, got {model!r:.40}, "
-                                 f"{variant!r:.40}, {shift!r:.40}, {severity!r:.20}, {seed!r:.20}")
+            raise ParameterError(f"maps takes a model, variant and shift name, a severity and a seed, got "
+                                 f"{model!r:.40}, {variant!r:.40}, {shift!r:.40}, {severity!r:.20}, {seed!r:.20}")
         if images is not None and (isinstance(images, str) or not isinstance(images, Sequence | np.ndarray)
                                    or not all(_is_int(i) for i in images)):
             raise ParameterError(f"images is a list of image indices or None, got {images!r:.80}")
@@ -361,8 +372,9 @@ class SweepResults:
         files = self._select("attributions", model, variant, shift, name, False)
         if not files:
             raise SweepStoreError(f"{self.root}: no {name} attributions for {model}/{variant} {shift}")
-        rel = self._relation(files, "severity, seed, image, target, iou, spearman, pearson, ssim, map, map_size, details")
-        where = "severity = $severity AND seed = $seed" + ("" if images is None else " AND list_contains($images, image)")
+        rel = self._relation(files, f"severity, seed, image, target, {_drift()}, map, map_size, details")
+        where = "severity = $severity AND seed = $seed"
+        where += "" if images is None else " AND list_contains($images, image)"
         params = {"severity": int(severity), "seed": int(0 if shift == SOURCE else seed)}
         if images is not None:
             params["images"] = [int(i) for i in images]
@@ -388,10 +400,10 @@ class SweepResults:
         if not isinstance(query, str):
             raise ParameterError(f"sql takes the query as a string, got {query!r:.80}")
         files = self._select("predictions", model, variant, shift, None, True)
-        views = {"predictions": self._dataset("predictions", files, PREDICTIONS, ("model", "shift", "variant"))}
+        views = {"predictions": self._dataset("predictions", files, prediction_schema(), ("model", "shift", "variant"))}
         if self.plan.methods:
             attr = self._select("attributions", model, variant, shift, self._method(method), True)
-            kept = pa.schema([f for f in ATTRIBUTIONS if f.name not in ("map", "details")])
+            kept = pa.schema([f for f in attribution_schema() if f.name not in ("map", "details")])
             views["attributions"] = self._dataset("attributions", attr, kept, ("method", "model", "shift", "variant"))
             files += attr
         with duckdb.connect() as sandbox:
@@ -434,7 +446,8 @@ def open(path: str | os.PathLike) -> SweepResults:  # noqa: A001 - the store's n
     except PermissionError as exc:
         raise SweepStoreError(f"{root}: cannot be read ({exc.strerror})") from None
     if plan is None:
-        raise SweepStoreError(f"{root}: not a sweep folder (no {MANIFEST}); make one with `shiftlab sweep --out {root}`")
+        raise SweepStoreError(f"{root}: not a sweep folder (no {MANIFEST}); make one with "
+                              f"`shiftlab sweep --out {root}`")
     return SweepResults(root, plan)
 
 
