@@ -10,15 +10,18 @@ import torch
 from shiftlab.attribution import (
     METHODS,
     AttributionError,
+    AttributionMethod,
     UnsupportedMethodError,
     attribute,
+    get_method,
     list_methods,
+    register_method,
 )
 from shiftlab.attribution.rollout import attention_rollout, discard_lowest, gradient_rollout
 from shiftlab.attribution.sobol import jansen_total_order, sobol_design
 from shiftlab.attribution.wavelets import bands, project_to_image, wavedec, waverec
 from shiftlab.data import load_dataset
-from shiftlab.errors import ImageInputError, UnknownOptionError
+from shiftlab.errors import DuplicateNameError, ImageInputError, UnknownOptionError
 from shiftlab.inference import predict_logits, to_tensor
 from shiftlab.models import LoadedModel, get_spec, load_model
 
@@ -84,6 +87,33 @@ def test_list_methods_by_family(models):
     assert set(list_methods(models["resnet20"])) == set(METHODS) - set(CNN_ONLY)
 
 
+def test_methods_register_where_they_are_defined_in_the_pages_order():
+    assert list(METHODS) == ["saliency", "integrated_gradients", "gradcam", "attention_rollout", "gradient_rollout",
+                             "wcam", "wam"]
+    assert all(get_method(name).name == name for name in METHODS)
+
+
+def test_a_second_method_of_a_registered_name_is_refused():
+    class Impostor(AttributionMethod):
+        name = "saliency"
+
+        def _compute(self, x, target):
+            return x[:, 0], {}
+
+    registered = dict(METHODS)
+    with pytest.raises(DuplicateNameError, match="'saliency' is already registered"):
+        register_method(Impostor)
+    assert METHODS == registered
+
+
+def test_each_method_declares_what_a_page_needs_to_know():
+    for method in METHODS.values():
+        assert method.title and method.description
+        assert set(method.interactive_options) | set(method.large_input_options) | set(method.run_controls) <= set(
+            method.defaults()), method.name
+    assert [name for name, method in METHODS.items() if method.many_passes] == ["integrated_gradients", "wcam", "wam"]
+
+
 # ----- targets, images and options ------------------------------------------------------------
 
 
@@ -98,7 +128,8 @@ def test_explicit_targets(models, cifar_images):
 
 @pytest.mark.parametrize(
     "target, message",
-    [(10, r"\[0, 10\)"), (-1, r"\[0, 10\)"), ([1, 2, 3], "one per image"), (1.5, "int class index"), (True, "int class index")],
+    [(10, r"\[0, 10\)"), (-1, r"\[0, 10\)"), ([1, 2, 3], "one per image"), (1.5, "int class index"),
+     (True, "int class index")],
 )
 def test_bad_targets_raise(models, cifar_images, target, message):
     with pytest.raises(AttributionError, match=message):
@@ -140,7 +171,8 @@ def test_bad_option_values_raise(models, cifar_images, method, options, message)
         attribute(models["resnet20"], cifar_images, method, **options)
 
 
-@pytest.mark.parametrize("options, message", [({"head_fusion": "median"}, "head_fusion"), ({"discard_ratio": 1.0}, "discard_ratio")])
+@pytest.mark.parametrize("options, message",
+                         [({"head_fusion": "median"}, "head_fusion"), ({"discard_ratio": 1.0}, "discard_ratio")])
 def test_bad_rollout_options_raise(models, cifar_images, options, message):
     with pytest.raises(AttributionError, match=message):
         attribute(models["vit_tiny"], cifar_images, "attention_rollout", **options)
@@ -229,7 +261,8 @@ def test_discard_keeps_class_token_and_works_per_item():
 @pytest.mark.parametrize("head_fusion", ["mean", "max", "min"])
 @pytest.mark.parametrize("discard_ratio", [0.0, 0.9])
 def test_rollout_matrices_are_row_stochastic(models, cifar_images, head_fusion, discard_ratio):
-    result = attribute(models["vit_tiny"], cifar_images, "attention_rollout", head_fusion=head_fusion, discard_ratio=discard_ratio)
+    result = attribute(models["vit_tiny"], cifar_images, "attention_rollout", head_fusion=head_fusion,
+                       discard_ratio=discard_ratio)
     rollout = result.extras["rollout"]
     assert rollout.shape == (2, 65, 65) and (rollout >= 0).all()
     np.testing.assert_allclose(rollout.sum(-1), 1.0, atol=1e-5)
@@ -333,14 +366,16 @@ def test_wcam_outputs_are_consistent(models, cifar_images):
 
 
 def test_wcam_without_approximation(models, cifar_images):
-    result = attribute(models["resnet20"], cifar_images[:1], "wcam", nb_design=2, max_design=2, grid_size=8, approximation=False)
+    result = attribute(models["resnet20"], cifar_images[:1], "wcam", nb_design=2, max_design=2, grid_size=8,
+                       approximation=False)
     # the 4×4 approximation band is one grid cell, never perturbed: zero importance
     assert result.extras["sobol_indices"][0, 0, 0] == 0.0 and result.extras["spectral_levels"][0, 0] == 0.0
 
 
 def test_wcam_explains_imagenet_classes_above_255(models, cifar_images):
     loaded = models["efficientnet_lite0"]
-    result = attribute(loaded, images_for(loaded, cifar_images), "wcam", target=700, nb_design=2, max_design=2, grid_size=4)
+    result = attribute(loaded, images_for(loaded, cifar_images), "wcam", target=700, nb_design=2, max_design=2,
+                       grid_size=4)
     assert result.target.tolist() == [700]
     np.testing.assert_allclose(result.extras["spectral_levels"].sum(), 1.0, rtol=1e-5)
 
@@ -351,4 +386,5 @@ def test_wam_is_deterministic_and_noise_free_averaging_is_stable(models, cifar_i
     assert first.maps.tobytes() == attribute(loaded, cifar_images, "wam", n_samples=3, seed=1).maps.tobytes()
     np.testing.assert_allclose(first.extras["spectral_levels"].sum(1), 1.0, rtol=1e-5)
     plain = attribute(loaded, cifar_images, "wam", n_samples=1, noise=0.0).maps
-    np.testing.assert_allclose(attribute(loaded, cifar_images, "wam", n_samples=3, noise=0.0).maps, plain, rtol=1e-4, atol=1e-6)
+    maps = attribute(loaded, cifar_images, "wam", n_samples=3, noise=0.0).maps
+    np.testing.assert_allclose(maps, plain, rtol=1e-4, atol=1e-6)

@@ -14,8 +14,8 @@ from shiftlab.app.explain import (
     prediction_text,
     refined,
 )
-from shiftlab.app.text import DRIFT_MEASURES, METHOD_NOTES
-from shiftlab.attribution import list_methods
+from shiftlab.app.text import DRIFT_MEASURES, METHOD_NOTES, METHOD_TITLES
+from shiftlab.attribution import METHODS, list_methods
 from shiftlab.data import load_dataset
 from shiftlab.metrics import drift_report
 from shiftlab.models import LoadedModel, load_model
@@ -36,6 +36,11 @@ def test_every_method_has_a_note():
     assert set(METHOD_NOTES) == set(list_methods())
 
 
+def test_the_pages_method_titles_and_notes_are_those_the_methods_carry():
+    assert METHOD_TITLES == {name: method.title for name, method in METHODS.items()}
+    assert METHOD_NOTES == {name: method.description for name, method in METHODS.items()}
+
+
 def test_drift_measures_name_every_measure_of_the_report():
     maps = np.random.default_rng(0).random((1, 8, 8))
     assert set(DRIFT_MEASURES) == set(drift_report(maps, maps))
@@ -48,6 +53,7 @@ def test_method_options_layer_defaults_interactive_and_overrides():
     assert method_options("wcam", 224)["grid_size"] == 16 and method_options("wcam", 224)["nb_design"] == 4
     assert method_options("integrated_gradients")["n_steps"] == 16
     assert method_options("saliency") == {}
+    assert "progress" not in method_options("wcam", 224) and method_options("wam", 224) == method_options("wam")
     assert refined(options, 64)["nb_design"] == 128 == refined(options, 64)["max_design"]
     assert options_text({}) == "No options."
     assert options_text({"layer": None, "n_steps": 50}) == "Options: layer=default, n_steps=50"
@@ -55,6 +61,7 @@ def test_method_options_layer_defaults_interactive_and_overrides():
 
 def test_slowness():
     assert is_slow("wcam", 224) and not is_slow("wcam", 32) and not is_slow("gradcam", 224)
+    assert is_slow("integrated_gradients", 224) and is_slow("wam", 224) and not is_slow("saliency", 224)
 
 
 def test_prediction_text():

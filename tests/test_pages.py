@@ -21,13 +21,13 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from shiftlab.app import calibration, cases, explain, ood, sweeps
+from shiftlab.app import calibration, cases, ood, sweeps
 from shiftlab.app.experiment import compare
 from shiftlab.app.explain import DRIFT_TOP_K, explain_pair, image_pair, method_options
 from shiftlab.app.text import SCORE_LABELS
 from shiftlab.app.triptych import search
 from shiftlab.app.view import ImageRef, View, model_choices
-from shiftlab.attribution import attribute
+from shiftlab.attribution import WCAM, attribute
 from shiftlab.data import load_dataset
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, drift_report, ece, fit_temperature, ood_report
@@ -266,7 +266,7 @@ def test_cases_outcomes_sorts_and_links(zoo, sample, untrained):
 
 def test_spectral_profile_says_what_it_costs_and_how_far_to_trust_it(zoo, monkeypatch):
     # 8 designs instead of the converging 32 -> 256: the page is under test here, not WCAM (tests/test_wcam.py)
-    monkeypatch.setitem(explain.INTERACTIVE_OPTIONS, "wcam", {"nb_design": 8, "max_design": 8})
+    monkeypatch.setattr(WCAM, "interactive_options", {"nb_design": 8, "max_design": 8})
     at = run(SPECTRAL, severity="1")
     assert any(c.value.startswith("WCAM runs the model 1,056 times for this pair, up to 1,056") for c in at.caption)  # 8 · 66 · 2
     assert not charts(at) and sum(m.startswith("Prediction:") for m in markdown(at)) == 2  # nothing runs unasked

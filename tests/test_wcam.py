@@ -91,9 +91,11 @@ def test_resume_refuses_other_settings_or_images(tiny, image):
 
 def test_progress_counts_perturbed_images(tiny, image):
     calls = []
-    result = run(tiny, np.concatenate([image, image[:, ::-1]]), 8, progress=lambda done, total: calls.append((done, total)))
+    result = run(tiny, np.concatenate([image, image[:, ::-1]]), 8,
+                 progress=lambda done, total: calls.append((done, total)))
     done = [d for d, _ in calls]
-    assert done == sorted(done) and calls[-1] == (2 * 8 * 18, 2 * 8 * 18) == (result.extras["forward_passes"].sum(),) * 2
+    assert done == sorted(done)
+    assert calls[-1] == (2 * 8 * 18, 2 * 8 * 18) == (result.extras["forward_passes"].sum(),) * 2
 
 
 def test_determinism_per_seed(tiny, image):
@@ -149,7 +151,8 @@ def test_cell_images_perturb_as_the_inverse_transform(approximation):
 def test_reference_perturbation_by_hand():
     # a 2×2 image, one Haar level, approximation removed: what is left of each channel is x - its mean,
     # scaled by the mask value (which min-max rescaling cancels); then min-max over all values and 8 bits
-    x = torch.tensor([[[0.13, 0.52], [0.37, 0.91]], [[0.24, 0.21], [0.66, 0.43]], [[0.83, 0.02], [0.17, 0.71]]], dtype=torch.float64)
+    x = torch.tensor([[[0.13, 0.52], [0.37, 0.91]], [[0.24, 0.21], [0.66, 0.43]], [[0.83, 0.02], [0.17, 0.71]]],
+                     dtype=torch.float64)
     perturbed = perturb(wavedec(x, 1), torch.tensor([[0.6]], dtype=torch.float64), 1, approximation=False)
     centred = x - x.mean((1, 2), keepdim=True)
     expected = torch.floor((centred - centred.min()) / (centred.max() - centred.min()) * 255) / 255
@@ -191,7 +194,8 @@ def test_default_grid_keeps_cells_inside_bands():
     assert default_grid(32, 3) == 8 and default_grid(224, 3) == 32 and default_grid(16, 2) == 4
 
 
-@pytest.mark.parametrize("arch, batch", [("resnet20", 66), ("vit_tiny", 33), ("efficientnet_lite0", 4), ("resnet50", 8)])
+@pytest.mark.parametrize("arch, batch",
+                         [("resnet20", 66), ("vit_tiny", 33), ("efficientnet_lite0", 4), ("resnet50", 8)])
 def test_a_cpu_batch_is_the_architectures_fastest(arch, batch):
     """On a CPU a batch holds the images the architecture runs fastest per image; a GPU takes about 4 M pixels."""
     spec = get_spec(arch)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from shiftlab.app.experiment import LARGE_INPUT_SIDE, model_inputs
-from shiftlab.attribution import Attribution, attribute, get_method
+from shiftlab.attribution import METHODS, Attribution, attribute, get_method
 from shiftlab.attribution.wcam import MAX_DESIGN
 from shiftlab.inference import predict_logits, top_k
 from shiftlab.metrics import drift_report
@@ -25,23 +25,20 @@ from shiftlab.shifts import apply
 #: the most designs per image WCAM runs: the Spectral page offers no refinement past it
 MAX_WCAM_DESIGN = MAX_DESIGN
 
-#: options the pages pass so that a method answers in seconds on a CPU (the rest keep their defaults)
-INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"integrated_gradients": {"n_steps": 16}}
-#: WCAM for a large-input model on a CPU: a 16-cell grid and 4 designs (about 1,000 passes an image) instead of
-#: the defaults' tens of thousands; "refine" doubles the designs from there
-LARGE_INPUT_WCAM = {"grid_size": 16, "nb_design": 4, "max_design": 4}
-#: methods that run the model many times per image: slow on a CPU for a large-input model
-MANY_PASSES = ("integrated_gradients", "wcam", "wam")
-#: options that steer a run rather than define its result (WCAM's progress callback and the result it resumes)
-RUN_CONTROLS = ("progress", "resume")
+#: every method's run controls (``AttributionMethod.run_controls``), for ``shiftlab.app.sweeps.stored_options``
+RUN_CONTROLS = tuple(dict.fromkeys(control for method in METHODS.values() for control in method.run_controls))
 #: the top-k % of pixels compared by the IoU drift measure
 DRIFT_TOP_K = 10.0
+
+
 def method_options(method: str, input_size: int = 32, **overrides: Any) -> dict[str, Any]:
-    """Every option ``method`` will run with on a model of this input size: its defaults, the interactive ones,
-    then ``overrides``. WCAM keeps its converging defaults at 32 px and gets ``LARGE_INPUT_WCAM`` above."""
-    interactive = LARGE_INPUT_WCAM if method == "wcam" and input_size > LARGE_INPUT_SIDE else {}
-    options = {**get_method(method).defaults(), **INTERACTIVE_OPTIONS.get(method, {}), **interactive, **overrides}
-    return {k: v for k, v in options.items() if k not in RUN_CONTROLS}
+    """Every option ``method`` will run with on a model of this input size: its defaults, its
+    ``interactive_options``, its ``large_input_options`` above ``LARGE_INPUT_SIDE``, then ``overrides``; its run
+    controls (``run_controls``) left out. WCAM keeps its converging defaults at 32 px and gets a coarse grid above."""
+    method_class = get_method(method)
+    large = method_class.large_input_options if input_size > LARGE_INPUT_SIDE else {}
+    options = {**method_class.defaults(), **method_class.interactive_options, **large, **overrides}
+    return {k: v for k, v in options.items() if k not in method_class.run_controls}
 
 
 def refined(options: dict[str, Any], designs_done: int) -> dict[str, Any]:
@@ -58,8 +55,9 @@ def options_text(options: dict[str, Any]) -> str:
 
 
 def is_slow(method: str, input_size: int) -> bool:
-    """Whether ``method`` on a model of this input size takes more than a few seconds on a CPU."""
-    return method in MANY_PASSES and input_size > LARGE_INPUT_SIDE
+    """Whether ``method`` on a model of this input size takes more than a few seconds on a CPU: one that runs the
+    model many times per image (``many_passes``) on a large input."""
+    return get_method(method).many_passes and input_size > LARGE_INPUT_SIDE
 
 
 def slow_warning(method: str, input_size: int) -> str | None:
@@ -71,7 +69,8 @@ def slow_warning(method: str, input_size: int) -> str | None:
 
 
 def prediction_text(logits: np.ndarray, classes: list[str], k: int = 3) -> str:
-    """Markdown of the ``k`` most probable classes of one logit vector, the first in bold: "**cat** 81% · dog 9% · …"."""
+    """Markdown of the ``k`` most probable classes of one logit vector, the first in bold:
+    "**cat** 81% · dog 9% · …"."""
     ranking = top_k(logits, classes, k)
     return " · ".join(f"**{name}** {p:.0%}" if i == 0 else f"{name} {p:.0%}" for i, (name, p) in enumerate(ranking))
 
@@ -106,8 +105,9 @@ def explain_pair(
     logits = predict_logits(loaded.model, pair)
     target = int(logits[0].argmax()) if same_target else None
     attribution = attribute(loaded, pair, method, target=target, **options)
-    # the run's progress callback and resumed result are not options of the map: the app caches (pickles) the rest
-    attribution = replace(attribution, options={k: v for k, v in attribution.options.items()
-                                                if k not in RUN_CONTROLS})
+    # the run's controls (a progress callback, a resumed result) are not options of the map: the app caches
+    # (pickles) the rest
+    controls = get_method(method).run_controls
+    attribution = replace(attribution, options={k: v for k, v in attribution.options.items() if k not in controls})
     report = drift_report(attribution.maps[:1], attribution.maps[1:], k=DRIFT_TOP_K)
     return PairExplanation(logits, attribution, {name: float(values[0]) for name, values in report.items()})

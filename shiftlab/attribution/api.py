@@ -1,4 +1,4 @@
-"""The registry of attribution methods and the one-call entry point ``attribute``."""
+"""Looking methods up by name in the registry (``base.METHODS``) and the one-call entry point ``attribute``."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from shiftlab.attribution.base import Attribution, AttributionMethod, UnsupportedMethodError
-from shiftlab.attribution.gradcam import GradCAM
-from shiftlab.attribution.integrated_gradients import IntegratedGradients
-from shiftlab.attribution.rollout import AttentionRollout, GradientRollout
-from shiftlab.attribution.saliency import Saliency
-from shiftlab.attribution.wam import WAM
-from shiftlab.attribution.wcam import WCAM
+from shiftlab.attribution.base import METHODS, Attribution, AttributionMethod, UnsupportedMethodError
 from shiftlab.models import LoadedModel
-
-METHODS: dict[str, type[AttributionMethod]] = {
-    method.name: method for method in (Saliency, IntegratedGradients, GradCAM, AttentionRollout, GradientRollout, WCAM, WAM)
-}
 
 
 def get_method(name: str) -> type[AttributionMethod]:

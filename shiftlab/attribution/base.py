@@ -1,4 +1,4 @@
-"""What every attribution method shares: the result type, the base class, input and target checks.
+"""What every attribution method shares: the result type, the base class and its registry, input and target checks.
 
 A method is a class with a ``name``, the model ``families`` it supports and a
 ``_compute(x, target, **options)`` that returns N×H×W maps (a tensor at input
@@ -7,6 +7,12 @@ the rest once for all methods: it validates the uint8 images and the options,
 resolves the target class, runs the model in eval mode and packs an
 ``Attribution``. Options are checked (``check_options``) before any image is
 touched; every bound is stated in its method's docstring.
+
+The class also declares what a caller needs to know before running it, as
+captum's methods do: its title and description, the options that make it
+answer in seconds on a CPU, whether it runs the model many times per image,
+which options steer a run rather than define its result. ``@register_method``
+next to the class makes it available by name (``METHODS``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -24,7 +30,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from shiftlab.argcheck import choice, real, shown, whole
-from shiftlab.errors import AttributionError, ImageInputError, UnknownOptionError, UnsupportedMethodError
+from shiftlab.errors import (
+    AttributionError,
+    DuplicateNameError,
+    ImageInputError,
+    UnknownOptionError,
+    UnsupportedMethodError,
+)
 from shiftlab.inference import to_tensor
 from shiftlab.models import LoadedModel
 
@@ -114,14 +126,27 @@ class AttributionMethod(ABC):
     """Base class: ``Method(loaded).attribute(images, target=None, **options) -> Attribution``."""
 
     name: ClassVar[str]
+    #: a readable title shown beside the name, and what the map shows in a sentence or two
+    title: ClassVar[str]
+    description: ClassVar[str]
     families: ClassVar[tuple[str, ...]] = ("cnn", "vit")
+    #: options a page passes so that the method answers in seconds on a CPU (the rest keep their defaults)
+    interactive_options: ClassVar[dict[str, Any]] = {}
+    #: options laid over ``interactive_options`` for a model with large inputs (the app's ``LARGE_INPUT_SIDE``)
+    large_input_options: ClassVar[dict[str, Any]] = {}
+    #: whether it runs the model many times per image: slow on a CPU for a large-input model
+    many_passes: ClassVar[bool] = False
+    #: options that steer a run rather than define its result (a progress callback, an earlier result to resume):
+    #: left out of the options a page caches or a store records
+    run_controls: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, loaded: LoadedModel):
         family = loaded.family
         if family not in self.families:
             raise UnsupportedMethodError(
                 f"{self.name} needs a model of family {' or '.join(map(repr, self.families))}; "
-                f"{loaded.arch} is a {family!r}. shiftlab.attribution.list_methods(loaded) lists the methods it supports."
+                f"{loaded.arch} is a {family!r}. "
+                "shiftlab.attribution.list_methods(loaded) lists the methods it supports."
             )
         self.loaded = loaded
         self.model = loaded.model
@@ -133,7 +158,9 @@ class AttributionMethod(ABC):
         parameters = inspect.signature(cls._compute).parameters.values()
         return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
-    def attribute(self, images: np.ndarray, target: int | np.ndarray | list[int] | None = None, **options: Any) -> Attribution:
+    def attribute(
+        self, images: np.ndarray, target: int | np.ndarray | list[int] | None = None, **options: Any
+    ) -> Attribution:
         """Attribution maps of uint8 N×H×W×3 ``images`` for ``target`` (None: the predicted class)."""
         options = self.checked(options)
         x = prepare_images(images, self.loaded)
@@ -149,7 +176,9 @@ class AttributionMethod(ABC):
         defaults = self.defaults()
         unknown = sorted(set(options) - set(defaults))
         if unknown:
-            raise UnknownOptionError(f"unknown option(s) {', '.join(unknown)} for {self.name}; options: {', '.join(defaults) or 'none'}")
+            raise UnknownOptionError(
+                f"unknown option(s) {', '.join(unknown)} for {self.name}; options: {', '.join(defaults) or 'none'}"
+            )
         options = {**defaults, **options}
         self.check_options(options)
         return options
@@ -165,3 +194,20 @@ class AttributionMethod(ABC):
 
         Subclasses declare their options as keyword-only parameters with defaults.
         """
+
+
+#: every registered method by name, in the order the modules register them (the order the pages list them in)
+METHODS: dict[str, type[AttributionMethod]] = {}
+
+Method = TypeVar("Method", bound=type[AttributionMethod])
+
+
+def register_method(method: Method) -> Method:
+    """Class decorator that makes ``method`` available by its ``name`` (``attribute``, ``get_method``, the pages);
+    a second method of the same name raises ``DuplicateNameError``."""
+    if method.name in METHODS:
+        raise DuplicateNameError(
+            f"attribution method {method.name!r} is already registered ({METHODS[method.name].__qualname__})"
+        )
+    METHODS[method.name] = method
+    return method

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from shiftlab.argcheck import shown
-from shiftlab.attribution.base import AttributionError, AttributionMethod, upsample
+from shiftlab.attribution.base import AttributionError, AttributionMethod, register_method, upsample
 
 
 def tokens_to_grid(tokens: torch.Tensor, grid: int) -> torch.Tensor:
@@ -26,6 +26,7 @@ def tokens_to_grid(tokens: torch.Tensor, grid: int) -> torch.Tensor:
     return patches.transpose(1, 2).reshape(len(tokens), -1, grid, grid)
 
 
+@register_method
 class GradCAM(AttributionMethod):
     """ReLU of the layer's channels weighted by their spatially averaged gradients, upsampled bilinearly.
 
@@ -36,13 +37,21 @@ class GradCAM(AttributionMethod):
     """
 
     name = "gradcam"
+    title = "Grad-CAM"
+    description = (
+        "Where the last convolutional stage (for a ViT: the last block's patch tokens) looks: its feature maps "
+        "weighted by their average gradient for the class, kept where positive and upsampled (Selvaraju et al. "
+        "2017). Coarse but stable."
+    )
 
     def check_options(self, options: dict[str, Any]) -> None:
         layer = options["layer"]
         if layer is not None and not isinstance(layer, str):
             raise AttributionError(f"layer must be a module name (text) or None, got {shown(layer)}")
 
-    def _compute(self, x: torch.Tensor, target: torch.Tensor, *, layer: str | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+    def _compute(
+        self, x: torch.Tensor, target: torch.Tensor, *, layer: str | None = None
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         layer = layer or self.hooks.gradcam_layer
         try:
             module = self.model.get_submodule(layer)

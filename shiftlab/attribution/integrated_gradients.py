@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from shiftlab.attribution.base import AttributionMethod, check_choice, check_int
+from shiftlab.attribution.base import AttributionMethod, check_choice, check_int, register_method
 
 INTEGRATION_RULES = ("gausslegendre", "riemann_trapezoid", "riemann_middle", "riemann_left", "riemann_right")
 #: the most points on the path (each costs a forward and a backward pass per image)
@@ -15,6 +15,7 @@ MAX_STEPS = 1024
 MAX_INTERNAL_BATCH = 4096
 
 
+@register_method
 class IntegratedGradients(AttributionMethod):
     """Path integral of the target logit's gradient from a black image (all zeros) to the image.
 
@@ -28,6 +29,13 @@ class IntegratedGradients(AttributionMethod):
     """
 
     name = "integrated_gradients"
+    title = "Integrated Gradients"
+    description = (
+        "Gradients accumulated along a straight path from a black image to this one (Sundararajan et al. 2017); the "
+        "map adds up to the score difference between the image and black."
+    )
+    interactive_options = {"n_steps": 16}
+    many_passes = True
 
     def check_options(self, options: dict[str, Any]) -> None:
         check_int("n_steps", options["n_steps"], 1, MAX_STEPS)

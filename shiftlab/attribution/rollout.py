@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from shiftlab.attribution.base import AttributionMethod, check_choice, check_real, upsample
+from shiftlab.attribution.base import AttributionMethod, check_choice, check_real, register_method, upsample
 
 HEAD_FUSIONS = ("mean", "max", "min")
 
@@ -48,12 +48,15 @@ def discard_lowest(attention: torch.Tensor, discard_ratio: float) -> torch.Tenso
 
 
 def check_rollout(head_fusion: str, discard_ratio: float) -> None:
-    """Raise ``AttributionError`` unless ``head_fusion`` is one of ``HEAD_FUSIONS`` and ``discard_ratio`` lies in [0, 1)."""
+    """Raise ``AttributionError`` unless ``head_fusion`` is one of ``HEAD_FUSIONS`` and ``discard_ratio`` lies in
+    [0, 1)."""
     check_choice("head_fusion", head_fusion, HEAD_FUSIONS)
     check_real("discard_ratio", discard_ratio, 0.0, 1.0, high_open=True)
 
 
-def attention_rollout(attentions: Sequence[torch.Tensor], head_fusion: str = "mean", discard_ratio: float = 0.0) -> torch.Tensor:
+def attention_rollout(
+    attentions: Sequence[torch.Tensor], head_fusion: str = "mean", discard_ratio: float = 0.0
+) -> torch.Tensor:
     """N×T×T joint attention from the per-layer N×heads×T×T attention probabilities (first layer first).
 
     Every factor, hence the product, is row-stochastic.
@@ -91,6 +94,7 @@ class _TokenMapMethod(AttributionMethod):
         return upsample(matrix[:, 0, 1:].reshape(-1, grid, grid), size)
 
 
+@register_method
 class AttentionRollout(_TokenMapMethod):
     """Abnar & Zuidema's attention rollout (ignores the target: it is class-agnostic).
 
@@ -102,6 +106,11 @@ class AttentionRollout(_TokenMapMethod):
     """
 
     name = "attention_rollout"
+    title = "Attention rollout"
+    description = (
+        "How much attention flows from each image patch to the class token, multiplied through all layers (Abnar & "
+        "Zuidema 2020). Class-agnostic: the same map for every class."
+    )
 
     def check_options(self, options: dict[str, Any]) -> None:
         check_rollout(options["head_fusion"], options["discard_ratio"])
@@ -115,6 +124,7 @@ class AttentionRollout(_TokenMapMethod):
         return self._class_token_map(joint, tuple(x.shape[-2:])), {"rollout": joint.cpu().numpy()}
 
 
+@register_method
 class GradientRollout(_TokenMapMethod):
     """Chefer et al.'s gradient-weighted attention rollout for the target logit.
 
@@ -122,6 +132,11 @@ class GradientRollout(_TokenMapMethod):
     """
 
     name = "gradient_rollout"
+    title = "Gradient-weighted attention rollout"
+    description = (
+        "Attention rollout weighted by the gradient of the class score (Chefer et al. 2021): which patches the "
+        "class token attends to for this class."
+    )
 
     def _compute(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         with torch.enable_grad():

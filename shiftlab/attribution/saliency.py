@@ -6,9 +6,10 @@ from typing import Any
 
 import torch
 
-from shiftlab.attribution.base import AttributionMethod
+from shiftlab.attribution.base import AttributionMethod, register_method
 
 
+@register_method
 class Saliency(AttributionMethod):
     """|d logit_target / d pixel|, maximised over the colour channels as in the paper.
 
@@ -16,6 +17,11 @@ class Saliency(AttributionMethod):
     """
 
     name = "saliency"
+    title = "Saliency (gradient magnitude)"
+    description = (
+        "How strongly each pixel's smallest change moves the class score: the absolute gradient of the logit with "
+        "respect to the pixels (Simonyan et al. 2014). Fast and sharp, but noisy."
+    )
 
     def _compute(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         from captum.attr import Saliency as CaptumSaliency  # here: importing captum costs ~0.6 s

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from shiftlab.attribution.base import AttributionMethod, check_int, check_real
+from shiftlab.attribution.base import AttributionMethod, check_int, check_real, register_method
 from shiftlab.attribution.wavelets import check_levels, project_to_image, spectral_profile, wavedec, waverec
 
 #: the most noisy copies of an image, the largest noise (fraction of the value range) and the most images a pass
@@ -18,6 +18,7 @@ MAX_NOISE = 10.0
 MAX_BATCH = 16384
 
 
+@register_method
 class WAM(AttributionMethod):
     """|channel-mean of d logit_target / d coefficient|, averaged over noisy copies of the image.
 
@@ -32,6 +33,12 @@ class WAM(AttributionMethod):
     """
 
     name = "wam"
+    title = "WAM (wavelet gradients)"
+    description = (
+        "The gradient of the class score with respect to the wavelet coefficients, averaged over noisy copies of "
+        "the image (Kasmi et al. 2025), shown here back in pixel space."
+    )
+    many_passes = True
 
     def check_options(self, options: dict[str, Any]) -> None:
         check_levels(self.loaded.input_size, options["levels"])

@@ -33,7 +33,8 @@ class Band:
 def check_levels(size: int, levels: int) -> None:
     """A ``size``-pixel side must be divisible by 2**levels for a Haar transform without padding (so levels is at
     most log2(size): 5 at 32 px)."""
-    if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels < size.bit_length() or size % 2**levels:
+    if (isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels < size.bit_length()
+            or size % 2**levels):
         raise AttributionError(f"levels must be an integer >= 1 with {size} divisible by 2**levels, got {levels!r}")
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shiftlab.attribution import get_method
 from shiftlab.data import load_dataset
 from shiftlab.sweep.run import parse_options, sweep
 
@@ -37,10 +38,11 @@ CONFUSED = ("cat", "dog")
 TOUR_IMAGE = 204
 ATTRIBUTION_SHIFTS = ("gaussian_noise", "fog", "contrast", "rotate")
 ATTRIBUTION_SEVERITY = "3"
-#: the methods whose maps the attribution store holds, with the options the pages run them with
-#: (``shiftlab.app.explain.method_options`` at 32 px; a page reads the store only when they match): WCAM
-#: (390 runs at its converging defaults, 57 minutes on 2 shared CPU cores) and Compare's three defaults
-ATTRIBUTION_METHODS = {"gradcam": {}, "wcam": {}, "saliency": {}, "integrated_gradients": {"n_steps": 16}}
+#: the methods whose maps the attribution store holds, each with the options the pages run it with at 32 px, its
+#: ``interactive_options`` (``shiftlab.app.explain.method_options``; a page reads the store only when they match):
+#: WCAM (390 runs at its converging defaults, 57 minutes on 2 shared CPU cores) and Compare's three defaults
+ATTRIBUTION_METHODS = {method: dict(get_method(method).interactive_options)
+                       for method in ("gradcam", "wcam", "saliency", "integrated_gradients")}
 #: the OOD page's default set, its severity (every image replaced), the images whose maps it compares, the methods
 #: (with the pages' options, as ``ATTRIBUTION_METHODS``)
 OOD_SET = "ood_cifar100_sample"
