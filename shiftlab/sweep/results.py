@@ -121,8 +121,8 @@ def _levels(severity: Severities) -> list[int] | None:
 
 
 def _drift(prefix: str = "") -> str:
-    """Every drift column of the attribution records (one per registered drift measure), in the records' order, as
-    SQL; each column name after ``prefix`` (a table alias and a dot)."""
+    """The attribution records' drift columns (one per registered drift measure, in the records' order) as an SQL
+    list, each name after ``prefix`` (``"a."`` for a table alias)."""
     return ", ".join(prefix + measure.column for measure in drift_measures())
 
 
