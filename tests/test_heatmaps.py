@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 import numpy as np
 import pytest
@@ -76,3 +78,30 @@ def test_thumbnails():
     assert pair.shape == (1, 6, 3) and (pair[0, 2:4] == 255).all()
     with pytest.raises(ValueError, match="same height"):
         side_by_side(image, np.zeros((2, 2, 3), np.uint8))
+
+
+def test_a_signed_map_gets_symmetric_limits_and_a_transparent_zero():
+    from shiftlab.app.heatmaps import DIVERGING_CMAP, cmap_for
+
+    signed = np.array([[-2.0, -1.0], [0.0, 4.0]])
+    low, high = map_limits(signed, upper_percentile=100, signed=True)
+    assert (low, high) == (-4.0, 4.0)
+    values = normalize(signed, (low, high))
+    np.testing.assert_allclose(values, [[0.25, 0.375], [0.5, 1.0]])  # zero sits in the middle of the scale
+    alpha = to_rgba(values, cmap_for(True), opacity=1.0, signed=True)[..., 3]
+    assert alpha[1, 0] == 0 and alpha[1, 1] == 255 and alpha[0, 0] == round(0.5 * 255)
+    assert cmap_for(True) == DIVERGING_CMAP and map_limits(np.zeros((2, 2)), signed=True) == (-0.0, 0.0)
+
+
+def test_only_integrated_gradients_is_signed():
+    from shiftlab.attribution import METHODS
+
+    assert [name for name, method in METHODS.items() if method.signed] == ["integrated_gradients"]
+
+
+def test_a_signed_colour_bar_shows_zero():
+    from PIL import Image
+
+    picture = np.asarray(Image.open(io.BytesIO(colour_bar((-3.0, 3.0), signed=True))).convert("RGB"))
+    middle = picture[int(picture.shape[0] * 0.3), picture.shape[1] // 2]
+    assert middle.min() > 230  # white at zero on the diverging bar

@@ -6,6 +6,11 @@ map is first rescaled to [0, 1] between its minimum and a high percentile
 when they must share one colour scale — then coloured with a matplotlib colour map. An
 overlay blends the colour into the image with an opacity that grows with
 the value: unimportant regions show the image untouched.
+
+A signed map (Integrated Gradients: evidence for and against the class) is
+drawn on a diverging scale instead: symmetric limits ±(a high percentile of
+|map|), zero in the middle shown as no colour, positive red, negative blue,
+the opacity growing with the magnitude either way.
 """
 
 from __future__ import annotations
@@ -19,22 +24,35 @@ from shiftlab.attribution.wavelets import bands
 
 #: perceptually uniform, dark = unimportant, bright = important
 CMAP = "inferno"
+#: for signed maps: blue = against the class, white = 0, red = for it
+DIVERGING_CMAP = "RdBu_r"
 #: values above this percentile of a map are shown at full colour
 UPPER_PERCENTILE = 99.0
 #: opacity of the colour where the map is at its maximum
 OPACITY = 0.7
 
 
-def map_limits(maps: np.ndarray, upper_percentile: float = UPPER_PERCENTILE) -> tuple[float, float]:
+def map_limits(maps: np.ndarray, upper_percentile: float = UPPER_PERCENTILE, signed: bool = False
+               ) -> tuple[float, float]:
     """The (low, high) values shown as dark and full colour: the minimum and a high percentile of ``maps``.
 
     Computed over every map given, so that maps rescaled with the same limits
     share one colour scale. When the percentile equals the minimum the maximum
-    is used; a constant input gives low == high.
+    is used; a constant input gives low == high. ``signed`` gives symmetric
+    limits (-a, a), a the percentile of the magnitudes (their maximum when that is 0).
     """
     values = np.asarray(maps, dtype=np.float64)
+    if signed:
+        magnitude = np.abs(values)
+        high = float(np.percentile(magnitude, upper_percentile)) or float(magnitude.max())
+        return -high, high
     low, high = float(values.min()), float(np.percentile(values, upper_percentile))
     return low, high if high > low else float(values.max())
+
+
+def cmap_for(signed: bool) -> str:
+    """The colour map of a signed (diverging) or unsigned (sequential) map."""
+    return DIVERGING_CMAP if signed else CMAP
 
 
 def normalize(attribution_map: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
@@ -50,24 +68,31 @@ def normalize(attribution_map: np.ndarray, limits: tuple[float, float] | None = 
     return np.clip((values - low) / (high - low), 0.0, 1.0)
 
 
-def to_rgba(values: np.ndarray, cmap: str = CMAP, opacity: float = OPACITY) -> np.ndarray:
-    """[0, 1] values -> uint8 H×W×4 colours of ``cmap`` whose alpha is ``opacity`` × value."""
+def to_rgba(values: np.ndarray, cmap: str = CMAP, opacity: float = OPACITY, signed: bool = False) -> np.ndarray:
+    """[0, 1] values -> uint8 H×W×4 colours of ``cmap`` whose alpha is ``opacity`` × value (× the distance from
+    the middle, 0.5, for a signed map: zero is transparent)."""
+    values = np.asarray(values)
     rgba = matplotlib.colormaps[cmap](values, bytes=True)
-    rgba[..., 3] = np.round(opacity * np.asarray(values) * 255)
+    strength = np.abs(2 * values - 1) if signed else values
+    rgba[..., 3] = np.round(opacity * strength * 255)
     return rgba
 
 
-def colorize(attribution_map: np.ndarray, limits: tuple[float, float] | None = None, cmap: str = CMAP) -> np.ndarray:
-    """The normalised map in ``cmap`` colours, opaque: uint8 H×W×3."""
-    return matplotlib.colormaps[cmap](normalize(attribution_map, limits), bytes=True)[..., :3]
+def colorize(attribution_map: np.ndarray, limits: tuple[float, float] | None = None, signed: bool = False
+             ) -> np.ndarray:
+    """The normalised map in its scale's colours (diverging when ``signed``), opaque: uint8 H×W×3."""
+    limits = limits if limits is not None else map_limits(attribution_map, signed=signed)
+    return matplotlib.colormaps[cmap_for(signed)](normalize(attribution_map, limits), bytes=True)[..., :3]
 
 
 def overlay(image: np.ndarray, attribution_map: np.ndarray, limits: tuple[float, float] | None = None,
-            cmap: str = CMAP, opacity: float = OPACITY) -> np.ndarray:
-    """uint8 H×W×3 ``image`` with the normalised map's colours alpha-composited on top (same H×W)."""
+            signed: bool = False, opacity: float = OPACITY) -> np.ndarray:
+    """uint8 H×W×3 ``image`` with the normalised map's colours alpha-composited on top (same H×W); a ``signed``
+    map on the diverging scale, its own symmetric limits unless ``limits`` are given."""
     if image.shape[:2] != np.shape(attribution_map):
         raise ValueError(f"image {image.shape[:2]} and map {np.shape(attribution_map)} differ in size")
-    layer = to_rgba(normalize(attribution_map, limits), cmap, opacity).astype(np.float64) / 255.0
+    limits = limits if limits is not None else map_limits(attribution_map, signed=signed)
+    layer = to_rgba(normalize(attribution_map, limits), cmap_for(signed), opacity, signed).astype(np.float64) / 255.0
     alpha = layer[..., 3:]
     blended = (1.0 - alpha) * image.astype(np.float64) / 255.0 + alpha * layer[..., :3]
     return np.round(blended * 255).astype(np.uint8)
@@ -91,18 +116,20 @@ def outline_bands(picture: np.ndarray, levels: int, colour: tuple[int, int, int]
     return out
 
 
-def colour_bar(limits: tuple[float, float], width: int = 260, cmap: str = CMAP) -> bytes:
-    """A horizontal colour bar from ``limits[0]`` (dark) to ``limits[1]`` (full colour), as PNG bytes with ticks."""
+def colour_bar(limits: tuple[float, float], width: int = 260, signed: bool = False) -> bytes:
+    """A horizontal colour bar from ``limits[0]`` (dark) to ``limits[1]`` (full colour), as PNG bytes with ticks;
+    a ``signed`` scale's bar is diverging, with ticks at both ends and at 0."""
     from matplotlib.figure import Figure  # lazy: the figure machinery costs ~0.3 s to import
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FixedLocator, MaxNLocator
 
     figure = Figure(figsize=(width / 100, 0.8), dpi=100)
     axes = figure.add_axes((0.08, 0.5, 0.84, 0.42))  # room for the end ticks' labels
     low, high = limits
-    axes.imshow(np.linspace(0, 1, 256)[None], aspect="auto", cmap=cmap, extent=(low, high if high > low else low + 1, 0, 1))
+    high = high if high > low else low + 1
+    axes.imshow(np.linspace(0, 1, 256)[None], aspect="auto", cmap=cmap_for(signed), extent=(low, high, 0, 1))
     axes.set_yticks([])
     axes.tick_params(axis="x", labelsize=10, length=3, pad=2)
-    axes.xaxis.set_major_locator(MaxNLocator(4))
+    axes.xaxis.set_major_locator(FixedLocator([low, 0.0, high]) if signed else MaxNLocator(4))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

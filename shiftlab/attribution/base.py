@@ -136,6 +136,8 @@ class AttributionMethod(ABC):
     large_input_options: ClassVar[dict[str, Any]] = {}
     #: whether it runs the model many times per image: slow on a CPU for a large-input model
     many_passes: ClassVar[bool] = False
+    #: whether its maps are signed (evidence for and against the class): drawn on a diverging colour scale
+    signed: ClassVar[bool] = False
     #: options that steer a run rather than define its result (a progress callback, an earlier result to resume):
     #: left out of the options a page caches or a store records
     run_controls: ClassVar[tuple[str, ...]] = ()

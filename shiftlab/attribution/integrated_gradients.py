@@ -36,6 +36,7 @@ class IntegratedGradients(AttributionMethod):
     )
     interactive_options = {"n_steps": 16}
     many_passes = True
+    signed = True
 
     def check_options(self, options: dict[str, Any]) -> None:
         check_int("n_steps", options["n_steps"], 1, MAX_STEPS)
