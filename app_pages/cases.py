@@ -5,36 +5,41 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from shiftlab.app import cases, sweep_panel, sweeps, text, ui
+from shiftlab.app import cases, sweep_panel, sweeps, text
+from shiftlab.app.caches import cached_set_drift, cached_shifted, evaluation_images, shift_comparison
+from shiftlab.app.downloads import csv_download
+from shiftlab.app.feedback import user_errors
+from shiftlab.app.pieces import note_labels, note_subset, pair_grid, setup_page, show_shift, sweep_case_grid
+from shiftlab.app.sidebar import pick_dataset, view_model, view_sidebar
 from shiftlab.app.view import methods_for
 
 PER_PAGE = 20
 
-ui.setup_page("cases")
-view = ui.view_sidebar("model", "shift", "severity", "seed")
+setup_page("cases")
+view = view_sidebar("model", "shift", "severity", "seed")
 store = sweep_panel.pick_results()
 if store is not None:
     outcome = st.segmented_control("Outcome", list(text.SWEEP_CASE_KINDS), default="flips", required=True,
                                    key="sweep_outcome", format_func=lambda k: text.SWEEP_CASE_KINDS[k])
     order = st.radio("Sort by", ["confidence_drop", "drift"], horizontal=True, key="sweep_sort",
                      format_func=lambda s: s.replace("_", " "), disabled=not store.methods())
-    with ui.user_errors():
+    with user_errors():
         found = store.cases(outcome, order, model=view.arch, variant=view.variant, shift=view.shift,
                             severity=view.severity, limit=None)
     st.markdown(f"**{len(found):,}** records of {view.model} under {view.shift} at severity {view.severity} "
                 f"in the sweep {text.plain(sweeps.store_label(store))}.")
     st.dataframe(found, hide_index=True, width="stretch")
-    ui.sweep_case_grid(view, sweeps.store_data(store), found.head(PER_PAGE))
+    sweep_case_grid(view, sweeps.store_data(store), found.head(PER_PAGE))
     st.stop()
-dataset = ui.pick_dataset(view)
-loaded = ui.view_model(view)
-with ui.user_errors():
-    data = ui.evaluation_images(dataset, loaded.input_size)
-    comparison = ui.shift_comparison(loaded, dataset, view.shift, view.severity, view.seed)
-    shifted = ui.cached_shifted(dataset, loaded.input_size, view.shift, view.severity, view.seed)
-ui.show_shift(view.shift, *data.images.shape[1:3])
-ui.note_labels(loaded, data)
-ui.note_subset(loaded, data)
+dataset = pick_dataset(view)
+loaded = view_model(view)
+with user_errors():
+    data = evaluation_images(dataset, loaded.input_size)
+    comparison = shift_comparison(loaded, dataset, view.shift, view.severity, view.seed)
+    shifted = cached_shifted(dataset, loaded.input_size, view.shift, view.severity, view.seed)
+show_shift(view.shift, *data.images.shape[1:3])
+note_labels(loaded, data)
+note_subset(loaded, data)
 
 names = {**text.OUTCOMES, **text.UNLABELLED_OUTCOMES}
 outcomes = cases.outcomes_for(comparison)
@@ -52,8 +57,8 @@ method = right.selectbox("Attribution method for the drift", methods, key="case_
 mask = cases.outcome_mask(comparison, outcome)
 drop = cases.confidence_drop(comparison)
 if order == "attribution_drift":
-    with ui.user_errors():
-        drift = ui.cached_set_drift(view.arch, view.variant, dataset, view.shift, view.severity, view.seed, method)
+    with user_errors():
+        drift = cached_set_drift(view.arch, view.variant, dataset, view.shift, view.severity, view.seed, method)
     key = 1.0 - drift["top_k_iou"]
 else:
     key = drop
@@ -67,9 +72,9 @@ grid_area = st.container()
 page = st.pagination(cases.page_count(len(selected), PER_PAGE), key=f"page-{outcome}-{order}-{len(selected)}")
 shown = cases.page_of(selected, page, PER_PAGE)
 with grid_area:
-    ui.pair_grid(comparison, data, shifted, shown, loaded.classes,
-                 f"cases-{view.arch}-{view.variant}-{view.shift}-{view.severity}.png",
-                 drift=key if order != "confidence_drop" else None, links=(view, dataset))
+    pair_grid(comparison, data, shifted, shown, loaded.classes,
+              f"cases-{view.arch}-{view.variant}-{view.shift}-{view.severity}.png",
+              drift=key if order != "confidence_drop" else None, links=(view, dataset))
 table = pd.DataFrame({"image": [f"{dataset}:{i}" for i in selected],
                       "label": [data.classes[data.labels[i]] for i in selected],
                       "source prediction": [loaded.classes[comparison.source.predicted[i]] for i in selected],
@@ -77,5 +82,5 @@ table = pd.DataFrame({"image": [f"{dataset}:{i}" for i in selected],
                       "confidence drop": drop[selected]})
 if order == "attribution_drift":
     table[f"{method} drift (1 − IoU)"] = key[selected]
-ui.csv_download(table, f"cases-{view.arch}-{view.variant}-{view.shift}-{view.severity}-{outcome}.csv",
-                "Download every case of this outcome (CSV)")
+csv_download(table, f"cases-{view.arch}-{view.variant}-{view.shift}-{view.severity}-{outcome}.csv",
+             "Download every case of this outcome (CSV)")

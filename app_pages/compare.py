@@ -7,28 +7,32 @@ import math
 import pandas as pd
 import streamlit as st
 
-from shiftlab.app import sweep_panel, text, ui
+from shiftlab.app import sweep_panel, text
 from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits
+from shiftlab.app.downloads import csv_download, png_download
 from shiftlab.app.explain import image_pair, method_options, options_text, slow_warning
+from shiftlab.app.feedback import progress, user_errors
 from shiftlab.app.heatmaps import colour_bar
+from shiftlab.app.pieces import setup_page, show_shift
+from shiftlab.app.sidebar import view_model, view_picture, view_sidebar
 from shiftlab.app.thumbnails import display_factor, enlarge
 
-ui.setup_page("compare")
-view = ui.view_sidebar("model", "image", "shift", "severity", "seed", "methods", "target")
+setup_page("compare")
+view = view_sidebar("model", "image", "shift", "severity", "seed", "methods", "target")
 shared = st.sidebar.toggle("One colour scale per row", value=True, key="shared_scale", help=text.SCALE_HELP)
-loaded = ui.view_model(view)
-picture = ui.view_picture(view, loaded)
-ui.show_shift(view.shift, *picture.pixels.shape[:2])
+loaded = view_model(view)
+picture = view_picture(view, loaded)
+show_shift(view.shift, *picture.pixels.shape[:2])
 for method in view.methods:
     if warning := slow_warning(method, loaded.input_size):
         st.warning(warning)
 
-with ui.user_errors():
+with user_errors():
     pair = image_pair(picture.pixels, view.shift, view.severity, view.seed, loaded.input_size, picture.offset)
     results = {
         method: sweep_panel.pair_explanation(view, view.variant, picture, pair, method, view.target == "source",
                                              method_options(method, loaded.input_size))
-        for method in ui.progress(view.methods, len(view.methods), "Attribution methods done")
+        for method in progress(view.methods, len(view.methods), "Attribution methods done")
     }
 prediction = PairPrediction(next(iter(results.values())).logits, loaded.classes)
 factor = display_factor(loaded.input_size)
@@ -78,8 +82,8 @@ st.caption(text.COMPARE_CAPTION.format(target=loaded.classes[next(iter(results.v
                                        if view.target == "source" else "each image's own top class"))
 left, right = st.columns(2)
 with left:
-    ui.png_download(grid_picture(grid_rows), f"compare-{view.arch}-{view.variant}-{view.shift}-{view.severity}.png",
-                    "Download the maps (PNG)")
+    png_download(grid_picture(grid_rows), f"compare-{view.arch}-{view.variant}-{view.shift}-{view.severity}.png",
+                 "Download the maps (PNG)")
 with right:
-    ui.csv_download(pd.DataFrame(drift_rows), f"drift-{view.arch}-{view.variant}-{view.shift}-{view.severity}.csv",
-                    "Download the drift figures (CSV)")
+    csv_download(pd.DataFrame(drift_rows), f"drift-{view.arch}-{view.variant}-{view.shift}-{view.severity}.csv",
+                 "Download the drift figures (CSV)")

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab.app import charts, model_zoo, text, ui
+from shiftlab.app import charts, model_zoo, text
+from shiftlab.app.columns import zoo_columns
+from shiftlab.app.feedback import user_errors
+from shiftlab.app.pieces import model_input, setup_page, top_k
+from shiftlab.app.sidebar import view_model, view_picture, view_sidebar
+from shiftlab.app.tour import start_tour
 
-ui.setup_page("home")
+setup_page("home")
 if st.button("Start the guided tour", type="primary", key="start_tour"):
-    ui.start_tour()
+    start_tour()
 
 st.subheader("Model zoo")
-st.dataframe(model_zoo.measured_table(), hide_index=True, width="stretch", column_config=ui.zoo_columns())
+st.dataframe(model_zoo.measured_table(), hide_index=True, width="stretch", column_config=zoo_columns())
 st.caption(text.ZOO_CAPTION)
 for model, variant, why in model_zoo.problems():  # file names and card fields: shown escaped
     st.warning(text.plain(f"{model}/{variant}: {why}"))
@@ -21,14 +26,14 @@ if others:
                 + "; ".join(f"`{model}/{variant}` — {text.plain(what)}" for model, variant, what in others))
 
 st.subheader("Try a model")
-view = ui.view_sidebar("model", "image")
-loaded = ui.view_model(view)
-picture = ui.view_picture(view, loaded)
+view = view_sidebar("model", "image")
+loaded = view_model(view)
+picture = view_picture(view, loaded)
 left, right = st.columns([1, 2])
 with left:
-    with ui.user_errors():
-        pixels = ui.model_input(picture.pixels, loaded.input_size)
+    with user_errors():
+        pixels = model_input(picture.pixels, loaded.input_size)
     st.image(pixels, caption=picture.caption, width=224)
 with right:
-    st.altair_chart(charts.top_k_chart(ui.top_k(loaded, pixels)), width="stretch")
+    st.altair_chart(charts.top_k_chart(top_k(loaded, pixels)), width="stretch")
     st.caption(f"The five most probable of {loaded.name}'s {len(loaded.classes):,} classes, with their probabilities.")

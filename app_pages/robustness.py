@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab.app import charts, model_zoo, sweep_panel, sweeps, text, ui
+from shiftlab.app import charts, model_zoo, sweep_panel, sweeps, text
+from shiftlab.app.downloads import csv_download
+from shiftlab.app.feedback import user_errors
+from shiftlab.app.pieces import setup_page, show_shift
 
-ui.setup_page("robustness")
+setup_page("robustness")
 store = sweep_panel.pick_results()
 if store is None:
     rows, frame = model_zoo.all_rows(), model_zoo.corruptions()
     for model, variant, why in model_zoo.problems():  # file names and card fields: shown escaped
         st.warning(text.plain(f"{model}/{variant}: {why}"))
 else:
-    with ui.user_errors():
+    with user_errors():
         rows, frame = sweeps.zoo_rows_from(store), sweeps.corruption_frame_from(store)
     st.caption(text.ROBUSTNESS_FROM_SWEEP.format(path=text.plain(sweeps.store_label(store)),
                                                  data=text.plain(sweeps.store_data(store)),
@@ -35,7 +38,7 @@ if store is None:
     right.altair_chart(charts.tradeoff_chart(rows, "pgd20_accuracy", "PGD-20 accuracy (ε 8/255)"), width="stretch")
 markers = ", ".join(f"{shape}s: {name}" for name, shape in zip(charts.MODEL_SHAPES.domain, charts.MODEL_SHAPES.range))
 st.caption(text.TRADEOFF_CAPTION.format(markers=markers))
-ui.csv_download(rows.drop(columns=["description"], errors="ignore"), "zoo.csv", "Download the figures (CSV)")
+csv_download(rows.drop(columns=["description"], errors="ignore"), "zoo.csv", "Download the figures (CSV)")
 
 if store is None:
     st.subheader(f"Does each {model} variant deliver what it is trained for?")
@@ -43,15 +46,15 @@ if store is None:
     st.dataframe(targets, hide_index=True, width="stretch",
                  column_config={"measured": st.column_config.NumberColumn(format="%.2f")})
     st.caption(text.TARGETS_CAPTION)
-    ui.csv_download(targets, f"targets-{model}.csv", "Download the targets (CSV)")
+    csv_download(targets, f"targets-{model}.csv", "Download the targets (CSV)")
 
 st.subheader(f"Where each {model} variant helps")
 st.altair_chart(charts.gain_heatmap(frame, model), width="stretch")
 st.caption(text.GAIN_CAPTION.format(model=model))
-ui.csv_download(charts.gain_frame(frame, model), f"gains-{model}.csv", "Download the gains (CSV)")
+csv_download(charts.gain_frame(frame, model), f"gains-{model}.csv", "Download the gains (CSV)")
 
 st.subheader(f"{corruption}, severity by severity")
-ui.show_shift(corruption, 32, 32)
+show_shift(corruption, 32, 32)
 st.altair_chart(charts.corruption_curves_chart(frame, model, corruption), width="stretch")
-ui.csv_download(frame[(frame["model"] == model) & (frame["corruption"] == corruption)],
-                f"curves-{model}-{corruption}.csv", "Download the curves (CSV)")
+csv_download(frame[(frame["model"] == model) & (frame["corruption"] == corruption)],
+             f"curves-{model}-{corruption}.csv", "Download the curves (CSV)")

@@ -8,30 +8,35 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shiftlab.app import sweep_panel, text, ui
+from shiftlab.app import sweep_panel, text
+from shiftlab.app.caches import cached_explanation, wcam_cost
 from shiftlab.app.charts import spectral_levels_chart, spectral_subbands_chart
 from shiftlab.app.compare import grid_picture
+from shiftlab.app.downloads import png_download
 from shiftlab.app.experiment import predict
 from shiftlab.app.explain import MAX_WCAM_DESIGN, image_pair, method_options, options_text, prediction_text, refined
+from shiftlab.app.feedback import user_errors, wcam_run
 from shiftlab.app.heatmaps import colorize, outline_bands, overlay
+from shiftlab.app.pieces import setup_page, show_shift
+from shiftlab.app.sidebar import view_model, view_picture, view_sidebar
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 
 METHOD = "wcam"
 
-ui.setup_page("spectral")
+setup_page("spectral")
 st.markdown(text.SPECTRAL_GUIDE)
-view = ui.view_sidebar("model", "image", "shift", "severity", "seed")
-loaded = ui.view_model(view)
-picture = ui.view_picture(view, loaded)
+view = view_sidebar("model", "image", "shift", "severity", "seed")
+loaded = view_model(view)
+picture = view_picture(view, loaded)
 image, shift, severity, seed = picture.pixels, view.shift, view.severity, view.seed
 options = method_options(METHOD, loaded.input_size)
 levels = options["levels"]
-ui.show_shift(shift, *image.shape[:2])
+show_shift(shift, *image.shape[:2])
 
-with ui.user_errors():
+with user_errors():
     pair = image_pair(image, shift, severity, seed, loaded.input_size, picture.offset)
     stored = sweep_panel.stored_explanation(view, view.variant, picture, pair, METHOD, options)
-    cost = ui.wcam_cost(view.arch, view.variant, options) if stored is None else None  # times the model: only if needed
+    cost = wcam_cost(view.arch, view.variant, options) if stored is None else None  # times the model: only if needed
 if stored is not None:
     st.caption(text.WCAM_STORED + " " + options_text(options))
 else:
@@ -53,13 +58,13 @@ if stored is None and key not in refinements:
         refinements[key] = 0
         st.rerun()
     st.stop()
-with ui.user_errors():
-    result = stored or ui.cached_explanation(view.arch, view.variant, pair, METHOD, True, options, ui.wcam_run(METHOD))
+with user_errors():
+    result = stored or cached_explanation(view.arch, view.variant, pair, METHOD, True, options, wcam_run(METHOD))
     for _ in range(refinements.get(key, 0)):
         done = int(result.attribution.extras["nb_design"].max())
         resume = result.attribution if "design_outputs" in result.attribution.extras else None  # stored: run anew
-        result = ui.cached_explanation(view.arch, view.variant, pair, METHOD, True, refined(options, done),
-                                       ui.wcam_run(METHOD, resume))
+        result = cached_explanation(view.arch, view.variant, pair, METHOD, True, refined(options, done),
+                                    wcam_run(METHOD, resume))
 extras = result.attribution.extras
 
 shown = []
@@ -92,5 +97,5 @@ with left:
 with right:
     st.markdown("**Detail levels split by orientation**")
     st.altair_chart(spectral_subbands_chart(extras["spectral_subbands"]))
-ui.png_download(grid_picture([shown]), f"wcam-{view.arch}-{view.variant}-{shift}-{severity}.png",
-                "Download the maps (PNG)")
+png_download(grid_picture([shown]), f"wcam-{view.arch}-{view.variant}-{shift}-{severity}.png",
+             "Download the maps (PNG)")

@@ -5,24 +5,29 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from shiftlab.app import text, ui
+from shiftlab.app import text
+from shiftlab.app.caches import cached_maps, cached_triptych
 from shiftlab.app.compare import grid_picture, overlays, row_limits
+from shiftlab.app.downloads import png_download
 from shiftlab.app.explain import method_options, prediction_text, slow_warning
+from shiftlab.app.feedback import user_errors
 from shiftlab.app.heatmaps import colour_bar
+from shiftlab.app.pieces import setup_page, show_shift
+from shiftlab.app.sidebar import pick_single_method, view_model, view_picture, view_sidebar
 from shiftlab.app.thumbnails import display_factor, enlarge
 from shiftlab.app.triptych import candidates_grid
 
-ui.setup_page("triptych")
-view = ui.view_sidebar("model", "image", "shift")
-method = ui.pick_single_method(view)
-loaded = ui.view_model(view)
-picture = ui.view_picture(view, loaded)
-ui.show_shift(view.shift, *picture.pixels.shape[:2])
+setup_page("triptych")
+view = view_sidebar("model", "image", "shift")
+method = pick_single_method(view)
+loaded = view_model(view)
+picture = view_picture(view, loaded)
+show_shift(view.shift, *picture.pixels.shape[:2])
 if warning := slow_warning(method, loaded.input_size):
     st.warning(warning)
 
-with ui.user_errors(), st.spinner(f"Trying {len(candidates_grid(view.shift))} severities and seeds of {view.shift}…"):
-    found = ui.cached_triptych(view.arch, view.variant, picture.pixels, view.shift, picture.offset)
+with user_errors(), st.spinner(f"Trying {len(candidates_grid(view.shift))} severities and seeds of {view.shift}…"):
+    found = cached_triptych(view.arch, view.variant, picture.pixels, view.shift, picture.offset)
 st.markdown(text.TRIPTYCH_SEARCH.format(n=len(found.candidates), shift=view.shift,
                                         kept=sum(int(c.logits.argmax()) == int(found.source_logits.argmax())
                                                  for c in found.candidates)))
@@ -35,9 +40,9 @@ panels = [("source", found.source, found.source_logits, "the image as it is")]
 panels += [(title, c.image, c.logits, f"severity {c.severity}, seed {c.seed}")
            for title, c in (("prediction kept", found.kept), ("prediction flipped", found.flipped)) if c is not None]
 images = np.stack([p[1] for p in panels])
-with ui.user_errors():
-    maps = ui.cached_maps(view.arch, view.variant, images, method, int(found.source_logits.argmax()),
-                          method_options(method, loaded.input_size))
+with user_errors():
+    maps = cached_maps(view.arch, view.variant, images, method, int(found.source_logits.argmax()),
+                       method_options(method, loaded.input_size))
 shared = st.sidebar.toggle("One colour scale for the three maps", value=True, key="triptych_shared",
                            help=text.SCALE_HELP)
 limits = row_limits(maps, shared)
@@ -53,5 +58,5 @@ for column, (title, image, logits, where), overlay_picture in zip(st.columns(3),
 if shared:
     st.image(colour_bar(limits[0]), caption="one colour scale for the three maps", width=320)
 st.caption(text.TRIPTYCH_CAPTION.format(method=method, target=loaded.classes[int(found.source_logits.argmax())]))
-ui.png_download(grid_picture([[enlarge(p[1], factor) for p in panels], shown]),
-                f"triptych-{view.arch}-{view.variant}-{view.shift}.png", "Download the triptych (PNG)")
+png_download(grid_picture([[enlarge(p[1], factor) for p in panels], shown]),
+             f"triptych-{view.arch}-{view.variant}-{view.shift}.png", "Download the triptych (PNG)")

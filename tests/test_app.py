@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from shiftlab.app import charts, ui
+from shiftlab.app import charts, pieces
 from shiftlab.app.tour import STEPS, TOUR_SEVERITY, TOUR_SHIFTS, find_preset
 from shiftlab.data import load_dataset
 from shiftlab.inference import predict_logits, top_k
@@ -40,7 +40,7 @@ def test_home_top5_bars_are_the_models_and_labelled_with_their_values(home):
     sample = load_dataset("cifar10-sample")
     loaded = load_model("resnet20", "baseline")
     expected = top_k(predict_logits(loaded.model, sample.images[:1])[0], list(sample.classes), 5)
-    assert ui.top_k(loaded, sample.images[0]) == expected
+    assert pieces.top_k(loaded, sample.images[0]) == expected
     spec = charts.top_k_chart(expected).to_dict()
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "text"]
     assert spec["layer"][1]["encoding"]["text"]["format"] == ".1%"

@@ -14,10 +14,15 @@ from pathlib import Path
 import pytest
 
 import shiftlab
+from shiftlab.app import text
+from shiftlab.app.pages import PAGES, SCRIPTS
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "shiftlab"
 UI_LIBRARIES = ("streamlit", "altair", "matplotlib")
+PAGE_SCRIPTS = sorted((REPO / SCRIPTS).glob("*.py")) + [REPO / "app.py"]
+#: the longest function allowed, in lines from ``def`` to its last line
+MAX_FUNCTION_LINES = 60
 
 
 def module_name(path: Path) -> str:
@@ -109,13 +114,13 @@ def test_only_the_app_imports_ui_libraries(name, path):
 
 
 def test_the_core_does_not_import_the_wings():
-    wings = ("shiftlab.app", "shiftlab.training", "shiftlab.zoo", "shiftlab.cli")
+    wings = ("shiftlab.app", "shiftlab.training", "shiftlab.zoo", "shiftlab.cli", "shiftlab.sweep")
     for name, targets in internal_graph().items():
         if not name.startswith(wings) and name != "shiftlab.__main__":
             assert not [t for t in targets if t.startswith(wings)], f"{name} imports {targets}"
 
 
-@pytest.mark.parametrize("page", sorted((REPO / "app_pages").glob("*.py")) + [REPO / "app.py"], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", PAGE_SCRIPTS, ids=lambda p: p.name)
 def test_pages_hold_layout_and_call_shiftlab_app(page):
     """Pages import ``shiftlab.app`` modules, and from the core nothing but types (classes such as errors)."""
     strays = []
@@ -128,3 +133,50 @@ def test_pages_hold_layout_and_call_shiftlab_app(page):
             module = importlib.import_module(node.module)
             strays += [f"{node.module}.{a.name}" for a in node.names if not isinstance(getattr(module, a.name), type)]
     assert not strays, f"{page.name} imports {strays}: pages go through shiftlab.app"
+
+
+def globals_read_before_definition(tree: ast.Module) -> list[str]:
+    """``function: name`` for each module global a top-level function reads that is first assigned below the ``def``
+    (a script's function then works only because of where it is called)."""
+    first: dict[str, int] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for target in targets:
+            for name in ast.walk(target) if target is not None else ():
+                if isinstance(name, ast.Name):
+                    first.setdefault(name.id, node.lineno)
+    found = []
+    for function in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
+        local = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        local |= {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        found += [f"{function.name}: {n.id}" for n in ast.walk(function) if isinstance(n, ast.Name)
+                  and isinstance(n.ctx, ast.Load) and n.id not in local and first.get(n.id, 0) > function.lineno]
+    return found
+
+
+@pytest.mark.parametrize("page", PAGE_SCRIPTS, ids=lambda p: p.name)
+def test_page_functions_read_no_global_defined_below_them(page):
+    assert not globals_read_before_definition(ast.parse(page.read_text()))
+
+
+def test_the_global_finder_finds_a_global_defined_below():
+    tree = ast.parse("def show(x):\n    return x + view.a + shown\n\nview = 1\nshown = 2\n")
+    assert sorted(globals_read_before_definition(tree)) == ["show: shown", "show: view"]
+    assert not globals_read_before_definition(ast.parse("view = 1\n\ndef show(view):\n    return view\n"))
+
+
+def test_every_page_is_declared_once():
+    """Each script in ``app_pages/`` has one entry in ``pages.PAGES`` (unique URL path, one default) and its copy."""
+    names = [page.name for page in PAGES]
+    assert sorted(names) == sorted(p.stem for p in (REPO / SCRIPTS).glob("*.py"))
+    assert len(set(names)) == len(names) and len({page.url_path for page in PAGES}) == len(PAGES)
+    assert [page.name for page in PAGES if page.default] == ["home"]
+    assert set(text.PAGES) == set(names)
+
+
+@pytest.mark.parametrize("path", sorted(p for p in [*PACKAGE.rglob("*.py"), *PAGE_SCRIPTS]), ids=str)
+def test_no_function_is_longer_than_the_limit(path):
+    long = [f"{node.name}: {node.end_lineno - node.lineno + 1} lines" for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert not long, f"{path.relative_to(REPO)}: split {long}"

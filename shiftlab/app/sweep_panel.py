@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from shiftlab.app import ood, text, ui
+from shiftlab.app import caches, feedback, ood, text
 from shiftlab.app.explain import PairExplanation, method_options
 from shiftlab.app.gallery import Picture
 from shiftlab.app.stored import stored_pair
@@ -94,28 +94,28 @@ def ood_scores(arch: str, variant: str, dataset: str, ood_set: str, seed: int) -
     them (the same numbers, tested), else computed from the model's logits."""
     if (store := _covering_ood(arch, variant, dataset, ood_set, seed)) is not None:
         return ood_scores_from(store, arch, variant, ood_set)
-    return (ood.scores(ui.cached_logits(arch, variant, dataset)),
-            ood.scores(ui.cached_logits(arch, variant, dataset, ood_set, ood.SEVERITY, seed)))
+    return (ood.scores(caches.cached_logits(arch, variant, dataset)),
+            ood.scores(caches.cached_logits(arch, variant, dataset, ood_set, ood.SEVERITY, seed)))
 
 
 def ood_id_figures(arch: str, variant: str, dataset: str, seed: int, ood_set: str) -> tuple[float, float]:
     """ID accuracy and ECE of a model whose classes the dataset's labels score (stored or live, as ``ood_scores``)."""
     if (store := _covering_ood(arch, variant, dataset, ood_set, seed)) is not None:
         return id_figures_from(store, arch, variant)
-    data = ui.evaluation_images(dataset, ui.input_size(arch))
-    return ood.id_figures(data.labels, ui.cached_logits(arch, variant, dataset))
+    data = caches.evaluation_images(dataset, caches.input_size(arch))
+    return ood.id_figures(data.labels, caches.cached_logits(arch, variant, dataset))
 
 
 def ood_drift(arch: str, variant: str, dataset: str, ood_set: str, seed: int, method: str,
               same_target: bool) -> dict[str, np.ndarray]:
     """``method``'s drift from the first ``ood.DRIFT_IMAGES`` images to their OOD replacements (stored or live)."""
     store = _shipped_ood("ood_drift", dataset)
-    options = method_options(method, ui.input_size(arch))
+    options = method_options(method, caches.input_size(arch))
     if same_target and store is not None and covers_drift(store, dataset, arch, variant, ood_set, seed, method, options,
                                                           ood.DRIFT_IMAGES):
         return drift_from(store, arch, variant, ood_set, method)
-    return ui.cached_set_drift(arch, variant, dataset, ood_set, ood.SEVERITY, seed, method, ood.DRIFT_IMAGES,
-                               same_target)
+    return caches.cached_set_drift(arch, variant, dataset, ood_set, ood.SEVERITY, seed, method, ood.DRIFT_IMAGES,
+                                   same_target)
 
 
 # ---------------------------------------------------------------- explained pairs: the attribution store, else live
@@ -126,8 +126,8 @@ def _stored_pair(arch: str, variant: str, ref: ImageRef | None, pair: np.ndarray
                  method: str, options: dict) -> PairExplanation | None:
     """``stored_pair`` from the shipped attribution store, looked up once per view (DuckDB queries skipped on reruns)."""
     store = session_store("shipped: attributions")
-    return stored_pair(store, ui.cached_model(arch, variant), arch, variant, ref, pair, shift, severity, seed, method,
-                       options)
+    return stored_pair(store, caches.cached_model(arch, variant), arch, variant, ref, pair, shift, severity, seed,
+                       method, options)
 
 
 def stored_explanation(view: View, variant: str, picture: Picture, pair: np.ndarray, method: str,
@@ -144,4 +144,5 @@ def pair_explanation(view: View, variant: str, picture: Picture, pair: np.ndarra
     stored = stored_explanation(view, variant, picture, pair, method, options) if same_target else None
     if stored is not None:
         return stored
-    return ui.cached_explanation(view.arch, variant, pair, method, same_target, options, ui.wcam_run(method))
+    return caches.cached_explanation(view.arch, variant, pair, method, same_target, options,
+                                     feedback.wcam_run(method))

@@ -5,6 +5,10 @@ images and a few common corruptions at severity 3, the image where the
 baseline is right before the shift and wrong after it while the AugMix
 variant stays right, with the largest fall of the baseline's confidence in
 the true class.
+
+The steps are the pages with a tour stop in ``pages.PAGES``, in menu order.
+Streamlit code: the start button's action, the panel each step's page shows
+(``tour_panel``, drawn by ``pieces.setup_page``) and the cached preset.
 """
 
 from __future__ import annotations
@@ -13,17 +17,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import streamlit as st
 
+from shiftlab.app.caches import cached_dataset, cached_logits
+from shiftlab.app.pages import PAGES, page_named
+from shiftlab.app.sidebar import current_view, set_view, variants_of
+from shiftlab.app.view import SAMPLE, ImageRef
 from shiftlab.metrics import probabilities
 
 #: corruptions tried for the preset, and their severity
 TOUR_SHIFTS = ("fog", "contrast", "gaussian_noise", "motion_blur", "frost")
 TOUR_SEVERITY = 3
+#: the architecture the preset uses (its baseline and AugMix variants)
+TOUR_ARCH = "resnet20"
+#: session-state key of the tour's step (absent when no tour is on)
+TOUR_KEY = "tour_step"
 
 
 @dataclass(frozen=True)
 class Step:
-    """One stop of the tour: the page (its file under ``app_pages/``) and what to say there."""
+    """One stop of the tour: the page (its name in ``pages.PAGES``), the numbered title and what to say there."""
 
     page: str
     title: str
@@ -61,27 +74,49 @@ def find_preset(labels: np.ndarray, clean: Mapping[str, np.ndarray],
     return best
 
 
-STEPS = (
-    Step("compare", "1 · One image, before and after",
-         "The same photo, clean and corrupted. The standard model (baseline) was right on the clean image and is "
-         "wrong on the corrupted one. Each row is an explanation method: bright pixels are the ones the prediction "
-         "leans on. Look at how the evidence moves when the image changes."),
-    Step("variants", "2 · Does robust training help?",
-         "The same corrupted image through every training variant. The baseline flips; the variants trained with "
-         "data augmentation (AugMix, PixMix) or adversarially may keep the right answer — and their evidence often "
-         "sits on the object rather than on the corruption."),
-    Step("triptych", "3 · The edge of robustness",
-         "The app tried every strength and random seed of the corruption: on the left the clean image, in the "
-         "middle the strongest version the model still gets right, on the right the mildest one it gets wrong."),
-    Step("calibration", "4 · Is its confidence honest?",
-         "Over 500 images: how accuracy falls and how confidence does not fall with it. Bars below the diagonal "
-         "mean the model is more confident than it is right; the curves at the bottom compare every variant."),
-    Step("spectral", "5 · Coarse shape or fine texture?",
-         "WCAM splits the image into scales, from coarse layout to fine texture, and measures which ones the "
-         "prediction depends on. Corruptions such as noise destroy fine detail first: a model that relies on it "
-         "breaks first."),
-    Step("trust", "6 · Can the maps be trusted?",
-         "Pixels are removed in the order each method ranks them: a map that points at what the model uses takes "
-         "the class's probability down sooner than a random order. The table ranks the methods on the corrupted "
-         "images; below, the check that a map changes when the model's weights are randomised."),
-)
+STEPS = tuple(Step(page.name, f"{number} · {page.tour.title}", page.tour.text)
+              for number, page in enumerate((page for page in PAGES if page.tour), 1))
+
+
+@st.cache_data(show_spinner="Looking for an image where robust training matters…")
+def cached_tour_preset() -> Preset | None:
+    """The tour's preset, computed on the embedded sample with resnet20 baseline and AugMix (None without them)."""
+    if not {"baseline", "augmix"} <= set(variants_of(TOUR_ARCH)):
+        return None
+    data = cached_dataset(SAMPLE)
+    clean = {v: cached_logits(TOUR_ARCH, v, SAMPLE) for v in ("baseline", "augmix")}
+    shifted = {shift: {v: cached_logits(TOUR_ARCH, v, SAMPLE, shift, TOUR_SEVERITY, 0) for v in ("baseline", "augmix")}
+               for shift in TOUR_SHIFTS}
+    return find_preset(data.labels, clean, shifted)
+
+
+def start_tour() -> None:
+    """Set the tour's preset view and open its first page."""
+    preset = cached_tour_preset()
+    view = current_view()
+    if preset is not None:
+        view = view.with_(arch=TOUR_ARCH, variant="baseline", image=ImageRef(SAMPLE, str(preset.index)),
+                          shift=preset.shift, severity=TOUR_SEVERITY, seed=0,
+                          methods=("saliency", "gradcam", "integrated_gradients"), target="source")
+    set_view(view)
+    st.session_state[TOUR_KEY] = 0
+    st.switch_page(page_named(STEPS[0].page).script, query_params=view.to_query())
+
+
+def tour_panel(page: str) -> None:
+    """The current tour step's text with Next / End buttons, on the page the step belongs to."""
+    step_index = st.session_state.get(TOUR_KEY)
+    if step_index is None or STEPS[step_index].page != page:
+        return
+    step = STEPS[step_index]
+    with st.container(border=True):
+        st.markdown(f"**Guided tour — {step.title}**  \n{step.text}")
+        left, right, _ = st.columns([1, 1, 4])
+        last = step_index == len(STEPS) - 1
+        if right.button("End the tour", key="tour_end") or (last and left.button("Finish", key="tour_finish")):
+            del st.session_state[TOUR_KEY]
+            st.rerun()
+        following = page_named(STEPS[step_index + 1].page) if not last else None
+        if following is not None and left.button(f"Next → {following.title}", type="primary", key="tour_next"):
+            st.session_state[TOUR_KEY] = step_index + 1
+            st.switch_page(following.script, query_params=current_view().to_query())
