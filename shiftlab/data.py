@@ -96,13 +96,33 @@ class ImageDataset:
         return np.concatenate(picked).astype(np.int64) if picked else np.zeros(0, np.int64)
 
 
-def fingerprint(dataset: ImageDataset) -> dict:
+@dataclass(frozen=True)
+class Fingerprint:
+    """Exactly which images were used: the dataset's name and split, ``n`` images of the split's ``of``, and a
+    SHA-256 over their pixels and labels. Model cards key every measured figure by it (``shiftlab.models.cards``)."""
+
+    name: str
+    split: str
+    n: int
+    of: int
+    sha256: str
+
+    def to_dict(self) -> dict:
+        """The JSON object a card holds: name, split, n, of, sha256."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Fingerprint:
+        """The fingerprint of a JSON object holding its five fields, in any order (its reader checks their types)."""
+        return cls(data["name"], data["split"], data["n"], data["of"], data["sha256"])
+
+
+def fingerprint(dataset: ImageDataset) -> Fingerprint:
     """Name, split, size (of the split: ``of``) and a SHA-256 over pixels and labels: identifies exactly which
     images were used, and whether they were the whole split."""
     digest = hashlib.sha256(np.ascontiguousarray(dataset.images).tobytes())
     digest.update(np.ascontiguousarray(dataset.labels).tobytes())
-    return {"name": dataset.name, "split": dataset.split, "n": len(dataset), "of": dataset.split_size or len(dataset),
-            "sha256": digest.hexdigest()}
+    return Fingerprint(dataset.name, dataset.split, len(dataset), dataset.split_size or len(dataset), digest.hexdigest())
 
 
 def list_datasets() -> dict[str, tuple[str, ...]]:

@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 
 from shiftlab import cli
 from shiftlab.app.text import plain
-from shiftlab.data import CIFAR10_CLASSES, fingerprint, load_dataset
+from shiftlab.data import CIFAR10_CLASSES, Fingerprint, fingerprint, load_dataset
 from shiftlab.errors import CheckpointError, ModelCardError, ParameterError, PublishError
 from shiftlab.models import ModelCard, build_model, load_model, read_card, save_checkpoint, zoo_card
 from shiftlab.models.cards import REFERENCE_SHA256, WEIGHTS_CHANGED, data_key, is_reference
@@ -298,9 +298,9 @@ def fake_test_set(root: Path, n: int, size: int) -> Path:
 
 def test_the_reference_fingerprints_are_the_cifar10_test_sets(data_root):
     test_set = load_dataset("cifar10", "test", root=data_root)
-    assert fingerprint(test_set)["sha256"] == REFERENCE_SHA256["cifar10/test"]
+    assert fingerprint(test_set).sha256 == REFERENCE_SHA256["cifar10/test"]
     first = fingerprint(test_set.subset(np.arange(1000)))
-    assert data_key(first) == "cifar10/test (1000 of 10000)" and first["sha256"] == REFERENCE_SHA256[data_key(first)]
+    assert data_key(first) == "cifar10/test (1000 of 10000)" and first.sha256 == REFERENCE_SHA256[data_key(first)]
 
 
 def test_a_test_set_of_one_pixel_images_is_refused_by_size(capsys, tmp_path, zoo):
@@ -330,18 +330,18 @@ def test_figures_on_another_test_set_are_kept_under_their_own_key(capsys, tmp_pa
 
 
 @pytest.mark.parametrize("data, reference", [
-    ({"name": "cifar10", "split": "test", "n": 10000, "of": 10000, "sha256": REFERENCE_SHA256["cifar10/test"]}, True),
-    ({"name": "cifar10", "split": "test", "n": 10000, "of": 10000, "sha256": "0" * 64}, False),
-    ({"name": "cifar10", "split": "test", "n": 64, "of": 64, "sha256": "0" * 64}, False),
-    ({"name": "cifar10-sample", "split": "test", "n": 500, "of": 500, "sha256": "0" * 64}, False),
+    (Fingerprint("cifar10", "test", 10000, 10000, REFERENCE_SHA256["cifar10/test"]), True),
+    (Fingerprint("cifar10", "test", 10000, 10000, "0" * 64), False),
+    (Fingerprint("cifar10", "test", 64, 64, "0" * 64), False),
+    (Fingerprint("cifar10-sample", "test", 500, 500, "0" * 64), False),
 ], ids=["the test set", "other content", "other size", "other name"])
 def test_headline_figures_come_from_the_reference_content_only(data, reference):
     assert is_reference(data, "clean", "cifar10") is reference
-    assert data_key(data).endswith("]") is (data["name"] == "cifar10" and not reference)
+    assert data_key(data).endswith("]") is (data.name == "cifar10" and not reference)
 
 
 def test_an_impostor_entry_in_a_card_is_not_a_headline_figure():
-    fake = {"name": "cifar10", "split": "test", "n": 10000, "of": 10000, "sha256": "0" * 64}
+    fake = Fingerprint("cifar10", "test", 10000, 10000, "0" * 64)
     card = ModelCard("resnet20", "baseline", dataset="cifar10")
     key = card.record("clean", {"accuracy": 0.2, "dataset": fake})
     assert key == "cifar10/test [content 000000000000]" and card.figure("accuracy") is None
@@ -475,7 +475,7 @@ def test_a_recorded_weights_digest_is_checked(digest):
     data = {"name": "cifar10", "split": "test", "n": 10, "of": 10, "sha256": "0" * 64}
     with pytest.raises(ModelCardError, match="weights_sha256 must be 64 lowercase hex digits"):
         ModelCard.from_dict({"arch": "resnet20", "variant": "x", "measurements": {
-            data_key(data): {"data": data, "clean": {"accuracy": 0.5, "weights_sha256": digest}}}})
+            data_key(Fingerprint.from_dict(data)): {"data": data, "clean": {"accuracy": 0.5, "weights_sha256": digest}}}})
 
 
 # 6. Weights whose dtype the model would silently cast --------------------------------------------------------------

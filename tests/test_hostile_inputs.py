@@ -10,6 +10,7 @@ when it runs in its default mode, ``repo_unchanged``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -151,7 +152,7 @@ def test_a_subset_of_the_right_test_set_is_not_the_test_set():
     whole = card.reference_data("clean")
     check_replaces(card, "clean", whole, Path("card.json"))  # the same data: allowed
     with pytest.raises(PublishError, match=r"cifar10/test \(64 of 10000\)"):
-        check_replaces(card, "clean", {**whole, "n": 64, "sha256": "0" * 64}, Path("card.json"))
+        check_replaces(card, "clean", dataclasses.replace(whole, n=64, sha256="0" * 64), Path("card.json"))
     with pytest.raises(PublishError, match="pgd figures measured on cifar10/test \\(1000 of 10000\\)"):
         check_replaces(card, "pgd", whole, Path("card.json"))
 

@@ -136,7 +136,7 @@ CHECKED_CARDS = {
 def weights_and_figures_digest(loaded) -> str:
     """sha256 of a variant's weights file and its card's clean-test figures and data."""
     digest = hashlib.sha256(get_spec(loaded.arch).find_weights(loaded.variant).read_bytes())
-    figures = {"clean": loaded.card.suite("clean"), "data": loaded.card.reference_data("clean")}
+    figures = {"clean": loaded.card.suite("clean"), "data": loaded.card.reference_data("clean").to_dict()}
     digest.update(json.dumps(figures, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -154,7 +154,7 @@ def test_card_accuracy_is_what_evaluation_computes(arch, variant, cifar10_test):
     test_set = cifar10_test
     fresh = evaluate_clean(loaded.model, test_set)
     recorded = loaded.card.suite("clean")
-    assert loaded.card.reference_data("clean")["sha256"] == fresh["dataset"]["sha256"]
+    assert loaded.card.reference_data("clean").sha256 == fresh["dataset"].sha256
     assert recorded["accuracy"] == pytest.approx(fresh["accuracy"], abs=2e-4)
     assert recorded["ece"] == pytest.approx(fresh["ece"], abs=1e-3)
     if FULL_CARD_CHECK and variant != list_variants(arch)[0]:

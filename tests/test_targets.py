@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from shiftlab.data import Fingerprint
 from shiftlab.models import ModelCard
 from shiftlab.models.cards import REFERENCE_SHA256
 from shiftlab.zoo.targets import TARGETS, markdown_targets, target_rows, verdict
 
 # the reference test set's content: headline figures are those measured on it
-TEST_SET = {"name": "cifar10", "split": "test", "n": 10000, "of": 10000, "sha256": REFERENCE_SHA256["cifar10/test"]}
-PGD_SET = {**TEST_SET, "n": 1000, "sha256": REFERENCE_SHA256["cifar10/test (1000 of 10000)"]}
+TEST_SET = Fingerprint("cifar10", "test", 10000, 10000, REFERENCE_SHA256["cifar10/test"])
+PGD_SET = dataclasses.replace(TEST_SET, n=1000, sha256=REFERENCE_SHA256["cifar10/test (1000 of 10000)"])
 
 
 def _card(arch: str, variant: str, accuracy=None, corruption=None, pgd=None) -> ModelCard:

@@ -42,6 +42,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from shiftlab.checkpoint import file_sha256, strip_weight_suffix, write_atomically
+from shiftlab.data import Fingerprint
 from shiftlab.errors import ModelCardError
 
 #: what an arch, variant or dataset name may look like: it becomes a file or folder name, so no separators,
@@ -154,18 +155,22 @@ class ModelCard:
         return f"{self.arch}/{self.variant}"
 
     def record(self, suite: str, result: dict) -> str:
-        """Store an evaluation ``result`` (its ``dataset`` fingerprint and figures, ``weights_sha256`` among them
-        when known) under its data's key; returns the key.
+        """Store an evaluation ``result`` (its ``dataset`` ``Fingerprint`` and figures, ``weights_sha256`` among
+        them when known) under its data's key; returns the key.
 
         A suite measured again on the same data replaces the earlier figures; other data get their own key.
         """
         figures = {k: v for k, v in result.items() if k != "dataset"}
-        key = data_key(result["dataset"])
-        entry = self.measurements.setdefault(key, {"data": result["dataset"]})
-        if entry["data"] != result["dataset"]:  # same name, split and size but other images: the old figures are void
-            self.measurements[key] = entry = {"data": result["dataset"]}
+        key, data = data_key(result["dataset"]), result["dataset"].to_dict()
+        entry = self.measurements.setdefault(key, {"data": data})
+        if entry["data"] != data:  # same name, split and size but other images: the old figures are void
+            self.measurements[key] = entry = {"data": data}
         entry[suite] = figures
         return key
+
+    def data_of(self, key: str) -> Fingerprint:
+        """The fingerprint of the data the figures under ``key`` were measured on."""
+        return Fingerprint.from_dict(self.measurements[key]["data"])
 
     def measured(self) -> list[tuple[str, str]]:
         """Every (data key, suite) this card holds figures for."""
@@ -179,7 +184,7 @@ class ModelCard:
 
     def _reference_keys(self, suite: str) -> list[str]:
         return [key for key, entry in self.measurements.items()
-                if suite in entry and is_reference(entry["data"], suite, self.dataset)]
+                if suite in entry and is_reference(self.data_of(key), suite, self.dataset)]
 
     def bind_weights(self, weights: str | os.PathLike) -> ModelCard:
         """Tie this card to the weights file it describes: its headline figures are then only those measured
@@ -223,10 +228,10 @@ class ModelCard:
         key = self.reference_key(suite)
         return None if key is None else self.measurements[key][suite]
 
-    def reference_data(self, suite: str = "clean") -> dict | None:
+    def reference_data(self, suite: str = "clean") -> Fingerprint | None:
         """The fingerprint of the data ``suite``'s headline figures were measured on, or None."""
         key = self.reference_key(suite)
-        return None if key is None else self.measurements[key]["data"]
+        return None if key is None else self.data_of(key)
 
     def figure(self, name: str) -> float | None:
         """A headline figure (see ``FIGURES``) measured on the reference data, or None when it was not."""
@@ -294,38 +299,38 @@ def _check_type(where: str, name: str, value: Any) -> None:
         raise ModelCardError(f"{where}: field {name!r} must be a {kind}, got {value!r:.60}")
 
 
-def data_key(data: dict) -> str:
+def data_key(data: Fingerprint) -> str:
     """The key of a data fingerprint: ``name/split`` for a whole split, ``name/split (n of N)`` for part of one;
     data named like a reference data set but of other content get ``[content <first 12 hex of its hash>]`` after
     it, so they never take the reference's key."""
     key = _named_key(data)
-    differs = REFERENCE_SHA256.get(key, data["sha256"]) != data["sha256"]
-    return f"{key} [content {data['sha256'][:12]}]" if differs else key
+    differs = REFERENCE_SHA256.get(key, data.sha256) != data.sha256
+    return f"{key} [content {data.sha256[:12]}]" if differs else key
 
 
-def _named_key(data: dict) -> str:
-    base = f"{data['name']}/{data['split']}"
-    return base if data["n"] == data["of"] else f"{base} ({data['n']} of {data['of']})"
+def _named_key(data: Fingerprint) -> str:
+    base = f"{data.name}/{data.split}"
+    return base if data.n == data.of else f"{base} ({data.n} of {data.of})"
 
 
-def impostor(data: dict) -> str | None:
+def impostor(data: Fingerprint) -> str | None:
     """Why ``data`` is not the reference data set it is named like (its content is another), or None."""
     key = _named_key(data)
     wanted = REFERENCE_SHA256.get(key)
-    if wanted is None or wanted == data["sha256"]:
+    if wanted is None or wanted == data.sha256:
         return None
     return (f"the data measured on are named {key} but are not the reference {key}: their content (SHA-256 of "
-            f"images and labels) is {data['sha256'][:12]}…, the reference's {wanted[:12]}…")
+            f"images and labels) is {data.sha256[:12]}…, the reference's {wanted[:12]}…")
 
 
-def is_reference(data: dict, suite: str, dataset: str | None) -> bool:
+def is_reference(data: Fingerprint, suite: str, dataset: str | None) -> bool:
     """Whether ``suite`` figures measured on ``data`` are a card's headline figures: the test split of the card's
     own dataset, whole, or for PGD its first ``REFERENCE_IMAGES['pgd']`` images, and of the reference content
     where ``REFERENCE_SHA256`` knows it."""
     wanted = REFERENCE_IMAGES[suite]
-    n = data["of"] if wanted is None else min(wanted, data["of"])
-    return (data["name"] == dataset and data["split"] == "test" and data["n"] == n
-            and REFERENCE_SHA256.get(_named_key(data), data["sha256"]) == data["sha256"])
+    n = data.of if wanted is None else min(wanted, data.of)
+    return (data.name == dataset and data.split == "test" and data.n == n
+            and REFERENCE_SHA256.get(_named_key(data), data.sha256) == data.sha256)
 
 
 def _check_measurements(where: str, measurements: dict) -> None:
@@ -338,8 +343,9 @@ def _check_measurements(where: str, measurements: dict) -> None:
             value = entry["data"].get(name)
             if isinstance(value, bool) or not isinstance(value, kind):
                 raise ModelCardError(f"{at}.data.{name} must be a {kind.__name__}, got {value!r:.60}")
-        if key != data_key(entry["data"]):
-            raise ModelCardError(f"{at} holds figures measured on {data_key(entry['data'])!r}: "
+        measured_on = data_key(Fingerprint.from_dict(entry["data"]))
+        if key != measured_on:
+            raise ModelCardError(f"{at} holds figures measured on {measured_on!r}: "
                                  "every entry is keyed by the data it was measured on")
         unknown = sorted(set(entry) - {"data", *SUITES})
         if unknown:

@@ -15,14 +15,22 @@ adding an architecture is its module with ``register_model(spec)`` and one
 import line there. ``register_model`` is also the public call for a spec made
 at run time, from a file of one's own models, say::
 
-    from shiftlab.models import ModelSpec, Weights, register_model, load_model
+    from shiftlab.models import ModelSpec, Weights, load_model, register_model
 
-    register_model(ModelSpec(arch="pets", dataset="pets", build=..., config={"num_classes": 37}, ...))
-    load_model("pets", "augmix")  # checkpoint_root()/pets/pets/augmix.safetensors, with its card
+    augmix = Weights("augmix", "my run", "AugMix on pets", packaged=lambda: "/data/pets/augmix.pth")
+    register_model(ModelSpec(arch="pets", dataset="pets", build=..., config={"num_classes": 37},
+                             bounds={"num_classes": (2, 1000)}, weights=(augmix,), ...))
+    load_model("pets", "augmix")  # the file named by its entry, with the card beside it when there is one
 
-It refuses an ``arch`` already registered (``DuplicateNameError``), names that
-cannot be folder names and config fields without a range (``ParameterError``). ``list_models`` lists
-the architectures by dataset name, then in registration order.
+A weights entry with ``packaged`` names its file wherever it is; without one
+the file is ``checkpoint_root()/<dataset>/<arch>/<variant>.safetensors`` (or
+``.pth``...). When every entry of a spec names its file, only those variants
+exist.
+
+``register_model`` refuses an ``arch`` already registered (``DuplicateNameError``),
+names that cannot be folder names and config fields without a range
+(``ParameterError``). ``list_models`` lists the architectures by dataset name,
+then in registration order.
 
 Variant names (``baseline``, ``augmix``...) and their aliases come from the
 vocabulary of ``shiftlab.models.variants``; the ResNet-50's ``sin``

@@ -29,7 +29,7 @@ class Swept:
 def describe(name: str, split: str, limit: int | None, indices: list[int] | None, subset: ImageDataset) -> dict:
     """The plan's ``data`` entry: what to load, and the fingerprint of what was loaded."""
     return {"name": name, "split": split, "limit": limit, "indices": indices,
-            "sha256": fingerprint(subset)["sha256"], "n": len(subset)}
+            "sha256": fingerprint(subset).sha256, "n": len(subset)}
 
 
 def load(name: str, split: str = "test", limit: int | None = None, indices: list[int] | None = None,

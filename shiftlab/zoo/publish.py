@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from shiftlab.checkpoint import file_sha256, write_atomically
+from shiftlab.data import Fingerprint
 from shiftlab.errors import PublishError
 from shiftlab.models import ModelCard, card_path, get_spec, read_card, resolve_variant, write_card
 from shiftlab.models.cards import data_key, impostor, is_reference
@@ -32,7 +33,7 @@ def zoo_weights(arch: str, variant: str) -> Path:
     return get_spec(arch).variant_dir() / f"{resolve_variant(variant)}.safetensors"
 
 
-def check_replaces(current: ModelCard | None, suite: str, data: dict, where: Path) -> None:
+def check_replaces(current: ModelCard | None, suite: str, data: Fingerprint, where: Path) -> None:
     """Refuse ``suite`` figures measured on ``data`` when ``data`` is named like a reference data set but holds
     other content, or when ``current`` holds that suite on its reference data and ``data`` is not that
     reference data (another dataset, or a subset)."""
@@ -57,7 +58,7 @@ def _zoo_card(arch: str, variant: str) -> tuple[Path, ModelCard | None]:
     return path, read_card(path) if path.is_file() else None
 
 
-def check_publishable(arch: str, variant: str, data: dict[str, dict], weights: bool = False,
+def check_publishable(arch: str, variant: str, data: dict[str, Fingerprint], weights: bool = False,
                       overwrite: bool = False) -> None:
     """Refuse, before any work is done, to publish suites measured on ``data`` (suite -> data fingerprint)
     when they may not replace the figures of the zoo card of ``arch/variant`` (see ``check_replaces``), and,
@@ -91,7 +92,7 @@ def publish_run(weights: Path, overwrite: bool = False) -> Path:
     target = zoo_weights(card.arch, card.variant)
     _, current = _zoo_card(card.arch, card.variant)
     for key, suite in card.measured():
-        check_replaces(current, suite, card.measurements[key]["data"], card_path(target))
+        check_replaces(current, suite, card.data_of(key), card_path(target))
     check_overwrite(target, overwrite)
     if current is not None and target.is_file():
         keep_replaced_figures(card, current, file_sha256(target))

@@ -104,7 +104,8 @@ ROW_COLUMNS = ("model", "variant", "dataset", "description", *FIGURES, "test set
 def _row(spec: ModelSpec, card: ModelCard) -> dict:
     row = {"model": card.arch, "variant": card.variant, "dataset": spec.dataset, "description": spec.description}
     row.update(card.figures())
-    row["test set"] = (card.reference_data("clean") or {}).get("name")
+    reference = card.reference_data("clean")
+    row["test set"] = reference.name if reference else None
     row["epochs"] = card.epochs_done
     row["train hours"] = card.train_hours
     row["device"] = card.training_devices()
