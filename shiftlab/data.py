@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ParameterError, UnknownDatasetError
+from shiftlab.folders import FolderDataset, FolderImages, folder_datasets
 
 SAMPLE_DIR = Path(__file__).parent / "_sample"
 #: the most bytes one array of a dataset file may declare (the largest read, CIFAR-10 train's PNG bytes, is 113 MB)
@@ -55,6 +56,8 @@ DATA_ENV_VAR = "SHIFTLAB_DATA"
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 SVHN_CLASSES = [str(d) for d in range(10)]
 
+#: the one split of a registered image folder
+FOLDER_SPLITS = ("test",)
 #: dataset name -> splits it has
 DATASET_SPLITS: dict[str, tuple[str, ...]] = {
     "cifar10": ("train", "test"),
@@ -120,14 +123,17 @@ class Fingerprint:
 def fingerprint(dataset: ImageDataset) -> Fingerprint:
     """Name, split, size (of the split: ``of``) and a SHA-256 over pixels and labels: identifies exactly which
     images were used, and whether they were the whole split."""
-    digest = hashlib.sha256(np.ascontiguousarray(dataset.images).tobytes())
+    if isinstance(dataset.images, FolderImages):  # its files' bytes: hashing decoded pixels would decode them all
+        digest = hashlib.sha256(dataset.images.digest().encode())
+    else:
+        digest = hashlib.sha256(np.ascontiguousarray(dataset.images).tobytes())
     digest.update(np.ascontiguousarray(dataset.labels).tobytes())
     return Fingerprint(dataset.name, dataset.split, len(dataset), dataset.split_size or len(dataset), digest.hexdigest())
 
 
 def list_datasets() -> dict[str, tuple[str, ...]]:
-    """Dataset names ``load_dataset`` accepts, with their splits."""
-    return dict(DATASET_SPLITS)
+    """Dataset names ``load_dataset`` accepts, with their splits (a registered image folder has one: test)."""
+    return {**DATASET_SPLITS, **{name: FOLDER_SPLITS for name in folder_datasets()}}
 
 
 def load_dataset(
@@ -144,16 +150,19 @@ def load_dataset(
     allows). ``download=True`` lets torchvision fetch a missing dataset into
     ``root`` (needs network access).
     """
-    if not isinstance(name, str) or name not in DATASET_SPLITS:
-        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASET_SPLITS)}")
-    if not isinstance(split, str) or split not in DATASET_SPLITS[name]:
-        raise UnknownDatasetError(f"dataset {name!r} has no split {split!r}; it has: {', '.join(DATASET_SPLITS[name])}")
+    known = list_datasets()
+    if not isinstance(name, str) or name not in known:
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(known)}")
+    if not isinstance(split, str) or split not in known[name]:
+        raise UnknownDatasetError(f"dataset {name!r} has no split {split!r}; it has: {', '.join(known[name])}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ParameterError(f"limit must be a positive whole number of images, or None for all of them; got {limit!r}")
     if root is not None and not isinstance(root, (str, os.PathLike)):
         raise ParameterError(f"root must be a folder path or None, got {type(root).__name__}")
     if not isinstance(download, bool):
         raise ParameterError(f"download must be True or False, got {download!r:.60}")
+    if name in folder_datasets():
+        return _read_folder(folder_datasets()[name], limit)
     if name.endswith("-sample"):
         return _read_checked(_read_shared_npz, SAMPLE_DIR / f"{name.replace('-', '_')}.npz", name, split, limit)
 
@@ -168,6 +177,17 @@ def load_dataset(
             _download_with_torchvision(name, split, base)
             return load_dataset(name, split, base, limit, download=False)
     raise DatasetNotFoundError(_not_found_message(name, split, base, tried))
+
+
+def _read_folder(folder: FolderDataset, limit: int | None) -> ImageDataset:
+    """A registered image folder: listed now, its images decoded when asked for (``FolderImages``)."""
+    listing = folder.listing()
+    n = len(listing.files) if limit is None else min(limit, len(listing.files))
+    if n == 0:
+        raise DatasetFormatError(f"{folder.folder}: no images (PNG, JPEG, GIF, BMP, TIFF or WebP) found")
+    images = FolderImages(listing.files[:n], folder.side)
+    return ImageDataset(folder.name, FOLDER_SPLITS[0], images, listing.labels[:n], listing.classes,  # type: ignore[arg-type]
+                        split_size=len(listing.files))
 
 
 #: what numpy, zipfile, pickle, Pillow and scipy raise on a file that is truncated, garbage or of another layout

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shiftlab.errors import DatasetFormatError, ImageInputError
+from shiftlab.errors import DatasetFormatError, DuplicateNameError, ImageInputError
 from shiftlab.images import load_image
 
 #: the first bytes of each image format the folder reader accepts
@@ -70,8 +70,9 @@ def list_folder(folder: str | os.PathLike, labels_csv: str | os.PathLike | None 
                 class_order: Sequence[str] | None = None) -> FolderListing:
     """List ``folder``'s images (see the module docstring for the layouts).
 
-    ``class_order``, when given and naming exactly the classes found, orders them (a model's classes, so that
-    its predictions and the labels share indices); otherwise classes are sorted by name.
+    ``class_order``, when given and naming every class found, is the class list (a model's classes, so that its
+    predictions and the labels share indices, even when the folder lacks some); otherwise the classes found,
+    sorted by name.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -126,7 +127,7 @@ def _listing(folder: Path, named: list[tuple[Path, str | None]], class_order: Se
         reason = _not_an_image(path)
         (skipped.append(Skipped(path, reason)) if reason else kept.append((path, label)))
     found = sorted({label for _, label in kept if label is not None})
-    classes = list(class_order) if class_order is not None and sorted(class_order) == found else found
+    classes = list(class_order) if class_order is not None and set(found) <= set(class_order) else found
     index = {name: i for i, name in enumerate(classes)}
     labels = np.array([index[label] if label is not None else NO_LABEL for _, label in kept], dtype=np.int64)
     return FolderListing(folder, tuple(path for path, _ in kept), labels, classes, tuple(skipped))
@@ -208,3 +209,38 @@ class FolderImages:
                 for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
                     digest.update(chunk)
         return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FolderDataset:
+    """An image folder registered as a dataset (``shiftlab.data.load_dataset(name)`` reads it): its labels CSV,
+    the class order to use when the classes match, and the side its images are fitted to."""
+
+    name: str
+    folder: Path
+    labels_csv: Path | None
+    class_order: tuple[str, ...] | None
+    side: int
+
+    def listing(self) -> FolderListing:
+        return list_folder(self.folder, self.labels_csv, self.class_order)
+
+
+_FOLDERS: dict[str, FolderDataset] = {}
+
+
+def register_folder_dataset(dataset: FolderDataset) -> None:
+    """Make ``dataset`` known by its name (a models file's ``[datasets.<name>]``); a taken name is refused."""
+    if dataset.name in _FOLDERS:
+        raise DuplicateNameError(f"dataset {dataset.name!r} is already registered ({_FOLDERS[dataset.name].folder})")
+    _FOLDERS[dataset.name] = dataset
+
+
+def unregister_folder_dataset(name: str) -> None:
+    """Forget the folder dataset ``name`` (a models file being replaced)."""
+    _FOLDERS.pop(name, None)
+
+
+def folder_datasets() -> dict[str, FolderDataset]:
+    """The registered folder datasets by name."""
+    return dict(_FOLDERS)

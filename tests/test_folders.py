@@ -40,7 +40,9 @@ def test_a_models_class_order_orders_the_labels(class_folders):
     listing = list_folder(class_folders, class_order=["dog", "cat"])
     assert listing.classes == ["dog", "cat"]
     assert listing.labels.tolist() == [1, 1, 1, 0, 0, 0]
-    other = list_folder(class_folders, class_order=["dog", "cat", "fox"])  # another class set: sorted names
+    wider = list_folder(class_folders, class_order=["fox", "dog", "cat"])  # a model's classes the folder lacks one of
+    assert wider.classes == ["fox", "dog", "cat"] and wider.labels.tolist() == [2, 2, 2, 1, 1, 1]
+    other = list_folder(class_folders, class_order=["dog", "fox"])  # not every class found: sorted names
     assert other.classes == ["cat", "dog"]
 
 

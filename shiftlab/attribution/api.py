@@ -19,10 +19,10 @@ def get_method(name: str) -> type[AttributionMethod]:
 
 
 def list_methods(loaded: LoadedModel | None = None) -> list[str]:
-    """Every method name, or only those that apply to ``loaded``'s model family."""
+    """Every method name, or only those that apply to ``loaded``'s model (``AttributionMethod.unavailable``)."""
     if loaded is None:
         return list(METHODS)
-    return [name for name, method in METHODS.items() if loaded.family in method.families]
+    return [name for name, method in METHODS.items() if method.unavailable(loaded) is None]
 
 
 def checked_options(loaded: LoadedModel, method: str, **options: Any) -> dict[str, Any]:

@@ -143,16 +143,23 @@ class AttributionMethod(ABC):
     run_controls: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, loaded: LoadedModel):
-        family = loaded.family
-        if family not in self.families:
+        reason = self.unavailable(loaded)
+        if reason is not None:
             raise UnsupportedMethodError(
-                f"{self.name} needs a model of family {' or '.join(map(repr, self.families))}; "
-                f"{loaded.arch} is a {family!r}. "
+                f"{self.name} {reason}. "
                 "shiftlab.attribution.list_methods(loaded) lists the methods it supports."
             )
         self.loaded = loaded
         self.model = loaded.model
         self.hooks = loaded.hooks
+
+    @classmethod
+    def unavailable(cls, loaded: LoadedModel) -> str | None:
+        """Why this method cannot explain ``loaded``'s model, worded to follow the method's name ("needs ..."), or
+        None when it can. The base checks the model family; a method needing more overrides it."""
+        if loaded.family in cls.families:
+            return None
+        return f"needs a model of family {' or '.join(map(repr, cls.families))}; {loaded.arch} is a {loaded.family!r}"
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

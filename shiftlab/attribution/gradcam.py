@@ -16,6 +16,7 @@ from torch import nn
 
 from shiftlab.argcheck import shown
 from shiftlab.attribution.base import AttributionError, AttributionMethod, register_method, upsample
+from shiftlab.models import LoadedModel
 
 
 def tokens_to_grid(tokens: torch.Tensor, grid: int) -> torch.Tensor:
@@ -43,6 +44,13 @@ class GradCAM(AttributionMethod):
         "weighted by their average gradient for the class, kept where positive and upsampled (Selvaraju et al. "
         "2017). Coarse but stable."
     )
+
+    @classmethod
+    def unavailable(cls, loaded: LoadedModel) -> str | None:
+        if loaded.hooks.gradcam_layer is None:
+            return (f"needs a spatial layer before the classifier, and {loaded.arch} has none that could be found: name "
+                    "one with gradcam_layer in the models file")
+        return super().unavailable(loaded)
 
     def check_options(self, options: dict[str, Any]) -> None:
         layer = options["layer"]

@@ -1,6 +1,8 @@
 """Classifiers: ``list_models()``, ``load_model(arch, weights)`` and the pieces they return.
 
-Importing this package registers every architecture: each family module below registers its own specs.
+Importing this package registers every architecture: each family module below registers its own specs, then the
+user's models file (``$SHIFTLAB_MODELS`` or ``./shiftlab-models.toml``, see ``shiftlab.models.user``) adds its
+models and datasets; a broken file leaves the zoo as it is, its error in ``models_file_problem()``.
 """
 
 from shiftlab.models import cifar_resnet, imagenet, vit  # noqa: F401 (each registers its architectures)
@@ -17,9 +19,13 @@ from shiftlab.models.registry import (
     list_variants,
     load_model,
     register_model,
+    unregister_model,
     zoo_card,
 )
+from shiftlab.models.user import forget_models_file, models_file_problem, use_models_file, user_models
 from shiftlab.models.variants import Variant, get_variant, known_variants, register_variant, resolve_variant
+
+use_models_file()
 
 __all__ = [
     "UNTRAINED",
@@ -33,16 +39,21 @@ __all__ = [
     "build_model",
     "card_path",
     "checkpoint_root",
+    "forget_models_file",
     "get_spec",
     "get_variant",
     "known_variants",
     "list_models",
     "list_variants",
     "load_model",
+    "models_file_problem",
     "read_card",
     "register_model",
     "register_variant",
+    "unregister_model",
     "resolve_variant",
+    "use_models_file",
+    "user_models",
     "save_checkpoint",
     "write_card",
     "zoo_card",

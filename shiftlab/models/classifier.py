@@ -81,7 +81,8 @@ class AttributionHooks:
     """What attribution methods need to know about an architecture, declared by its spec.
 
     ``gradcam_layer`` is the dotted name, inside the ``Classifier``, of the
-    module whose output Grad-CAM explains. ``cpu_batch_size`` is the number of
+    module whose output Grad-CAM explains (None for a network without one: a
+    user's token model whose attention cannot be read; Grad-CAM is then not offered). ``cpu_batch_size`` is the number of
     images per forward pass at which the network runs fastest per image on one
     CPU thread: perturbation methods (WCAM) batch their perturbed images by it
     on a CPU. A larger batch's activations leave the core's caches (measured,
@@ -91,7 +92,7 @@ class AttributionHooks:
     (N×heads×T×T, class token first).
     """
 
-    gradcam_layer: str
+    gradcam_layer: str | None
     cpu_batch_size: int
     token_grid: int | None = None
     attentions: Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, tuple[torch.Tensor, ...]]] | None = None

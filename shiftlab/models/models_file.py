@@ -217,8 +217,9 @@ def _optional_text(where: str, key: str, value: object) -> str | None:
 
 
 def _variants(where: str, base: Path, table: object, source: Source) -> tuple[tuple[str, Path], ...]:
-    """Each ``[models.<arch>.variants]`` entry as (name, existing weights file); an hf source without any gets
-    its folder's own weights as ``baseline``."""
+    """Each ``[models.<arch>.variants]`` entry as (name, existing weights file); an hf source's variants are
+    ``save_pretrained`` folders (their ``model.safetensors``), and without any it gets its own folder's weights
+    as ``baseline``."""
     if table is None and source.kind == "hf":
         return ((HF_DEFAULT_VARIANT, _existing(where, "the hf folder's weights", source.folder, HF_WEIGHTS)),)
     if not isinstance(table, dict) or not table:
@@ -227,6 +228,10 @@ def _variants(where: str, base: Path, table: object, source: Source) -> tuple[tu
     for name in table:
         if not NAME_PATTERN.fullmatch(name):
             raise ModelsFileError(f"{where}: variant {name!r:.70}: names are letters, digits, '_' and '-'")
+    if source.kind == "hf":
+        return tuple((name, _existing(where, f"variants.{name}", _existing(where, f"variants.{name}", base, value,
+                                                                             folder=True), HF_WEIGHTS))
+                     for name, value in table.items())
     return tuple((name, _existing(where, f"variants.{name}", base, value)) for name, value in table.items())
 
 

@@ -110,6 +110,9 @@ class ModelSpec:
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(NUM_CLASSES_BOUNDS))
     #: its marker on the zoo's scatter plots, or None where the charts give it none
     marker: str | None = None
+    #: how a weights file gets into the built network, when not by ``shiftlab.checkpoint.load_strict`` of the
+    #: file's tensors (a Hugging Face folder, whose saved key names transformers converts on loading)
+    load_weights: Callable[[nn.Module, Path], None] | None = field(default=None, repr=False)
 
     @property
     def family(self) -> str:
@@ -181,6 +184,11 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     checked_config(spec, {}, f"{spec.arch}'s default config")
     _REGISTRY[spec.arch] = spec
     return spec
+
+
+def unregister_model(arch: str) -> None:
+    """Forget ``arch`` (a run-time spec, e.g. of a models file being replaced); an unknown name is ignored."""
+    _REGISTRY.pop(arch, None)
 
 
 def trained_weights(arch: str) -> tuple[Weights, ...]:
@@ -255,7 +263,10 @@ def load_model(
     card = _card_for(spec, variant, path)
     config = checked_config(spec, card.config, f"model card {card_path(path)}")
     classifier = Classifier(spec.build(**config), spec.mean, spec.std)
-    load_strict(classifier.net, read_tensors(path), source=str(path))
+    if spec.load_weights is not None:
+        spec.load_weights(classifier.net, path)
+    else:
+        load_strict(classifier.net, read_tensors(path), source=str(path))
     return _ready(spec, classifier, card, config, device)
 
 

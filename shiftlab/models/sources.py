@@ -26,7 +26,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from shiftlab.errors import ModelsFileError
+from shiftlab.checkpoint import load_strict
+from shiftlab.errors import CheckpointError, CheckpointMismatchError, ModelsFileError
 
 SOURCE_KINDS = ("torchvision", "timm", "hf")
 #: what an HF folder's config must name: a model with an image-classification head
@@ -126,6 +127,25 @@ def _hugging_face(source: Source, num_classes: int, where: str) -> nn.Module:
         raise ModelsFileError(f"{where}: {source.folder / HF_CONFIG} has {hf.config.num_labels} labels, the models "
                               f"file {num_classes} classes")
     return HuggingFaceNet(hf)
+
+
+def load_hugging_face_weights(net: HuggingFaceNet, weights: Path) -> None:
+    """Load the ``save_pretrained`` folder holding ``weights`` into ``net``: transformers reads it (safetensors
+    only, so no pickle runs) and converts its saved key names, then every tensor is copied strictly; a key
+    transformers found missing, unexpected or mis-shaped is a ``CheckpointMismatchError`` naming the folder."""
+    from transformers import AutoModelForImageClassification
+
+    try:
+        saved, info = AutoModelForImageClassification.from_pretrained(
+            weights.parent, local_files_only=True, use_safetensors=True, output_loading_info=True,
+            attn_implementation="eager")
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{weights.parent}: not a save_pretrained folder transformers can read: {error}") from None
+    problems = {kind: info.get(kind) for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    if any(problems.values()):
+        raise CheckpointMismatchError(f"{weights.parent} does not match its config: "
+                                      + ", ".join(f"{k} {sorted(v)[:5]}" for k, v in problems.items() if v))
+    load_strict(net.hf, saved.state_dict(), source=str(weights))
 
 
 def hf_classes(source: Source, where: str) -> list[str]:
