@@ -3,10 +3,11 @@
 ``app.py`` builds the menu from ``PAGES`` (in this order), ``pieces.setup_page``
 heads a page with its title and introduction, ``tour`` visits the pages that
 have a stop (in menu order, numbered from 1), and a link to a page is made
-from its entry (``PageEntry.href``), never spelled out. A page's title and
+from its entry (``PageEntry.href``), never spelled out. A page's heading and
 introduction are its copy in ``text.PAGES``, under its name.
 
-Plain data, no Streamlit: the tests read the table without running the app.
+Plain data that imports nothing of the app (``text`` imports torch): ``app.py``
+draws the menu before a cold server's first page loads the models' code.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
-
-from shiftlab.app import text
 
 #: the folder of the page scripts, relative to ``app.py``; not ``pages/``: on a cold deep link Streamlit 1.67 runs a
 #: ``pages/`` folder's legacy listing before ``app.py`` calls ``st.navigation``, so a fresh server's first request
@@ -33,7 +32,8 @@ class TourStop:
 
 @dataclass(frozen=True)
 class PageEntry:
-    """One page of the app: ``name`` is its script's stem under ``app_pages/`` and its key in ``text.PAGES``."""
+    """One page of the app: ``name`` is its script's stem under ``app_pages/`` and the key of its heading and
+    introduction in ``text.PAGES``."""
 
     name: str
     menu_title: str
@@ -46,16 +46,6 @@ class PageEntry:
     def script(self) -> str:
         """The page's script, relative to ``app.py`` (what ``st.Page`` and ``st.switch_page`` take)."""
         return f"{SCRIPTS}/{self.name}.py"
-
-    @property
-    def title(self) -> str:
-        """The heading the page shows."""
-        return text.PAGES[self.name][0]
-
-    @property
-    def intro(self) -> str:
-        """The paragraph under the heading."""
-        return text.PAGES[self.name][1]
 
     def href(self, query: Mapping[str, str]) -> str:
         """The page's relative URL opened on ``query`` (a view's ``to_query()``), for a Markdown link."""

@@ -43,12 +43,12 @@ PARAMETER_TABLES = {"cifar": "CIFAR-10-C", "imagenet": "ImageNet-C"}
 
 
 def setup_page(page: str) -> None:
-    """The page's title and introduction (its entry in ``pages.PAGES``), and the tour's panel when a tour is on."""
-    entry = page_named(page)
+    """The page's title and introduction from ``text.PAGES``, and the tour's panel when a tour is on."""
+    title, intro = text.PAGES[page]
     st.session_state[PAGE_KEY] = page
-    st.title(entry.title)
+    st.title(title)
     tour_panel(page)
-    st.write(entry.intro)
+    st.write(intro)
 
 
 def show_shift(name: str, height: int, width: int) -> None:

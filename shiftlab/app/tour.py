@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from shiftlab.app import text
 from shiftlab.app.caches import cached_dataset, cached_logits
 from shiftlab.app.pages import PAGES, page_named
 from shiftlab.app.sidebar import current_view, set_view, variants_of
@@ -117,6 +118,7 @@ def tour_panel(page: str) -> None:
             del st.session_state[TOUR_KEY]
             st.rerun()
         following = page_named(STEPS[step_index + 1].page) if not last else None
-        if following is not None and left.button(f"Next → {following.title}", type="primary", key="tour_next"):
+        if following is not None and left.button(f"Next → {text.PAGES[following.name][0]}", type="primary",
+                                                  key="tour_next"):
             st.session_state[TOUR_KEY] = step_index + 1
             st.switch_page(following.script, query_params=current_view().to_query())
