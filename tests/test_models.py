@@ -89,6 +89,20 @@ def test_inference_net_follows_the_weights():
     assert loaded.model.inference_net() is not after
 
 
+def test_inference_net_is_made_while_another_session_holds_hooks_on_the_network():
+    loaded = load_model("resnet20", None, seed=0)
+    calls = []
+    handle = loaded.model.net.layer3.register_forward_hook(lambda module, args, out: calls.append(module))
+    loaded.model.train()
+    fused = loaded.model.inference_net()  # the hook is not traced into the copy, the original keeps its mode
+    assert not calls and loaded.model.net.training
+    with torch.inference_mode():
+        fused(torch.rand(1, 3, 32, 32))
+        loaded.model.net(torch.rand(2, 3, 32, 32))
+    assert calls == [loaded.model.net.layer3]
+    handle.remove()
+
+
 def test_resnet20_baseline_is_shipped():
     assert "baseline" in list_variants("resnet20")
 

@@ -7,7 +7,9 @@ metrics, the app — never need to know each network's preprocessing.
 
 from __future__ import annotations
 
+import copy
 import operator
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +18,9 @@ from torch import fx, nn
 from torch.fx.experimental.optimization import fuse
 
 from shiftlab.models.cards import ModelCard
+
+#: held while a network is folded for inference (``Classifier.inference_net``)
+_FOLDING = threading.Lock()
 
 
 class Classifier(nn.Module):
@@ -49,20 +54,23 @@ class Classifier(nn.Module):
         """
         if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules()):
             return self.net
-        versions = tuple((t.data_ptr(), t._version) for t in (*self.net.parameters(), *self.net.buffers()))
-        if self._inference is None or self._inference[0] != versions:
-            self._inference = (versions, folded_in_place(self.net))
-        return self._inference[1]
+        with _FOLDING:  # one server's sessions share a cached model: two foldings at once break fx's tracing
+            versions = tuple((t.data_ptr(), t._version) for t in (*self.net.parameters(), *self.net.buffers()))
+            if self._inference is None or self._inference[0] != versions:
+                self._inference = (versions, folded_in_place(self.net))
+            return self._inference[1]
 
 
 def folded_in_place(net: nn.Module) -> nn.Module:
     """``net``'s eval-mode copy with batch norms folded into convolutions, in-place ReLUs and in-place residual
-    sums (see ``inference_net``)."""
-    was_training = net.training
-    try:
-        fused = fuse(net.eval())
-    finally:
-        net.train(was_training)
+    sums (see ``inference_net``). The copy drops every hook: another session may be explaining ``net`` at this
+    moment (captum's hooks on one of its layers), and ``net`` itself is left untouched, its mode included."""
+    copied = copy.deepcopy(net).eval()
+    for module in copied.modules():
+        module._forward_hooks.clear()
+        module._forward_pre_hooks.clear()
+        module._backward_hooks.clear()
+    fused = fuse(copied, inplace=True)
     for module in fused.modules():
         if isinstance(module, nn.ReLU):
             module.inplace = True
