@@ -30,6 +30,13 @@ def free_port() -> int:
 @contextmanager
 def app_server(env: dict[str, str] | None = None) -> Iterator[str]:
     """``streamlit run app.py`` on a free loopback port; yields its base URL once the port accepts connections."""
+    with app_process(env) as (url, _):
+        yield url
+
+
+@contextmanager
+def app_process(env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``app_server``, yielding the server's process too (to read its memory)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
@@ -42,7 +49,7 @@ def app_server(env: dict[str, str] | None = None) -> Iterator[str]:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         process.terminate()
         process.wait(timeout=20)

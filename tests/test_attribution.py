@@ -388,3 +388,33 @@ def test_wam_is_deterministic_and_noise_free_averaging_is_stable(models, cifar_i
     plain = attribute(loaded, cifar_images, "wam", n_samples=1, noise=0.0).maps
     maps = attribute(loaded, cifar_images, "wam", n_samples=3, noise=0.0).maps
     np.testing.assert_allclose(maps, plain, rtol=1e-4, atol=1e-6)
+
+
+def test_sessions_sharing_a_model_get_the_answers_they_would_get_alone():
+    """One server's sessions share a cached model: Grad-CAM's layer hooks, the folded inference net and the
+    randomised copies must not leak into another thread's computation."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shiftlab.metrics.randomisation import randomisation_check
+
+    loaded = load_model("resnet20", "baseline")
+    images = load_dataset("cifar10-sample").images[:4]
+    alone = {m: attribute(loaded, images, m).maps for m in ("gradcam", "saliency")}
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = loaded.model(x)
+
+    def explain(i: int) -> bool:
+        method = ("gradcam", "saliency")[i % 2]
+        return np.allclose(attribute(loaded, images, method).maps, alone[method], atol=1e-6)
+
+    def predict(_: int) -> bool:
+        loaded.model._inference = None  # fold anew while the others run
+        with torch.no_grad():
+            return torch.allclose(loaded.model.inference_net()(loaded.model.normalize(x)), logits, atol=1e-4)
+
+    with ThreadPoolExecutor(4) as pool:
+        jobs = [pool.submit(explain if i % 3 else predict, i) for i in range(24)]
+        jobs.append(pool.submit(randomisation_check, loaded, images[:1], "gradcam", max_stages=2))
+        assert all(job.result() for job in jobs[:-1])
+        jobs[-1].result()

@@ -61,18 +61,22 @@ class GradCAM(AttributionMethod):
         self, x: torch.Tensor, target: torch.Tensor, *, layer: str | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         layer = layer or self.hooks.gradcam_layer
+        # captum hooks the layer: on a copy, since the sessions of one server share a cached model and every
+        # forward pass through a hooked layer, another session's too, would feed this session's hook
+        model = self.model.copy()
         try:
-            module = self.model.get_submodule(layer)
+            module = model.get_submodule(layer)
         except (AttributeError, TypeError):
             raise AttributionError(f"the model has no module {layer!r}") from None
         self.layer_name = layer
-        coarse = self._token_cam(x, target, module) if self.hooks.token_grid else self._conv_cam(x, target, module)
+        cam = self._token_cam if self.hooks.token_grid else self._conv_cam
+        coarse = cam(model, x, target, module)
         return upsample(coarse, tuple(x.shape[-2:])), {"coarse": coarse.detach().cpu().numpy(), "layer": layer}
 
-    def _conv_cam(self, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    def _conv_cam(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:
         from captum.attr import LayerGradCam  # here: importing captum costs ~0.6 s
 
-        cam = LayerGradCam(self.model, module).attribute(x, target=target, relu_attributions=True)
+        cam = LayerGradCam(model, module).attribute(x, target=target, relu_attributions=True)
         if cam.ndim != 4:
             raise AttributionError(
                 f"layer {self.layer_name!r} outputs a {cam.ndim}-D tensor, not a spatial N×C×H×W feature map; choose a "
@@ -80,11 +84,11 @@ class GradCAM(AttributionMethod):
             )
         return cam[:, 0]
 
-    def _token_cam(self, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    def _token_cam(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:
         from captum.attr import LayerActivation, LayerGradientXActivation  # here: captum costs ~0.6 s
 
         grid = self.hooks.token_grid
-        gradients = LayerGradientXActivation(self.model, module, multiply_by_inputs=False).attribute(x, target=target)
-        activations = LayerActivation(self.model, module).attribute(x)
+        gradients = LayerGradientXActivation(model, module, multiply_by_inputs=False).attribute(x, target=target)
+        activations = LayerActivation(model, module).attribute(x)
         weights = tokens_to_grid(gradients, grid).mean((2, 3), keepdim=True)
         return torch.relu((weights * tokens_to_grid(activations, grid)).sum(1))

@@ -18,7 +18,7 @@ Layers are re-initialised with their own ``reset_parameters`` (PyTorch's default
 
 from __future__ import annotations
 
-import copy
+import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,6 +33,9 @@ from shiftlab.models import LoadedModel
 
 PASS_THRESHOLD = 0.5
 MAX_STAGES = 512
+#: held while a stage is seeded and re-initialised: the app's sessions run on threads of one process, and another
+#: session drawing from torch's global generator meanwhile would change this cascade's weights
+_GLOBAL_RNG = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def randomisation_check(loaded: LoadedModel, images: np.ndarray, method: str, ta
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
         raise ParameterError(f"seed must be an integer from 0 to {2**31 - 1}, got {seed!r}")
     trained = attribute(loaded, images, method, target, **options)
-    randomised = replace(loaded, model=copy.deepcopy(loaded.model))
+    randomised = replace(loaded, model=loaded.model.copy())
     layers = randomisable_layers(randomised.model)
     if max_stages is not None:
         if isinstance(max_stages, bool) or not isinstance(max_stages, (int, np.integer)) or not 1 <= max_stages <= MAX_STAGES:
@@ -96,7 +99,7 @@ def randomisation_check(loaded: LoadedModel, images: np.ndarray, method: str, ta
     modules = dict(randomised.model.named_modules())
     stage_maps, rank, structure = [], [], []
     for stage, name in enumerate(layers):
-        with torch.random.fork_rng():
+        with _GLOBAL_RNG, torch.random.fork_rng():  # reset_parameters draws from torch's global generator
             torch.manual_seed(seed + stage)
             modules[name].reset_parameters()
         maps = attribute(randomised, images, method, trained.target, **options).maps

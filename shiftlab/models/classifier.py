@@ -8,14 +8,13 @@ metrics, the app — never need to know each network's preprocessing.
 from __future__ import annotations
 
 import copy
-import operator
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import fx, nn
-from torch.fx.experimental.optimization import fuse
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from shiftlab.models.cards import ModelCard
 
@@ -26,9 +25,10 @@ _FOLDING = threading.Lock()
 class Classifier(nn.Module):
     """``net(normalize(x))`` for x in [0, 1]; the mean/std buffers are not saved with the weights."""
 
-    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]):
+    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float], foldable: bool = True):
         super().__init__()
         self.net = net
+        self.foldable = foldable  # whether inference_net may fold batch norms (see there)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self._inference: tuple[tuple, nn.Module] | None = None  # (weights' storage and versions, inference_net)
@@ -40,48 +40,67 @@ class Classifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalize(x))
 
+    def copy(self) -> Classifier:
+        """An independent copy (weights, mode and device) without the hooks another session's attribution may hold
+        on this one at the moment, nor its inference net: what a computation that changes weights starts from."""
+        clone = Classifier(hookless_copy(self.net), self.mean.flatten().tolist(), self.std.flatten().tolist(),
+                           self.foldable)
+        return clone.to(self.mean.device).train(self.training)
+
     def inference_net(self) -> nn.Module:
         """A copy of ``net`` for many forward passes without gradients (WCAM's perturbed images): every batch
-        norm folded into the convolution before it (``torch.fx``'s ``fuse``), the ReLUs and the residual sums
-        made in place.
+        norm that directly follows a convolution of the same module folded into it, and the ReLUs made in place.
 
-        The same function up to float32 rounding (the folded weights round differently; the in-place
-        operations compute the same values); ResNet-20 runs about 25 % faster on a CPU. In-place ReLUs are
-        safe in the zoo's architectures, whose ReLUs never overwrite a tensor that is used again (a test
-        compares every architecture's outputs). A network without batch norms is returned as it is. Made in
-        eval mode, whatever ``net``'s mode, and kept until a weight or buffer of ``net`` changes or moves
-        (ResNet-50's takes 0.75 s to make).
+        The same function up to float32 rounding (the folded weights round differently; the in-place ReLUs
+        compute the same values); ResNet-20 runs about 20 % faster on a CPU. In-place ReLUs are safe in the zoo's
+        architectures, whose ReLUs never overwrite a tensor that is used again (a test compares every
+        architecture's outputs); a network built without ``foldable`` (a user's, whose layers nobody checked)
+        is returned as it is, and so is one without batch norms. Made in eval mode, whatever ``net``'s mode, and
+        kept until a weight or buffer of ``net`` changes or moves.
         """
-        if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules()):
+        if not self.foldable or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules()):
             return self.net
-        with _FOLDING:  # one server's sessions share a cached model: two foldings at once break fx's tracing
+        with _FOLDING:
             versions = tuple((t.data_ptr(), t._version) for t in (*self.net.parameters(), *self.net.buffers()))
             if self._inference is None or self._inference[0] != versions:
                 self._inference = (versions, folded_in_place(self.net))
             return self._inference[1]
 
 
-def folded_in_place(net: nn.Module) -> nn.Module:
-    """``net``'s eval-mode copy with batch norms folded into convolutions, in-place ReLUs and in-place residual
-    sums (see ``inference_net``). The copy drops every hook: another session may be explaining ``net`` at this
-    moment (captum's hooks on one of its layers), and ``net`` itself is left untouched, its mode included."""
-    copied = copy.deepcopy(net).eval()
+def hookless_copy(net: nn.Module) -> nn.Module:
+    """A deep copy of ``net`` without any forward or backward hook: one server's sessions share a cached model,
+    and another session may be explaining it at this moment (captum's hooks on one of its layers)."""
+    copied = copy.deepcopy(net)
     for module in copied.modules():
         module._forward_hooks.clear()
         module._forward_pre_hooks.clear()
         module._backward_hooks.clear()
-    fused = fuse(copied, inplace=True)
-    for module in fused.modules():
+        module._backward_pre_hooks.clear()
+    return copied
+
+
+def folded_in_place(net: nn.Module) -> nn.Module:
+    """``net``'s eval-mode copy (``hookless_copy``) with each batch norm that directly follows a convolution among
+    its module's children folded into it (``torch.nn.utils.fusion.fuse_conv_bn_eval``, the batch norm left as an
+    identity) and in-place ReLUs; ``net`` itself is left untouched, its mode included.
+
+    Pairs are found from the modules' declaration order, not by tracing: ``torch.fx`` traces by patching
+    ``nn.Module.__call__`` for the whole process, which breaks every other session's forward pass on a shared
+    server. The zoo's architectures declare each batch norm right after the convolution it normalises (a test
+    compares every architecture's outputs).
+    """
+    folded = hookless_copy(net).eval()
+    for parent in list(folded.modules()):
+        children = list(parent.named_children())
+        for (conv_name, conv), (norm_name, norm) in zip(children, children[1:]):
+            if (isinstance(conv, nn.Conv2d) and type(norm) is nn.BatchNorm2d and norm.track_running_stats
+                    and conv.out_channels == norm.num_features):
+                setattr(parent, conv_name, fuse_conv_bn_eval(conv, norm))
+                setattr(parent, norm_name, nn.Identity())
+    for module in folded.modules():
         if isinstance(module, nn.ReLU):
             module.inplace = True
-    for node in fused.graph.nodes:
-        # a sum whose left operand is a module's output used nowhere else (the residual branch) adds into it:
-        # the same values without a new tensor (ResNet-20's WCAM runs 4 % faster)
-        left = node.args[0] if node.op == "call_function" and node.target is operator.add else None
-        if isinstance(left, fx.Node) and left.op == "call_module" and len(left.users) == 1:
-            node.target = operator.iadd
-    fused.recompile()
-    return fused
+    return folded
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,9 @@ class ModelSpec:
     #: how a weights file gets into the built network, when not by ``shiftlab.checkpoint.load_strict`` of the
     #: file's tensors (a Hugging Face folder, whose saved key names transformers converts on loading)
     load_weights: Callable[[nn.Module, Path], None] | None = field(default=None, repr=False)
+    #: whether its batch norms may be folded for fast inference (``Classifier.inference_net``): true for the zoo,
+    #: whose architectures a test checks, false for a user's network
+    foldable: bool = True
 
     @property
     def family(self) -> str:
@@ -218,7 +221,7 @@ def list_variants(arch: str) -> list[str]:
 def build_model(arch: str, **config) -> Classifier:
     """A randomly initialised ``Classifier`` for ``arch`` (config overrides the spec's defaults, within its bounds)."""
     spec = get_spec(arch)
-    return Classifier(spec.build(**checked_config(spec, config)), spec.mean, spec.std)
+    return Classifier(spec.build(**checked_config(spec, config)), spec.mean, spec.std, spec.foldable)
 
 
 def checked_config(spec: ModelSpec, config: dict, where: str = "config") -> dict:
@@ -262,7 +265,7 @@ def load_model(
     path = Path(checkpoint) if checkpoint is not None else spec.find_weights(variant)
     card = _card_for(spec, variant, path)
     config = checked_config(spec, card.config, f"model card {card_path(path)}")
-    classifier = Classifier(spec.build(**config), spec.mean, spec.std)
+    classifier = Classifier(spec.build(**config), spec.mean, spec.std, spec.foldable)
     if spec.load_weights is not None:
         spec.load_weights(classifier.net, path)
     else:
@@ -275,7 +278,7 @@ def _untrained(spec: ModelSpec, device: str | torch.device, seed: int) -> Loaded
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        classifier = Classifier(spec.build(**spec.config), spec.mean, spec.std)
+        classifier = Classifier(spec.build(**spec.config), spec.mean, spec.std, spec.foldable)
     card = ModelCard(spec.arch, UNTRAINED, dataset=spec.dataset, description=f"{spec.description}, random weights "
                      f"(seed {seed})", config=dict(spec.config))
     return _ready(spec, classifier, card, spec.config, device)

@@ -28,6 +28,7 @@ from torch import nn
 
 from shiftlab.checkpoint import load_strict
 from shiftlab.errors import CheckpointError, CheckpointMismatchError, ModelsFileError
+from shiftlab.models.classifier import hookless_copy
 
 SOURCE_KINDS = ("torchvision", "timm", "hf")
 #: what an HF folder's config must name: a model with an image-classification head
@@ -182,18 +183,12 @@ def attention_hooks(net: nn.Module, input_size: int) -> AttentionHooks | None:
 
 
 def timm_vit_attentions(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """A timm ``VisionTransformer``'s logits and attention probabilities: the fused kernel is switched off for
-    the call so that each block's softmax passes through its ``attn_drop``, where a hook reads it."""
+    """A timm ``VisionTransformer``'s logits and attention probabilities: on a copy of ``net`` (the sessions of
+    one server share a model), the fused kernel switched off so that each block's softmax passes through its
+    ``attn_drop``, where a hook reads it."""
+    net = hookless_copy(net)
     captured: list[torch.Tensor] = []
-    handles, fused = [], []
     for block in net.blocks:
-        fused.append(block.attn.fused_attn)
         block.attn.fused_attn = False
-        handles.append(block.attn.attn_drop.register_forward_hook(lambda m, args, out: captured.append(out)))
-    try:
-        logits = net(x)
-    finally:
-        for block, was_fused, handle in zip(net.blocks, fused, handles):
-            block.attn.fused_attn = was_fused
-            handle.remove()
-    return logits, tuple(captured)
+        block.attn.attn_drop.register_forward_hook(lambda m, args, out: captured.append(out))
+    return net(x), tuple(captured)

@@ -122,7 +122,7 @@ def user_spec(model: UserModel) -> ModelSpec:
         config={}, bounds={}, mean=model.mean, std=model.std, input_size=model.input_size,
         classes=functools.partial(list, model.classes), description=f"{model.source} from {model.models_file}",
         hooks=_hooks_once(model, where), weights=weights,
-        load_weights=load_hugging_face_weights if model.source.kind == "hf" else None,
+        load_weights=load_hugging_face_weights if model.source.kind == "hf" else None, foldable=False,
     )
 
 

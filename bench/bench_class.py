@@ -1,0 +1,114 @@
+"""A class on one server: 30 students' sessions at once, and what one student's live WCAM does to the others.
+
+    python -m bench.bench_class [--students 30] [--json bench/results/class.json]
+
+One ``streamlit run app.py`` on 127.0.0.1; every student is a ``bench.stclient.Session`` (the websocket
+protocol a browser tab speaks, no browser). Three phases, each bounded by ``--timeout`` seconds a render:
+
+1. **the lesson**: all students at once visit the ten pages in menu order on the view stored with the app
+   (the view the guided tour opens on), then change Compare's view three times (severity, shift, image);
+2. **a live WCAM**: one student opens Spectral on an image the shipped store does not hold and presses
+   "Compute the WCAM" while the others keep re-opening stored views (Compare, Variants, Calibration) one after another;
+3. the figures: p50/p95/max seconds to render per phase, errors drawn by any page, the server's peak
+   resident memory (``VmHWM`` of its process), and the others' worst render while the WCAM ran.
+
+Timings taken beside other jobs are pessimistic; README gives those of a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench.browser import app_process
+from bench.stclient import Render, Session
+
+PAGES = ("", "compare", "variants", "triptych", "calibration", "spectral", "cases", "ood", "trust", "robustness")
+VIEW = "arch=resnet20&variant=baseline&image=cifar10-sample:204&shift=gaussian_noise&severity=3&seed=0"
+COMPARE_CHANGES = (VIEW.replace("severity=3", "severity=5"), VIEW.replace("gaussian_noise", "fog"),
+                   VIEW.replace("cifar10-sample:204", "cifar10-sample:206"))
+#: an image outside the shipped attribution store: its WCAM is computed live
+LIVE_VIEW = VIEW.replace("cifar10-sample:204", "cifar10-sample:5")
+STORED_LOOP = (("compare", VIEW), ("variants", VIEW), ("calibration", VIEW))
+
+
+def lesson(base: str, timeout: float) -> list[Render]:
+    """One student's lesson: every page on the stored view, then three Compare changes."""
+    session = Session(base, timeout)
+    try:
+        renders = [session.run(page, VIEW) for page in PAGES]
+        return renders + [session.run("compare", query) for query in COMPARE_CHANGES]
+    finally:
+        session.close()
+
+
+def while_wcam_runs(base: str, students: int, timeout: float) -> tuple[Render, list[Render]]:
+    """The live WCAM's render, and every stored-view render the other students made while it ran."""
+    heavy = Session(base, timeout)
+    heavy.run("spectral", LIVE_VIEW)
+    done = threading.Event()
+    others: list[Render] = []
+
+    def keep_browsing() -> None:
+        session = Session(base, timeout)
+        try:
+            while not done.is_set():
+                for page, query in STORED_LOOP:
+                    others.append(session.run(page, query))
+        finally:
+            session.close()
+
+    with ThreadPoolExecutor(students - 1) as pool:
+        loops = [pool.submit(keep_browsing) for _ in range(students - 1)]
+        time.sleep(2.0)  # the others are browsing when the button is pressed
+        wcam = heavy.press("Compute the WCAM")
+        done.set()
+        for loop in loops:
+            loop.result()
+    heavy.close()
+    return wcam, others
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The peak resident memory of process ``pid`` and its children so far (Linux ``VmHWM``), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def summary(renders: list[Render]) -> dict:
+    seconds = sorted(r.seconds for r in renders)
+    return {"renders": len(seconds), "p50_s": round(statistics.median(seconds), 2),
+            "p95_s": round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))], 2),
+            "max_s": round(seconds[-1], 2), "errors": sorted({e for r in renders for e in r.errors})}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=30, choices=range(2, 61), metavar="2..60")
+    parser.add_argument("--timeout", type=float, default=600, help="the longest one render may take (s)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with app_process() as (base, process):
+        Session(base, args.timeout).run("", VIEW)  # the server's first run: torch and the zoo loaded once
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.students) as pool:
+            lessons = [r for renders in pool.map(lambda _: lesson(base, args.timeout), range(args.students))
+                       for r in renders]
+        lesson_s = time.perf_counter() - start
+        wcam, others = while_wcam_runs(base, args.students, args.timeout)
+        figures = {"students": args.students, "lesson": summary(lessons), "lesson_wall_s": round(lesson_s, 1),
+                   "live_wcam_s": round(wcam.seconds, 1), "others_during_wcam": summary(others),
+                   "peak_memory_mb": round(peak_memory_mb(process.pid))}
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""A Streamlit session without a browser: the websocket protocol the frontend speaks, enough to run pages.
+
+``Session`` connects to ``ws://host/_stcore/stream``, asks the server to run a
+page with a query string (``run``), and reads the server's messages until the
+script has finished, keeping the buttons it drew so that one can be pressed
+(``press``). Used by ``bench/bench_class.py`` to play 30 students on one server.
+Only loopback servers are meant: the bench starts its own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.sync.client import ClientConnection, connect
+
+
+@dataclass
+class Render:
+    """One script run as the client saw it: seconds from the request to ``script_finished``, how it ended, and
+    the text of every exception and error element drawn."""
+
+    seconds: float
+    status: int
+    errors: list[str] = field(default_factory=list)
+
+
+class Session:
+    """One browser tab's session on the server at ``base`` (``http://127.0.0.1:PORT``)."""
+
+    def __init__(self, base: str, timeout: float = 600):
+        self.url = base.replace("http://", "ws://") + "/_stcore/stream"
+        self.timeout = timeout
+        self.buttons: dict[str, str] = {}  # label -> widget id, from the last run
+        self.page = ""
+        self.query = ""
+        self._socket: ClientConnection = connect(self.url, subprotocols=["streamlit"], max_size=None,
+                                                 open_timeout=60)
+
+    def close(self) -> None:
+        self._socket.close()
+
+    def run(self, page: str, query: str) -> Render:
+        """Run ``page`` (its URL path; "" for home) with ``query`` and wait for it to finish."""
+        self.page, self.query = page, query
+        return self._rerun([])
+
+    def press(self, label_start: str) -> Render:
+        """Press the button (drawn by the last run) whose label starts with ``label_start``."""
+        widget = next(wid for label, wid in self.buttons.items() if label.startswith(label_start))
+        return self._rerun([WidgetState(id=widget, trigger_value=True)])
+
+    def _rerun(self, widgets: list[WidgetState]) -> Render:
+        message = BackMsg()
+        message.rerun_script.query_string = self.query
+        message.rerun_script.page_name = self.page
+        message.rerun_script.widget_states.widgets.extend(widgets)
+        start = time.perf_counter()
+        self._socket.send(message.SerializeToString())
+        self.buttons = {}
+        errors: list[str] = []
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(self._socket.recv(timeout=self.timeout))
+            if reply.HasField("script_finished"):
+                return Render(time.perf_counter() - start, reply.script_finished, errors)
+            self._read_element(reply, errors)
+
+    def _read_element(self, reply: ForwardMsg, errors: list[str]) -> None:
+        if not reply.HasField("delta") or not reply.delta.HasField("new_element"):
+            return
+        element = reply.delta.new_element
+        kind = element.WhichOneof("type")
+        if kind == "button":
+            self.buttons[element.button.label] = element.button.id
+        elif kind == "exception":
+            errors.append(f"{element.exception.type}: {element.exception.message}")
+        elif kind == "alert" and element.alert.format == element.alert.ERROR:
+            errors.append(element.alert.body)
