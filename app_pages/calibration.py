@@ -64,7 +64,7 @@ if store is not None:
         show_reliability(view, sweeps.reliability_from(store, view.arch, view.variant, "source", view.severity),
                          sweeps.reliability_from(store, view.arch, view.variant, view.shift, view.severity), None)
         swept = [v for v in variants if store.covers(view.arch, v, view.shift, view.severity)]
-        show_curves(view, sweeps.curves_from(store, view.arch, swept, view.shift), True, store.plan.data.get("n", 0),
+        show_curves(view, sweeps.curves_from(store, view.arch, swept, view.shift), True, store.plan.data.n,
                     store.plan.seeds[0])
     st.stop()
 

@@ -61,27 +61,27 @@ if stored is None and key not in refinements:
 with user_errors():
     result = stored or cached_explanation(view.arch, view.variant, pair, METHOD, True, options, wcam_run(METHOD))
     for _ in range(refinements.get(key, 0)):
-        done = int(result.attribution.extras["nb_design"].max())
-        resume = result.attribution if "design_outputs" in result.attribution.extras else None  # stored: run anew
+        done = int(result.attribution.extras.nb_design.max())
+        resume = result.attribution if result.attribution.extras.resumable else None  # stored: run anew
         result = cached_explanation(view.arch, view.variant, pair, METHOD, True, refined(options, done),
                                     wcam_run(METHOD, resume))
 extras = result.attribution.extras
 
 shown = []
 for i, (column, title) in enumerate(zip(st.columns(2), titles)):
-    wavelet = outline_bands(enlarge(colorize(extras["wavelet_map"][i]), factor), levels)
+    wavelet = outline_bands(enlarge(colorize(extras.wavelet_map[i]), factor), levels)
     spatial = enlarge(overlay(pair[i], result.attribution.maps[i]), factor)
     shown.append(side_by_side(wavelet, spatial, gap=4))
     column.markdown(f"**{title}** — {picture.caption}")
     column.image(shown[-1], width="stretch")
     column.markdown("Prediction: " + prediction_text(result.logits[i], loaded.classes))
-    verdict = extras["verdict"][i]
+    verdict = extras.verdict[i]
     column.markdown(text.CONVERGENCE.format(
         colour="green" if verdict == "stable" else "orange", verdict=verdict,
-        agreement=extras["map_agreement"][i], distance=extras["profile_distance"][i],
-        designs=int(extras["nb_design"][i]), passes=int(extras["forward_passes"][i])), help=text.CONVERGENCE_HELP)
+        agreement=extras.map_agreement[i], distance=extras.profile_distance[i],
+        designs=int(extras.nb_design[i]), passes=int(extras.forward_passes[i])), help=text.CONVERGENCE_HELP)
 st.caption(text.WCAM_CAPTION.format(levels=levels, target=loaded.classes[result.attribution.target[0]]))
-designs_run = int(extras["nb_design"].max())
+designs_run = int(extras.nb_design.max())
 if designs_run >= MAX_WCAM_DESIGN:
     st.caption(text.WCAM_MOST_DESIGNS.format(designs=MAX_WCAM_DESIGN))
 elif st.button(f"Refine: {2 * designs_run} designs, reusing the {designs_run} already run", key="wcam_refine"):
@@ -92,10 +92,10 @@ st.subheader("Spectral profile")
 left, right = st.columns([2, 3])
 with left:
     st.markdown("**Share of importance per level**")
-    st.altair_chart(spectral_levels_chart(extras["spectral_levels"], extras["spectral_levels_std"]), width="stretch")
+    st.altair_chart(spectral_levels_chart(extras.spectral_levels, extras.spectral_levels_std), width="stretch")
     st.caption(text.ERROR_BARS)
 with right:
     st.markdown("**Detail levels split by orientation**")
-    st.altair_chart(spectral_subbands_chart(extras["spectral_subbands"]))
+    st.altair_chart(spectral_subbands_chart(extras.spectral_subbands))
 png_download(grid_picture([shown]), f"wcam-{view.arch}-{view.variant}-{shift}-{severity}.png",
              "Download the maps (PNG)")

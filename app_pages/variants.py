@@ -57,7 +57,7 @@ for column, (variant, result), overlay_picture in zip(st.columns(len(variants)),
         st.caption(f"P({before}): {prediction.probabilities[0].max():.0%} → {prediction.source_class_after:.0%}")
         st.image(overlay_picture, width="stretch")
         if method == "wcam":
-            st.altair_chart(charts.spectral_levels_chart(result.attribution.extras["spectral_levels"], narrow=True),
+            st.altair_chart(charts.spectral_levels_chart(result.attribution.extras.spectral_levels, narrow=True),
                             width="stretch")
 if shared:
     st.image(colour_bar(limits[0]), caption="one colour scale for every variant", width=320)

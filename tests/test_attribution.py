@@ -349,27 +349,27 @@ def test_wcam_is_deterministic_for_a_seed(models, cifar_images):
     again = attribute(loaded, cifar_images[:1], "wcam", seed=3, **options)
     other = attribute(loaded, cifar_images[:1], "wcam", seed=4, **options)
     assert first.maps.tobytes() == again.maps.tobytes()
-    assert first.extras["wavelet_map"].tobytes() == again.extras["wavelet_map"].tobytes()
-    assert not np.array_equal(first.extras["sobol_indices"], other.extras["sobol_indices"])
+    assert first.extras.wavelet_map.tobytes() == again.extras.wavelet_map.tobytes()
+    assert not np.array_equal(first.extras.sobol_indices, other.extras.sobol_indices)
 
 
 def test_wcam_outputs_are_consistent(models, cifar_images):
     result = attribute(models["resnet20"], cifar_images, "wcam", nb_design=4, max_design=4, levels=2, grid_size=8)
-    levels, subbands = result.extras["spectral_levels"], result.extras["spectral_subbands"]
+    levels, subbands = result.extras.spectral_levels, result.extras.spectral_subbands
     assert levels.shape == (2, 3) and subbands.shape == (2, 2, 3)
     np.testing.assert_allclose(levels.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(levels[:, 0] + subbands.sum((1, 2)), 1.0, rtol=1e-5)
     np.testing.assert_allclose(levels[:, 1:], subbands.sum(2), rtol=1e-5)
-    cells = result.extras["sobol_indices"]
+    cells = result.extras.sobol_indices
     assert cells.shape == (2, 8, 8) and (cells >= 0).all()
-    np.testing.assert_array_equal(result.extras["wavelet_map"], cells.repeat(4, 1).repeat(4, 2))
+    np.testing.assert_array_equal(result.extras.wavelet_map, cells.repeat(4, 1).repeat(4, 2))
 
 
 def test_wcam_without_approximation(models, cifar_images):
     result = attribute(models["resnet20"], cifar_images[:1], "wcam", nb_design=2, max_design=2, grid_size=8,
                        approximation=False)
     # the 4×4 approximation band is one grid cell, never perturbed: zero importance
-    assert result.extras["sobol_indices"][0, 0, 0] == 0.0 and result.extras["spectral_levels"][0, 0] == 0.0
+    assert result.extras.sobol_indices[0, 0, 0] == 0.0 and result.extras.spectral_levels[0, 0] == 0.0
 
 
 def test_wcam_explains_imagenet_classes_above_255(models, cifar_images):
@@ -377,7 +377,7 @@ def test_wcam_explains_imagenet_classes_above_255(models, cifar_images):
     result = attribute(loaded, images_for(loaded, cifar_images), "wcam", target=700, nb_design=2, max_design=2,
                        grid_size=4)
     assert result.target.tolist() == [700]
-    np.testing.assert_allclose(result.extras["spectral_levels"].sum(), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(result.extras.spectral_levels.sum(), 1.0, rtol=1e-5)
 
 
 def test_wam_is_deterministic_and_noise_free_averaging_is_stable(models, cifar_images):

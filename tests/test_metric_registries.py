@@ -24,6 +24,7 @@ from shiftlab.sweep import records, results
 from shiftlab.sweep.plan import Partition, SweepPlan, write_plan
 from shiftlab.sweep.ship import shipped_store
 from shiftlab.sweep.store import write_partition
+from shiftlab.sweep.swept import SweptData
 
 F32 = pa.float32()
 
@@ -106,7 +107,7 @@ def test_a_new_measure_and_score_reach_the_report_and_the_schemas(scratch):
 
 def _store(root: Path, clean: np.ndarray, shifted: np.ndarray) -> None:
     """A sweep folder made from the records' own tables: one model, the clean and fogged images, saliency maps."""
-    data = {"name": "cifar10-sample", "split": "test", "limit": 2, "indices": None, "sha256": "0" * 64, "n": 2}
+    data = SweptData("cifar10-sample", "test", 2, None, "0" * 64, 2)
     write_plan(root, SweepPlan((("m", "v"),), ("fog",), (1,), (0,), data, ("saliency",), store_maps=True))
     logits = np.random.default_rng(1).normal(size=(2, 3))
     for shift, severity, maps in (("source", 0, clean), ("fog", 1, shifted)):

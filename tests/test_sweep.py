@@ -24,6 +24,7 @@ from shiftlab.sweep.plan import Partition, SweepPlan, Unit
 from shiftlab.sweep.records import decode_map
 from shiftlab.sweep.run import sweep
 from shiftlab.sweep.ship import shipped_store
+from shiftlab.sweep.swept import SweptData
 from shiftlab.sweep.worker import SweepWorker
 
 N = 32
@@ -203,7 +204,7 @@ def test_stored_details_are_the_methods_per_image_figures(tmp_path):
     for i, details in enumerate(frame["details"]):
         assert sorted(details) == sorted(k for k, v in direct.extras.items() if isinstance(v, np.ndarray) and v.dtype != object)
         for name in ("wavelet_map", "spectral_levels", "spectral_levels_std", "map_agreement", "nb_design", "stable"):
-            assert np.array_equal(details[name], direct.extras[name][i]), name
+            assert np.array_equal(details[name], getattr(direct.extras, name)[i]), name
 
 
 def test_a_corrupt_or_missing_file_is_named_and_the_rest_keeps_working(tmp_path, store):
@@ -252,7 +253,7 @@ def recompute(opened, partition, severity: int, positions: list[int]) -> pd.Data
 
 def test_a_growing_plan_lists_the_methods_options_in_the_methods_order():
     """Recomputing one method (a sweep asking for it alone) leaves the folder's plan, sweep.json, as it was."""
-    base = dict(models=(("resnet20", "baseline"),), shifts=("fog",), severities=(3,), seeds=(0,), data={"name": "x"})
+    base = dict(models=(("resnet20", "baseline"),), shifts=("fog",), severities=(3,), seeds=(0,), data=SweptData("x", "test", None, None, "0" * 64, 1))
     stored = SweepPlan(**base, methods=("gradcam", "wcam"), method_options={"gradcam": {}, "wcam": {"nb_design": 4}})
     again = stored.merged(SweepPlan(**base, methods=("wcam",), method_options={"wcam": {"nb_design": 4}}))
     assert again == stored and list(again.method_options) == ["gradcam", "wcam"]
@@ -276,7 +277,7 @@ def test_the_shipped_stores_are_up_to_date_with_the_code():
     with results.open(shipped_store("attributions")) as opened:
         assert not opened.problems
         position = 5
-        image = opened.plan.data["indices"][position]
+        image = opened.plan.data.indices[position]
         stored = opened.maps("resnet20", "augmix", "fog", 3, images=[image])
         now = recompute(opened, Partition("attributions", "resnet20", "augmix", "fog", "gradcam"), 3, [position])
         assert now["target"].tolist() == stored["target"].tolist()

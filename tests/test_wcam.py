@@ -53,13 +53,13 @@ def run(loaded: LoadedModel, images: np.ndarray, nb_design: int, **options):
 
 def test_convergence_figure_separates_converged_from_noisy(tiny, image):
     noisy, converged = run(tiny, image, 16), run(tiny, image, 512)
-    assert noisy.extras["verdict"] == ["noisy"] and converged.extras["verdict"] == ["stable"]
-    assert converged.extras["map_agreement"][0] > noisy.extras["map_agreement"][0]
-    assert converged.extras["profile_distance"][0] < noisy.extras["profile_distance"][0]
-    assert (converged.extras["spectral_levels_std"] < noisy.extras["spectral_levels_std"]).all()
+    assert noisy.extras.verdict == ["noisy"] and converged.extras.verdict == ["stable"]
+    assert converged.extras.map_agreement[0] > noisy.extras.map_agreement[0]
+    assert converged.extras.profile_distance[0] < noisy.extras.profile_distance[0]
+    assert (converged.extras.spectral_levels_std < noisy.extras.spectral_levels_std).all()
     # the prediction holds: another seed at 512 designs lands as close as the figure said
     other = run(tiny, image, 512, seed=1)
-    measured = np.corrcoef(converged.extras["sobol_indices"].ravel(), other.extras["sobol_indices"].ravel())[0, 1]
+    measured = np.corrcoef(converged.extras.sobol_indices.ravel(), other.extras.sobol_indices.ravel())[0, 1]
     assert measured >= 0.9
 
 
@@ -70,14 +70,14 @@ def test_refining_reuses_designs_and_equals_a_single_run(tiny, image):
     single = run(tiny, image, 64)
     assert calls[-1] == (48 * 18, 48 * 18)  # only the 48 new design points ran
     assert refined.maps.tobytes() == single.maps.tobytes()
-    np.testing.assert_array_equal(refined.extras["design_outputs"][0], single.extras["design_outputs"][0])
-    assert refined.extras["nb_design"].tolist() == [64] and refined.extras["forward_passes"].tolist() == [64 * 18]
+    np.testing.assert_array_equal(refined.extras.design_outputs[0], single.extras.design_outputs[0])
+    assert refined.extras.nb_design.tolist() == [64] and refined.extras.forward_passes.tolist() == [64 * 18]
 
 
 def test_adaptive_refinement_stops_when_stable_and_equals_a_single_run(tiny, image):
     adaptive = attribute(tiny, image, "wcam", nb_design=16, max_design=1024, **TINY)
-    n = int(adaptive.extras["nb_design"][0])
-    assert 16 < n <= 1024 and adaptive.extras["verdict"] == ["stable"]
+    n = int(adaptive.extras.nb_design[0])
+    assert 16 < n <= 1024 and adaptive.extras.verdict == ["stable"]
     assert adaptive.maps.tobytes() == run(tiny, image, n).maps.tobytes()
 
 
@@ -95,7 +95,7 @@ def test_progress_counts_perturbed_images(tiny, image):
                  progress=lambda done, total: calls.append((done, total)))
     done = [d for d, _ in calls]
     assert done == sorted(done)
-    assert calls[-1] == (2 * 8 * 18, 2 * 8 * 18) == (result.extras["forward_passes"].sum(),) * 2
+    assert calls[-1] == (2 * 8 * 18, 2 * 8 * 18) == (result.extras.forward_passes.sum(),) * 2
 
 
 def test_determinism_per_seed(tiny, image):
@@ -103,8 +103,8 @@ def test_determinism_per_seed(tiny, image):
     again = attribute(tiny, image, "wcam", nb_design=8, max_design=64, seed=3, **TINY)
     other = attribute(tiny, image, "wcam", nb_design=8, max_design=64, seed=4, **TINY)
     for key in ("wavelet_map", "map_agreement", "spectral_levels_std"):
-        assert first.extras[key].tobytes() == again.extras[key].tobytes()
-    assert not np.array_equal(first.extras["sobol_indices"], other.extras["sobol_indices"])
+        assert getattr(first.extras, key).tobytes() == getattr(again.extras, key).tobytes()
+    assert not np.array_equal(first.extras.sobol_indices, other.extras.sobol_indices)
 
 
 def test_a_run_stops_with_a_wider_margin_than_the_verdict_asks():
@@ -131,7 +131,7 @@ def test_batches_run_side_by_side_give_the_same_bits():
         for count in (1, 2):
             torch.set_num_threads(count)
             result = attribute(loaded, images, "wcam", nb_design=4, max_design=4, batch_size=66)
-            maps.append((result.maps.tobytes(), result.extras["sobol_indices"].tobytes()))
+            maps.append((result.maps.tobytes(), result.extras.sobol_indices.tobytes()))
             assert torch.get_num_threads() == count  # the one-thread workers leave the caller's count alone
     finally:
         torch.set_num_threads(threads)
@@ -179,9 +179,9 @@ def test_reference_perturbation_matches_the_published_recipe(image):
 
 def test_reference_mode_settings(tiny, image):
     result = run(tiny, image, 4, perturbation="reference")
-    assert result.extras["settings"] == {"grid_size": 4, "output": "probability", "approximation": False}
-    assert result.extras["spectral_levels"][0, 0] == 0.0  # the approximation band is never perturbed
-    assert run(tiny, image, 4).extras["settings"]["output"] == "log_odds"
+    assert result.extras.settings == {"grid_size": 4, "output": "probability", "approximation": False}
+    assert result.extras.spectral_levels[0, 0] == 0.0  # the approximation band is never perturbed
+    assert run(tiny, image, 4).extras.settings["output"] == "log_odds"
 
 
 def test_point_chunks_never_straddle_a_power_of_two():

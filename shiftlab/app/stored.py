@@ -21,8 +21,7 @@ from scipy.special import softmax
 from shiftlab.app.explain import PairExplanation
 from shiftlab.app.sweeps import stored_options
 from shiftlab.app.view import ImageRef
-from shiftlab.attribution import Attribution
-from shiftlab.attribution.wcam import verdict_words
+from shiftlab.attribution import Attribution, get_method
 from shiftlab.inference import predict_logits
 from shiftlab.models import LoadedModel
 from shiftlab.sweep.plan import SOURCE
@@ -35,8 +34,8 @@ def holds(store: SweepResults, arch: str, variant: str, ref: ImageRef | None, sh
     """Whether the store has both maps of this pair, computed with ``options``."""
     data = store.plan.data
     return (
-        ref is not None and ref.source == data["name"] and data["indices"] is not None
-        and ref.index in data["indices"] and seed in store.plan.seeds and store.plan.store_maps
+        ref is not None and ref.source == data.name and data.indices is not None
+        and ref.index in data.indices and seed in store.plan.seeds and store.plan.store_maps
         and method in store.plan.methods and stored_options(store, method) == options
         and store.covers(arch, variant, SOURCE, 0, method) and store.covers(arch, variant, shift, severity, method)
     )
@@ -69,9 +68,7 @@ def stored_pair(store: SweepResults, loaded: LoadedModel, arch: str, variant: st
         return None
     target = int(logits[0].argmax())
     details = [source["details"][0], shifted["details"][0]]
-    extras: dict[str, Any] = {name: np.stack([d[name] for d in details]) for name in details[0]}
-    if "stable" in extras:
-        extras["verdict"] = verdict_words(extras["stable"])
+    extras = get_method(method).stored_extras({name: np.stack([d[name] for d in details]) for name in details[0]})
     attribution = Attribution(np.concatenate([stack_maps(source), stack_maps(shifted)]),
                               np.array([target, target]), method, options, extras)
     drift = {measure: float(shifted[column][0]) for column, measure in DRIFT_COLUMNS.items()}

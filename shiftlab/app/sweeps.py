@@ -104,12 +104,12 @@ def shipped_zoo_in_use() -> bool:
 
 def store_data(store: SweepResults) -> str:
     """The dataset name the store's images come from (``cifar10-sample``, ``cifar10``...)."""
-    return store.plan.data["name"]
+    return store.plan.data.name
 
 
 def covers_curves(store: SweepResults, dataset: str, arch: str, variants: list[str], shift: str, seed: int) -> bool:
     """Whether ``store`` holds every variant's records for ``shift`` at every severity, on these images and seed."""
-    return (store_data(store) == dataset and store.plan.seeds == (seed,) and store.plan.data.get("limit") is None
+    return (store_data(store) == dataset and store.plan.seeds == (seed,) and store.plan.data.limit is None
             and all(store.covers(arch, v, shift, s) and store.covers(arch, v, SOURCE, 0)
                     for v in variants for s in range(1, 6)))
 
@@ -178,8 +178,8 @@ def stored_options(store: SweepResults, method: str) -> dict[str, Any]:
 def swept_first_images(store: SweepResults, dataset: str, seed: int, limit: int | None) -> bool:
     """Whether ``store`` swept the first ``limit`` images of ``dataset`` (None: all of them) with ``seed`` alone."""
     data = store.plan.data
-    return (store_data(store) == dataset and store.plan.seeds == (seed,) and data.get("limit") == limit
-            and data.get("indices") is None)
+    return (store_data(store) == dataset and store.plan.seeds == (seed,) and data.limit == limit
+            and data.indices is None)
 
 
 def covers_ood(store: SweepResults, dataset: str, arch: str, variant: str, ood_set: str, seed: int) -> bool:

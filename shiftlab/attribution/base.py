@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -41,6 +41,25 @@ from shiftlab.inference import to_tensor
 from shiftlab.models import LoadedModel
 
 
+class MethodExtras:
+    """Base of a method's typed extras (a dataclass whose fields are its figures, batched over the images).
+
+    ``items()`` lists the figures by name in field order, as a dict of extras
+    would: a sweep stores the per-image arrays among them
+    (``shiftlab.sweep.records.encode_details``), and ``from_arrays`` rebuilds
+    the extras from what it stored.
+    """
+
+    def items(self) -> list[tuple[str, Any]]:
+        """(name, value) of every field, in declaration order."""
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> MethodExtras:
+        """The extras of a result read back from a sweep store: the per-image arrays it kept, by name."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class Attribution:
     """The result of one attribution call.
@@ -48,14 +67,16 @@ class Attribution:
     ``maps`` are float32 N×H×W at the model's input resolution (higher = more
     important), ``target`` the int64 class explained for each image,
     ``options`` every option the method ran with (defaults included) and
-    ``extras`` what the method returns besides the maps (see each method).
+    ``extras`` what the method returns besides the maps (see each method): a
+    ``MethodExtras`` for a method that declares its ``extras_type``, else a
+    dict of named arrays.
     """
 
     maps: np.ndarray
     target: np.ndarray
     method: str
     options: dict[str, Any]
-    extras: dict[str, Any] = field(default_factory=dict)
+    extras: Mapping[str, Any] | MethodExtras = field(default_factory=dict)
 
 
 @contextmanager
@@ -141,6 +162,8 @@ class AttributionMethod(ABC):
     #: options that steer a run rather than define its result (a progress callback, an earlier result to resume):
     #: left out of the options a page caches or a store records
     run_controls: ClassVar[tuple[str, ...]] = ()
+    #: the type of its extras when they are typed (``MethodExtras``); None: a dict of named arrays
+    extras_type: ClassVar[type[MethodExtras] | None] = None
 
     def __init__(self, loaded: LoadedModel):
         reason = self.unavailable(loaded)
@@ -166,6 +189,12 @@ class AttributionMethod(ABC):
         """The options ``_compute`` takes, with their default values."""
         parameters = inspect.signature(cls._compute).parameters.values()
         return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    @classmethod
+    def stored_extras(cls, arrays: dict[str, np.ndarray]) -> Mapping[str, Any] | MethodExtras:
+        """Its extras rebuilt from the per-image arrays a sweep stored (batched over the images): an
+        ``extras_type`` when it declares one, else the arrays themselves."""
+        return arrays if cls.extras_type is None else cls.extras_type.from_arrays(arrays)
 
     def attribute(
         self, images: np.ndarray, target: int | np.ndarray | list[int] | None = None, **options: Any
@@ -198,7 +227,9 @@ class AttributionMethod(ABC):
         return
 
     @abstractmethod
-    def _compute(self, x: torch.Tensor, target: torch.Tensor, **options: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    def _compute(
+        self, x: torch.Tensor, target: torch.Tensor, **options: Any
+    ) -> tuple[torch.Tensor, Mapping[str, Any] | MethodExtras]:
         """N×H×W maps of ``x`` (float N×3×H×W in [0, 1]) for the int64 ``target`` classes, and the extras.
 
         Subclasses declare their options as keyword-only parameters with defaults.

@@ -26,8 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from shiftlab.errors import ParameterError, SweepStoreError, UnknownModelError
+from shiftlab.folders import folder_datasets
 from shiftlab.models import get_spec, list_models, list_variants
+from shiftlab.models.user import USER_DATASET
 from shiftlab.shifts import SEVERITIES, get_shift, list_shifts
+from shiftlab.sweep.swept import SweptData
 
 #: the shift name and severity of the clean images
 SOURCE = "source"
@@ -87,7 +90,7 @@ class SweepPlan:
     shifts: tuple[str, ...]
     severities: tuple[int, ...]
     seeds: tuple[int, ...]
-    data: dict  # load_dataset's name, split and limit, and the images' fingerprint
+    data: SweptData  # load_dataset's name, split and limit, and the images' fingerprint
     methods: tuple[str, ...] = ()
     store_maps: bool = False
     method_options: dict = field(default_factory=dict)  # method -> options passed to attribute()
@@ -110,7 +113,7 @@ class SweepPlan:
                 for severity, seed in self.conditions(partition.shift) for start in range(0, n_images, chunk)]
 
     def to_json(self) -> dict:
-        return {"format": FORMAT, **asdict(self)}
+        return {"format": FORMAT, **asdict(self), "data": self.data.to_dict()}
 
     @staticmethod
     def from_json(raw: object) -> SweepPlan:
@@ -175,7 +178,7 @@ def _listed(raw: dict, key: str, check, default: tuple | None = None) -> tuple:
     return tuple(value)
 
 
-def _checked_data(data: object) -> dict:
+def _checked_data(data: object) -> SweptData:
     """The plan's ``data`` entry, each field of the type ``swept.describe`` writes."""
     if not isinstance(data, dict):
         raise ValueError("data must be an object")
@@ -190,7 +193,7 @@ def _checked_data(data: object) -> dict:
     wrong = [name for name, ok in fields.items() if not ok]
     if wrong:
         raise ValueError(f"data.{wrong[0]} is missing or of the wrong type ({data.get(wrong[0])!r})")
-    return data
+    return SweptData(data["name"], data["split"], data.get("limit"), indices, data["sha256"], data["n"])
 
 
 def read_plan(root: Path) -> SweepPlan | None:
@@ -304,5 +307,8 @@ def parse_data(text: str) -> tuple[str, str]:
 
 
 def model_dataset(data_name: str) -> str:
-    """The dataset the models of a sweep on ``data_name`` were trained on (``cifar10-sample`` -> ``cifar10``)."""
+    """The dataset the models of a sweep on ``data_name`` were trained on (``cifar10-sample`` -> ``cifar10``; a
+    models file's image folder -> its models', ``user``)."""
+    if data_name in folder_datasets():
+        return USER_DATASET
     return data_name.removesuffix("-sample")

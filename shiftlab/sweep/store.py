@@ -38,13 +38,12 @@ def clear_staging(root: Path) -> None:
     shutil.rmtree(Path(root) / STAGING, ignore_errors=True)
 
 
-def expected_rows(plan: SweepPlan, partition: Partition) -> int | None:
-    """The number of records ``partition`` holds when complete (None for a plan that does not say how many images)."""
-    n = plan.data.get("n")
-    return None if n is None else len(plan.conditions(partition.shift)) * n
+def expected_rows(plan: SweepPlan, partition: Partition) -> int:
+    """The number of records ``partition`` holds when complete."""
+    return len(plan.conditions(partition.shift)) * plan.data.n
 
 
-def check_partition(folder: Path, expected: int | None) -> tuple[list[str], str | None]:
+def check_partition(folder: Path, expected: int) -> tuple[list[str], str | None]:
     """(Parquet files of a partition folder, the problem with it or None): missing, empty, unreadable, or holding
     another number of records than ``expected`` (only the files' footers are read)."""
     if not folder.is_dir():
@@ -61,7 +60,7 @@ def check_partition(folder: Path, expected: int | None) -> tuple[list[str], str 
             rows += pq.read_metadata(file).num_rows
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... on a damaged file
             return files, f"{file}: corrupt Parquet file ({exc})"
-    if expected is not None and rows != expected:
+    if rows != expected:
         return files, (f"{folder}: holds {rows} records, the sweep's plan gives it {expected} (a file was truncated "
                        "or removed; rerun the sweep to redo it)")
     return files, None

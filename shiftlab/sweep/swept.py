@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,14 +27,34 @@ class Swept:
     classes: list[str]
 
 
-def describe(name: str, split: str, limit: int | None, indices: list[int] | None, subset: ImageDataset) -> dict:
+@dataclass(frozen=True)
+class SweptData:
+    """The plan's ``data`` entry: what to load (dataset ``name``, ``split``, the first ``limit`` images or the
+    chosen ``indices``) and the fingerprint of what was loaded (``sha256`` of the pixels and labels, ``n`` images)."""
+
+    name: str
+    split: str
+    limit: int | None
+    indices: list[int] | None
+    sha256: str
+    n: int
+
+    def __str__(self) -> str:  # messages show the entry as sweep.json holds it
+        return str(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as ``sweep.json`` holds it, keys in the order shiftlab writes them."""
+        return {"name": self.name, "split": self.split, "limit": self.limit, "indices": self.indices,
+                "sha256": self.sha256, "n": self.n}
+
+
+def describe(name: str, split: str, limit: int | None, indices: list[int] | None, subset: ImageDataset) -> SweptData:
     """The plan's ``data`` entry: what to load, and the fingerprint of what was loaded."""
-    return {"name": name, "split": split, "limit": limit, "indices": indices,
-            "sha256": fingerprint(subset).sha256, "n": len(subset)}
+    return SweptData(name, split, limit, indices, fingerprint(subset).sha256, len(subset))
 
 
 def load(name: str, split: str = "test", limit: int | None = None, indices: list[int] | None = None,
-         root: str | os.PathLike | None = None) -> tuple[Swept, dict]:
+         root: str | os.PathLike | None = None) -> tuple[Swept, SweptData]:
     """The swept images and the plan's ``data`` entry describing them."""
     if limit is not None and indices is not None:
         raise ParameterError("give a limit or image indices, not both")
@@ -46,10 +67,10 @@ def load(name: str, split: str = "test", limit: int | None = None, indices: list
     return swept, describe(name, split, limit, None if indices is None else [int(i) for i in index], subset)
 
 
-def reload(data: dict, root: str | os.PathLike | None = None) -> Swept:
+def reload(data: SweptData, root: str | os.PathLike | None = None) -> Swept:
     """The swept images of a saved plan's ``data`` entry, checked against its fingerprint."""
-    swept, found = load(data["name"], data["split"], data["limit"], data["indices"], root)
-    if found["sha256"] != data["sha256"]:
-        raise DatasetFormatError(f"the images of {data['name']} {data['split']} here differ from those the sweep "
-                                 f"was made on (SHA-256 {found['sha256'][:12]}… vs {data['sha256'][:12]}…)")
+    swept, found = load(data.name, data.split, data.limit, data.indices, root)
+    if found.sha256 != data.sha256:
+        raise DatasetFormatError(f"the images of {data.name} {data.split} here differ from those the sweep "
+                                 f"was made on (SHA-256 {found.sha256[:12]}… vs {data.sha256[:12]}…)")
     return swept

@@ -3,6 +3,7 @@
 Modules, one concern each:
 
 - ``method``: the ``WCAM`` class (options, results);
+- ``extras``: ``WCAMExtras``, what a run returns besides its maps;
 - ``settings``: the options' bounds and what None resolves to;
 - ``perturbation``: how a design row perturbs an image (the two perturbations) and the output explained;
 - ``design``: the design runner (batches through the model, doubling until converged, ``resume``);
@@ -27,6 +28,7 @@ from shiftlab.attribution.wcam.convergence import (
 )
 from shiftlab.attribution.wcam.cost import WCAMCost, estimate_cost
 from shiftlab.attribution.wcam.design import DesignRun, point_chunks
+from shiftlab.attribution.wcam.extras import WCAMExtras
 from shiftlab.attribution.wcam.method import WCAM
 from shiftlab.attribution.wcam.perturbation import cell_images, explained_output, min_max_uint8, perturb
 from shiftlab.attribution.wcam.settings import (
@@ -49,6 +51,7 @@ __all__ = [
     "Convergence",
     "DesignRun",
     "WCAMCost",
+    "WCAMExtras",
     "cell_images",
     "cells_to_dyadic",
     "convergence",

@@ -61,12 +61,15 @@ def reused_outputs(
         raise AttributionError(f"resume takes an earlier WCAM Attribution, got {type(resume).__name__}")
     same = {"levels": levels, "perturbation": perturbation, "seed": seed}
     mismatched = [k for k, v in same.items() if resume.options.get(k) != v]
-    mismatched += [k for k, v in settings.items() if resume.extras["settings"].get(k) != v]
+    extras = resume.extras
+    if not extras.resumable:
+        raise AttributionError("resume holds no design outputs (a result read from a sweep store): run anew")
+    mismatched += [k for k, v in settings.items() if extras.settings.get(k) != v]
     if mismatched:
         raise AttributionError(f"resume was computed with other {', '.join(mismatched)}; its designs cannot be reused")
-    if resume.extras["image_digest"] != digests or resume.target.tolist() != target.tolist():
+    if extras.image_digest != digests or resume.target.tolist() != target.tolist():
         raise AttributionError("resume explains other images or other targets; its designs cannot be reused")
-    return list(resume.extras["design_outputs"])
+    return list(extras.design_outputs)
 
 @dataclass
 class DesignRun:

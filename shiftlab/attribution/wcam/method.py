@@ -22,8 +22,9 @@ import torch
 from shiftlab.attribution.base import Attribution, AttributionMethod, register_method
 from shiftlab.attribution.sobol import jansen_total_order
 from shiftlab.attribution.wavelets import project_to_image, spectral_profile, wavedec
-from shiftlab.attribution.wcam.convergence import cells_to_dyadic, convergence, verdict_words
+from shiftlab.attribution.wcam.convergence import cells_to_dyadic, convergence
 from shiftlab.attribution.wcam.design import DesignRun, Progress, image_digest, reused_outputs
+from shiftlab.attribution.wcam.extras import WCAMExtras
 from shiftlab.attribution.wcam.settings import checked_settings, default_batch_size, resolved_settings
 
 
@@ -53,8 +54,8 @@ class WCAM(AttributionMethod):
     ``total`` grows when a refinement is decided).
 
     ``maps`` is the spatial WCAM: each coefficient's importance spread over
-    the pixels it describes, summed over sub-bands. Extras (batched over
-    images): ``wavelet_map`` (N×S×S WCAM in the dyadic layout of
+    the pixels it describes, summed over sub-bands. Extras (a ``WCAMExtras``, batched
+    over images): ``wavelet_map`` (N×S×S WCAM in the dyadic layout of
     ``shiftlab.attribution.wavelets``), ``sobol_indices`` (N×grid×grid),
     ``spectral_levels`` (N×(levels+1) share of importance in the approximation
     then in each detail level, coarse to fine; sums to 1),
@@ -80,6 +81,7 @@ class WCAM(AttributionMethod):
     #: the defaults' tens of thousands; "refine" doubles the designs from there
     large_input_options = {"grid_size": 16, "nb_design": 4, "max_design": 4}
     run_controls = ("progress", "resume")
+    extras_type = WCAMExtras
 
     def check_options(self, options: dict[str, Any]) -> None:
         checked_settings(self.loaded, options)
@@ -101,7 +103,7 @@ class WCAM(AttributionMethod):
         time_budget: float | None = None,
         resume: Attribution | None = None,
         progress: Progress | None = None,
-    ) -> tuple[torch.Tensor, dict[str, Any]]:
+    ) -> tuple[torch.Tensor, WCAMExtras]:
         started = time.monotonic()
         size = x.shape[-1]
         reference = perturbation == "reference"
@@ -118,7 +120,7 @@ class WCAM(AttributionMethod):
     @staticmethod
     def _results(
         outputs: list[np.ndarray], size: int, levels: int, seed: int, settings: dict[str, Any], digests: list[str]
-    ) -> tuple[torch.Tensor, dict[str, Any]]:
+    ) -> tuple[torch.Tensor, WCAMExtras]:
         """The maps and extras of every image from its design outputs."""
         grid = settings["grid_size"]
         indices = np.stack([jansen_total_order(o) for o in outputs]).astype(np.float32)
@@ -126,23 +128,21 @@ class WCAM(AttributionMethod):
         cells = torch.from_numpy(indices)
         wavelet_map = cells_to_dyadic(cells, size)
         per_level, per_subband = spectral_profile(wavelet_map, levels)
-        stable = np.array([f.stable for f in figures])
-        extras = {
-            "wavelet_map": wavelet_map.numpy(),
-            "sobol_indices": cells.view(-1, grid, grid).numpy(),
-            "spectral_levels": per_level.numpy(),
-            "spectral_subbands": per_subband.numpy(),
-            "map_agreement": np.array([f.map_agreement for f in figures]),
-            "profile_distance": np.array([f.profile_distance for f in figures]),
-            "stable": stable,
-            "verdict": verdict_words(stable),
-            "spectral_levels_std": np.stack([f.levels_std for f in figures]),
-            "spectral_subbands_std": np.stack([f.subbands_std for f in figures]),
-            "sobol_std": np.stack([f.cells_std for f in figures]).reshape(-1, grid, grid).astype(np.float32),
-            "nb_design": np.array([len(o) for o in outputs]),
-            "forward_passes": np.array([o.size for o in outputs]),
-            "design_outputs": outputs,
-            "image_digest": digests,
-            "settings": settings,
-        }
+        extras = WCAMExtras(
+            wavelet_map=wavelet_map.numpy(),
+            sobol_indices=cells.view(-1, grid, grid).numpy(),
+            spectral_levels=per_level.numpy(),
+            spectral_subbands=per_subband.numpy(),
+            map_agreement=np.array([f.map_agreement for f in figures]),
+            profile_distance=np.array([f.profile_distance for f in figures]),
+            stable=np.array([f.stable for f in figures]),
+            spectral_levels_std=np.stack([f.levels_std for f in figures]),
+            spectral_subbands_std=np.stack([f.subbands_std for f in figures]),
+            sobol_std=np.stack([f.cells_std for f in figures]).reshape(-1, grid, grid).astype(np.float32),
+            nb_design=np.array([len(o) for o in outputs]),
+            forward_passes=np.array([o.size for o in outputs]),
+            design_outputs=outputs,
+            image_digest=digests,
+            settings=settings,
+        )
         return project_to_image(wavelet_map, levels), extras
