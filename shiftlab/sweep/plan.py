@@ -3,12 +3,18 @@
 A ``SweepPlan`` is built from the command line's words (``resnet20/*``,
 ``corruptions``, ``1-5``, ``cifar10:test``) and saved as ``sweep.json`` in the
 sweep folder, so that a resumed sweep, another engine and ``results.open``
-all see the same plan. The store holds two products, each partitioned by
+all see the same plan. The store holds up to three products, each partitioned by
 model, variant and shift (hive layout, ``key=value`` folders):
 
-* ``predictions``: one record per (model, variant, shift, severity, seed, image);
+* ``predictions``: one record per (model, variant, shift, severity, seed, image), always;
 * ``attributions/method=NAME``: the drift of the method's map against the
-  clean image's, and the map itself with ``store_maps``.
+  clean image's, and the map itself with ``store_maps``;
+* ``faithfulness/method=NAME``: deletion/insertion areas against the random
+  order and ROAD of the method's map (``products`` names it).
+
+The per-method products a plan records are its ``products`` (``attributions``
+alone by default, the only one before ``faithfulness`` existed: a plan of it
+alone writes no ``products`` key, so older ``sweep.json`` files keep their bytes).
 
 The clean images are the shift ``source`` at severity 0 (seed 0), swept once per model.
 """
@@ -47,13 +53,16 @@ MAX_SEEDS = 1000
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 #: a sweep.json larger than this is not a plan (the largest shipped one is a few kB)
 MAX_MANIFEST_BYTES = 16 * 2**20
+#: what a sweep can record per attribution method, in the order of their partitions (predictions are always recorded)
+PRODUCTS = ("attributions", "faithfulness")
+DEFAULT_PRODUCTS = ("attributions",)
 
 
 @dataclass(frozen=True)
 class Partition:
     """One Parquet partition: a product for one (model, variant, shift), and the method for attributions."""
 
-    product: str  # "predictions" or "attributions"
+    product: str  # "predictions", or one of PRODUCTS
     model: str
     variant: str
     shift: str
@@ -94,12 +103,19 @@ class SweepPlan:
     methods: tuple[str, ...] = ()
     store_maps: bool = False
     method_options: dict = field(default_factory=dict)  # method -> options passed to attribute()
+    products: tuple[str, ...] = DEFAULT_PRODUCTS  # what is recorded per method, in PRODUCTS order
 
     def partitions(self) -> list[Partition]:
-        """Every partition of the plan: predictions first, then each attribution method, model by model."""
+        """Every partition of the plan: predictions first, then each attribution method, model by model, then the
+        faithfulness of every method condition by condition (the methods of one condition share a random reference,
+        computed once when their partitions follow each other)."""
         shifts = (SOURCE, *self.shifts)
         parts = [Partition("predictions", m, v, s) for m, v in self.models for s in shifts]
-        return parts + [Partition("attributions", m, v, s, k) for k in self.methods for m, v in self.models for s in shifts]
+        if "attributions" in self.products:
+            parts += [Partition("attributions", m, v, s, k) for k in self.methods for m, v in self.models for s in shifts]
+        if "faithfulness" in self.products:
+            parts += [Partition("faithfulness", m, v, s, k) for m, v in self.models for s in shifts for k in self.methods]
+        return parts
 
     def conditions(self, shift: str) -> list[tuple[int, int]]:
         """(severity, seed) pairs swept for ``shift``; the clean images once, at severity 0 and seed 0."""
@@ -113,7 +129,10 @@ class SweepPlan:
                 for severity, seed in self.conditions(partition.shift) for start in range(0, n_images, chunk)]
 
     def to_json(self) -> dict:
-        return {"format": FORMAT, **asdict(self), "data": self.data.to_dict()}
+        raw = {"format": FORMAT, **asdict(self), "data": self.data.to_dict()}
+        if self.products == DEFAULT_PRODUCTS:
+            del raw["products"]  # the bytes of every plan written before products existed
+        return raw
 
     @staticmethod
     def from_json(raw: object) -> SweepPlan:
@@ -130,7 +149,7 @@ class SweepPlan:
                          severities=parse_severities(_listed(raw, "severities", _is_int)),
                          seeds=check_seeds(_listed(raw, "seeds", _is_int)), data=_checked_data(raw.get("data")),
                          methods=_listed(raw, "methods", _is_name, ()), store_maps=raw.get("store_maps", False),
-                         method_options=options)
+                         method_options=options, products=_checked_products(raw))
 
     def merged(self, other: SweepPlan) -> SweepPlan:
         """This plan extended by ``other``'s models, shifts and methods, when both sweep the same images the same way.
@@ -152,7 +171,23 @@ class SweepPlan:
         options = {**other.method_options, **self.method_options}
         return replace(self, models=_union(self.models, other.models), shifts=_union(self.shifts, other.shifts),
                        methods=methods, store_maps=self.store_maps or other.store_maps,
-                       method_options={m: options[m] for m in methods if m in options})
+                       method_options={m: options[m] for m in methods if m in options},
+                       products=_merged_products(self, other))
+
+
+def _merged_products(first: SweepPlan, second: SweepPlan) -> tuple[str, ...]:
+    """The products of two merged plans, in ``PRODUCTS`` order: those of each plan that has methods (a plan
+    without methods records nothing per method, whatever its products say), the default when neither has."""
+    asked = {p for plan in (first, second) if plan.methods for p in plan.products}
+    return tuple(p for p in PRODUCTS if p in asked) or DEFAULT_PRODUCTS
+
+
+def _checked_products(raw: dict) -> tuple[str, ...]:
+    """A saved plan's ``products``: distinct names of ``PRODUCTS`` in their order (the default when absent)."""
+    products = _listed(raw, "products", lambda p: p in PRODUCTS, DEFAULT_PRODUCTS)
+    if not products or list(products) != [p for p in PRODUCTS if p in products]:
+        raise ValueError(f"products must list some of {', '.join(PRODUCTS)}, in that order")
+    return products
 
 
 def _union(first: tuple, second: tuple) -> tuple:
