@@ -16,8 +16,8 @@ from shiftlab.app.downloads import png_download
 from shiftlab.app.experiment import predict
 from shiftlab.app.explain import MAX_WCAM_DESIGN, image_pair, method_options, options_text, prediction_text, refined
 from shiftlab.app.feedback import user_errors, wcam_run
-from shiftlab.app.heatmaps import colorize, outline_bands, overlay
-from shiftlab.app.pieces import setup_page, show_shift
+from shiftlab.app.heatmaps import colorize, map_limits, outline_bands, overlay
+from shiftlab.app.pieces import scale_bar, setup_page, show_shift
 from shiftlab.app.sidebar import view_model, view_picture, view_sidebar
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 
@@ -37,11 +37,12 @@ with user_errors():
     pair = image_pair(image, shift, severity, seed, loaded.input_size, picture.offset)
     stored = sweep_panel.stored_explanation(view, view.variant, picture, pair, METHOD, options)
     cost = wcam_cost(view.arch, view.variant, options) if stored is None else None  # times the model: only if needed
+shown_options = "" if view.present else options_text(options)  # an option list is no business of a class
 if stored is not None:
-    st.caption(text.WCAM_STORED + " " + options_text(options))
+    st.caption(text.WCAM_STORED + " " + shown_options)
 else:
     st.caption(text.WCAM_COST.format(least=cost.forward_passes, most=cost.max_forward_passes, seconds=cost.seconds,
-                                     max_seconds=cost.max_seconds, grid=cost.grid_size, options=options_text(options)))
+                                     max_seconds=cost.max_seconds, grid=cost.grid_size, options=shown_options))
 
 #: views whose WCAM was asked for in this session -> refinements asked for since
 refinements = st.session_state.setdefault("wcam_refinements", {})
@@ -68,12 +69,17 @@ with user_errors():
 extras = result.attribution.extras
 
 shown = []
-for i, (column, title) in enumerate(zip(st.columns(2), titles)):
+for i, title in enumerate(titles):  # a row per image: its wavelet and pixel maps wide enough for a projector
     wavelet = outline_bands(enlarge(colorize(extras.wavelet_map[i]), factor), levels)
     spatial = enlarge(overlay(pair[i], result.attribution.maps[i]), factor)
     shown.append(side_by_side(wavelet, spatial, gap=4))
-    column.markdown(f"**{title}** — {picture.caption}")
-    column.image(shown[-1], width="stretch")
+    st.markdown(f"**{title}** — {picture.caption}")
+    wavelet_column, spatial_column, column = st.columns(3)
+    for place, picture_shown, values, scale in ((wavelet_column, wavelet, extras.wavelet_map[i], text.WAVELET_SCALE),
+                                                (spatial_column, spatial, result.attribution.maps[i], text.PIXEL_SCALE)):
+        with place:
+            st.image(picture_shown, width="stretch")
+            scale_bar(map_limits(values), False, scale)
     column.markdown("Prediction: " + prediction_text(result.logits[i], loaded.classes))
     verdict = extras.verdict[i]
     column.markdown(text.CONVERGENCE.format(
