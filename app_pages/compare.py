@@ -1,4 +1,5 @@
-"""Compare: one image, source | shifted, a row per attribution method on a shared colour scale."""
+"""Compare: one image, source | shifted, what the shift did to the prediction, a row per attribution method on a
+shared colour scale (diverging for a signed method)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ import pandas as pd
 import streamlit as st
 
 from shiftlab.app import sweep_panel, text
-from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits
+from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits, shown_maps
 from shiftlab.app.downloads import csv_download, png_download
 from shiftlab.app.explain import image_pair, method_options, options_text, slow_warning
 from shiftlab.app.feedback import progress, user_errors
-from shiftlab.app.heatmaps import colour_bar
-from shiftlab.app.pieces import setup_page, show_shift
-from shiftlab.app.sidebar import view_model, view_picture, view_sidebar
+from shiftlab.app.pieces import scale_bar, setup_page, show_outcome, show_shift, show_tracked
+from shiftlab.app.sidebar import pick_absolute, view_label, view_model, view_picture, view_sidebar
 from shiftlab.app.thumbnails import display_factor, enlarge
+from shiftlab.attribution import get_method
 
 setup_page("compare")
 view = view_sidebar("model", "image", "shift", "severity", "seed", "methods", "target")
 shared = st.sidebar.toggle("One colour scale per row", value=True, key="shared_scale", help=text.SCALE_HELP)
+absolute = pick_absolute(view.methods)
 loaded = view_model(view)
 picture = view_picture(view, loaded)
 show_shift(view.shift, *picture.pixels.shape[:2])
@@ -35,48 +37,71 @@ with user_errors():
         for method in progress(view.methods, len(view.methods), "Attribution methods done")
     }
 prediction = PairPrediction(next(iter(results.values())).logits, loaded.classes)
+label = view_label(picture, loaded)
 factor = display_factor(loaded.input_size)
-widths = [1.2, 2, 2, 1.5]
+# a row of images holds nothing else, so that headings wrapping differently never shift them; on a projector the two
+# maps of a row take the width and the drift figures go under them
+widths = [1, 1] if view.present else [2, 2, 1.5]
 
-head = st.columns(widths, vertical_alignment="center")
-head[0].markdown(f"**{view.model}**  \n{picture.caption}")
-for column, row, title in zip(head[1:3], (0, 1), ("Source", f"Shifted: {view.shift}, severity {view.severity}")):
+st.markdown(f"**{view.model}** · {picture.caption}")
+flag, number = st.columns([3, 2], vertical_alignment="center")
+with flag:
+    show_outcome(prediction, label, view.present)
+with number:
+    show_tracked(prediction, label)
+titles = ("Source", f"Shifted: {view.shift}, severity {view.severity}")
+for column, title in zip(st.columns(widths), titles):
     column.markdown(f"**{title}**")
+for column, row in zip(st.columns(widths), (0, 1)):
     column.image(enlarge(pair[row], factor), width="stretch")
+for column, row in zip(st.columns(widths), (0, 1)):
     column.markdown(" · ".join(f"{'**' if i == 0 else ''}{name} {p:.0%}{'**' if i == 0 else ''}"
                                for i, (name, p) in enumerate(prediction.top(row))))
-before, after = prediction.predicted
-if prediction.flipped:
-    head[3].markdown(text.FLIP.format(before=before, after=after))
-else:
-    head[3].markdown(text.KEPT.format(before=before))
-head[3].metric(f"P({before}) after", f"{prediction.source_class_after:.0%}",
-               delta=f"{100 * prediction.confidence_change:+.1f} pp", help=text.CONFIDENCE_CHANGE_HELP)
+
+
+def drift_figures(drift: dict[str, float]) -> None:
+    """Each drift measure of a row with its value and what it means."""
+    for key, (name, meaning) in text.DRIFT_MEASURES.items():
+        value = drift[key]
+        st.markdown(f"{name}: **{'undefined' if math.isnan(value) else f'{value:.3f}'}**", help=meaning)
+
+
+def scales(columns: list, limits: list[tuple[float, float]], signed: bool) -> None:
+    """The row's colour bar in the first of ``columns``, or, when each map has its own scale, one per map, each
+    in its column."""
+    if shared:
+        with columns[0]:
+            scale_bar(limits[0], signed, text.ONE_SCALE)
+        return
+    for column, lim, title in zip(columns, limits, ("source", "shifted")):
+        with column:
+            scale_bar(lim, signed, text.OWN_SCALE.format(name=title))
+
 
 grid_rows, drift_rows = [], []
 for method, result in results.items():
-    maps = result.attribution.maps
-    limits = row_limits(maps, shared)
-    pictures = overlays(pair, maps, limits, factor)
+    maps, signed = shown_maps(result.attribution.maps, method, absolute)
+    limits = row_limits(maps, shared, signed)
+    pictures = overlays(pair, maps, limits, factor, signed)
     grid_rows.append(pictures)
     drift_rows.append({"method": method, **result.drift})
     st.divider()
-    cells = st.columns(widths, vertical_alignment="center")
-    cells[0].markdown(f"**`{method}`**  \n{text.METHOD_TITLES[method]}")
-    with cells[0].popover("What is this?"):
-        st.markdown(text.METHOD_NOTES[method])
-        st.caption(options_text(result.attribution.options))
-    for column, shown in zip(cells[1:3], pictures):
+    title = text.METHOD_TITLES[method]
+    st.markdown(f"**{title}**" if view.present else f"**`{method}`** · {title}")
+    cells = st.columns(widths)
+    for column, shown in zip(cells, pictures):
         column.image(shown, width="stretch")
-    with cells[3]:
-        if shared:
-            st.image(colour_bar(limits[0]), caption="one scale for both maps", width="stretch")
-        else:
-            st.caption("each map on its own scale")
-        for key, (name, meaning) in text.DRIFT_MEASURES.items():
-            value = result.drift[key]
-            st.markdown(f"{name}: **{'undefined' if math.isnan(value) else f'{value:.3f}'}**", help=meaning)
+    scales(st.columns(widths) if view.present else [cells[-1]] * 2, limits, signed)
+    with cells[-1] if not view.present else st.container(horizontal=True):
+        drift_figures(result.drift)
+    if not view.present:
+        with cells[-1].popover("What is this?"):
+            st.markdown(text.METHOD_NOTES[method])
+            st.caption(options_text(result.attribution.options))
 
+signed_methods = [text.METHOD_TITLES[m] for m in view.methods if get_method(m).signed]
+if signed_methods and not absolute:
+    st.caption(text.SIGNED_CAPTION.format(methods=", ".join(signed_methods)))
 st.divider()
 st.caption(text.COMPARE_CAPTION.format(target=loaded.classes[next(iter(results.values())).attribution.target[0]]
                                        if view.target == "source" else "each image's own top class"))

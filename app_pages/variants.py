@@ -6,20 +6,32 @@ import numpy as np
 import streamlit as st
 
 from shiftlab.app import charts, sweep_panel, text
-from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits
+from shiftlab.app.cases import outcome_flag
+from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits, shown_maps
 from shiftlab.app.downloads import png_download
 from shiftlab.app.explain import image_pair, method_options, slow_warning
 from shiftlab.app.feedback import progress, user_errors
-from shiftlab.app.heatmaps import colour_bar
-from shiftlab.app.pieces import setup_page, show_shift
-from shiftlab.app.sidebar import pick_single_method, variants_of, view_model, view_picture, view_sidebar
+from shiftlab.app.pieces import scale_bar, setup_page, show_shift
+from shiftlab.app.sidebar import (
+    pick_absolute,
+    pick_single_method,
+    variants_of,
+    view_label,
+    view_model,
+    view_picture,
+    view_sidebar,
+)
 from shiftlab.app.thumbnails import display_factor, enlarge
+
+#: variants side by side: three keep each map at least 160 px wide on a 1024-px screen with the sidebar open
+PER_ROW = 3
 
 setup_page("variants")
 view = view_sidebar("model", "image", "shift", "severity", "seed", variant=False)
 method = pick_single_method(view)
 shared = st.sidebar.toggle("One colour scale for every variant", value=True, key="variants_shared",
                            help=text.SCALE_HELP)
+absolute = pick_absolute([method])
 variants = variants_of(view.arch)
 loaded = view_model(view)
 picture = view_picture(view, loaded)
@@ -40,28 +52,43 @@ left.image(enlarge(pair[0], factor), caption=f"source · {picture.caption}", wid
 right.image(enlarge(pair[1], factor), caption=f"{view.shift}, severity {view.severity}, seed {view.seed}",
             width="stretch")
 
-maps = np.stack([result.attribution.maps[1] for result in results.values()])
-limits = row_limits(maps, shared)
-shown = overlays(np.repeat(pair[1:], len(maps), axis=0), maps, limits, factor)
-kept = 0
-for column, (variant, result), overlay_picture in zip(st.columns(len(variants)), results.items(), shown):
-    prediction = PairPrediction(result.logits, loaded.classes)
-    before, after = prediction.predicted
-    kept += not prediction.flipped
-    with column:
-        st.markdown(f"**`{variant}`**")
-        if prediction.flipped:
-            st.markdown(f":red[**flipped**] {before} → **{after}**")
-        else:
-            st.markdown(f":green[**kept**] **{after}**")
-        st.caption(f"P({before}): {prediction.probabilities[0].max():.0%} → {prediction.source_class_after:.0%}")
-        st.image(overlay_picture, width="stretch")
-        if method == "wcam":
-            st.altair_chart(charts.spectral_levels_chart(result.attribution.extras.spectral_levels, narrow=True),
-                            width="stretch")
+maps, signed = shown_maps(np.stack([result.attribution.maps[1] for result in results.values()]), method, absolute)
+limits = row_limits(maps, shared, signed)
+shown = overlays(np.repeat(pair[1:], len(maps), axis=0), maps, limits, factor, signed)
+label = view_label(picture, loaded)
+predictions = {variant: PairPrediction(result.logits, loaded.classes) for variant, result in results.items()}
+outcomes = {variant: prediction.outcome(label) for variant, prediction in predictions.items()}
+# rows of PER_ROW variants (a map stays legible on a projector); names, outcomes, maps and bars each in their own row
+# of columns, so that text wrapping differently never shifts the maps
+for start in range(0, len(variants), PER_ROW):
+    chunk = list(results)[start:start + PER_ROW]
+    for column, variant in zip(st.columns(PER_ROW), chunk):
+        column.markdown(f"**{variant}**" if view.present else f"**`{variant}`**")
+    for column, variant in zip(st.columns(PER_ROW), chunk):
+        name, after, change = predictions[variant].tracked(label)
+        before_class, after_class = predictions[variant].predicted
+        line = text.OUTCOME_CHANGE if before_class != after_class else text.OUTCOME_SAME
+        column.markdown(f"{outcome_flag(outcomes[variant])}  \n"
+                        + line.format(before=text.plain(before_class), after=text.plain(after_class)))
+        column.caption(f"P({name}): {after - change:.0%} → {after:.0%}")
+    for column, picture_shown in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
+        column.image(picture_shown, width="stretch")
+    for column, variant, lim in zip(st.columns(PER_ROW), chunk, limits[start:start + PER_ROW]):
+        with column:
+            if not shared:
+                scale_bar(lim, signed, text.OWN_SCALE.format(name=variant))
+            if method == "wcam":
+                st.altair_chart(charts.spectral_levels_chart(results[variant].attribution.extras.spectral_levels,
+                                                             narrow=True), width="stretch")
 if shared:
-    st.image(colour_bar(limits[0]), caption="one colour scale for every variant", width=320)
-st.markdown(text.VARIANTS_SUMMARY.format(kept=kept, n=len(variants), shift=view.shift, severity=view.severity))
+    scale_bar(limits[0], signed, "one colour scale for every variant", width=320)
+if label is None:
+    kept = sum(not prediction.flipped for prediction in predictions.values())
+    st.markdown(text.VARIANTS_SUMMARY.format(kept=kept, n=len(variants), shift=view.shift, severity=view.severity))
+else:
+    correct = sum(key in ("stays_correct", "now_correct") for key in outcomes.values())
+    st.markdown(text.VARIANTS_CORRECT.format(correct=correct, n=len(variants), label=text.plain(loaded.classes[label]),
+                                             shift=view.shift, severity=view.severity))
 st.caption(text.VARIANTS_CAPTION.format(method=method))
 png_download(grid_picture([shown]), f"variants-{view.arch}-{view.shift}-{view.severity}.png",
              "Download the maps (PNG)")

@@ -74,10 +74,12 @@ def test_paging():
 
 def test_caption_colours_right_and_wrong(comparison):
     text = case_caption(comparison, 0, CLASSES, "cat")
-    assert text == "#0 · label **cat**  \n:green[cat 90%] → :red[dog 70%]"
-    assert case_caption(comparison, 1, CLASSES, None) == "#1  \n:red[dog 60%] → :green[cat 80%]"
+    assert text == "#0 · label **cat**  \n:red-background[**now wrong**]  \n:green[cat 90%] → :red[dog 70%]"
+    assert case_caption(comparison, 1, CLASSES, None) == (
+        "#1  \n:green-background[**now correct**]  \n:red[dog 60%] → :green[cat 80%]")
 
 
 def test_caption_never_colours_an_unlabelled_model():
     unlabelled = compare(LABELS, False, SOURCE, SHIFTED)
-    assert case_caption(unlabelled, 0, CLASSES, "cat") == "#0 · label **cat**  \ncat 90% → dog 70%"
+    assert case_caption(unlabelled, 0, CLASSES, "cat") == (
+        "#0 · label **cat**  \n:gray-background[**changed**]  \ncat 90% → dog 70%")

@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 from shiftlab.app import calibration, cases, ood, sweeps
 from shiftlab.app.experiment import compare
 from shiftlab.app.explain import DRIFT_TOP_K, explain_pair, image_pair, method_options
-from shiftlab.app.text import SCORE_LABELS
+from shiftlab.app.text import OUTCOME_WORDS, SCORE_LABELS
 from shiftlab.app.triptych import search
 from shiftlab.app.view import ImageRef, View, model_choices
 from shiftlab.attribution import WCAM, attribute
@@ -33,6 +33,7 @@ from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, drift_report, ece, fit_temperature, ood_report
 from shiftlab.models import ModelCard, list_variants, load_model, save_checkpoint
 from shiftlab.shifts import apply
+from shiftlab.sweep.lookup import SHIPPED_WEIGHTS, Request, StoredSweep
 from shiftlab.sweep.ship import shipped_store
 from shiftlab.zoo.tables import zoo_targets
 
@@ -141,9 +142,8 @@ def test_compare_shows_what_the_core_computes(zoo, sample, untrained):
     for method in ("saliency", "gradcam", "integrated_gradients"):
         result = explain_pair(untrained, pair, method, True, **method_options(method))
         assert f"Spearman: **{result.drift['spearman']:.3f}**" in markdown(at), method
-    flipped = result.logits[0].argmax() != result.logits[1].argmax()
-    flag = "Prediction flipped" if flipped else "Prediction kept"
-    assert sum(flag in m for m in markdown(at)) == 1
+    expected = cases.outcome(int(result.logits[0].argmax()), int(result.logits[1].argmax()), int(sample.labels[0]))
+    assert sum(f"[**{OUTCOME_WORDS[expected]}**]" in m for m in markdown(at)) == 1
     assert len([m for m in markdown(at) if m.startswith("**`")]) == 3  # one row per method
 
 
@@ -197,16 +197,17 @@ def test_uploads_are_used_or_refused_in_plain_words(zoo):
     assert not at.exception and "4×4" in at.error[0].value
 
 
-def test_variants_marks_each_variants_flip(shipped, sample):
+def test_variants_words_each_variants_outcome(shipped, sample):
     at = run(VARIANTS, image="cifar10-sample:3", shift="fog", severity="5")
     pair = image_pair(sample.images[3], "fog", 5, 0, 32, offset=3)
     variants = list_variants("resnet20")
-    shown = [m for m in markdown(at) if m.startswith(("**`", ":green", ":red"))]
+    flags = [m for m in markdown(at) if m.startswith((":green", ":red"))]
+    names = [m for m in markdown(at) if m.startswith("**`")]
     for variant in variants:
         logits = predict_logits(load_model("resnet20", variant).model, pair)
-        word = "flipped" if logits[0].argmax() != logits[1].argmax() else "kept"
-        index = shown.index(f"**`{variant}`**")
-        assert word in shown[index + 1], (variant, shown[index + 1])
+        word = OUTCOME_WORDS[cases.outcome(int(logits[0].argmax()), int(logits[1].argmax()), int(sample.labels[3]))]
+        flag = flags[names.index(f"**`{variant}`**")]
+        assert f"[**{word}**]" in flag, (variant, flag)
 
 
 def test_triptych_panels_are_the_search_result(shipped, sample):
@@ -385,7 +386,8 @@ def test_shipped_ood_stores_give_the_figures_computed_live(sample):
     shifted = apply("ood_cifar100_sample", sample.images, 5, 0)
     logits_in, logits_out = predict_logits(loaded.model, sample.images), predict_logits(loaded.model, shifted)
     store = sweeps.open_store(shipped_store("ood"))
-    assert sweeps.covers_ood(store, "cifar10-sample", "resnet20", "augmix", "ood_cifar100_sample", 0)
+    held = Request.of("resnet20", ["augmix"], "cifar10-sample", 0, (("ood_cifar100_sample", 5),))
+    assert StoredSweep(lambda: store, SHIPPED_WEIGHTS).holds(held)
     read = ood.detection_table(*sweeps.ood_scores_from(store, "resnet20", "augmix", "ood_cifar100_sample"))
     live = ood.detection_table(ood.scores(logits_in), ood.scores(logits_out))
     pd.testing.assert_frame_equal(read, live, check_exact=False, atol=1e-4)
@@ -395,8 +397,9 @@ def test_shipped_ood_stores_give_the_figures_computed_live(sample):
     target = logits_in[:ood.DRIFT_IMAGES].argmax(1)
     for method in ("saliency", "gradcam", "integrated_gradients"):
         options = method_options(method)
-        assert sweeps.covers_drift(drift, "cifar10-sample", "resnet20", "augmix", "ood_cifar100_sample", 0, method,
-                                   options, ood.DRIFT_IMAGES)
+        held = Request.of("resnet20", ["augmix"], "cifar10-sample", 0, (("ood_cifar100_sample", 5),),
+                          first=ood.DRIFT_IMAGES, method=method, options=options)
+        assert StoredSweep(lambda: drift, SHIPPED_WEIGHTS).holds(held)
         maps = [attribute(loaded, images[:ood.DRIFT_IMAGES], method, target=target, **options).maps
                 for images in (sample.images, shifted)]
         expected = drift_report(*maps, k=DRIFT_TOP_K)

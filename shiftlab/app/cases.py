@@ -6,6 +6,10 @@ stayed correct, confidently wrong) ordered by a key — the confidence drop,
 or the attribution drift the page computes — and ``case_caption``
 describes one case in Streamlit markdown. Kept apart from the pages so that
 the selection rules are plain functions with tests.
+
+``outcome`` is the one rule every page words a single prediction's fate by:
+with a label, by correctness after the shift (green when right, red when
+wrong); without one, only whether the top-1 class changed (neutral grey).
 """
 
 from __future__ import annotations
@@ -15,11 +19,31 @@ import math
 import numpy as np
 
 from shiftlab.app.experiment import ShiftComparison
-from shiftlab.app.text import OUTCOMES, UNLABELLED_OUTCOMES, plain
+from shiftlab.app.text import OUTCOME_FLAG, OUTCOME_WORDS, OUTCOMES, UNLABELLED_OUTCOMES, plain
 from shiftlab.errors import UnknownOptionError
 
 #: a wrong prediction at least this confident counts as "confidently wrong"
 CONFIDENT = 0.8
+#: outcome -> its colour (Streamlit's colour names): right after the shift green, wrong red, unlabelled grey
+OUTCOME_COLOURS = {"stays_correct": "green", "now_correct": "green", "stays_wrong": "red", "now_wrong": "red",
+                   "changed_still_wrong": "red", "kept": "gray", "changed": "gray"}
+
+
+def outcome(before: int, after: int, label: int | None) -> str:
+    """What the shift did to a prediction: a key of ``text.OUTCOME_WORDS`` from the top-1 class ``before`` and
+    ``after`` it and the image's ``label`` (None where no label scores the model: then only kept or changed)."""
+    if label is None:
+        return "kept" if before == after else "changed"
+    if after == label:
+        return "stays_correct" if before == label else "now_correct"
+    if before == label:
+        return "now_wrong"
+    return "stays_wrong" if before == after else "changed_still_wrong"
+
+
+def outcome_flag(key: str) -> str:
+    """The outcome's words in Markdown on its colour's background ("now correct" on green...)."""
+    return OUTCOME_FLAG.format(colour=OUTCOME_COLOURS[key], words=OUTCOME_WORDS[key])
 
 
 def ranked(mask: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -78,7 +102,7 @@ def _prediction(name: str, confidence: float, correct: bool | None) -> str:
 
 
 def case_caption(comparison: ShiftComparison, index: int, model_classes: list[str], label: str | None) -> str:
-    """Markdown for one case: its image id and label, then source → shifted prediction with confidence.
+    """Markdown for one case: its image id and label, its outcome, then source → shifted prediction with confidence.
 
     Predictions are coloured right (green) or wrong (red) only when the
     dataset's labels score the model; an ImageNet model's answers on CIFAR
@@ -91,4 +115,6 @@ def case_caption(comparison: ShiftComparison, index: int, model_classes: list[st
     after = _prediction(model_classes[shifted.predicted[index]], shifted.confidence[index],
                         bool(shifted.correct[index]) if scored else None)
     heading = f"#{index} · label **{plain(label)}**  \n" if label is not None else f"#{index}  \n"
-    return f"{heading}{before} → {after}"
+    reference = int(source.reference[index]) if scored else None
+    flag = outcome_flag(outcome(int(source.predicted[index]), int(shifted.predicted[index]), reference))
+    return f"{heading}{flag}  \n{before} → {after}"

@@ -1,9 +1,11 @@
-"""Comparing a (source, shifted) pair: the two predictions, whether the shift flipped them, maps on one scale.
+"""Comparing a (source, shifted) pair: the two predictions, what the shift did to them, maps on one scale.
 
 The Compare, Variants and Triptych pages show the same things — an image's
-top classes, a flag when the top-1 class changed, attribution maps coloured
-on a scale shared by the maps that are compared — so they are computed here
-once, without Streamlit, and tested on hand-made logits and maps.
+top classes, the outcome of the shift (``cases.outcome``: by correctness
+where a label applies), attribution maps coloured on a scale shared by the
+maps that are compared (diverging, centred at 0, for a signed method) — so
+they are computed here once, without Streamlit, and tested on hand-made
+logits and maps.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shiftlab.app.cases import outcome
 from shiftlab.app.heatmaps import map_limits, overlay
 from shiftlab.app.thumbnails import enlarge, side_by_side
+from shiftlab.attribution import get_method
 from shiftlab.metrics import probabilities
 
 
@@ -55,17 +59,40 @@ class PairPrediction:
         """Probability of the source's top-1 class on the shifted image minus on the source (negative: less sure)."""
         return self.source_class_after - float(self.probabilities[0].max())
 
+    def outcome(self, label: int | None) -> str:
+        """What the shift did to the prediction (``cases.outcome``), judged against ``label`` (None: no label)."""
+        first, second = self.logits.argmax(1)
+        return outcome(int(first), int(second), label)
 
-def row_limits(maps: np.ndarray, shared: bool) -> list[tuple[float, float]]:
-    """Colour limits of each map of a row: one pair for all (``shared``), or each map's own."""
+    def tracked(self, label: int | None) -> tuple[str, float, float]:
+        """The class the big number follows — the label, or without one the source's top-1 class — with its
+        probability on the shifted image and the change from the source (positive: more probable)."""
+        index = int(self.logits[0].argmax()) if label is None else label
+        before, after = self.probabilities[:, index]
+        return self.classes[index], float(after), float(after - before)
+
+
+def shown_maps(maps: np.ndarray, method: str, absolute: bool) -> tuple[np.ndarray, bool]:
+    """The maps as drawn and whether on the diverging scale: a signed method's maps signed, or their magnitude
+    (sequential scale) when ``absolute``; an unsigned method's as they are."""
+    if not get_method(method).signed:
+        return maps, False
+    return (np.abs(maps), False) if absolute else (maps, True)
+
+
+def row_limits(maps: np.ndarray, shared: bool, signed: bool = False) -> list[tuple[float, float]]:
+    """Colour limits of each map of a row: one pair for all (``shared``), or each map's own; symmetric about 0
+    for ``signed`` maps."""
     if shared:
-        return [map_limits(maps)] * len(maps)
-    return [map_limits(m) for m in maps]
+        return [map_limits(maps, signed=signed)] * len(maps)
+    return [map_limits(m, signed=signed) for m in maps]
 
 
-def overlays(images: np.ndarray, maps: np.ndarray, limits: list[tuple[float, float]], factor: int) -> list[np.ndarray]:
-    """Each image with its map overlaid (colours by its limits), enlarged ``factor`` times for display."""
-    return [enlarge(overlay(image, m, lim), factor) for image, m, lim in zip(images, maps, limits)]
+def overlays(images: np.ndarray, maps: np.ndarray, limits: list[tuple[float, float]], factor: int,
+             signed: bool = False) -> list[np.ndarray]:
+    """Each image with its map overlaid (colours by its limits, diverging when ``signed``), enlarged ``factor``
+    times for display."""
+    return [enlarge(overlay(image, m, lim, signed=signed), factor) for image, m, lim in zip(images, maps, limits)]
 
 
 def grid_picture(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:

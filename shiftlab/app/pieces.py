@@ -1,5 +1,5 @@
 """Pieces several pages show (Streamlit): the page's heading, a shift's description, notes on the images, grids of
-source | shifted pairs, and the Home page's first prediction.
+source | shifted pairs, the outcome of a shift with its big number, colour bars, and the Home page's first prediction.
 
 The pages in ``app_pages/`` hold layout only; what more than one of them
 draws is written once here, from the page table (``pages``), the cached
@@ -14,8 +14,8 @@ import streamlit as st
 
 from shiftlab.app import text
 from shiftlab.app.caches import cached_dataset
-from shiftlab.app.cases import case_caption
-from shiftlab.app.compare import grid_picture
+from shiftlab.app.cases import case_caption, outcome_flag
+from shiftlab.app.compare import PairPrediction, grid_picture
 from shiftlab.app.downloads import csv_download, png_download
 from shiftlab.app.experiment import (
     LARGE_INPUT_PER_CLASS,
@@ -27,6 +27,7 @@ from shiftlab.app.experiment import (
     predict,
     severity_table,
 )
+from shiftlab.app.heatmaps import colour_bar
 from shiftlab.app.pages import page_named
 from shiftlab.app.sidebar import PAGE_KEY
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
@@ -72,6 +73,30 @@ def note_subset(loaded: LoadedModel, data: ImageDataset) -> None:
     """Say so when a large-input model runs on only the first few images of each class."""
     if loaded.input_size > LARGE_INPUT_SIDE:
         st.info(text.SUBSET.format(model=loaded.name, size=loaded.input_size, k=LARGE_INPUT_PER_CLASS, n=len(data)))
+
+
+def show_outcome(prediction: PairPrediction, label: int | None, present: bool = False) -> None:
+    """What the shift did to the prediction, in words on their colour (``cases.outcome``), and the top-1 class
+    before → after under them; a heading when ``present`` (a projector)."""
+    flag = outcome_flag(prediction.outcome(label))
+    before, after = prediction.predicted
+    change = text.OUTCOME_CHANGE if prediction.flipped else text.OUTCOME_SAME
+    st.markdown(f"## {flag}" if present else flag)
+    st.markdown(change.format(before=text.plain(before), after=text.plain(after)))
+
+
+def show_tracked(prediction: PairPrediction, label: int | None) -> None:
+    """The big number: the label's probability after the shift and its change (green up: towards the right
+    answer); without a label, the source's top-1 class's, its change uncoloured."""
+    name, after, change = prediction.tracked(label)
+    st.metric(text.LABEL_AFTER.format(label=text.plain(name)), f"{after:.0%}", delta=f"{100 * change:+.1f} pp",
+              delta_color="off" if label is None else "normal",
+              help=text.CONFIDENCE_CHANGE_HELP if label is None else text.LABEL_CHANGE_HELP)
+
+
+def scale_bar(limits: tuple[float, float], signed: bool, caption: str, width: int | str = "stretch") -> None:
+    """The colour bar of maps drawn with ``limits`` (diverging, 0 marked, when ``signed``), captioned."""
+    st.image(colour_bar(limits, signed=signed), caption=caption, width=width)
 
 
 def compare_link(view: View) -> str:

@@ -1,7 +1,7 @@
 """The view's sidebar (Streamlit): the view read from the URL, the widgets that edit it, and the pages' other pickers.
 
 A view (``shiftlab.app.view.View``: model, image, shift, severity, seed,
-methods, target) is parsed from the URL on a session's first run and kept in
+methods, target, presentation) is parsed from the URL on a session's first run and kept in
 the session across pages. Each sidebar widget's key is ``view.<page>.<field>``,
 initialised from the view when the page first draws it, so every page opens on
 the current view and a change on one page is written back to the view and the
@@ -17,6 +17,7 @@ import streamlit as st
 
 from shiftlab.app import text
 from shiftlab.app.caches import cached_dataset, cached_model, dataset_sizes
+from shiftlab.app.experiment import labels_apply
 from shiftlab.app.feedback import user_errors
 from shiftlab.app.gallery import Picture, frame_count, picture
 from shiftlab.app.view import (
@@ -35,6 +36,7 @@ from shiftlab.app.view import (
     parse_view,
     shift_choices,
 )
+from shiftlab.attribution import get_method
 from shiftlab.images import load_image
 from shiftlab.models import LoadedModel, get_spec
 from shiftlab.shifts import SEVERITIES, list_shifts
@@ -75,7 +77,8 @@ def _bound(name: str, value: Any) -> str:
 
 
 def view_sidebar(*fields: str, variant: bool = True) -> View:
-    """Sidebar widgets for the view ``fields`` (of model, image, shift, severity, seed, methods, target).
+    """Sidebar widgets for the view ``fields`` (of model, image, shift, severity, seed, methods, target), and the
+    presentation switch every page has.
 
     Every change updates the view and the URL, so the page can be shared and
     the next page opens on the same choices. ``variant=False`` picks only the
@@ -104,6 +107,8 @@ def view_sidebar(*fields: str, variant: bool = True) -> View:
         view = view.with_(target=st.sidebar.radio(
             "Maps explain", TARGETS, key=_bound("target", view.target), horizontal=True,
             format_func={"source": "source's class", "own": "each image's class"}.get, help=text.TARGET_HELP))
+    view = view.with_(present=st.sidebar.toggle(text.PRESENT_LABEL, key=_bound("present", view.present),
+                                                help=text.PRESENT_HELP))
     st.session_state[VIEW_KEY] = view
     st.query_params.from_dict(view.to_query())
     return view
@@ -186,13 +191,14 @@ def pick_dataset(view: View) -> str:
                                 format_func=lambda name: f"{names[name]} · {sizes[name]:,}")
 
 
-def pick_ood_set() -> str:
-    """Sidebar choice of the out-of-distribution set among those available here."""
+def pick_ood_set(present: bool = False) -> str:
+    """Sidebar choice of the out-of-distribution set among those available here (with why the others are not,
+    unless ``present``: setup notes are no business of a class)."""
     names = list_shifts(kind="dataset", available_only=True)
     default = "ood_cifar100_sample" if "ood_cifar100_sample" in names else names[0]
     chosen = st.sidebar.selectbox("Out-of-distribution set", names, index=names.index(default), key="ood_set",
                                   help="Dataset shifts: every image replaced by one of another set.")
-    for name in sorted(set(list_shifts(kind="dataset")) - set(names)):
+    for name in [] if present else sorted(set(list_shifts(kind="dataset")) - set(names)):
         if reason := unavailable_reason(name):
             st.sidebar.caption(f"`{name}` is not offered: {text.plain(reason)}")
     return chosen
@@ -210,6 +216,23 @@ def view_picture(view: View, loaded: LoadedModel) -> Picture:
         return Picture(pixels, None, f"upload: {text.plain(upload.name)}")
     with user_errors():
         return picture(view.image, cached_dataset, loaded.input_size)
+
+
+def pick_absolute(methods: tuple[str, ...] | list[str]) -> bool:
+    """The "show |attribution|" switch, offered when one of ``methods`` draws signed maps (else False)."""
+    if not any(get_method(m).signed for m in methods):
+        return False
+    return st.sidebar.toggle(text.ABSOLUTE_LABEL, key="absolute_maps", help=text.ABSOLUTE_HELP)
+
+
+def view_label(picture: Picture, loaded: LoadedModel) -> int | None:
+    """The model's class index of the picture's label, or None when none scores it (a photo, an upload, a
+    dataset whose classes are not the model's)."""
+    ref = picture.ref
+    if picture.label is None or ref is None or ref.source == PHOTO:
+        return None
+    classes = cached_dataset(ref.source).classes
+    return loaded.classes.index(picture.label) if labels_apply(loaded.classes, classes) else None
 
 
 def view_model(view: View) -> LoadedModel:

@@ -82,12 +82,24 @@ DRIFT_MEASURES: dict[str, tuple[str, str]] = {
 }
 
 
+#: what a shift did to one prediction (``cases.outcome``), worded alike on every page: with a label, by correctness
+#: after the shift; without one (an ImageNet model on CIFAR images), only whether the top-1 class changed
+OUTCOME_WORDS: dict[str, str] = {
+    "stays_correct": "stays correct",
+    "stays_wrong": "stays wrong",
+    "now_correct": "now correct",
+    "now_wrong": "now wrong",
+    "changed_still_wrong": "changed, still wrong",
+    "kept": "kept",
+    "changed": "changed",
+}
+
 #: case outcome -> (title, what it means)
 OUTCOMES: dict[str, tuple[str, str]] = {
     "flips": ("Prediction flips", "The top-1 class on the shifted image differs from the one on the source."),
-    "correct_to_wrong": ("Correct → wrong", "Right before the shift, wrong after it."),
-    "wrong_to_correct": ("Wrong → correct", "Wrong before the shift, right after it."),
-    "stays_correct": ("Stays correct", "Right before and after the shift."),
+    "correct_to_wrong": (OUTCOME_WORDS["now_wrong"], "Right before the shift, wrong after it."),
+    "wrong_to_correct": (OUTCOME_WORDS["now_correct"], "Wrong before the shift, right after it."),
+    "stays_correct": (OUTCOME_WORDS["stays_correct"], "Right before and after the shift."),
     "confidently_wrong": ("Confidently wrong", "Wrong after the shift with a top-1 confidence of at least 80 %."),
 }
 #: the outcomes that need no label (an ImageNet model on CIFAR images)
@@ -133,8 +145,20 @@ UNLABELLED = ("{model} predicts {n:,} classes that are not the dataset's, so the
               "colours a prediction as right or wrong.")
 SCALE_HELP = ("One scale per row: both maps of a method use the same colours for the same values (the colour bar), "
               "so a weaker map looks weaker. Per-map scaling stretches each map to its own range instead.")
-FLIP = ":red-background[**Prediction flipped**: {before} → {after}]"
-KEPT = ":green-background[**Prediction kept**: {before}]"
+#: the outcome flag: its words on their colour's background, then the top-1 class before → after (or kept)
+OUTCOME_FLAG = ":{colour}-background[**{words}**]"
+OUTCOME_CHANGE = "{before} → **{after}**"
+OUTCOME_SAME = "**{after}** before and after"
+#: the big number: the probability of the label after the shift (or, without a label, of the source's top-1 class)
+LABEL_AFTER = "P({label}) after"
+LABEL_CHANGE_HELP = ("The probability the model gives the image's label on the shifted image; the change is in "
+                     "percentage points against the source: up (green) is towards the right answer.")
+ABSOLUTE_LABEL = "Show |attribution|"
+ABSOLUTE_HELP = ("Integrated Gradients' maps are signed: evidence for the class (red) and against it (blue) on a "
+                 "diverging scale centred at 0. Switch on to show their magnitude only, on the sequential scale.")
+PRESENT_LABEL = "Presentation"
+PRESENT_HELP = ("For a projector or a class: hides option lists, setup notes and code names, and shows the figures "
+                "and the outcome larger. In the URL as present=1.")
 
 HOME_INTRO = ("See how an image classifier behaves — and why — when its input distribution shifts. Start the guided "
               "tour for a five-minute walk through one striking example, or pick a page in the menu.")
@@ -200,6 +224,10 @@ CONFIDENCE_CHANGE_HELP = ("The probability the model gives, on the shifted image
                           "source image; the change is in percentage points against the source.")
 COMPARE_CAPTION = ("Maps explain: {target}. Brighter = more important; with one scale per row, the same colour "
                    "means the same attribution value in both maps of a row.")
+SIGNED_CAPTION = ("Signed maps ({methods}): red is evidence for the class, blue against it, on a scale centred at 0 "
+                  "(white).")
+ONE_SCALE = "one scale for both maps"
+OWN_SCALE = "{name}: its own scale"
 TRIPTYCH_SEARCH = ("Tried **{n}** shifted versions of the image ({shift}, severities 1-5 and, for a random shift, "
                    "seeds 0-7): **{kept}** keep the source's prediction. Shown: the most severe one kept and the "
                    "least severe one flipped.")
@@ -207,6 +235,8 @@ TRIPTYCH_NONE = "No severity or seed of {shift} {what} this image's prediction, 
 TRIPTYCH_CAPTION = ("All three maps are {method} maps of the class predicted on the source, {target}: where the "
                     "evidence for it sits, and how the shift moved it.")
 VARIANTS_SUMMARY = "**{kept} of {n}** variants keep their prediction on this image under {shift} at severity {severity}."
+VARIANTS_CORRECT = ("**{correct} of {n}** variants are right ({label}) on this image under {shift} at severity "
+                    "{severity}.")
 VARIANTS_CAPTION = ("Each map is the {method} map, on the shifted image, of the class that variant predicted on the "
                     "source image: where each variant's evidence for its own answer sits after the shift.")
 SUBSET = ("{model} takes {size}-px input, slow on a CPU: the page uses the first {k} images of each class "
@@ -269,7 +299,7 @@ SWEEP_MISSES = "The sweep folder holds no records of {model} under {shift} at se
 ROBUSTNESS_FROM_SWEEP = ("Figures read from the sweep {path} ({data}, {shifts} shifts): clean accuracy and the "
                          "mean over the sweep's shifts and severities; PGD-20 and the targets come from model cards only.")
 #: the case kinds a sweep folder answers (``SweepResults.cases``)
-SWEEP_CASE_KINDS: dict[str, str] = {"flips": "Correct → wrong", "fixes": "Wrong → correct",
+SWEEP_CASE_KINDS: dict[str, str] = {"flips": OUTCOME_WORDS["now_wrong"], "fixes": OUTCOME_WORDS["now_correct"],
                                     "confidently_wrong": "Confidently wrong (≥ 90 %)", "all": "Every image"}
 WCAM_COST = ("WCAM runs the model {least:,} times for this pair, up to {most:,} if it refines itself until stable "
              "(about {seconds:.0f} s, at most {max_seconds:.0f} s here; grid {grid}). {options}")
@@ -287,6 +317,8 @@ CONVERGENCE_HELP = ("From this run alone (a bootstrap over its Sobol design): th
 WCAM_CAPTION = ("Left: the WCAM in the wavelet domain ({levels} Haar levels, sub-bands outlined); right: the same "
                 "importance projected back onto the pixels. Both explain the class predicted on the source image, "
                 "{target}; each map is scaled to its own range.")
+WAVELET_SCALE = "wavelet map: its own scale"
+PIXEL_SCALE = "pixel map: its own scale"
 ERROR_BARS = "Error bars: ± one standard deviation of each share, from the same convergence estimate."
 
 TRUST_READ = (

@@ -1,4 +1,5 @@
-"""The view: what every page looks at (model, variant, image, shift, severity, seed, methods, target), as URL parameters.
+"""The view: what every page looks at (model, variant, image, shift, severity, seed, methods, target) and how (for a
+projector or not), as URL parameters.
 
 A ``View`` is parsed from the page's query parameters and written back to
 them on every run, so a copied URL opened in a fresh browser shows the same
@@ -34,7 +35,9 @@ PHOTO = "photo"
 #: the photographs offered for ImageNet models: name -> scikit-image loader name
 PHOTOS = {"coffee": "coffee", "cat": "chelsea", "rocket": "rocket", "astronaut": "astronaut"}
 #: the view's fields in URL order
-FIELDS = ("arch", "variant", "image", "shift", "severity", "seed", "methods", "target")
+FIELDS = ("arch", "variant", "image", "shift", "severity", "seed", "methods", "target", "present")
+#: the values of the presentation switch in a URL (``present=1`` on)
+PRESENT = ("0", "1")
 #: the longest URL value read: a longer one is refused before any parsing (a view's values are under 150 characters)
 MAX_VALUE = 200
 #: the seeds a view accepts (those a shift's random stream takes)
@@ -103,7 +106,8 @@ def whole(text: str, low: int, high: int, what: str) -> int:
 
 @dataclass(frozen=True)
 class View:
-    """What the pages show. ``target``: ``source`` explains the source's class in both images, ``own`` each its own."""
+    """What the pages show. ``target``: ``source`` explains the source's class in both images, ``own`` each its own;
+    ``present``: presentation mode (developer detail hidden, figures larger)."""
 
     arch: str
     variant: str
@@ -113,13 +117,15 @@ class View:
     seed: int = 0
     methods: tuple[str, ...] = DEFAULT_METHODS
     target: str = "source"
+    present: bool = False
     notes: tuple[Replacement, ...] = field(default=(), compare=False)
 
     def to_query(self) -> dict[str, str]:
-        """The view as URL query parameters."""
-        return {"arch": self.arch, "variant": self.variant, "image": str(self.image), "shift": self.shift,
-                "severity": str(self.severity), "seed": str(self.seed), "methods": ",".join(self.methods),
-                "target": self.target}
+        """The view as URL query parameters (``present`` only when on: a plain link stays as it was)."""
+        query = {"arch": self.arch, "variant": self.variant, "image": str(self.image), "shift": self.shift,
+                 "severity": str(self.severity), "seed": str(self.seed), "methods": ",".join(self.methods),
+                 "target": self.target}
+        return {**query, "present": PRESENT[1]} if self.present else query
 
     def with_(self, **changes: Any) -> View:
         """A copy with ``changes``, notes cleared (they described the URL that was parsed)."""
@@ -180,7 +186,8 @@ def parse_view(query: Mapping[str, Any], sizes: Mapping[str, int]) -> View:
                      tuple(m for m in DEFAULT_METHODS if m in allowed), notes,
                      f"one or more of {', '.join(allowed)}, separated by commas")
     target = _pick(query, "target", list(TARGETS), View.target, notes, "not a target the maps can explain")
-    return View(arch, variant, image, shift, severity, seed, methods, target, tuple(notes))
+    present = _pick(query, "present", list(PRESENT), PRESENT[0], notes, "presentation is 0 (off) or 1 (on)")
+    return View(arch, variant, image, shift, severity, seed, methods, target, present == PRESENT[1], tuple(notes))
 
 
 def _image_choices(sizes: Mapping[str, int]) -> str:
