@@ -1,16 +1,16 @@
-"""The shipped attribution store serves a page's pair exactly as the live computation would (shiftlab.app.stored)."""
+"""The shipped attribution store serves a page's pair exactly as the live computation would (shiftlab.sweep.lookup)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from shiftlab.app.explain import explain_pair, image_pair, method_options
-from shiftlab.app.stored import stored_pair
-from shiftlab.app.view import ImageRef
+from shiftlab.app.explain import PairExplanation, explain_pair, image_pair, method_options
 from shiftlab.data import load_dataset
+from shiftlab.inference import predict_logits
 from shiftlab.models import list_variants, load_model
 from shiftlab.sweep import results
+from shiftlab.sweep.lookup import SHIPPED_WEIGHTS, Request, StoredSweep, stored_pair, weights_sha256
 from shiftlab.sweep.ship import ATTRIBUTION_METHODS, shipped_store
 
 SHIFT, SEVERITY, VARIANT = "fog", 3, "augmix"
@@ -40,11 +40,19 @@ def loaded():
     return load_model("resnet20", VARIANT)
 
 
-def lookup(store, loaded, image, pair, method, variant=VARIANT, **changes):
-    view = {"ref": ImageRef("cifar10-sample", str(image)), "shift": SHIFT, "severity": SEVERITY, "seed": 0,
+def lookup(store, loaded, image, pair, method, variant=VARIANT, weights=None, **changes):
+    """The pair's explanation as a page gets it from the store (``shiftlab.app.sweep_panel``), or None."""
+    view = {"data": "cifar10-sample", "index": image, "shift": SHIFT, "severity": SEVERITY, "seed": 0,
             "options": method_options(method, 32), **changes}
-    return stored_pair(store, loaded, "resnet20", variant, view["ref"], pair, view["shift"], view["severity"],
-                       view["seed"], method, view["options"])
+    request = Request("resnet20", ((variant, weights or weights_sha256("resnet20", variant)),), view["data"],
+                      view["seed"], (("source", 0), (view["shift"], view["severity"])), image=view["index"],
+                      method=method, options=view["options"])
+    stored = StoredSweep(lambda: store, SHIPPED_WEIGHTS)
+    if not stored.holds(request):
+        return None
+    logits = predict_logits(loaded.model, pair)
+    found = stored_pair(stored, request, logits)
+    return None if found is None else PairExplanation(logits, *found)
 
 
 def test_the_store_holds_its_methods(store):
@@ -93,12 +101,21 @@ def test_a_stored_pair_is_the_live_result(store, method):
 def test_the_store_answers_only_for_what_it_holds(store, loaded, image, pair):
     assert lookup(store, loaded, image, pair, "gradcam", seed=1) is None
     assert lookup(store, loaded, image, pair, "gradcam", severity=2) is None
-    assert lookup(store, loaded, image, pair, "gradcam", ref=ImageRef("cifar10-sample", str(image + 1))) is None
-    assert lookup(store, loaded, image, pair, "gradcam", ref=None) is None
+    assert lookup(store, loaded, image, pair, "gradcam", index=image + 1) is None
+    assert lookup(store, loaded, image, pair, "gradcam", data="cifar10") is None
     assert lookup(store, loaded, image, pair, "gradcam", options={"layer": "net.layer2"}) is None
     assert lookup(store, loaded, image, pair, "wam") is None
 
 
-def test_other_weights_than_the_sweeps_are_computed_live(store, image, pair):
+def test_other_weights_than_the_sweeps_are_computed_live(store, loaded, image, pair):
+    """By content: weights of another digest are not the sweep's, whatever their name; and a model whose
+    predictions of the pair are not the sweep's is not served either."""
+    assert lookup(store, loaded, image, pair, "gradcam", weights="0" * 64) is None
     untrained = load_model("resnet20", None, seed=0)
     assert lookup(store, untrained, image, pair, "gradcam") is None
+
+
+def test_the_shipped_stores_were_made_with_the_checkouts_weights(monkeypatch):
+    """SHIPPED_WEIGHTS, what a shipped store is matched against, is the SHA-256 of the checkout's zoo files."""
+    monkeypatch.delenv("SHIFTLAB_CHECKPOINTS", raising=False)
+    assert {key: weights_sha256(*key) for key in SHIPPED_WEIGHTS} == SHIPPED_WEIGHTS

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from shiftlab.app.experiment import LARGE_INPUT_SIDE, model_inputs
-from shiftlab.attribution import METHODS, Attribution, attribute, get_method
+from shiftlab.attribution import Attribution, attribute, get_method
 from shiftlab.attribution.wcam import MAX_DESIGN
 from shiftlab.inference import predict_logits, top_k
 from shiftlab.metrics import drift_report
@@ -25,8 +25,6 @@ from shiftlab.shifts import apply
 #: the most designs per image WCAM runs: the Spectral page offers no refinement past it
 MAX_WCAM_DESIGN = MAX_DESIGN
 
-#: every method's run controls (``AttributionMethod.run_controls``), for ``shiftlab.app.sweeps.stored_options``
-RUN_CONTROLS = tuple(dict.fromkeys(control for method in METHODS.values() for control in method.run_controls))
 #: the top-k % of pixels compared by the IoU drift measure
 DRIFT_TOP_K = 10.0
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from shiftlab.app import text
+from shiftlab.attribution import get_method
 from shiftlab.errors import ShiftlabError
 
 T = TypeVar("T")
@@ -59,7 +60,7 @@ def work_progress(label: str) -> Callable[[int, int], None]:
 
 def wcam_run(method: str, resume: Any = None) -> dict | None:
     """For WCAM, a progress bar counting perturbed images (and the time left) and the result to resume from."""
-    if method != "wcam":
+    if "progress" not in get_method(method).run_controls:
         return None
     bar = st.empty()
     start = time.perf_counter()

@@ -2,7 +2,9 @@
 (Calibration, Cases, Robustness), and the shipped stores read in place of live computation where they hold the
 view (the OOD page's defaults; the attribution store behind each explained pair of Compare, Variants, Spectral).
 
-Kept apart from ``shiftlab.app.ui`` so that only the pages that read sweeps pay for importing DuckDB.
+Whether a store holds a view is ``shiftlab.sweep.lookup``'s one test, by content (the weights' SHA-256, the
+images, the shift's parameters, the method's options). Kept apart from ``shiftlab.app.caches`` so that only the
+pages that read sweeps pay for importing DuckDB.
 """
 
 from __future__ import annotations
@@ -13,28 +15,22 @@ import streamlit as st
 from shiftlab.app import caches, feedback, ood, text
 from shiftlab.app.explain import PairExplanation, method_options
 from shiftlab.app.gallery import Picture
-from shiftlab.app.stored import stored_pair
 from shiftlab.app.sweeps import (
-    SHIPPED_CHOICES,
     SHIPPED_DATA,
     SWEEPS_ENV_VAR,
-    covers_curves,
-    covers_drift,
-    covers_ood,
     drift_from,
     id_figures_from,
     ood_scores_from,
     open_choice,
-    shipped_zoo_in_use,
     sweep_choices,
 )
 from shiftlab.app.view import ImageRef, View
 from shiftlab.errors import ShiftlabError
+from shiftlab.inference import predict_logits
+from shiftlab.sweep.lookup import SHIPPED_WEIGHTS, Request, StoredSweep, answer, stored_pair
 from shiftlab.sweep.results import SweepResults
 
 LIVE, SWEEP = "computed here", "a sweep folder"
-#: the box's name of the shipped sample sweep, which makes the default curves instant
-SAMPLE_CHOICE = next(iter(SHIPPED_CHOICES))
 #: session-state key of the stores this session opened (one DuckDB connection per session: they are not shared)
 STORES_KEY = "sweep_stores"
 
@@ -67,55 +63,60 @@ def pick_results() -> SweepResults | None:
     return store
 
 
+def shipped(name: str, dataset: str) -> StoredSweep | None:
+    """The shipped store ``name`` (``sample``, ``ood``, ``ood_drift``, ``attributions``), opened for this session
+    when first asked, with the weights it was made with; None for a dataset other than the embedded sample's,
+    which no shipped store holds (none is opened)."""
+    if dataset != SHIPPED_DATA:
+        return None
+    return StoredSweep(lambda: session_store(f"shipped: {name}"), SHIPPED_WEIGHTS)
+
+
 def shipped_if_covering(dataset: str, arch: str, variants: list[str], shift: str, seed: int) -> SweepResults | None:
     """The shipped sweep when it holds every variant × severity of this view (the live figures are then read)."""
-    if dataset != SHIPPED_DATA or not shipped_zoo_in_use():
-        return None
-    store = session_store(SAMPLE_CHOICE)
-    return store if covers_curves(store, dataset, arch, variants, shift, seed) else None
+    stored = shipped("sample", dataset)
+    request = Request.of(arch, variants, dataset, seed, tuple((shift, severity) for severity in range(1, 6)))
+    return stored.store if stored is not None and stored.holds(request) else None
 
 
 # ---------------------------------------------------------------- the OOD page: the shipped store, else live
 
 
-def _shipped_ood(name: str, dataset: str) -> SweepResults | None:
-    """The shipped ``ood`` or ``ood_drift`` store for the embedded sample and the shipped zoo (else None)."""
-    return session_store(f"shipped: {name}") if dataset == SHIPPED_DATA and shipped_zoo_in_use() else None
-
-
-def _covering_ood(arch: str, variant: str, dataset: str, ood_set: str, seed: int) -> SweepResults | None:
-    """The shipped ``ood`` store when it holds this model's predictions on ``dataset`` and ``ood_set`` (else None)."""
-    store = _shipped_ood("ood", dataset)
-    return store if store is not None and covers_ood(store, dataset, arch, variant, ood_set, seed) else None
+def _ood_request(arch: str, variant: str, dataset: str, ood_set: str, seed: int, **method: object) -> Request:
+    """This model's clean and ``ood_set`` images (severity ``ood.SEVERITY``), all of them or a method's first."""
+    return Request.of(arch, [variant], dataset, seed, ((ood_set, ood.SEVERITY),), **method)
 
 
 def ood_scores(arch: str, variant: str, dataset: str, ood_set: str, seed: int) -> tuple[ood.Scores, ood.Scores]:
     """The OOD scores of the in-distribution and of the OOD images: read from the shipped store when it holds
     them (the same numbers, tested), else computed from the model's logits."""
-    if (store := _covering_ood(arch, variant, dataset, ood_set, seed)) is not None:
-        return ood_scores_from(store, arch, variant, ood_set)
-    return (ood.scores(caches.cached_logits(arch, variant, dataset)),
-            ood.scores(caches.cached_logits(arch, variant, dataset, ood_set, ood.SEVERITY, seed)))
+    return answer(shipped("ood", dataset), _ood_request(arch, variant, dataset, ood_set, seed),
+                  lambda stored: ood_scores_from(stored.store, arch, variant, ood_set),
+                  lambda: (ood.scores(caches.cached_logits(arch, variant, dataset)),
+                           ood.scores(caches.cached_logits(arch, variant, dataset, ood_set, ood.SEVERITY, seed))))
 
 
 def ood_id_figures(arch: str, variant: str, dataset: str, seed: int, ood_set: str) -> tuple[float, float]:
     """ID accuracy and ECE of a model whose classes the dataset's labels score (stored or live, as ``ood_scores``)."""
-    if (store := _covering_ood(arch, variant, dataset, ood_set, seed)) is not None:
-        return id_figures_from(store, arch, variant)
-    data = caches.evaluation_images(dataset, caches.input_size(arch))
-    return ood.id_figures(data.labels, caches.cached_logits(arch, variant, dataset))
+    def compute() -> tuple[float, float]:
+        data = caches.evaluation_images(dataset, caches.input_size(arch))
+        return ood.id_figures(data.labels, caches.cached_logits(arch, variant, dataset))
+
+    return answer(shipped("ood", dataset), _ood_request(arch, variant, dataset, ood_set, seed),
+                  lambda stored: id_figures_from(stored.store, arch, variant), compute)
 
 
 def ood_drift(arch: str, variant: str, dataset: str, ood_set: str, seed: int, method: str,
               same_target: bool) -> dict[str, np.ndarray]:
-    """``method``'s drift from the first ``ood.DRIFT_IMAGES`` images to their OOD replacements (stored or live)."""
-    store = _shipped_ood("ood_drift", dataset)
+    """``method``'s drift from the first ``ood.DRIFT_IMAGES`` images to their OOD replacements (stored or live;
+    the store explains the source's class in both maps)."""
     options = method_options(method, caches.input_size(arch))
-    if same_target and store is not None and covers_drift(store, dataset, arch, variant, ood_set, seed, method, options,
-                                                          ood.DRIFT_IMAGES):
-        return drift_from(store, arch, variant, ood_set, method)
-    return caches.cached_set_drift(arch, variant, dataset, ood_set, ood.SEVERITY, seed, method, ood.DRIFT_IMAGES,
-                                   same_target)
+    request = _ood_request(arch, variant, dataset, ood_set, seed, first=ood.DRIFT_IMAGES, method=method,
+                           options=options)
+    return answer(shipped("ood_drift", dataset) if same_target else None, request,
+                  lambda stored: drift_from(stored.store, arch, variant, ood_set, method),
+                  lambda: caches.cached_set_drift(arch, variant, dataset, ood_set, ood.SEVERITY, seed, method,
+                                                  ood.DRIFT_IMAGES, same_target))
 
 
 # ---------------------------------------------------------------- explained pairs: the attribution store, else live
@@ -124,16 +125,24 @@ def ood_drift(arch: str, variant: str, dataset: str, ood_set: str, seed: int, me
 @st.cache_data(show_spinner=False, max_entries=256)
 def _stored_pair(arch: str, variant: str, ref: ImageRef | None, pair: np.ndarray, shift: str, severity: int, seed: int,
                  method: str, options: dict) -> PairExplanation | None:
-    """``stored_pair`` from the shipped attribution store, looked up once per view (DuckDB queries skipped on reruns)."""
-    store = session_store("shipped: attributions")
-    return stored_pair(store, caches.cached_model(arch, variant), arch, variant, ref, pair, shift, severity, seed,
-                       method, options)
+    """The pair's explanation read from the shipped attribution store, or None where it does not hold it; looked
+    up once per view (DuckDB queries skipped on reruns)."""
+    if ref is None:
+        return None
+    request = Request.of(arch, [variant], ref.source, seed, ((shift, severity),), image=ref.index, method=method,
+                         options=options)
+    stored = shipped("attributions", ref.source)
+    if stored is None or not stored.holds(request):
+        return None
+    logits = predict_logits(caches.cached_model(arch, variant).model, pair)
+    found = stored_pair(stored, request, logits)
+    return None if found is None else PairExplanation(logits, *found)
 
 
 def stored_explanation(view: View, variant: str, picture: Picture, pair: np.ndarray, method: str,
                        options: dict) -> PairExplanation | None:
     """``method`` on the view's (source, shifted) ``pair``, both explained for the source's class, read from the
-    shipped attribution store; None when the store does not hold it (``shiftlab.app.stored``)."""
+    shipped attribution store; None when the store does not hold it (``shiftlab.sweep.lookup``)."""
     return _stored_pair(view.arch, variant, picture.ref, pair, view.shift, view.severity, view.seed, method, options)
 
 

@@ -1,9 +1,9 @@
 """Sweep folders as the pages read them: the shipped store that makes the default views instant, any other sweep.
 
-A page asks whether a store covers what it shows (the same images, seed,
-models and shifts); when it does, its figures come from the store's
-records, otherwise they are computed live — the same numbers either way
-(tested). Any sweep folder a user made with ``shiftlab sweep`` opens the same
+Whether a store holds what a page shows is ``shiftlab.sweep.lookup``'s test
+(the same weights, images, seed, shifts and method options); when it does,
+the figures are read from the store's records here, otherwise they are
+computed live — the same numbers either way (tested). Any sweep folder a user made with ``shiftlab sweep`` opens the same
 way on the Calibration, Cases and Robustness pages: the app offers the
 shipped stores and the sweep folders found directly under the sweeps root
 (``$SHIFTLAB_SWEEPS``, else the checkout's ``sweeps/``), by name. It never
@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from shiftlab.app.explain import RUN_CONTROLS
 from shiftlab.app.ood import SEVERITY as OOD_SEVERITY
-from shiftlab.attribution import get_method
 from shiftlab.errors import ParameterError
 from shiftlab.metrics import OOD_SCORES, ReliabilityBins
-from shiftlab.models.registry import CHECKPOINT_ENV_VAR
 from shiftlab.sweep import results
 from shiftlab.sweep.plan import MANIFEST, SOURCE
-from shiftlab.sweep.records import DRIFT_COLUMNS
+from shiftlab.sweep.records import drift_measures
 from shiftlab.sweep.results import SweepResults
 from shiftlab.sweep.ship import shipped_store
 
@@ -94,24 +90,9 @@ def shipped() -> SweepResults:
     return open_store(shipped_store("sample"))
 
 
-def shipped_zoo_in_use() -> bool:
-    """Whether the models are the checkout's own zoo, whose weights made the shipped stores (not ``$SHIFTLAB_CHECKPOINTS``).
-
-    A store names models, not weights: another zoo's ``resnet20/baseline`` is computed live.
-    """
-    return not os.environ.get(CHECKPOINT_ENV_VAR)
-
-
 def store_data(store: SweepResults) -> str:
     """The dataset name the store's images come from (``cifar10-sample``, ``cifar10``...)."""
     return store.plan.data.name
-
-
-def covers_curves(store: SweepResults, dataset: str, arch: str, variants: list[str], shift: str, seed: int) -> bool:
-    """Whether ``store`` holds every variant's records for ``shift`` at every severity, on these images and seed."""
-    return (store_data(store) == dataset and store.plan.seeds == (seed,) and store.plan.data.limit is None
-            and all(store.covers(arch, v, shift, s) and store.covers(arch, v, SOURCE, 0)
-                    for v in variants for s in range(1, 6)))
 
 
 def curves_from(store: SweepResults, arch: str, variants: list[str], shift: str) -> pd.DataFrame:
@@ -168,33 +149,6 @@ def reliability_from(store: SweepResults, arch: str, variant: str, shift: str, s
     return ReliabilityBins(np.linspace(0, 1, n_bins + 1), count, confidence, accuracy)
 
 
-def stored_options(store: SweepResults, method: str) -> dict[str, Any]:
-    """Every option ``method`` ran with in the store's sweep: its defaults, then the sweep's own (as
-    ``shiftlab.app.explain.method_options`` lists a page's, run controls left out)."""
-    options = {**get_method(method).defaults(), **store.plan.method_options.get(method, {})}
-    return {k: v for k, v in options.items() if k not in RUN_CONTROLS}
-
-
-def swept_first_images(store: SweepResults, dataset: str, seed: int, limit: int | None) -> bool:
-    """Whether ``store`` swept the first ``limit`` images of ``dataset`` (None: all of them) with ``seed`` alone."""
-    data = store.plan.data
-    return (store_data(store) == dataset and store.plan.seeds == (seed,) and data.limit == limit
-            and data.indices is None)
-
-
-def covers_ood(store: SweepResults, dataset: str, arch: str, variant: str, ood_set: str, seed: int) -> bool:
-    """Whether ``store`` holds the clean and the ``ood_set`` (severity 5) records of every image of this view."""
-    return (swept_first_images(store, dataset, seed, None)
-            and store.covers(arch, variant, ood_set, OOD_SEVERITY) and store.covers(arch, variant, SOURCE, 0))
-
-
-def covers_drift(store: SweepResults, dataset: str, arch: str, variant: str, ood_set: str, seed: int, method: str,
-                 options: dict, images: int) -> bool:
-    """Whether ``store`` holds ``method``'s drift, run with exactly ``options``, on the first ``images`` images."""
-    return (swept_first_images(store, dataset, seed, images) and method in store.plan.methods
-            and stored_options(store, method) == options and store.covers(arch, variant, ood_set, OOD_SEVERITY, method))
-
-
 def ood_scores_from(store: SweepResults, arch: str, variant: str, ood_set: str) -> tuple[dict, dict]:
     """The OOD scores (msp, max_logit, energy) of the clean and of the ``ood_set`` images, in image order."""
     records = store.records(arch, variant, [SOURCE, ood_set], [OOD_SEVERITY])
@@ -212,4 +166,5 @@ def id_figures_from(store: SweepResults, arch: str, variant: str) -> tuple[float
 def drift_from(store: SweepResults, arch: str, variant: str, ood_set: str, method: str) -> dict[str, np.ndarray]:
     """``method``'s top-10 % IoU and Spearman between each clean image's map and its OOD replacement's."""
     records = store.records(arch, variant, ood_set, OOD_SEVERITY, method=method)
-    return {DRIFT_COLUMNS[column]: records[column].to_numpy(np.float64) for column in ("iou", "spearman")}
+    return {measure.name: records[measure.column].to_numpy(np.float64) for measure in drift_measures()
+            if measure.column in ("iou", "spearman")}

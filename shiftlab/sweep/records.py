@@ -22,7 +22,10 @@ from scipy.special import softmax
 from shiftlab.metrics import DRIFT_MEASURES, OOD_SCORES, DriftMeasure, drift_report
 
 if TYPE_CHECKING:  # importing shiftlab.attribution costs captum's import; records only read its results
+    from collections.abc import Sequence
+
     from shiftlab.attribution.base import Attribution
+    from shiftlab.metrics.faithfulness import DeletionInsertion, ROADResult
 
 #: the columns every record file starts with: which condition and which image
 KEYS = [("severity", pa.int8()), ("seed", pa.int32()), ("image", pa.int32())]
@@ -57,11 +60,6 @@ def attribution_schema() -> pa.Schema:
         ("map_size", pa.int16()),  # H (= W) of the stored map
         ("details", pa.binary()),  # safetensors of the method's per-image figures (null unless maps are stored)
     ])
-
-
-#: the attribution records' drift columns, in order, and the ``drift_report`` measure each holds (as registered
-#: when this module was imported; ``drift_measures`` reads the registry now)
-DRIFT_COLUMNS = {measure.column: measure.name for measure in drift_measures()}
 
 
 def _keys(severity: int, seed: int, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -105,6 +103,45 @@ def attribution_table(severity: int, seed: int, images: np.ndarray, targets: np.
         "details": pa.array(details, pa.binary()),
     }
     return pa.table(columns, schema=attribution_schema())
+
+
+#: the faithfulness records' areas, in column order: ``DeletionInsertion``'s per-image areas under the curves of
+#: the map's order and of the random order (``shiftlab.metrics.faithfulness``)
+FAITHFULNESS_AREAS = ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc")
+
+
+def road_columns() -> list[str]:
+    """The faithfulness records' ROAD columns: ``road_morf_P`` for each of ROAD's default percentages P, then
+    ``road_lerf_P``: the explained class's probability with the most (least) important P % of pixels imputed."""
+    # imported here: the metrics load torchvision, which opening a store does not otherwise need
+    from shiftlab.metrics.faithfulness import ROAD_PERCENTAGES
+
+    return [f"road_{side}_{share}" for side in ("morf", "lerf") for share in ROAD_PERCENTAGES]
+
+
+def faithfulness_schema() -> pa.Schema:
+    """The faithfulness records' columns: keys, the class explained, the four deletion/insertion areas, then ROAD's
+    probabilities (``road_columns``)."""
+    return pa.schema(KEYS + [
+        ("target", pa.int16()),  # the class explained: the model's prediction on the clean image
+        *[(name, pa.float32()) for name in FAITHFULNESS_AREAS],
+        *[(name, pa.float32()) for name in road_columns()],
+    ])
+
+
+def faithfulness_table(severity: int, seed: int, images: np.ndarray, targets: np.ndarray,
+                       curves: Sequence[DeletionInsertion], removal: Sequence[ROADResult]) -> pa.Table:
+    """The faithfulness records of images ``images`` (dataset indices): ``curves`` and ``removal`` hold each
+    image's deletion/insertion and ROAD results, in the images' order (one image each, or any split of them)."""
+    areas = {name: np.concatenate([getattr(c, name) for c in curves]) for name in FAITHFULNESS_AREAS}
+    road = np.concatenate([np.concatenate([r.morf, r.lerf], axis=1) for r in removal])
+    columns = {
+        **_keys(severity, seed, images),
+        "target": np.asarray(targets).astype(np.int16),
+        **{name: values.astype(np.float32) for name, values in areas.items()},
+        **{name: road[:, i].astype(np.float32) for i, name in enumerate(road_columns())},
+    }
+    return pa.table(columns, schema=faithfulness_schema())
 
 
 def encode_details(extras: dict[str, Any], n: int) -> list[bytes]:
