@@ -39,6 +39,8 @@ MAX_FOLDER_IMAGES = 100_000
 MAX_LABELS_BYTES = 20_000_000
 #: decoded images kept per folder (224 px: 150 kB each, so 60 MB at most)
 DECODED_KEPT = 400
+#: the most bytes of pixels decoded into one array at once (np.asarray of a whole folder: a corruption suite)
+MAX_DECODED_BYTES = 1_000_000_000
 #: the label of an image in an unlabelled folder
 NO_LABEL = -1
 
@@ -181,6 +183,10 @@ class FolderImages:
         return stacked
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Every image decoded into one array, refused (``DatasetFormatError``) above ``MAX_DECODED_BYTES``."""
+        if len(self) * self.side * self.side * 3 > MAX_DECODED_BYTES:
+            raise DatasetFormatError(f"{len(self):,} images of {self.side}×{self.side} px would take more than "
+                                     f"{MAX_DECODED_BYTES / 1e9:g} GB decoded at once: take fewer (a limit, a subset)")
         whole = self[:]
         return whole if dtype is None else whole.astype(dtype)
 

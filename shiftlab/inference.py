@@ -11,13 +11,15 @@ from torch import nn
 
 from shiftlab.argcheck import whole
 from shiftlab.errors import ImageInputError, MetricInputError, ParameterError
+from shiftlab.folders import FolderImages
 from shiftlab.metrics._checks import numeric
 from shiftlab.models.classifier import LoadedModel
 
 
 def check_images(images: np.ndarray) -> np.ndarray:
-    """Validate an N×H×W×3 uint8 RGB batch with sides of at least one pixel; ``ImageInputError`` says what is wrong."""
-    if not isinstance(images, np.ndarray):
+    """Validate an N×H×W×3 uint8 RGB batch with sides of at least one pixel; ``ImageInputError`` says what is wrong.
+    An image folder's ``FolderImages`` passes as it is: sliced batch by batch, it is decoded a batch at a time."""
+    if not isinstance(images, np.ndarray | FolderImages):
         raise ImageInputError(f"images must be a numpy array, got {type(images).__name__}")
     if images.dtype != np.uint8:
         raise ImageInputError(f"images must be uint8 in [0, 255], got dtype {images.dtype}")

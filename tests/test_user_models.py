@@ -179,3 +179,22 @@ def test_a_folder_dataset_is_ordered_like_the_models_classes(tmp_path):
     forget_models_file()
     with pytest.raises(UnknownDatasetError, match="unknown dataset"):
         load_dataset("pets-photos")
+
+
+def test_a_folder_is_evaluated_and_the_card_goes_beside_the_users_weights(tmp_path):
+    from shiftlab.models import get_spec
+    from shiftlab.zoo.evaluate import measure
+    from shiftlab.zoo.publish import publish_results
+
+    for i, name in enumerate(["cat", "dog", "fox", "cat"]):
+        (tmp_path / "photos" / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((40, 40, 3), 50 * i, np.uint8)).save(tmp_path / "photos" / name / f"{i}.png")
+    save_file(seeded(lambda: torchvision.models.mobilenet_v3_small(num_classes=3)).state_dict(), tmp_path / "w.safetensors")
+    path = models_file(tmp_path, "pets", "torchvision:mobilenet_v3_small", 32, {"baseline": "w.safetensors"})
+    path.write_text(path.read_text() + '\n[datasets.photos]\nfolder = "photos"\n')
+    use_models_file(path)
+    results = measure("pets", "baseline", ("clean", "corruptions"), data="photos", log=None)
+    assert results["clean"]["n"] == 4 and 0 <= results["corruptions"]["mean_accuracy"] <= 1
+    card = publish_results("pets", "baseline", results)
+    assert card == tmp_path / "w.json" and get_spec("pets").external
+    assert load_model("pets", "baseline").card.measurements["photos/test"]["clean"]["n"] == 4

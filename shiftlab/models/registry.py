@@ -113,6 +113,9 @@ class ModelSpec:
     #: how a weights file gets into the built network, when not by ``shiftlab.checkpoint.load_strict`` of the
     #: file's tensors (a Hugging Face folder, whose saved key names transformers converts on loading)
     load_weights: Callable[[nn.Module, Path], None] | None = field(default=None, repr=False)
+    #: whether its weights live outside the zoo folder, each file where its entry names it (a user's models file):
+    #: its cards are then written beside those files, never into the zoo
+    external: bool = False
     #: whether its batch norms may be folded for fast inference (``Classifier.inference_net``): true for the zoo,
     #: whose architectures a test checks, false for a user's network
     foldable: bool = True
@@ -167,6 +170,13 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+#: why the user's models file was not used (``shiftlab.models.user``), told with an unknown model's error
+_MODELS_FILE_PROBLEM: list[str] = []
+
+
+def note_models_file_problem(problem: str | None) -> None:
+    """Remember why the models file was not used (None: it was), so that an unknown model's error says it."""
+    _MODELS_FILE_PROBLEM[:] = [problem] if problem else []
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
@@ -206,11 +216,13 @@ def list_models() -> list[str]:
 
 
 def get_spec(arch: str) -> ModelSpec:
-    """The ``ModelSpec`` of ``arch``; ``UnknownModelError`` lists the known names."""
+    """The ``ModelSpec`` of ``arch``; ``UnknownModelError`` lists the known names (and why the models file was
+    not used, when it was not)."""
     try:
         return _REGISTRY[arch]
     except (KeyError, TypeError):
-        raise UnknownModelError(f"unknown model {arch!r}; known: {', '.join(list_models())}") from None
+        note = f" (your models file was not used: {_MODELS_FILE_PROBLEM[0]})" if _MODELS_FILE_PROBLEM else ""
+        raise UnknownModelError(f"unknown model {arch!r}; known: {', '.join(list_models())}{note}") from None
 
 
 def list_variants(arch: str) -> list[str]:
@@ -295,20 +307,21 @@ def _card_for(spec: ModelSpec, variant: str, weights: Path) -> ModelCard:
     foreign file; bound to ``weights`` either way (see ``ModelCard.bind_weights``)."""
     path = card_path(weights)
     if path.is_file():
-        return check_card_names(read_card(path), spec.arch, weights).bind_weights(weights)
+        return check_card_names(read_card(path), spec.arch, weights, _named(spec, variant)).bind_weights(weights)
     entry = spec.entry(variant)
     return ModelCard(spec.arch, variant, dataset=spec.dataset, weights=str(weights),
                      description=entry.description if entry else None,
                      source=entry.source if entry else None).bind_weights(weights)
 
 
-def check_card_names(card: ModelCard, arch: str, weights: Path) -> ModelCard:
+def check_card_names(card: ModelCard, arch: str, weights: Path, variant: str | None = None) -> ModelCard:
     """``card``, refused when it describes another architecture than ``arch`` or another variant than its
-    weights file's name says (a card is believed only beside its own weights); returns it."""
+    weights file's name says (a card is believed only beside its own weights) — or, for a user's model whose
+    models file names each variant's file (``variant`` given), another variant than that; returns it."""
     path = card_path(weights)
     if card.arch != arch:
         raise CheckpointError(f"{path} describes a {card.arch!r}, not a {arch!r}")
-    stem = path.stem
+    stem = path.stem if variant is None else variant
     if VARIANT_NAME.fullmatch(stem) and resolve_variant(stem) != resolve_variant(card.variant):
         raise ModelCardError(f"{path} describes variant {card.variant!r} but sits beside {weights.name}: a card "
                              f"belongs beside its own weights (file {card.variant}.safetensors, or the card's variant "
@@ -323,4 +336,9 @@ def zoo_card(arch: str, variant: str) -> ModelCard:
     path = card_path(weights)
     if not path.is_file():
         return ModelCard(spec.arch, resolve_variant(variant), dataset=spec.dataset).bind_weights(weights)
-    return check_card_names(read_card(path), spec.arch, weights).bind_weights(weights)
+    return check_card_names(read_card(path), spec.arch, weights, _named(spec, variant)).bind_weights(weights)
+
+
+def _named(spec: ModelSpec, variant: str) -> str | None:
+    """The variant a card beside an external spec's weights must describe (None: the file's name says it)."""
+    return resolve_variant(variant) if spec.external else None

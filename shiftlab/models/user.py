@@ -31,7 +31,14 @@ from shiftlab.folders import FolderDataset, register_folder_dataset, unregister_
 from shiftlab.models.classifier import AttributionHooks
 from shiftlab.models.layers import find_gradcam_layer
 from shiftlab.models.models_file import ModelsFile, UserDataset, UserModel, models_file_path, read_models_file
-from shiftlab.models.registry import ModelSpec, Weights, list_models, register_model, unregister_model
+from shiftlab.models.registry import (
+    ModelSpec,
+    Weights,
+    list_models,
+    note_models_file_problem,
+    register_model,
+    unregister_model,
+)
 from shiftlab.models.sources import (
     AttentionHooks,
     HuggingFaceNet,
@@ -70,6 +77,7 @@ def use_models_file(path: str | os.PathLike | None = None) -> ModelsFile | None:
     except ModelsFileError as error:
         _forget_registered()
         _problem.append(error)
+        note_models_file_problem(str(error))
         return None
     return models_file
 
@@ -97,6 +105,7 @@ def _forget_registered() -> None:
     _registered["models"].clear()
     _registered["datasets"].clear()
     _problem.clear()
+    note_models_file_problem(None)
 
 
 def folder_dataset(models_file: ModelsFile, dataset: UserDataset) -> FolderDataset:
@@ -123,6 +132,7 @@ def user_spec(model: UserModel) -> ModelSpec:
         classes=functools.partial(list, model.classes), description=f"{model.source} from {model.models_file}",
         hooks=_hooks_once(model, where), weights=weights,
         load_weights=load_hugging_face_weights if model.source.kind == "hf" else None, foldable=False,
+        external=True,
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from shiftlab.errors import ImageInputError
+from shiftlab.folders import FolderImages
 
 #: smallest height and width accepted
 MIN_SIDE = 16
@@ -21,7 +22,10 @@ _ROUNDOFF = 0.01
 
 
 def check_images(images: object, what: str = "images") -> np.ndarray:
-    """``images`` itself if it is a uint8 N×H×W×3 array with sides of at least MIN_SIDE; ImageInputError otherwise."""
+    """``images`` itself if it is a uint8 N×H×W×3 array with sides of at least MIN_SIDE (an image folder's images
+    decoded, within ``FolderImages``' bound); ImageInputError otherwise."""
+    if isinstance(images, FolderImages):
+        images = np.asarray(images)
     if not isinstance(images, np.ndarray):
         raise ImageInputError(f"{what} must be a numpy array (uint8, N×H×W×3), got {type(images).__name__}")
     if images.dtype != np.uint8:

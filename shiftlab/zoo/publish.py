@@ -23,14 +23,18 @@ from pathlib import Path
 from shiftlab.checkpoint import file_sha256, write_atomically
 from shiftlab.data import Fingerprint
 from shiftlab.errors import PublishError
-from shiftlab.models import ModelCard, card_path, get_spec, read_card, resolve_variant, write_card
+from shiftlab.models import ModelCard, card_path, get_spec, read_card, resolve_variant, write_card, zoo_card
 from shiftlab.models.cards import data_key, impostor, is_reference
 from shiftlab.models.registry import check_card_names
 
 
 def zoo_weights(arch: str, variant: str) -> Path:
-    """Where the zoo keeps ``arch/variant``'s weights (names checked against the registry before they become a path)."""
-    return get_spec(arch).variant_dir() / f"{resolve_variant(variant)}.safetensors"
+    """Where the zoo keeps ``arch/variant``'s weights (names checked against the registry before they become a
+    path); for a user's model, the file its models file names (its card goes beside it, never into the zoo)."""
+    spec = get_spec(arch)
+    if spec.external:
+        return spec.find_weights(variant)
+    return spec.variant_dir() / f"{resolve_variant(variant)}.safetensors"
 
 
 def check_replaces(current: ModelCard | None, suite: str, data: Fingerprint, where: Path) -> None:
@@ -116,6 +120,8 @@ def publish_results(arch: str, variant: str, results: dict[str, dict]) -> Path:
     """Record evaluation ``results`` (suite -> result with its ``dataset`` fingerprint) in the zoo card of
     ``arch/variant``; returns the card's path. Refused as a whole if any result may not replace the card's figures."""
     card_file, card = _zoo_card(arch, variant)
+    if card is None and get_spec(arch).external:
+        card = zoo_card(arch, variant)  # a user's model gets its first card beside its weights
     if card is None:
         raise PublishError(f"{card_file} does not exist: publish the weights first (shiftlab train ... --publish)")
     for suite, result in results.items():
