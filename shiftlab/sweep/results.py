@@ -36,7 +36,14 @@ import pyarrow.parquet as pq
 from shiftlab.errors import ParameterError, SweepStoreError
 from shiftlab.metrics import DRIFT_MEASURES, OOD_SCORES
 from shiftlab.sweep.plan import MANIFEST, SEED_RANGE, SOURCE, Partition, SweepPlan, read_plan
-from shiftlab.sweep.records import attribution_schema, decode_details, decode_map, drift_measures, prediction_schema
+from shiftlab.sweep.records import (
+    attribution_schema,
+    decode_details,
+    decode_map,
+    drift_measures,
+    faithfulness_schema,
+    prediction_schema,
+)
 from shiftlab.sweep.store import check_partition, expected_rows
 
 Names = str | Sequence[str] | None
@@ -244,7 +251,14 @@ class SweepResults:
         sql = f"SELECT {select} FROM {rel} p {join} ORDER BY {KEYS}, seed, image"
         return self._query(sql, None, files)
 
+    def _has(self, product: str) -> bool:
+        """Whether the sweep records ``product`` (``plan.PRODUCTS``) for its methods."""
+        return bool(self.plan.methods) and product in self.plan.products
+
     def _method(self, method: str | None) -> str:
+        if self.plan.methods and not self._has("attributions"):
+            raise SweepStoreError(f"{self.root}: the sweep recorded {', '.join(self.plan.products)} of its methods, "
+                                  "not their attributions (add --products attributions)")
         if method is None:
             if not self.plan.methods:
                 raise SweepStoreError(f"{self.root}: the sweep recorded no attribution method")
@@ -313,7 +327,7 @@ class SweepResults:
         rel, files = self._records(model, variant, shift, severity, columns)
         drift = ", ".join(f"NULL::FLOAT AS {column}" for column in CASE_DRIFT)
         join = ""
-        if method is not None or order_by == "drift" or self.plan.methods:
+        if method is not None or order_by == "drift" or self._has("attributions"):
             name = self._method(method)
             attr = self._select("attributions", model, variant, shift, name, False)
             files += attr
@@ -333,6 +347,35 @@ class SweepResults:
             ORDER BY {ORDERS[order_by]}, model, variant, shift, severity, seed, image
             {'' if limit is None else f'LIMIT {int(limit)}'}"""
         return self._query(sql, {"threshold": float(threshold)} if kind == "confidently_wrong" else None, files)
+
+    def _measured(self, method: Names) -> list[str]:
+        """The methods whose faithfulness a query reads, in the plan's order: ``method`` (a name or a list) or every
+        one; ``SweepStoreError`` when the sweep recorded no faithfulness."""
+        if not self._has("faithfulness"):
+            raise SweepStoreError(f"{self.root}: the sweep recorded no faithfulness (run it with --products "
+                                  "faithfulness --methods METHOD)")
+        names = _names(method, "method")
+        unknown = sorted(names - set(self.plan.methods)) if names is not None else []
+        if unknown:
+            raise ParameterError(f"the sweep measured the faithfulness of {', '.join(self.plan.methods)}, "
+                                 f"not {unknown[0]!r}")
+        return [name for name in self.plan.methods if names is None or name in names]
+
+    def faithfulness(self, model: Names = None, variant: Names = None, shift: Names = None,
+                     severity: Severities = None, method: Names = None) -> pd.DataFrame:
+        """Each image's faithfulness records (a sweep with ``--products faithfulness``), the clean rows (source, 0)
+        included: model, variant, shift, severity, seed, method, image, target (the clean image's predicted class,
+        which every map explains), deletion_auc, insertion_auc, random_deletion_auc, random_insertion_auc, and ROAD's
+        probabilities road_morf_P and road_lerf_P (``records.road_columns``), in that order of rows too. ``method``
+        is a name or a list of names (default: every method of the sweep)."""
+        levels = _levels(severity)
+        files = [f for name in self._measured(method) for f in self._select("faithfulness", model, variant, shift,
+                                                                             name, True)]
+        measures = [name for name in faithfulness_schema().names if name not in ("severity", "seed", "image")]
+        order = "model, variant, shift, severity, seed, method, image"
+        rel = self._relation(files, f"{order}, {', '.join(measures)}")
+        where = "" if levels is None else f"WHERE severity IN (0, {', '.join(map(str, levels))})"
+        return self._query(f"SELECT * FROM {rel} {where} ORDER BY {order}", None, files)
 
     def ood_auroc(self, score: str = "energy", model: Names = None, variant: Names = None, shift: Names = None,
                   severity: Severities = None) -> pd.DataFrame:
@@ -387,7 +430,9 @@ class SweepResults:
 
     def sql(self, query: str, model: Names = None, variant: Names = None, shift: Names = None,
             method: str | None = None) -> pd.DataFrame:
-        """Any SQL over the views ``predictions`` and (with attributions) ``attributions`` of the selected partitions.
+        """Any SQL over the views ``predictions``, (with attributions) ``attributions`` and (with faithfulness)
+        ``faithfulness`` of the selected partitions: ``attributions`` holds one method's records (``method``, default
+        the first), ``faithfulness`` every method's (or ``method``'s).
 
         The query runs in a DuckDB database of its own that holds only those
         views (the partitions' files read through pyarrow), with external
@@ -401,11 +446,17 @@ class SweepResults:
             raise ParameterError(f"sql takes the query as a string, got {query!r:.80}")
         files = self._select("predictions", model, variant, shift, None, True)
         views = {"predictions": self._dataset("predictions", files, prediction_schema(), ("model", "shift", "variant"))}
-        if self.plan.methods:
+        hive = ("method", "model", "shift", "variant")
+        if self._has("attributions"):
             attr = self._select("attributions", model, variant, shift, self._method(method), True)
             kept = pa.schema([f for f in attribution_schema() if f.name not in ("map", "details")])
-            views["attributions"] = self._dataset("attributions", attr, kept, ("method", "model", "shift", "variant"))
+            views["attributions"] = self._dataset("attributions", attr, kept, hive)
             files += attr
+        if self._has("faithfulness"):
+            measured = [f for name in self._measured(method) for f in self._select("faithfulness", model, variant,
+                                                                                  shift, name, True)]
+            views["faithfulness"] = self._dataset("faithfulness", measured, faithfulness_schema(), hive)
+            files += measured
         with duckdb.connect() as sandbox:
             for name, dataset in views.items():
                 sandbox.register(name, dataset)

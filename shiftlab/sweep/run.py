@@ -1,16 +1,22 @@
 """Sweep models × shifts × severities × seeds over a dataset into a Parquet store that resumes where it stopped.
 
     shiftlab sweep --models 'resnet20/*' 'vit_tiny/baseline' --shifts corruptions edits \\
-        --severities 1-5 --data cifar10:test [--limit N] [--attribution gradcam] [--store-maps] --out runs/NAME
+        --severities 1-5 --data cifar10:test [--limit N] [--attribution gradcam] [--store-maps] \\
+        [--products attributions faithfulness] --out runs/NAME
 
 One record per (model, variant, shift, severity, seed, image): label, prediction,
 top-1 confidence, true-class probability, correct, and the MSP, max-logit and
 energy OOD scores; the clean images are the shift ``source`` at severity 0.
 ``--attribution METHOD`` adds the drift of the method's map against the clean
 image's (top-10 % IoU, Spearman, Pearson, SSIM), ``--store-maps`` the maps
-(float16). Running the same command again skips the finished partitions;
+(float16). ``--products`` says what is recorded per method: ``attributions``
+(the default) and/or ``faithfulness``, each image's deletion and insertion
+areas, their random-order references and ROAD's MoRF and LeRF probabilities
+(``shiftlab.metrics.faithfulness`` at its defaults; ``--methods`` is another
+name for ``--attribution``). Running the same command again skips the finished partitions;
 running it with more models, shifts or another ``--attribution`` into the same
-folder adds them. ``shiftlab.sweep.results.open(OUT)`` queries the store.
+folder adds them (a folder's methods and products join: each method gets each
+product). ``shiftlab.sweep.results.open(OUT)`` queries the store.
 ``--engine ray`` runs on Ray Data (``pip install shiftlab[ray]``), on the
 cluster at ``--ray-address`` or on a local Ray instance.
 
@@ -59,6 +65,8 @@ from shiftlab.sweep.checks import (
 )
 from shiftlab.sweep.lock import SweepLock
 from shiftlab.sweep.plan import (
+    DEFAULT_PRODUCTS,
+    PRODUCTS,
     SweepPlan,
     check_seeds,
     expand_models,
@@ -95,6 +103,26 @@ def check_options(methods: Sequence[str], method_options: dict | None) -> dict:
     return {m: check_method_options(m, method_options[m]) for m in methods if m in method_options}
 
 
+def check_products(products: str | Sequence[str] | None, methods: Sequence[str]) -> tuple[str, ...]:
+    """What to record per method, in ``PRODUCTS`` order: ``DEFAULT_PRODUCTS`` for None; ``predictions`` may be
+    named (it is always recorded). A product unknown, or named without methods to apply it to, or methods given
+    with no product to record them, is refused."""
+    if products is None:
+        return DEFAULT_PRODUCTS
+    named = words(products, "products")
+    unknown = [p for p in named if p not in ("predictions", *PRODUCTS)]
+    if unknown:
+        raise UnknownOptionError(f"unknown product {unknown[0]!r}; known: predictions (always recorded), "
+                                 f"{', '.join(PRODUCTS)}")
+    chosen = tuple(p for p in PRODUCTS if p in named)
+    if chosen and not methods:
+        raise ParameterError(f"--products {' '.join(chosen)} is recorded per attribution method: add --methods METHOD")
+    if methods and not chosen:
+        raise ParameterError(f"the methods {', '.join(methods)} are given but no product records them: add "
+                             f"--products {' or '.join(PRODUCTS)}")
+    return chosen or DEFAULT_PRODUCTS
+
+
 def try_options(plan: SweepPlan, swept: swept_images.Swept, device: str, methods: Sequence[str]) -> None:
     """Run each of ``methods`` with its options on one image with one model of each architecture, so that a value
     the method refuses (a layer that does not exist, a grid that does not divide the image) stops the sweep before
@@ -114,14 +142,15 @@ def try_options(plan: SweepPlan, swept: swept_images.Swept, device: str, methods
 def plan_sweep(root: Path, models: str | Sequence[str], shifts: str | Sequence[str],
                severities: str | int | Sequence[int], data: str, limit: int | None, indices: Sequence[int] | None,
                seeds: Sequence[int], methods: str | Sequence[str], method_options: dict | None, store_maps: bool,
-               data_root: str | os.PathLike | None) -> tuple[SweepPlan, swept_images.Swept, list[str]]:
+               data_root: str | os.PathLike | None, products: str | Sequence[str] | None = None,
+               ) -> tuple[SweepPlan, swept_images.Swept, list[str]]:
     """The checked plan (merged with the folder's), the swept images, and the methods whose options are new to
     the folder; every argument is checked before the images are loaded."""
     if not isinstance(data, str) or not 0 < len(data) <= MAX_WORD:
         raise ParameterError(f"data is a dataset name[:split], got {data!r:.100}")
     name, split = parse_data(data)
     methods = words(methods, "methods")
-    options = check_options(methods, method_options)
+    options, recorded = check_options(methods, method_options), check_products(products, methods)
     patterns, shift_words = words(models, "models"), words(shifts, "shifts")
     if not patterns or not shift_words:
         raise ParameterError(f"a sweep needs at least one model and one shift, got models {models!r:.80} and "
@@ -132,7 +161,7 @@ def plan_sweep(root: Path, models: str | Sequence[str], shifts: str | Sequence[s
     limit, indices = count("limit", limit, MAX_IMAGES), check_indices(indices)
     existing = read_plan(root) if root.is_dir() else None
     images, described = swept_images.load(name, split, limit, indices, data_root)
-    plan = SweepPlan(plan_models, plan_shifts, *checked, described, tuple(methods), store_maps, options)
+    plan = SweepPlan(plan_models, plan_shifts, *checked, described, tuple(methods), store_maps, options, recorded)
     new = [m for m in options if options[m] and (existing is None or m not in existing.methods)]
     return (existing.merged(plan) if existing else plan), images, new
 
@@ -150,6 +179,7 @@ def sweep(
     methods: str | Sequence[str] = (),
     method_options: dict | None = None,
     store_maps: bool = False,
+    products: str | Sequence[str] | None = None,
     engine: str = "local",
     ray_address: str | None = None,
     device: str = "auto",
@@ -164,7 +194,8 @@ def sweep(
     is ``name[:split]``; ``limit`` keeps the first images, ``indices`` picks
     images (positions in the swept set decide the shifts' random draws, as in
     one ``apply`` call). ``method_options`` maps a method to the options
-    ``attribute`` gets. Everything is checked before anything is written; the
+    ``attribute`` gets; ``products`` is what is recorded per method (``PRODUCTS``,
+    default ``attributions``). Everything is checked before anything is written; the
     folder is locked while the sweep writes it.
     """
     if engine not in ENGINES:
@@ -173,7 +204,7 @@ def sweep(
     store_maps, progress = check_flag("store_maps", store_maps), check_flag("progress", progress)
     batch_size, resolved = count("batch_size", batch_size, MAX_BATCH), str(resolve_device(device))
     plan, images, new = plan_sweep(root, models, shifts, severities, data, limit, indices, seeds, methods,
-                                   method_options, store_maps, data_root)
+                                   method_options, store_maps, data_root, products)
     try_options(plan, images, resolved, new)
     with SweepLock(root):
         existing = read_plan(root)  # as it is now that no one else writes the folder
@@ -217,8 +248,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="cifar10:test", help="dataset[:split] (default cifar10:test)")
     parser.add_argument("--data-root", default=None, help="folder with the datasets (default: $SHIFTLAB_DATA)")
     parser.add_argument("--limit", type=int, default=None, help=f"sweep only the first N images (1 to {MAX_IMAGES})")
-    parser.add_argument("--attribution", nargs="+", default=[], metavar="METHOD",
-                        help="attribution method(s) whose drift against the clean image to record, e.g. gradcam")
+    parser.add_argument("--attribution", "--methods", nargs="+", default=[], metavar="METHOD",
+                        help="attribution method(s) whose drift against the clean image (or faithfulness) to record, "
+                             "e.g. gradcam")
+    parser.add_argument("--products", nargs="+", default=None, metavar="PRODUCT",
+                        help=f"what to record per method: {', '.join(PRODUCTS)} (default attributions; predictions "
+                             "are always recorded); faithfulness: deletion/insertion areas, their random-order "
+                             "references and ROAD, per image")
     parser.add_argument("--attribution-option", nargs="+", default=[], metavar="KEY=VALUE",
                         help="an option of the attribution method(s), VALUE read as JSON (e.g. grid_size=8): a number "
                              f"within ±{MAX_OPTION_INT} (a seed up to 2147483647), a text, true, false or null; "
@@ -240,7 +276,8 @@ def run(args: argparse.Namespace) -> None:
         raise ParameterError("--attribution-option needs the method(s) it is for: add --attribution METHOD")
     plan = sweep(args.out, args.models, args.shifts, args.severities, args.data, limit=args.limit,
                  seeds=parse_seeds(args.seeds), methods=methods, method_options={m: options for m in methods},
-                 store_maps=args.store_maps, engine=args.engine, ray_address=args.ray_address, device=args.device,
+                 store_maps=args.store_maps, products=args.products, engine=args.engine,
+                 ray_address=args.ray_address, device=args.device,
                  batch_size=args.batch_size, data_root=args.data_root)
     print(f"{args.out}: {kept(Path(args.out), plan)}; query it with shiftlab.sweep.results.open({str(args.out)!r})")
 

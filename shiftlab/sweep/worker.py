@@ -5,11 +5,13 @@ compute the same bytes. Shifted images come from ``shiftlab.shifts.apply``
 with each image's index in the dataset as its ``offset``, which makes a
 chunk's images (or chosen images') those of ``apply`` on the whole dataset:
 the accuracy of a sweep equals ``shiftlab evaluate``'s. Loaded models and the clean images' attributions
-are cached, since every unit of a model needs them.
+are cached, since every unit of a model needs them, and so is each condition's random-order reference, which
+the faithfulness of every method of the condition shares.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -22,10 +24,11 @@ from shiftlab.inference import predict_logits
 from shiftlab.models import LoadedModel, load_model
 from shiftlab.shifts import apply
 from shiftlab.sweep.plan import SOURCE, SweepPlan, Unit
-from shiftlab.sweep.records import attribution_table, prediction_table
+from shiftlab.sweep.records import attribution_table, faithfulness_table, prediction_table
 
 if TYPE_CHECKING:
     from shiftlab.attribution import Attribution
+    from shiftlab.metrics.faithfulness import RandomReference
 
 #: images per batch on the CPU at 32×32 px, scaled by pixel count for larger inputs (best measured on 2 cores)
 CPU_BATCH_PIXELS = 256 * 32 * 32
@@ -71,6 +74,7 @@ class SweepWorker:
         self.batch_size = batch_size
         self._model = lru_cache(maxsize=4)(self._load)
         self._clean = lru_cache(maxsize=256)(self._clean_attribution)
+        self._reference = lru_cache(maxsize=16)(self._random_reference)
 
     def _load(self, arch: str, variant: str) -> tuple[LoadedModel, int]:
         loaded = load_model(arch, variant, device=self.device)
@@ -96,10 +100,10 @@ class SweepWorker:
         return predict_logits(loaded.model, images, batch_size)
 
     def compute(self, unit: Unit) -> pa.Table:
-        """The records of ``unit``: predictions, or attributions for an attribution partition."""
-        if unit.partition.product == "predictions":
-            return self.predictions(unit)
-        return self.attributions(unit)
+        """The records of ``unit``: predictions, attributions or faithfulness, as its partition's product says."""
+        products = {"predictions": self.predictions, "attributions": self.attributions,
+                    "faithfulness": self.faithfulness}
+        return products[unit.partition.product](unit)
 
     def predictions(self, unit: Unit) -> pa.Table:
         p = unit.partition
@@ -107,15 +111,22 @@ class SweepWorker:
         labels = self.labels[unit.start : unit.stop]
         return prediction_table(unit.severity, unit.seed, self.index[unit.start : unit.stop], labels, logits)
 
-    def _clean_attribution(self, arch: str, variant: str, method: str, start: int, stop: int) -> tuple[np.ndarray, Attribution]:
-        """(targets, attribution) of the clean images ``start:stop``: each explains the model's clean prediction."""
+    def _targets(self, arch: str, variant: str, start: int, stop: int) -> np.ndarray:
+        """The classes the maps of images ``start:stop`` explain: the model's predictions on the clean images."""
+        return self.logits(arch, variant, self.images[start:stop]).argmax(1)
+
+    def _attribute(self, arch: str, variant: str, method: str, images: np.ndarray, targets: np.ndarray) -> Attribution:
+        """``method``'s attribution of ``images`` for ``targets``, with the plan's options for it."""
         # imported here: a predictions-only worker (a Ray actor) does not pay for captum's import
         from shiftlab.attribution import attribute
 
         loaded, _ = self._model(arch, variant)
-        images = self.images[start:stop]
-        targets = self.logits(arch, variant, images).argmax(1)
-        return targets, attribute(loaded, images, method, target=targets, **self.plan.method_options.get(method, {}))
+        return attribute(loaded, images, method, target=targets, **self.plan.method_options.get(method, {}))
+
+    def _clean_attribution(self, arch: str, variant: str, method: str, start: int, stop: int) -> tuple[np.ndarray, Attribution]:
+        """(targets, attribution) of the clean images ``start:stop``: each explains the model's clean prediction."""
+        targets = self._targets(arch, variant, start, stop)
+        return targets, self._attribute(arch, variant, method, self.images[start:stop], targets)
 
     def attributions(self, unit: Unit) -> pa.Table:
         p = unit.partition
@@ -123,10 +134,35 @@ class SweepWorker:
         if p.shift == SOURCE:
             shifted = clean
         else:
-            from shiftlab.attribution import attribute
-
-            loaded, _ = self._model(p.model, p.variant)
-            options = self.plan.method_options.get(p.method, {})
-            shifted = attribute(loaded, self.shifted(unit), p.method, target=targets, **options)
+            shifted = self._attribute(p.model, p.variant, p.method, self.shifted(unit), targets)
         index = self.index[unit.start : unit.stop]
         return attribution_table(unit.severity, unit.seed, index, targets, clean.maps, shifted, self.plan.store_maps)
+
+    def _random_reference(self, condition: Unit) -> list[RandomReference]:
+        """The random-order deletion/insertion reference of each image of ``condition`` (a unit with no method),
+        each image alone: it depends on the image and its target, not on a map, so every method shares it."""
+        from shiftlab.metrics.faithfulness import random_reference
+
+        p = condition.partition
+        loaded, _ = self._model(p.model, p.variant)
+        pixels, targets = self.shifted(condition), self._targets(p.model, p.variant, condition.start, condition.stop)
+        return [random_reference(loaded, pixels[i : i + 1], targets[i : i + 1]) for i in range(condition.size)]
+
+    def faithfulness(self, unit: Unit) -> pa.Table:
+        """Deletion/insertion against the random order, and ROAD, of the method's map of each image of ``unit``
+        (for the clean image's predicted class, as the attributions), at the metrics' defaults. Each image is
+        measured alone, so that its record does not depend on the other images swept (or chunked) with it: the
+        metrics' random draws are seeded per call."""
+        from shiftlab.metrics.faithfulness import deletion_insertion, road
+
+        p = unit.partition
+        loaded, _ = self._model(p.model, p.variant)
+        targets, clean = self._clean(p.model, p.variant, p.method, unit.start, unit.stop)
+        pixels = self.shifted(unit)
+        maps = clean.maps if p.shift == SOURCE else self._attribute(p.model, p.variant, p.method, pixels, targets).maps
+        references = self._reference(replace(unit, partition=replace(p, method=None)))
+        one = [slice(i, i + 1) for i in range(unit.size)]
+        curves = [deletion_insertion(loaded, pixels[i], maps[i], targets[i], reference=reference)
+                  for i, reference in zip(one, references)]
+        removal = [road(loaded, pixels[i], maps[i], targets[i]) for i in one]
+        return faithfulness_table(unit.severity, unit.seed, self.index[unit.start : unit.stop], targets, curves, removal)

@@ -20,7 +20,7 @@ import pyarrow as pa
 import torch
 
 from shiftlab.errors import ParameterError
-from shiftlab.sweep.plan import Partition, SweepPlan, Unit
+from shiftlab.sweep.plan import PRODUCTS, Partition, SweepPlan, Unit
 from shiftlab.sweep.store import commit, pending, staging_dir
 from shiftlab.sweep.swept import Swept
 from shiftlab.sweep.worker import SweepWorker, chunk_size
@@ -81,7 +81,7 @@ def run(root: Path, plan: SweepPlan, swept: Swept, device: str = "auto", batch_s
         ray.data.DataContext.get_current().enable_progress_bars = progress
         todo = pending(root, plan)
         swept_ref = [ray.put(swept)]
-        for product in ("predictions", "attributions"):
+        for product in ("predictions", *PRODUCTS):
             partitions = [p for p in todo if p.product == product]
             if partitions:
                 _run_product(ray, root, plan, swept, swept_ref, partitions, device, batch_size)
@@ -92,7 +92,8 @@ def run(root: Path, plan: SweepPlan, swept: Swept, device: str = "auto", batch_s
 
 def _run_product(ray, root: Path, plan: SweepPlan, swept: Swept, swept_ref: list, partitions: list[Partition],
                  device: str, batch_size: int | None) -> None:
-    """One Ray Data pipeline for the partitions of one product (predictions or attributions: two schemas)."""
+    """One Ray Data pipeline for the partitions of one product (predictions, attributions or faithfulness: each has
+    its own schema)."""
     gpus = int(ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     rows = _work_list(plan, partitions, len(swept.index), chunk_size(swept.images))
