@@ -21,7 +21,7 @@ EXAMPLES = 10
 setup_page("ood")
 view = view_sidebar("model", "seed", "methods", "target")
 dataset = pick_dataset(view)
-ood_set = pick_ood_set()
+ood_set = pick_ood_set(view.present)
 loaded = view_model(view)
 with user_errors():
     data = evaluation_images(dataset, loaded.input_size)

@@ -67,7 +67,7 @@ for index, (column, (_, _, logits, _)) in enumerate(zip(st.columns(3), panels)):
 for column, overlay_picture in zip(st.columns(3), shown):
     column.image(overlay_picture, width="stretch")
 if shared:
-    scale_bar(limits[0], signed, "one colour scale for the three maps", width=320)
+    scale_bar(limits[0], signed, "one colour scale for the three maps")
 else:
     for column, lim, (title, *_) in zip(st.columns(3), limits, panels):
         with column:

@@ -15,12 +15,14 @@ from shiftlab.app.caches import cached_shifted, evaluation_images, is_kept, sani
 from shiftlab.app.columns import trust_columns
 from shiftlab.app.downloads import csv_download, png_download
 from shiftlab.app.feedback import user_errors
-from shiftlab.app.pieces import setup_page, show_shift
+from shiftlab.app.pieces import scale_bar, setup_page, show_shift
 from shiftlab.app.sidebar import pick_dataset, view_model, view_sidebar
 from shiftlab.app.view import View
 from shiftlab.trust import TrustReport
 
 QUICK_SECONDS = 5.0
+#: maps of the randomisation strip side by side
+STRIP_ROW = 3
 
 
 def view_name(view: View) -> str:
@@ -112,10 +114,13 @@ with user_errors():
 show_ranking(ranking_slot, view, dataset, methods, report, images, target)
 st.markdown(text.TRUST_VERDICT.format(method=method, verdict=trust.verdict(check), spearman=check.final_spearman,
                                       threshold=trust.SANITY_THRESHOLD))
-for column, picture, label in zip(st.columns(trust.STRIP_STAGES), trust.strip_maps(check, images[0]),
-                                  trust.strip_labels(check)):
-    column.image(picture, width="stretch")
-    column.caption(text.plain(label))
+strip = list(zip(trust.strip_maps(check, images[0]), trust.strip_limits(check), trust.strip_labels(check)))
+for start in range(0, len(strip), STRIP_ROW):  # rows of three: each map legible at 1024 px
+    for column, (picture, limits, label) in zip(st.columns(STRIP_ROW), strip[start:start + STRIP_ROW]):
+        with column:
+            st.image(picture, width="stretch")
+            st.caption(text.plain(label))
+            scale_bar(limits, trust.strip_signed(check), "its own scale")
 st.altair_chart(charts.similarity_chart(trust.similarity_frame(check), trust.SANITY_THRESHOLD), width="stretch")
 png_download(trust.strip_picture(check, images[0]), f"sanity-{view.arch}-{view.variant}-{method}.png",
              "Download the cascade (PNG)")

@@ -47,7 +47,7 @@ with user_errors():
         for variant in progress(variants, len(variants), f"{method} maps done")
     }
 factor = display_factor(loaded.input_size)
-left, right, _ = st.columns([1, 1, 2])
+left, right, _ = st.columns(PER_ROW)
 left.image(enlarge(pair[0], factor), caption=f"source · {picture.caption}", width="stretch")
 right.image(enlarge(pair[1], factor), caption=f"{view.shift}, severity {view.severity}, seed {view.seed}",
             width="stretch")
@@ -81,7 +81,7 @@ for start in range(0, len(variants), PER_ROW):
                 st.altair_chart(charts.spectral_levels_chart(results[variant].attribution.extras.spectral_levels,
                                                              narrow=True), width="stretch")
 if shared:
-    scale_bar(limits[0], signed, "one colour scale for every variant", width=320)
+    scale_bar(limits[0], signed, "one colour scale for every variant")
 if label is None:
     kept = sum(not prediction.flipped for prediction in predictions.values())
     st.markdown(text.VARIANTS_SUMMARY.format(kept=kept, n=len(variants), shift=view.shift, severity=view.severity))

@@ -94,9 +94,13 @@ def show_tracked(prediction: PairPrediction, label: int | None) -> None:
               help=text.CONFIDENCE_CHANGE_HELP if label is None else text.LABEL_CHANGE_HELP)
 
 
-def scale_bar(limits: tuple[float, float], signed: bool, caption: str, width: int | str = "stretch") -> None:
+#: a colour bar's width in pixels: drawn at about the size shown, so that its tick labels stay readable
+BAR_WIDTH = 200
+
+
+def scale_bar(limits: tuple[float, float], signed: bool, caption: str, width: int | str = "content") -> None:
     """The colour bar of maps drawn with ``limits`` (diverging, 0 marked, when ``signed``), captioned."""
-    st.image(colour_bar(limits, signed=signed), caption=caption, width=width)
+    st.image(colour_bar(limits, BAR_WIDTH, signed=signed), caption=caption, width=width)
 
 
 def compare_link(view: View) -> str:

@@ -18,9 +18,9 @@ import torch
 from shiftlab.app.compare import grid_picture
 from shiftlab.app.experiment import model_inputs
 from shiftlab.app.explain import method_options
-from shiftlab.app.heatmaps import overlay
+from shiftlab.app.heatmaps import map_limits, overlay
 from shiftlab.app.thumbnails import display_factor, enlarge
-from shiftlab.attribution import attribute
+from shiftlab.attribution import attribute, get_method
 from shiftlab.data import ImageDataset
 from shiftlab.metrics.faithfulness import BASELINES
 from shiftlab.metrics.imputation import impute
@@ -166,12 +166,25 @@ def similarity_frame(check: RandomisationCheck) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def strip_signed(check: RandomisationCheck) -> bool:
+    """Whether the strip's maps are drawn on the diverging scale (the method's maps are signed)."""
+    return get_method(check.method).signed
+
+
+def strip_limits(check: RandomisationCheck, index: int = 0) -> list[tuple[float, float]]:
+    """The colour limits of each map of the strip: each its own (a random network's maps have another range),
+    symmetric about 0 for a signed method."""
+    maps = [check.original[index]] + [check.maps[stage][index] for stage in strip_stages(check)]
+    return [map_limits(m, signed=strip_signed(check)) for m in maps]
+
+
 def strip_maps(check: RandomisationCheck, image: np.ndarray, index: int = 0) -> list[np.ndarray]:
     """Image ``index``'s trained map, then its maps at ``strip_stages``, each over the image on its own scale
-    (a random network's maps have another range), enlarged for the page."""
+    (``strip_limits``), enlarged for the page."""
     factor = display_factor(image.shape[0], target=96)
     maps = [check.original[index]] + [check.maps[stage][index] for stage in strip_stages(check)]
-    return [enlarge(overlay(image, m), factor) for m in maps]
+    signed = strip_signed(check)
+    return [enlarge(overlay(image, m, lim, signed=signed), factor) for m, lim in zip(maps, strip_limits(check, index))]
 
 
 def strip_picture(check: RandomisationCheck, image: np.ndarray, index: int = 0) -> np.ndarray:
