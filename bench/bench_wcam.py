@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         cost = estimate_cost(loaded, 1, **options)
         total, forward, extras = timed_wcam(loaded, image[None], options)
         seconds.append(total)
-        print(f"| {i} | {extras['nb_design'][0]} | {extras['forward_passes'][0]} | {extras['verdict'][0]} | {total:.2f} "
+        print(f"| {i} | {extras.nb_design[0]} | {extras.forward_passes[0]} | {extras.verdict[0]} | {total:.2f} "
               f"| {cost.seconds:.1f}–{cost.max_seconds:.1f} | {forward / (total * workers):.0%} |")
     print(f"WCAM: median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s per image")
     attribute(loaded, images[:1], "wam")
