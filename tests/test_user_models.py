@@ -198,3 +198,22 @@ def test_a_folder_is_evaluated_and_the_card_goes_beside_the_users_weights(tmp_pa
     card = publish_results("pets", "baseline", results)
     assert card == tmp_path / "w.json" and get_spec("pets").external
     assert load_model("pets", "baseline").card.measurements["photos/test"]["clean"]["n"] == 4
+
+
+def test_a_sweep_runs_the_models_files_variants_on_its_folder(tmp_path):
+    from shiftlab.sweep.results import open as open_sweep
+    from shiftlab.sweep.run import sweep
+
+    for i, name in enumerate(["cat", "dog", "fox"]):
+        (tmp_path / "photos" / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((40, 40, 3), 60 * i, np.uint8)).save(tmp_path / "photos" / name / f"{i}.png")
+    for variant in ("a", "b"):
+        save_file(seeded(lambda: torchvision.models.mobilenet_v3_small(num_classes=3)).state_dict(),
+                  tmp_path / f"{variant}.safetensors")
+    path = models_file(tmp_path, "pets", "torchvision:mobilenet_v3_small", 32,
+                       {"baseline": "a.safetensors", "augmix": "b.safetensors"})
+    path.write_text(path.read_text() + '\n[datasets.photos]\nfolder = "photos"\n')
+    use_models_file(path)
+    sweep(tmp_path / "sweep", ["pets"], ["fog"], severities=(1,), data="photos", progress=False)
+    accuracy = open_sweep(tmp_path / "sweep").accuracy()
+    assert sorted(set(accuracy["variant"])) == ["augmix", "baseline"] and set(accuracy["model"]) == {"pets"}
