@@ -22,7 +22,7 @@ def list_methods(loaded: LoadedModel | None = None) -> list[str]:
     """Every method name, or only those that apply to ``loaded``'s model (``AttributionMethod.unavailable``)."""
     if loaded is None:
         return list(METHODS)
-    return [name for name, method in METHODS.items() if method.unavailable(loaded) is None]
+    return [name for name, method in METHODS.items() if method.unavailable(loaded.arch, loaded.hooks) is None]
 
 
 def checked_options(loaded: LoadedModel, method: str, **options: Any) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from shiftlab.errors import (
     UnsupportedMethodError,
 )
 from shiftlab.inference import to_tensor
-from shiftlab.models import LoadedModel
+from shiftlab.models import AttributionHooks, LoadedModel
 
 
 class MethodExtras:
@@ -166,7 +166,7 @@ class AttributionMethod(ABC):
     extras_type: ClassVar[type[MethodExtras] | None] = None
 
     def __init__(self, loaded: LoadedModel):
-        reason = self.unavailable(loaded)
+        reason = self.unavailable(loaded.arch, loaded.hooks)
         if reason is not None:
             raise UnsupportedMethodError(
                 f"{self.name} {reason}. "
@@ -177,12 +177,13 @@ class AttributionMethod(ABC):
         self.hooks = loaded.hooks
 
     @classmethod
-    def unavailable(cls, loaded: LoadedModel) -> str | None:
-        """Why this method cannot explain ``loaded``'s model, worded to follow the method's name ("needs ..."), or
-        None when it can. The base checks the model family; a method needing more overrides it."""
-        if loaded.family in cls.families:
+    def unavailable(cls, arch: str, hooks: AttributionHooks) -> str | None:
+        """Why this method cannot explain the model ``arch`` whose spec declares ``hooks``, worded to follow the
+        method's name ("needs ..."), or None when it can. Known before any weights load, so a page offers only
+        what applies. The base checks the model family; a method needing more overrides it."""
+        if hooks.family in cls.families:
             return None
-        return f"needs a model of family {' or '.join(map(repr, cls.families))}; {loaded.arch} is a {loaded.family!r}"
+        return f"needs a model of family {' or '.join(map(repr, cls.families))}; {arch} is a {hooks.family!r}"
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

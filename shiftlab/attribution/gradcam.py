@@ -16,7 +16,7 @@ from torch import nn
 
 from shiftlab.argcheck import shown
 from shiftlab.attribution.base import AttributionError, AttributionMethod, register_method, upsample
-from shiftlab.models import LoadedModel
+from shiftlab.models import AttributionHooks
 
 
 def tokens_to_grid(tokens: torch.Tensor, grid: int) -> torch.Tensor:
@@ -46,11 +46,11 @@ class GradCAM(AttributionMethod):
     )
 
     @classmethod
-    def unavailable(cls, loaded: LoadedModel) -> str | None:
-        if loaded.hooks.gradcam_layer is None:
-            return (f"needs a spatial layer before the classifier, and {loaded.arch} has none that could be found: name "
+    def unavailable(cls, arch: str, hooks: AttributionHooks) -> str | None:
+        if hooks.gradcam_layer is None:
+            return (f"needs a spatial layer before the classifier, and {arch} has none that could be found: name "
                     "one with gradcam_layer in the models file")
-        return super().unavailable(loaded)
+        return super().unavailable(arch, hooks)
 
     def check_options(self, options: dict[str, Any]) -> None:
         layer = options["layer"]
