@@ -85,11 +85,17 @@ def test_a_torchvision_model_with_two_variants_joins_the_zoo(tmp_path):
     every_method_runs(loaded, 64)
 
 
-def test_a_timm_convnext_and_a_named_gradcam_layer(tmp_path):
+def timm_in_models_file(folder, arch: str, name: str, size: int) -> torch.nn.Module:
+    """A seeded timm network saved as ``arch``'s baseline in a models file that is then used."""
     timm = pytest.importorskip("timm")
-    net = seeded(lambda: timm.create_model("convnext_atto", pretrained=False, num_classes=3))
-    save_file(net.state_dict(), tmp_path / "w.safetensors")
-    use_models_file(models_file(tmp_path, "tiny", "timm:convnext_atto", 64, {"baseline": "w.safetensors"}))
+    net = seeded(lambda: timm.create_model(name, pretrained=False, num_classes=3))
+    save_file(net.state_dict(), folder / "w.safetensors")
+    use_models_file(models_file(folder, arch, f"timm:{name}", size, {"baseline": "w.safetensors"}))
+    return net
+
+
+def test_a_timm_convnext_and_a_named_gradcam_layer(tmp_path):
+    net = timm_in_models_file(tmp_path, "tiny", "convnext_atto", 64)
     loaded = same_logits("tiny", "baseline", net, 64)
     assert loaded.hooks.gradcam_layer == "net.stages"
     forget_models_file()
@@ -99,10 +105,7 @@ def test_a_timm_convnext_and_a_named_gradcam_layer(tmp_path):
 
 
 def test_a_timm_vit_gets_rollout_and_token_gradcam(tmp_path):
-    timm = pytest.importorskip("timm")
-    net = seeded(lambda: timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=3))
-    save_file(net.state_dict(), tmp_path / "w.safetensors")
-    use_models_file(models_file(tmp_path, "vitty", "timm:vit_tiny_patch16_224", 224, {"baseline": "w.safetensors"}))
+    net = timm_in_models_file(tmp_path, "vitty", "vit_tiny_patch16_224", 224)
     loaded = same_logits("vitty", "baseline", net, 224)
     assert loaded.family == "vit" and loaded.hooks.token_grid == 14
     assert loaded.hooks.gradcam_layer == "net.blocks.11.norm1"
