@@ -95,7 +95,7 @@ elif st.button(f"Refine: {2 * designs_run} designs, reusing the {designs_run} al
     st.rerun()
 
 st.subheader("Spectral profile")
-left, right = st.columns([2, 3])
+left, right = st.container(), st.container()  # one above the other: the orientation facets need the width
 with left:
     st.markdown("**Share of importance per level**")
     st.altair_chart(spectral_levels_chart(extras.spectral_levels, extras.spectral_levels_std), width="stretch")
