@@ -9,14 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from shiftlab.app import sweep_panel, text
-from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits, shown_maps
+from shiftlab.app.compare import PairPrediction, grid_picture, is_signed, overlays, row_limits, shown_maps
 from shiftlab.app.downloads import csv_download, png_download
 from shiftlab.app.explain import image_pair, method_options, options_text, slow_warning
 from shiftlab.app.feedback import progress, user_errors
 from shiftlab.app.pieces import scale_bar, setup_page, show_outcome, show_shift, show_tracked
 from shiftlab.app.sidebar import pick_absolute, view_label, view_model, view_picture, view_sidebar
 from shiftlab.app.thumbnails import display_factor, enlarge
-from shiftlab.attribution import get_method
 
 setup_page("compare")
 view = view_sidebar("model", "image", "shift", "severity", "seed", "methods", "target")
@@ -99,7 +98,7 @@ for method, result in results.items():
             st.markdown(text.METHOD_NOTES[method])
             st.caption(options_text(result.attribution.options))
 
-signed_methods = [text.METHOD_TITLES[m] for m in view.methods if get_method(m).signed]
+signed_methods = [text.METHOD_TITLES[m] for m in view.methods if is_signed(m)]
 if signed_methods and not absolute:
     st.caption(text.SIGNED_CAPTION.format(methods=", ".join(signed_methods)))
 st.divider()

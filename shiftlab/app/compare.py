@@ -72,10 +72,15 @@ class PairPrediction:
         return self.classes[index], float(after), float(after - before)
 
 
+def is_signed(method: str) -> bool:
+    """Whether ``method``'s maps are signed (evidence for and against the class): drawn on the diverging scale."""
+    return get_method(method).signed
+
+
 def shown_maps(maps: np.ndarray, method: str, absolute: bool) -> tuple[np.ndarray, bool]:
     """The maps as drawn and whether on the diverging scale: a signed method's maps signed, or their magnitude
     (sequential scale) when ``absolute``; an unsigned method's as they are."""
-    if not get_method(method).signed:
+    if not is_signed(method):
         return maps, False
     return (np.abs(maps), False) if absolute else (maps, True)
 

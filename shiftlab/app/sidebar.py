@@ -17,6 +17,7 @@ import streamlit as st
 
 from shiftlab.app import text
 from shiftlab.app.caches import cached_dataset, cached_model, dataset_sizes
+from shiftlab.app.compare import is_signed
 from shiftlab.app.experiment import labels_apply
 from shiftlab.app.feedback import user_errors
 from shiftlab.app.gallery import Picture, frame_count, picture
@@ -36,7 +37,6 @@ from shiftlab.app.view import (
     parse_view,
     shift_choices,
 )
-from shiftlab.attribution import get_method
 from shiftlab.images import load_image
 from shiftlab.models import LoadedModel, get_spec
 from shiftlab.shifts import SEVERITIES, list_shifts
@@ -220,7 +220,7 @@ def view_picture(view: View, loaded: LoadedModel) -> Picture:
 
 def pick_absolute(methods: tuple[str, ...] | list[str]) -> bool:
     """The "show |attribution|" switch, offered when one of ``methods`` draws signed maps (else False)."""
-    if not any(get_method(m).signed for m in methods):
+    if not any(is_signed(m) for m in methods):
         return False
     return st.sidebar.toggle(text.ABSOLUTE_LABEL, key="absolute_maps", help=text.ABSOLUTE_HELP)
 

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from shiftlab.app.compare import grid_picture
+from shiftlab.app.compare import grid_picture, is_signed
 from shiftlab.app.experiment import model_inputs
 from shiftlab.app.explain import method_options
 from shiftlab.app.heatmaps import map_limits, overlay
 from shiftlab.app.thumbnails import display_factor, enlarge
-from shiftlab.attribution import attribute, get_method
+from shiftlab.attribution import attribute
 from shiftlab.data import ImageDataset
 from shiftlab.metrics.faithfulness import BASELINES
 from shiftlab.metrics.imputation import impute
@@ -168,7 +168,7 @@ def similarity_frame(check: RandomisationCheck) -> pd.DataFrame:
 
 def strip_signed(check: RandomisationCheck) -> bool:
     """Whether the strip's maps are drawn on the diverging scale (the method's maps are signed)."""
-    return get_method(check.method).signed
+    return is_signed(check.method)
 
 
 def strip_limits(check: RandomisationCheck, index: int = 0) -> list[tuple[float, float]]:
