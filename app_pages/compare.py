@@ -42,7 +42,7 @@ factor = display_factor(loaded.input_size)
 # maps of a row take the width and the drift figures go under them
 widths = [1, 1] if view.present else [2, 2, 1.5]
 
-st.markdown(f"**{view.model}** · {picture.caption}")
+st.markdown(f"**{view.model}**  \n{picture.caption}")
 flag, number = st.columns([3, 2], vertical_alignment="center")
 with flag:
     show_outcome(prediction, label, view.present)
