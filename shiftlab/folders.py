@@ -175,7 +175,7 @@ class FolderImages:
 
     def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> np.ndarray:
         if isinstance(index, (int, np.integer)):
-            return self._image(int(index))
+            return self._image(int(index)).copy()  # the kept one stays read-only; the caller's may change
         positions = np.arange(len(self))[index]
         stacked = np.empty((len(positions), self.side, self.side, 3), np.uint8)
         for row, position in enumerate(positions):

@@ -25,7 +25,8 @@ from shiftlab.app.triptych import TriptychSearch, search
 from shiftlab.app.view import FULL, SAMPLE
 from shiftlab.attribution import WCAMCost, attribute, estimate_cost
 from shiftlab.data import ImageDataset, load_dataset
-from shiftlab.errors import DatasetFormatError, DatasetNotFoundError
+from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, ShiftlabError
+from shiftlab.folders import folder_datasets
 from shiftlab.metrics import drift_report
 from shiftlab.metrics.randomisation import RandomisationCheck, randomisation_check
 from shiftlab.models import LoadedModel, get_spec, load_model
@@ -67,13 +68,19 @@ def _full_test_set() -> tuple[int | None, str | None]:
 
 
 def dataset_sizes() -> dict[str, int]:
-    """Images per dataset source present here: the embedded sample, and the full test set when it is found."""
+    """Images per dataset source present here: the embedded sample, the full test set when it is found, and the
+    image folders of the user's models file (an unusable folder is left out, with a note saying why)."""
     sizes = {SAMPLE: len(cached_dataset(SAMPLE))}
     full, problem = _full_test_set()
     if full is not None:
         sizes[FULL] = full
     if problem:
         st.sidebar.warning(f"The full CIFAR-10 test set is unusable: {text.plain(problem)}")
+    for name in folder_datasets():
+        try:
+            sizes[name] = len(cached_dataset(name))
+        except ShiftlabError as error:
+            st.sidebar.warning(f"The image folder {text.plain(name)} is unusable: {text.plain(str(error))}")
     return sizes
 
 

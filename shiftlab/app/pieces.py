@@ -35,7 +35,7 @@ from shiftlab.app.tour import tour_panel
 from shiftlab.app.view import ImageRef, View
 from shiftlab.data import ImageDataset
 from shiftlab.inference import top_k as top_k_classes
-from shiftlab.models import LoadedModel
+from shiftlab.models import LoadedModel, models_file_problem
 from shiftlab.shifts import apply, get_shift
 from shiftlab.shifts.params import table_for
 
@@ -50,6 +50,9 @@ def setup_page(page: str) -> None:
     st.title(title)
     tour_panel(page)
     st.write(intro)
+    problem = models_file_problem()
+    if problem is not None:
+        st.warning(text.MODELS_FILE_UNUSED.format(problem=text.plain(str(problem))))
 
 
 def show_shift(name: str, height: int, width: int) -> None:

@@ -151,7 +151,7 @@ def _pick_image(view: View) -> ImageRef:
     sources = [*sizes, PHOTO]
     names = {SAMPLE: f"CIFAR-10 sample · {sizes[SAMPLE]}", FULL: f"CIFAR-10 test set · {sizes.get(FULL, 0):,}",
              PHOTO: "photographs"}
-    source = st.sidebar.selectbox("Images", sources, format_func=names.get,
+    source = st.sidebar.selectbox("Images", sources, format_func=lambda s: names[s] if s in names else f"{s} · {sizes[s]:,}",
                                   key=_bound("image_source", view.image.source))
     if source == PHOTO:
         key = view.image.key if view.image.source == PHOTO else "coffee"
@@ -188,7 +188,7 @@ def pick_dataset(view: View) -> str:
     default = view.image.source if view.image.source in sizes else SAMPLE
     names = {SAMPLE: "CIFAR-10 sample", FULL: "CIFAR-10 test set"}
     return st.sidebar.selectbox("Images", list(sizes), key=_bound("dataset", default),
-                                format_func=lambda name: f"{names[name]} · {sizes[name]:,}")
+                                format_func=lambda name: f"{names.get(name, name)} · {sizes[name]:,}")
 
 
 def pick_ood_set(present: bool = False) -> str:

@@ -345,3 +345,6 @@ TRUST_SANITY = (
 TRUST_SANITY_COST = "The cascade of {method}: {stages} stages, about {seconds:.0f} s on this server now."
 TRUST_SANITY_RUN = "Run the check for {method} ({seconds:.0f} s)"
 TRUST_VERDICT = "{method} **{verdict}** the check: Spearman {spearman:.2f} with every layer random (pass below {threshold})."
+
+#: shown on every page when the user's models file could not be used (the zoo still works)
+MODELS_FILE_UNUSED = "Your models file was not used, so only shiftlab's own models are offered: {problem}"

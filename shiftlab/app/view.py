@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shiftlab.attribution import METHODS
+from shiftlab.folders import folder_datasets
 from shiftlab.models import get_spec, list_models, list_variants
 from shiftlab.shifts import SEVERITIES, list_shifts
 
@@ -148,14 +149,20 @@ def shift_choices() -> list[str]:
 
 
 def methods_for(arch: str) -> list[str]:
-    """Attribution methods that apply to ``arch`` (the rollouts need a ViT)."""
-    family = get_spec(arch).family
-    return [name for name, method in METHODS.items() if family in method.families]
+    """Attribution methods that apply to ``arch`` (the rollouts need a ViT; Grad-CAM a layer to explain)."""
+    spec = get_spec(arch)
+    hooks = spec.hooks(spec.config)
+    return [name for name, method in METHODS.items() if method.unavailable(arch, hooks) is None]
 
 
 def default_image(arch: str) -> ImageRef:
-    """The first sample image for a CIFAR model, the coffee photo for an ImageNet one."""
-    return ImageRef(SAMPLE, "0") if get_spec(arch).dataset == FULL else ImageRef(PHOTO, "coffee")
+    """The first sample image for a CIFAR model, the first image of the models file's first folder for a user's
+    model (the coffee photo without one), the coffee photo for an ImageNet one."""
+    spec = get_spec(arch)
+    folders = list(folder_datasets())
+    if spec.external and folders:
+        return ImageRef(folders[0], "0")
+    return ImageRef(SAMPLE, "0") if spec.dataset == FULL else ImageRef(PHOTO, "coffee")
 
 
 def parse_view(query: Mapping[str, Any], sizes: Mapping[str, int]) -> View:
