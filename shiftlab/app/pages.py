@@ -61,8 +61,8 @@ PAGES = (
         "leans on. Look at how the evidence moves when the image changes.")),
     PageEntry("variants", "Variants", "variants", tour=TourStop(
         "Does robust training help?",
-        "The same corrupted image through every training variant. The baseline flips; the variants trained with "
-        "data augmentation (AugMix, PixMix) or adversarially may keep the right answer — and their evidence often "
+        "The same corrupted image through every training variant. The baseline is now wrong; the variants trained "
+        "with data augmentation (AugMix, PixMix) or adversarially may stay correct — and their evidence often "
         "sits on the object rather than on the corruption.")),
     PageEntry("triptych", "Triptych", "triptych", tour=TourStop(
         "The edge of robustness",
