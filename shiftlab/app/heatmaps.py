@@ -117,10 +117,9 @@ def outline_bands(picture: np.ndarray, levels: int, colour: tuple[int, int, int]
 
 
 def colour_bar(limits: tuple[float, float], width: int = 260, signed: bool = False) -> bytes:
-    """A horizontal colour bar from ``limits[0]`` (dark) to ``limits[1]`` (full colour), as PNG bytes with ticks;
-    a ``signed`` scale's bar is diverging, with ticks at both ends and at 0."""
+    """A horizontal colour bar from ``limits[0]`` (dark) to ``limits[1]`` (full colour), as PNG bytes with ticks
+    at both ends and the middle; a ``signed`` scale's bar is diverging, its middle tick at 0."""
     from matplotlib.figure import Figure  # lazy: the figure machinery costs ~0.3 s to import
-    from matplotlib.ticker import FixedLocator, MaxNLocator
 
     figure = Figure(figsize=(width / 100, 0.8), dpi=100)
     axes = figure.add_axes((0.08, 0.5, 0.84, 0.42))  # room for the end ticks' labels
@@ -129,7 +128,13 @@ def colour_bar(limits: tuple[float, float], width: int = 260, signed: bool = Fal
     axes.imshow(np.linspace(0, 1, 256)[None], aspect="auto", cmap=cmap_for(signed), extent=(low, high, 0, 1))
     axes.set_yticks([])
     axes.tick_params(axis="x", labelsize=10, length=3, pad=2)
-    axes.xaxis.set_major_locator(FixedLocator([low, 0.0, high]) if signed else MaxNLocator(4))
+    # three ticks (both ends, and 0 or the middle), the end labels aligned inwards: a bar as narrow as a map
+    # shown three across (130 px) keeps them apart and uncut
+    middle = 0.0 if signed else (low + high) / 2
+    axes.set_xticks([low, middle, high], labels=[f"{value:.2g}" for value in (low, middle, high)])
+    ends = axes.get_xticklabels()
+    ends[0].set_horizontalalignment("left")
+    ends[-1].set_horizontalalignment("right")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
