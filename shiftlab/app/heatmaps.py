@@ -131,7 +131,8 @@ def colour_bar(limits: tuple[float, float], width: int = 260, signed: bool = Fal
     # three ticks (both ends, and 0 or the middle), the end labels aligned inwards: a bar as narrow as a map
     # shown three across (130 px) keeps them apart and uncut
     middle = 0.0 if signed else (low + high) / 2
-    axes.set_xticks([low, middle, high], labels=[f"{value:.2g}" for value in (low, middle, high)])
+    labels = [f"{value:.2g}" if abs(value) > 1e-3 * (high - low) else "0" for value in (low, middle, high)]
+    axes.set_xticks([low, middle, high], labels=labels)
     ends = axes.get_xticklabels()
     ends[0].set_horizontalalignment("left")
     ends[-1].set_horizontalalignment("right")
