@@ -626,7 +626,10 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO), "SHIFTLAB_CHECKPOINTS": str(SHIPPE
 
 def test_ctrl_c_during_training_says_what_was_kept(tmp_path):
     command = [sys.executable, "-m", "shiftlab", *TRAIN, "--epochs", "200", "--run-dir", "run"]
-    proc = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)
+    # Ctrl-C's SIGINT at its default disposition, as in a terminal: a suite started in the background (`cmd &` in a
+    # script) hands its children SIGINT ignored, and the run went on for its 200 epochs (60 s, then a failure)
+    proc = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert '"epoch": 1' in proc.stderr.readline()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

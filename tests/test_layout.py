@@ -7,6 +7,7 @@ The import graph is read from the source (``ast``), so a cycle or a stray
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import pkgutil
 from pathlib import Path
@@ -30,7 +31,9 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
 def modules() -> dict[str, Path]:
+    """Module name -> source file, listed once: every module's imports are resolved against it (125 listings took 3.5 s)."""
     return {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
@@ -57,6 +60,7 @@ def imported(path: Path, package: str) -> set[str]:
     return names
 
 
+@functools.cache
 def internal_graph() -> dict[str, set[str]]:
     """Module -> the shiftlab modules it imports (a name that is an attribute, not a module, is dropped)."""
     known = modules()

@@ -31,6 +31,8 @@ N = 32
 SHIFTS = ["gaussian_noise", "contrast"]
 SEVERITIES = "1,3"
 KEYS = ["model", "variant", "shift", "severity", "seed", "image"]
+#: the sweep's own work-unit size, before small_chunks_one_thread shrinks it
+DEFAULT_CHUNK_PIXELS = worker.CHUNK_PIXELS
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -222,8 +224,12 @@ def test_a_corrupt_or_missing_file_is_named_and_the_rest_keeps_working(tmp_path,
         assert len(opened.problems) == 2
 
 
-def test_the_ray_engine_writes_the_local_records(tmp_path, store):
+def test_the_ray_engine_writes_the_local_records(tmp_path, store, monkeypatch):
     ray = pytest.importorskip("ray")
+    # one work unit per condition (the local store's two were the offsets' test): each unit is a parquet file that
+    # Ray writes in a worker process of its own, 8 s of the test's 20 on 2 cores; a shift's two severities are still
+    # two files of one partition
+    monkeypatch.setattr(worker, "CHUNK_PIXELS", DEFAULT_CHUNK_PIXELS)
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
              logging_level="ERROR")
     try:

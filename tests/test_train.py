@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +18,7 @@ def tiny_config(tmp_path, name: str, arch: str = "resnet20", **kw) -> TrainConfi
     # float32: bf16 autocast is emulated, ten times slower, on CPUs without native bf16 (AVX-512 BF16, AMX)
     overrides = {"epochs": 3, "batch_size": 64, "lr": 0.05, "warmup_epochs": 0, "precision": "float32",
                  **kw.pop("overrides", {})}
-    return TrainConfig(arch=arch, data="cifar10-sample", eval_data="cifar10-sample", limit=kw.pop("limit", 256),
+    return TrainConfig(arch=arch, data="cifar10-sample", eval_data="cifar10-sample", limit=kw.pop("limit", 128),
                        run_dir=str(tmp_path / name / "run"), progress=False, overrides=overrides, **kw)
 
 
@@ -25,22 +26,27 @@ def weights(path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
-def test_training_lowers_the_loss_and_writes_a_card(tmp_path):
-    path = train(tiny_config(tmp_path, "a"))
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> Path:
+    """The tiny recipe trained once without a stop: the card test reads it, the determinism test compares with it."""
+    return train(tiny_config(tmp_path_factory.mktemp("train"), "a"))
+
+
+def test_training_lowers_the_loss_and_writes_a_card(straight):
+    path = straight
     card = json.loads(path.with_suffix(".json").read_text())
     losses = [epoch["loss"] for epoch in card["history"]]
     assert losses[-1] < losses[0], losses
     assert card["arch"] == "resnet20" and card["variant"] == "baseline"
     assert card["recipe"]["epochs"] == 3 and card["recipe"]["seed"] == 0 and card["recipe"]["device"] == "cpu"
     assert [epoch["device"] for epoch in card["history"]] == ["cpu"] * 3
-    assert path == tmp_path / "a" / "run" / "baseline.safetensors"
+    assert path.parts[-3:] == ("a", "run", "baseline.safetensors")
     assert set(card["measurements"]["cifar10-sample/test"]["clean"]) >= {"accuracy", "macro_f1", "ece", "nll"}
-    assert card["data"]["train"]["n"] == 256 and len(card["data"]["train"]["sha256"]) == 64
+    assert card["data"]["train"]["n"] == 128 and len(card["data"]["train"]["sha256"]) == 64
     assert card["data"]["train"]["of"] == 500
 
 
-def test_same_seed_same_weights_and_resume_matches_uninterrupted_run(tmp_path):
-    straight = train(tiny_config(tmp_path, "straight"))
+def test_same_seed_same_weights_and_resume_matches_uninterrupted_run(tmp_path, straight):
     again = train(tiny_config(tmp_path, "again"))
     interrupted = tiny_config(tmp_path, "resumed", stop_after=1)
     train(interrupted)
@@ -55,8 +61,8 @@ def test_same_seed_same_weights_and_resume_matches_uninterrupted_run(tmp_path):
 
 
 def test_other_seed_other_weights(tmp_path):
-    a = weights(train(tiny_config(tmp_path, "s0", overrides={"epochs": 1})))
-    b = weights(train(tiny_config(tmp_path, "s1", seed=1, overrides={"epochs": 1})))
+    a = weights(train(tiny_config(tmp_path, "s0", limit=64, overrides={"epochs": 1})))
+    b = weights(train(tiny_config(tmp_path, "s1", seed=1, limit=64, overrides={"epochs": 1})))
     assert not torch.equal(a["fc.weight"], b["fc.weight"])
 
 
@@ -83,15 +89,15 @@ def test_variants_with_their_own_augmentation_do_not_claim_randaugment(variant):
 
 
 def test_init_starts_from_the_weights_and_records_their_lineage(tmp_path):
-    parent = train(tiny_config(tmp_path, "parent", overrides={"epochs": 1}))
-    child = train(tiny_config(tmp_path, "child", init=str(parent), overrides={"epochs": 1, "lr": 1e-12}))
+    parent = train(tiny_config(tmp_path, "parent", limit=64, overrides={"epochs": 1}))
+    child = train(tiny_config(tmp_path, "child", init=str(parent), limit=64, overrides={"epochs": 1, "lr": 1e-12}))
     torch.testing.assert_close(weights(child)["fc.weight"], weights(parent)["fc.weight"], rtol=0, atol=1e-6)
     init = json.loads(child.with_suffix(".json").read_text())["recipe"]["init"]
     assert init["checkpoint"] == parent.name and init["sha256"] == hashlib.sha256(parent.read_bytes()).hexdigest()
     assert init["from_card"]["epochs"] == 1 and init["from_card"]["arch"] == "resnet20"
     bare = tmp_path / "bare.safetensors"
     shutil.copy(parent, bare)
-    orphan = train(tiny_config(tmp_path, "orphan", init=str(bare), overrides={"epochs": 1}))
+    orphan = train(tiny_config(tmp_path, "orphan", init=str(bare), limit=64, overrides={"epochs": 1}))
     assert "from_card" not in json.loads(orphan.with_suffix(".json").read_text())["recipe"]["init"]
 
 
@@ -110,7 +116,8 @@ def test_learning_rate_schedule():
 def test_command_line(tmp_path, capsys):
     config = parse_args(["--arch", "resnet20", "--epochs", "2", "--lr", "0.3", "--resume", "--device", "cpu"])
     assert config.overrides == {"epochs": 2, "lr": 0.3} and config.resume and config.device == "cpu"
-    main(["--data", "cifar10-sample", "--eval-data", "cifar10-sample", "--limit", "64", "--epochs", "1",
+    # 8 images: the command's default recipe trains in bf16 autocast, emulated on CPUs without native bf16
+    main(["--data", "cifar10-sample", "--eval-data", "cifar10-sample", "--limit", "8", "--epochs", "1",
           "--run-dir", str(tmp_path / "r"), "--no-progress"])
     assert (tmp_path / "r" / "baseline.safetensors").is_file()
     assert "wrote" in capsys.readouterr().out
