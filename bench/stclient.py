@@ -37,7 +37,8 @@ class Session:
         self.buttons: dict[str, str] = {}  # label -> widget id, from the last run
         self.page = ""
         self.query = ""
-        self._socket: ClientConnection = connect(self.url, subprotocols=["streamlit"], max_size=None,
+        # no keepalive pings: 30 sessions on 2 cores can hold the server past the 20 s a pong is waited for
+        self._socket: ClientConnection = connect(self.url, subprotocols=["streamlit"], max_size=None, ping_interval=None,
                                                  open_timeout=60)
 
     def close(self) -> None:
