@@ -1,7 +1,7 @@
 """The app on a projector, in a real browser: at 1024×768 and 1280×720 no map is under 160 px wide, no text runs out
 of its column, no word is broken inside, images in a row are top-aligned, and README's example reads "now correct"
-in green; ``?present=1`` hides developer detail. Screenshots of the pages at 1024 and 1400 px go to
-``screenshots/projector/`` (ignored by git) for a person to look at.
+in green; ``?present=1`` hides developer detail. Screenshots of the pages at 1024 and 1400 px for a person to
+look at are not a test: ``python -m bench.screenshots`` writes them to ``screenshots/projector/``.
 
 Uses the shipped zoo (README's example is resnet20/baseline's) and Debian's chromium; skipped where either is absent.
 """
@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import CHROMIUM, REPO, app_server, settle
+from bench.browser import CHROMIUM, app_server, settle
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is absent (apt-get install chromium)")
 
-SHOTS = REPO / "screenshots" / "projector"
 #: README's example view: the fog turns the baseline's truck into the correct automobile
 EXAMPLE = ("arch=resnet20&variant=baseline&image=cifar10-sample:37&shift=fog&severity=3&seed=0"
            "&methods=saliency,gradcam,integrated_gradients&target=source")
@@ -119,13 +118,3 @@ def test_presentation_hides_developer_detail_and_enlarges(server, browser):
     assert page.evaluate(MEASURE, MIN_MAP) == {"narrow": [], "overflow": [], "broken": [], "misaligned": []}
     assert "present=1" in page.url  # the switch stays in the URL
     page.close()
-
-
-@pytest.mark.parametrize("width", [1024, 1400])
-def test_screenshots_of_the_pages(server, browser, width):
-    """Screenshots for a person to look at (Streamlit's main area scrolls inside the window: a tall viewport)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for path in ("compare", "variants", "triptych", "cases", "spectral"):
-        page = open_page(browser, f"{server}/{path}?{EXAMPLE}", width, 2600)
-        page.screenshot(path=str(SHOTS / f"{path}-{width}.png"))
-        page.close()
