@@ -52,3 +52,17 @@ def pytest_sessionfinish(session, exitstatus):
     (nanobind reports the objects it finds alive then as leaks)."""
     gc.unfreeze()
     gc.collect()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by playwright, one per test file (never a downloaded browser)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    from bench.browser import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is absent (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield instance
+        instance.close()

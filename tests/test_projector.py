@@ -66,14 +66,6 @@ def server():
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield instance
-        instance.close()
-
-
 def open_page(browser, url: str, width: int, height: int):
     """A page at width×height once its script has run and its pictures are drawn."""
     page = browser.new_page(viewport={"width": width, "height": height})
