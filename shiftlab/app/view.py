@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shiftlab.attribution import METHODS
+from shiftlab.attribution import applicable_methods
 from shiftlab.folders import folder_datasets
 from shiftlab.models import get_spec, list_models, list_variants
 from shiftlab.shifts import SEVERITIES, list_shifts
@@ -151,8 +151,7 @@ def shift_choices() -> list[str]:
 def methods_for(arch: str) -> list[str]:
     """Attribution methods that apply to ``arch`` (the rollouts need a ViT; Grad-CAM a layer to explain)."""
     spec = get_spec(arch)
-    hooks = spec.hooks(spec.config)
-    return [name for name, method in METHODS.items() if method.unavailable(arch, hooks) is None]
+    return applicable_methods(arch, spec.hooks(spec.config))
 
 
 def default_image(arch: str) -> ImageRef:

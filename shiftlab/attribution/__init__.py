@@ -9,7 +9,7 @@ Each method's module registers it (``@register_method``); the imports below
 load them in the order the pages list them.
 """
 
-from shiftlab.attribution.api import attribute, checked_options, get_method, list_methods
+from shiftlab.attribution.api import applicable_methods, attribute, checked_options, get_method, list_methods
 from shiftlab.attribution.base import (
     METHODS,
     Attribution,
@@ -46,6 +46,7 @@ __all__ = [
     "checked_options",
     "estimate_cost",
     "get_method",
+    "applicable_methods",
     "list_methods",
     "register_method",
 ]

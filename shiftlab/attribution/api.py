@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from shiftlab.attribution.base import METHODS, Attribution, AttributionMethod, UnsupportedMethodError
-from shiftlab.models import LoadedModel
+from shiftlab.models import AttributionHooks, LoadedModel
 
 
 def get_method(name: str) -> type[AttributionMethod]:
@@ -20,9 +20,12 @@ def get_method(name: str) -> type[AttributionMethod]:
 
 def list_methods(loaded: LoadedModel | None = None) -> list[str]:
     """Every method name, or only those that apply to ``loaded``'s model (``AttributionMethod.unavailable``)."""
-    if loaded is None:
-        return list(METHODS)
-    return [name for name, method in METHODS.items() if method.unavailable(loaded.arch, loaded.hooks) is None]
+    return list(METHODS) if loaded is None else applicable_methods(loaded.arch, loaded.hooks)
+
+
+def applicable_methods(arch: str, hooks: AttributionHooks) -> list[str]:
+    """The methods that can explain the model ``arch`` whose spec declares ``hooks``, before any weights load."""
+    return [name for name, method in METHODS.items() if method.unavailable(arch, hooks) is None]
 
 
 def checked_options(loaded: LoadedModel, method: str, **options: Any) -> dict[str, Any]:

@@ -18,11 +18,12 @@ from shiftlab.models.registry import (
     list_models,
     list_variants,
     load_model,
+    models_file_problem,
     register_model,
     unregister_model,
     zoo_card,
 )
-from shiftlab.models.user import forget_models_file, models_file_problem, use_models_file, user_models
+from shiftlab.models.user import forget_models_file, use_models_file
 from shiftlab.models.variants import Variant, get_variant, known_variants, register_variant, resolve_variant
 
 use_models_file()
@@ -53,7 +54,6 @@ __all__ = [
     "unregister_model",
     "resolve_variant",
     "use_models_file",
-    "user_models",
     "save_checkpoint",
     "write_card",
     "zoo_card",

@@ -54,6 +54,7 @@ from shiftlab.errors import (
     CheckpointError,
     DuplicateNameError,
     ModelCardError,
+    ModelsFileError,
     ParameterError,
     UnknownModelError,
     UnknownVariantError,
@@ -171,12 +172,17 @@ class ModelSpec:
 
 _REGISTRY: dict[str, ModelSpec] = {}
 #: why the user's models file was not used (``shiftlab.models.user``), told with an unknown model's error
-_MODELS_FILE_PROBLEM: list[str] = []
+_MODELS_FILE_PROBLEM: list[ModelsFileError] = []
 
 
-def note_models_file_problem(problem: str | None) -> None:
+def note_models_file_problem(problem: ModelsFileError | None) -> None:
     """Remember why the models file was not used (None: it was), so that an unknown model's error says it."""
     _MODELS_FILE_PROBLEM[:] = [problem] if problem else []
+
+
+def models_file_problem() -> ModelsFileError | None:
+    """Why the last models file was not used (None when it was, or when there was none)."""
+    return _MODELS_FILE_PROBLEM[0] if _MODELS_FILE_PROBLEM else None
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
@@ -221,7 +227,8 @@ def get_spec(arch: str) -> ModelSpec:
     try:
         return _REGISTRY[arch]
     except (KeyError, TypeError):
-        note = f" (your models file was not used: {_MODELS_FILE_PROBLEM[0]})" if _MODELS_FILE_PROBLEM else ""
+        problem = models_file_problem()
+        note = f" (your models file was not used: {problem})" if problem else ""
         raise UnknownModelError(f"unknown model {arch!r}; known: {', '.join(list_models())}{note}") from None
 
 

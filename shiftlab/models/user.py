@@ -55,14 +55,13 @@ DEFAULT_SIDE = 224
 USER_CPU_BATCH = 8
 
 _registered: dict[str, list[str]] = {"models": [], "datasets": []}
-_problem: list[ModelsFileError] = []
 
 
 def use_models_file(path: str | os.PathLike | None = None) -> ModelsFile | None:
     """Register the models and datasets of the models file at ``path`` (default: ``models_file_path()``),
     replacing those of the file used before; None when there is no file or it is broken (see
     ``models_file_problem``), the zoo unchanged either way."""
-    _forget_registered()
+    forget_models_file()
     path = path if path is not None else models_file_path()
     if path is None:
         return None
@@ -75,36 +74,20 @@ def use_models_file(path: str | os.PathLike | None = None) -> ModelsFile | None:
             register_folder_dataset(folder_dataset(models_file, dataset))
             _registered["datasets"].append(dataset.name)
     except ModelsFileError as error:
-        _forget_registered()
-        _problem.append(error)
-        note_models_file_problem(str(error))
+        forget_models_file()
+        note_models_file_problem(error)
         return None
     return models_file
 
 
-def models_file_problem() -> ModelsFileError | None:
-    """Why the last models file was not used (None when it was, or when there was none)."""
-    return _problem[-1] if _problem else None
-
-
-def user_models() -> list[str]:
-    """The architectures the models file added."""
-    return list(_registered["models"])
-
-
 def forget_models_file() -> None:
-    """Unregister the models and datasets the last models file added (the zoo stays)."""
-    _forget_registered()
-
-
-def _forget_registered() -> None:
+    """Unregister the models and datasets the last models file added, and its problem (the zoo stays)."""
     for arch in _registered["models"]:
         unregister_model(arch)
     for name in _registered["datasets"]:
         unregister_folder_dataset(name)
     _registered["models"].clear()
     _registered["datasets"].clear()
-    _problem.clear()
     note_models_file_problem(None)
 
 
