@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ MAX_LABELS_BYTES = 20_000_000
 DECODED_KEPT = 400
 #: the most bytes of pixels decoded into one array at once (np.asarray of a whole folder: a corruption suite)
 MAX_DECODED_BYTES = 1_000_000_000
+#: what a class name may hold (a folder's, a labels file's, a models file's): the pages show it inside their
+#: Markdown, so none of the characters that open a link, code, HTML or a colour there ([, ], *, `, <, >, #, |, \, $, ~, :)
+CLASS_NAME = re.compile(r"[\w .,'()&/+-]{1,100}")
 #: the label of an image in an unlabelled folder
 NO_LABEL = -1
 
@@ -101,6 +105,8 @@ def _class_folders(folder: Path, subfolders: list[os.DirEntry]) -> list[tuple[Pa
 def _csv_labels(folder: Path, labels_csv: Path) -> list[tuple[Path, str | None]]:
     """(file, class name) of each CSV row; the files are relative to ``folder``."""
     try:
+        if not labels_csv.is_file():  # a FIFO would block the read forever
+            raise DatasetFormatError(f"{labels_csv}: not a regular file")
         if labels_csv.stat().st_size > MAX_LABELS_BYTES:
             raise DatasetFormatError(f"{labels_csv}: a labels file holds at most {MAX_LABELS_BYTES:,} bytes")
         rows = list(csv.reader(io.StringIO(labels_csv.read_text(encoding="utf-8"))))
@@ -129,6 +135,10 @@ def _listing(folder: Path, named: list[tuple[Path, str | None]], class_order: Se
         reason = _not_an_image(path)
         (skipped.append(Skipped(path, reason)) if reason else kept.append((path, label)))
     found = sorted({label for _, label in kept if label is not None})
+    bad = next((name for name in found if not CLASS_NAME.fullmatch(name)), None)
+    if bad is not None:
+        raise DatasetFormatError(f"{folder}: class {bad!r:.80} is not a class name (letters, digits, spaces and "
+                                 ".,'()&/+- only, at most 100)")
     classes = list(class_order) if class_order is not None and set(found) <= set(class_order) else found
     index = {name: i for i, name in enumerate(classes)}
     labels = np.array([index[label] if label is not None else NO_LABEL for _, label in kept], dtype=np.int64)

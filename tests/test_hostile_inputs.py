@@ -420,3 +420,46 @@ def test_every_user_error_is_a_shiftlab_error():
     """The command line prints a ShiftlabError as one line (exit 2) instead of a traceback."""
     for error in (PublishError, RunStateError, DatasetFormatError, CheckpointError, ImageInputError, ModelCardError):
         assert issubclass(error, ShiftlabError)
+
+
+# ---------------------------------------------------------------- users' models files and image folders
+
+
+@pytest.mark.parametrize("classes", [['[x](http://evil.example)', "dog"], ["<b>cat</b>", "dog"], ["cat", "a" * 101],
+                                     ["cat", ":red[dog]"]])
+def test_a_models_file_class_name_that_is_markup_is_refused(tmp_path, classes):
+    from shiftlab.errors import ModelsFileError
+    from shiftlab.models.models_file import read_models_file
+
+    (tmp_path / "w.pth").write_bytes(b"x")
+    path = tmp_path / "m.toml"
+    path.write_text(f'[models.pets]\nsource = "torchvision:resnet18"\nclasses = {classes!r}\ninput_size = 32\n'
+                    'mean = [0.5, 0.5, 0.5]\nstd = [0.5, 0.5, 0.5]\n[models.pets.variants]\nbaseline = "w.pth"\n'
+                    .replace("'", '"'))
+    with pytest.raises(ModelsFileError, match="classes must be a list of names"):
+        read_models_file(path)
+
+
+def test_a_folder_whose_class_is_markup_is_refused(tmp_path):
+    from shiftlab.folders import list_folder
+
+    (tmp_path / "[a](http:evil)").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "[a](http:evil)" / "0.png")
+    with pytest.raises(DatasetFormatError, match="is not a class name"):
+        list_folder(tmp_path)
+
+
+def test_fifos_and_huge_files_as_models_file_or_labels_return_at_once(tmp_path):
+    from shiftlab.errors import ModelsFileError
+    from shiftlab.folders import list_folder
+    from shiftlab.models.models_file import read_models_file
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "huge.toml").write_bytes(b"#" * 1_000_001)
+    start = time.perf_counter()
+    for path, message in ((tmp_path / "fifo", "no such models file"), (tmp_path / "huge.toml", "at most")):
+        with pytest.raises(ModelsFileError, match=message):
+            read_models_file(path)
+    with pytest.raises(DatasetFormatError, match="not a regular file"):
+        list_folder(tmp_path, tmp_path / "fifo")
+    assert time.perf_counter() - start < 1.0

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shiftlab.errors import ModelsFileError
+from shiftlab.folders import CLASS_NAME
 from shiftlab.models.cards import NAME_PATTERN
 from shiftlab.models.sources import Source, hf_classes, parse_source
 
@@ -167,8 +168,9 @@ def _classes(where: str, base: Path, entry: dict, source: Source) -> tuple[str, 
         names = hf_classes(source, where)
     else:
         raise ModelsFileError(f"{where}: name the classes: classes = [\"cat\", \"dog\", …] or classes_file = \"…\"")
-    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
-        raise ModelsFileError(f"{where}: classes must be a list of non-empty names")
+    if not isinstance(names, list) or not all(isinstance(n, str) and CLASS_NAME.fullmatch(n) for n in names):
+        raise ModelsFileError(f"{where}: classes must be a list of names of letters, digits, spaces and .,'()&/+- "
+                              "(at most 100 characters each)")
     if not CLASS_COUNTS[0] <= len(names) <= CLASS_COUNTS[1] or len(set(names)) != len(names):
         raise ModelsFileError(f"{where}: {len(names)} classes; a model has {CLASS_COUNTS[0]} to {CLASS_COUNTS[1]} "
                               "distinct classes")
