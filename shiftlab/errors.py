@@ -95,6 +95,10 @@ class MetricInputError(ShiftlabError, ValueError):
     """Labels, logits or maps that a metric cannot use (NaN, wrong shape, bad labels)."""
 
 
+class ServerBusyError(ShiftlabError, RuntimeError):
+    """A long computation refused because the server's line of them is full (``shiftlab.jobs.MAX_LINE``)."""
+
+
 class SweepStoreError(ShiftlabError, OSError):
     """A sweep folder, or one of its Parquet files, that is missing, corrupt or not a sweep; the message names the file."""
 
