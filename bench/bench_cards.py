@@ -29,6 +29,7 @@ import numpy as np
 
 from shiftlab.data import ImageDataset, load_dataset
 from shiftlab.models import LoadedModel, get_spec, list_models, list_variants, load_model
+from shiftlab.models.measurements import SuiteResult
 from shiftlab.zoo.evaluate import evaluate_clean
 
 #: test images the suite evaluates a model on instead of the whole test set
@@ -40,26 +41,26 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def weights_and_figures_digest(loaded: LoadedModel) -> str:
     """sha256 of a variant's weights file and its card's clean-test figures and data."""
     digest = hashlib.sha256(get_spec(loaded.arch).find_weights(loaded.variant).read_bytes())
-    figures = {"clean": loaded.card.suite("clean"), "data": loaded.card.reference_data("clean").to_dict()}
+    figures = {"clean": loaded.card.suite("clean").to_json(), "data": loaded.card.reference_data("clean").to_dict()}
     digest.update(json.dumps(figures, sort_keys=True).encode())
     return digest.hexdigest()
 
 
 def subset_figures(loaded: LoadedModel, test_set: ImageDataset) -> dict[str, float]:
     """Accuracy and ECE of ``loaded`` on the first ``SUBSET`` images of the test set."""
-    fresh = evaluate_clean(loaded.model, test_set.subset(np.arange(SUBSET)))
-    return {"accuracy": fresh["accuracy"], "ece": round(fresh["ece"], 6)}
+    fresh = evaluate_clean(loaded.model, test_set.subset(np.arange(SUBSET))).figures
+    return {"accuracy": fresh.accuracy, "ece": round(fresh.ece, 6)}
 
 
-def card_problems(loaded: LoadedModel, fresh: dict) -> list[str]:
+def card_problems(loaded: LoadedModel, fresh: SuiteResult) -> list[str]:
     """How the card's clean figures differ from ``fresh`` (an evaluation on the whole test set); empty if none."""
-    recorded, problems = loaded.card.suite("clean"), []
-    if loaded.card.reference_data("clean").sha256 != fresh["dataset"].sha256:
+    recorded, measured, problems = loaded.card.suite("clean"), fresh.figures, []
+    if loaded.card.reference_data("clean").sha256 != fresh.data.sha256:
         problems.append("the card's test set is not this one")
-    if abs(recorded["accuracy"] - fresh["accuracy"]) > 2e-4:
-        problems.append(f"accuracy {recorded['accuracy']} on the card, {fresh['accuracy']} evaluated")
-    if abs(recorded["ece"] - fresh["ece"]) > 1e-3:
-        problems.append(f"ECE {recorded['ece']} on the card, {fresh['ece']} evaluated")
+    if abs(recorded.accuracy - measured.accuracy) > 2e-4:
+        problems.append(f"accuracy {recorded.accuracy} on the card, {measured.accuracy} evaluated")
+    if abs(recorded.ece - measured.ece) > 1e-3:
+        problems.append(f"ECE {recorded.ece} on the card, {measured.ece} evaluated")
     return problems
 
 

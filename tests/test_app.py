@@ -30,7 +30,7 @@ def home() -> AppTest:
 def test_home_shows_the_zoo_from_the_cards(home):
     assert home.title[0].value == "shiftlab"
     zoo = home.dataframe[0].value
-    cards = {(r["model"], r["variant"]): r["accuracy"] for r in zoo_rows() if r["accuracy"] is not None}
+    cards = {(r.model, r.variant): r.accuracy for r in zoo_rows() if r.accuracy is not None}
     shown = {(r.model, r.variant): r.accuracy for r in zoo.itertuples()}
     assert shown == {key: 100 * value for key, value in cards.items()}  # percent, from the cards
     assert any("efficientnet_lite0/baseline" in md.value for md in home.markdown)

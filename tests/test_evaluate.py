@@ -28,12 +28,13 @@ def test_all_suites_are_recorded_under_the_data_they_ran_on(zoo, tmp_path):
     # 8 images are enough for the bookkeeping tested here (the suites' figures are tested elsewhere); 60 took 12 s
     results = measure("resnet20", "trial", ("clean", "corruptions", "pgd"), data="cifar10-sample", limit=8, log=None)
     card = read_card(write_evaluation("resnet20", "trial", results, tmp_path / "run"))
+    assert [result.suite for result in results] == ["clean", "corruptions", "pgd"]
     sample = card.measurements["cifar10-sample/test (8 of 500)"]
-    assert sample["clean"]["accuracy"] == results["clean"]["accuracy"] and sample["data"]["n"] == 8
-    assert set(sample["corruptions"]["per_corruption"]) == set(BENCHMARK) and len(BENCHMARK) == 15
-    per = sample["corruptions"]["per_corruption"]
-    assert sample["corruptions"]["mean_accuracy"] == pytest.approx(np.mean([a for accs in per.values() for a in accs]))
-    assert sample["pgd"]["steps"] == 20 and 0 <= sample["pgd"]["accuracy"] <= 1
+    assert sample.clean == results[0].figures and sample.data.n == 8 and sample.clean.weights_sha256
+    assert set(sample.corruptions.per_corruption) == set(BENCHMARK) and len(BENCHMARK) == 15
+    per = sample.corruptions.per_corruption
+    assert sample.corruptions.mean_accuracy == pytest.approx(np.mean([a for accs in per.values() for a in accs]))
+    assert sample.pgd.steps == 20 and 0 <= sample.pgd.accuracy <= 1
     assert card.figure("accuracy") is None, "figures on the sample are not the card's test-set figures"
 
 
@@ -73,9 +74,9 @@ def test_corruption_accuracy_of_a_perfect_lookup_model():
             out[torch.arange(len(x)), torch.where(exact, labels[hits], (labels[hits] + 1) % 10)] = 5.0
             return out
 
-    result = evaluate_corruptions(Lookup(), ds, corruptions=("gaussian_noise", "brightness"))
-    assert result["per_corruption"]["gaussian_noise"] == [0.0] * 5
-    assert result["mean_accuracy"] == pytest.approx(np.mean(sum(result["per_corruption"].values(), [])))
+    result = evaluate_corruptions(Lookup(), ds, corruptions=("gaussian_noise", "brightness")).figures
+    assert result.per_corruption["gaussian_noise"] == [0.0] * 5
+    assert result.mean_accuracy == pytest.approx(np.mean(sum(result.per_corruption.values(), [])))
 
 
 def test_pgd_accuracy_never_exceeds_clean():
@@ -83,4 +84,4 @@ def test_pgd_accuracy_never_exceeds_clean():
     torch.manual_seed(1)
     model = build_model("resnet20").eval()
     clean = (model(torch.from_numpy(ds.images).permute(0, 3, 1, 2).float() / 255).argmax(1).numpy() == ds.labels).mean()
-    assert evaluate_pgd(model, ds, n=50, steps=5)["accuracy"] <= clean
+    assert evaluate_pgd(model, ds, n=50, steps=5).figures.accuracy <= clean

@@ -36,7 +36,7 @@ def test_the_example_loads_with_its_cards():
     assert list_variants("pets") == ["baseline", "augmix"]
     loaded = load_model("pets", "augmix")
     assert loaded.classes == ["cat", "dog", "deer"] and loaded.hooks.gradcam_layer == "net.features"
-    assert loaded.card.measurements["pets-photos/test"]["clean"]["n"] == 36
+    assert loaded.card.measurements["pets-photos/test"].clean.n == 36
 
 
 def test_compare_explains_the_users_photo_with_three_methods():

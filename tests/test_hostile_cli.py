@@ -13,6 +13,7 @@ tied to their weights, 5. card fields and configs, 6. weights dtypes,
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
@@ -35,7 +36,8 @@ from shiftlab.app.text import plain
 from shiftlab.data import CIFAR10_CLASSES, Fingerprint, fingerprint, load_dataset
 from shiftlab.errors import CheckpointError, ModelCardError, ParameterError, PublishError
 from shiftlab.models import ModelCard, build_model, load_model, read_card, save_checkpoint, zoo_card
-from shiftlab.models.cards import REFERENCE_SHA256, WEIGHTS_CHANGED, data_key, is_reference
+from shiftlab.models.cards import WEIGHTS_CHANGED
+from shiftlab.models.measurements import REFERENCE_SHA256, CleanFigures, Figures, SuiteResult, data_key, is_reference
 from shiftlab.training import train as _train  # noqa: F401  (imported once here, so refusals time no imports)
 from shiftlab.zoo import tables
 from shiftlab.zoo.publish import publish_run
@@ -235,8 +237,8 @@ def test_publish_with_overwrite_keeps_the_old_figures_tied_to_the_old_weights(tm
     new_sha = hashlib.sha256((run / "baseline.safetensors").read_bytes()).hexdigest()
     shipped = read_card(zoo / "baseline.json")
     card = ModelCard("resnet20", "baseline", dataset="cifar10", created="2030-01-01T00:00:00+00:00")
-    card.record("clean", {**shipped.suite("clean"), "accuracy": 0.5, "dataset": shipped.reference_data("clean"),
-                          "weights_sha256": new_sha})
+    figures = dataclasses.replace(shipped.suite("clean"), accuracy=0.5, weights_sha256=new_sha)
+    card.record(SuiteResult(shipped.reference_data("clean"), figures))
     (run / "baseline.json").write_text(json.dumps(card.to_dict()))
     with pytest.raises(PublishError, match="--overwrite"):
         publish_run(run / "baseline.safetensors")
@@ -245,8 +247,8 @@ def test_publish_with_overwrite_keeps_the_old_figures_tied_to_the_old_weights(tm
     published = zoo_card("resnet20", "baseline")
     assert published.figure("accuracy") == 0.5 and not published.weights_changed
     assert published.figure("corruption_accuracy") is None and published.figure("pgd20_accuracy") is None
-    kept = published.measurements["cifar10/test"]["corruptions"]
-    assert kept["weights_sha256"] == old_sha and kept["mean_accuracy"] == shipped.figure("corruption_accuracy")
+    kept = published.measurements["cifar10/test"].corruptions
+    assert kept.weights_sha256 == old_sha and kept.mean_accuracy == shipped.figure("corruption_accuracy")
 
 
 # 2. evaluate: names, data and their fit to the model checked before the model is loaded ---------------------------
@@ -325,8 +327,8 @@ def test_figures_on_another_test_set_are_kept_under_their_own_key(capsys, tmp_pa
     assert code == 0 and "clean on cifar10/test [content " in out
     card = read_card(tmp_path / "run" / "baseline.json")
     own = next(key for key in card.measurements if key.startswith("cifar10/test [content "))
-    assert card.measurements["cifar10/test"]["clean"]["accuracy"] == 0.9103, "the reference figures are untouched"
-    assert card.figure("accuracy") == 0.9103 and card.measurements[own]["data"]["n"] == 50
+    assert card.measurements["cifar10/test"].clean.accuracy == 0.9103, "the reference figures are untouched"
+    assert card.figure("accuracy") == 0.9103 and card.measurements[own].data.n == 50
 
 
 @pytest.mark.parametrize("data, reference", [
@@ -343,7 +345,7 @@ def test_headline_figures_come_from_the_reference_content_only(data, reference):
 def test_an_impostor_entry_in_a_card_is_not_a_headline_figure():
     fake = Fingerprint("cifar10", "test", 10000, 10000, "0" * 64)
     card = ModelCard("resnet20", "baseline", dataset="cifar10")
-    key = card.record("clean", {"accuracy": 0.2, "dataset": fake})
+    key = card.record(SuiteResult(fake, CleanFigures(accuracy=0.2)))
     assert key == "cifar10/test [content 000000000000]" and card.figure("accuracy") is None
     assert ModelCard.from_dict(card.to_dict()).measurements.keys() == {key}
 
@@ -353,9 +355,9 @@ def test_an_impostor_entry_in_a_card_is_not_a_headline_figure():
 def test_swapped_weights_do_not_show_the_figures_of_the_replaced_file(zoo):
     shutil.copyfile(RESNET20 / "pgd_adv.safetensors", zoo / "baseline.safetensors")
     card = zoo_card("resnet20", "baseline")
-    assert card.weights_changed and card.figure("accuracy") is None and card.figures() == dict.fromkeys(card.figures())
+    assert card.weights_changed and card.figure("accuracy") is None and card.figures() == Figures()
     assert tables.zoo_problems() == [("resnet20", "baseline", WEIGHTS_CHANGED)]
-    assert not [r for r in tables.zoo_rows() if r["model"] == "resnet20"]
+    assert not [r for r in tables.zoo_rows() if r.model == "resnet20"]
 
 
 def test_a_card_copied_beside_other_weights_is_stale(zoo):
@@ -376,7 +378,7 @@ def test_evaluate_records_the_weights_digest_and_its_figures_are_shown_again(cap
     assert code == 0 and "weights_sha256" not in out
     card = read_card(Path("run") / "baseline.json")
     sha = hashlib.sha256((zoo / "baseline.safetensors").read_bytes()).hexdigest()
-    assert card.measurements["cifar10-sample/test (64 of 500)"]["clean"]["weights_sha256"] == sha
+    assert card.measurements["cifar10-sample/test (64 of 500)"].clean.weights_sha256 == sha
 
 
 def test_the_shipped_zoo_is_whole_and_unchanged():
@@ -592,7 +594,7 @@ def test_broken_entries_are_listed_with_their_reason(tmp_path, monkeypatch):
     assert set(problems) == {"augmix", "fast_adv", "free_adv", "pgd_adv", "pixmix", "untrained"}
     assert "is unreadable" in problems["augmix"] and "no checkpoint for resnet20/fast_adv" in problems["fast_adv"]
     assert problems["pixmix"] == WEIGHTS_CHANGED and "describes variant 'baseline'" in problems["pgd_adv"]
-    assert [(r["model"], r["variant"]) for r in tables.zoo_rows() if r["dataset"] == "cifar10"] == [("resnet20", "baseline")]
+    assert [(r.model, r.variant) for r in tables.zoo_rows() if r.dataset == "cifar10"] == [("resnet20", "baseline")]
 
 
 def test_zoo_prints_the_healthy_rows_of_a_broken_zoo(capsys, tmp_path, monkeypatch):
@@ -674,7 +676,7 @@ def full_disk(tensors, filename, metadata=None):
 
 
 def test_a_full_disk_while_saving_the_training_state_leaves_no_half_file(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("shiftlab.training.train.save_file", full_disk)
+    monkeypatch.setattr("shiftlab.training.state.save_file", full_disk)
     refused(capsys, [*TRAIN, "--run-dir", "run"], "No space left on device (run/.state.safetensors.tmp)", status=1)
     assert listing(tmp_path / "run") == []
 

@@ -50,7 +50,9 @@ from shiftlab.metrics.ood import energy_score
 from shiftlab.models import ModelCard, checkpoint_root, load_model, read_card, save_checkpoint
 from shiftlab.shifts import list_shifts
 from shiftlab.shifts.ood import unavailable_reason
-from shiftlab.training.train import STATE_FILE, TrainConfig, read_state, train
+from shiftlab.training.config import TrainConfig
+from shiftlab.training.state import STATE_FILE, read_state
+from shiftlab.training.train import train
 from shiftlab.zoo.evaluate import evaluate_clean
 from shiftlab.zoo.publish import check_replaces, publish_run, zoo_weights
 
@@ -161,7 +163,7 @@ def test_a_subset_of_the_right_test_set_is_not_the_test_set():
 def test_a_new_variant_publishes_into_an_empty_zoo(tmp_path, monkeypatch):
     monkeypatch.setenv("SHIFTLAB_CHECKPOINTS", str(tmp_path / "zoo"))
     card = ModelCard("resnet20", "baseline", dataset="cifar10")
-    card.record("clean", evaluate_clean(load_model("resnet20", None, device="cpu").model, load_dataset("cifar10-sample", limit=64)))
+    card.record(evaluate_clean(load_model("resnet20", None, device="cpu").model, load_dataset("cifar10-sample", limit=64)))
     run = save_checkpoint(load_model("resnet20", None, device="cpu").model.net, card, tmp_path / "run" / "baseline")
     weights = publish_run(run)
     assert weights == tmp_path / "zoo" / "cifar10" / "resnet20" / "baseline.safetensors"
@@ -342,7 +344,7 @@ def test_resume_without_a_saved_state_is_refused(tmp_path):
 def test_the_state_is_one_file_and_resuming_says_from_which_epoch(tmp_path, capsys):
     train(tiny_run(tmp_path, stop_after=1))
     assert [p.name for p in (tmp_path / "run").iterdir()] == [STATE_FILE]
-    assert read_state(tmp_path / "run" / STATE_FILE)[0]["epochs_done"] == 1
+    assert read_state(tmp_path / "run" / STATE_FILE)[0].epochs_done == 1
     with pytest.raises(RunStateError, match="already holds a run.*--resume"):
         train(tiny_run(tmp_path))
     train(tiny_run(tmp_path, resume=True))

@@ -333,10 +333,10 @@ def test_robustness_lists_the_targets_of_the_chosen_architecture(shipped):
     at.selectbox(key="robustness_model").select("vit_tiny").run()
     check(at)
     shown = at.dataframe[0].value
-    expected = [r for r in zoo_targets() if r["model"] == "vit_tiny"]
-    assert list(shown["variant"]) == [r["variant"] for r in expected]
-    assert list(shown["measured"]) == pytest.approx([r["measured"] for r in expected])
-    assert list(shown["met"]) == [{True: "yes", False: "no"}[r["met"]] for r in expected]
+    expected = [r for r in zoo_targets() if r.model == "vit_tiny"]
+    assert list(shown["variant"]) == [r.variant for r in expected]
+    assert list(shown["measured"]) == pytest.approx([r.measured for r in expected])
+    assert list(shown["met"]) == [{True: "yes", False: "no"}[r.met] for r in expected]
 
 
 def test_robustness_explains_an_unmeasured_zoo(zoo):

@@ -8,7 +8,7 @@ import pytest
 
 from shiftlab.data import Fingerprint
 from shiftlab.models import ModelCard
-from shiftlab.models.cards import REFERENCE_SHA256
+from shiftlab.models.measurements import REFERENCE_SHA256, CleanFigures, CorruptionFigures, PgdFigures, SuiteResult
 from shiftlab.zoo.targets import TARGETS, markdown_targets, target_rows, verdict
 
 # the reference test set's content: headline figures are those measured on it
@@ -18,10 +18,10 @@ PGD_SET = dataclasses.replace(TEST_SET, n=1000, sha256=REFERENCE_SHA256["cifar10
 
 def _card(arch: str, variant: str, accuracy=None, corruption=None, pgd=None) -> ModelCard:
     card = ModelCard(arch, variant, dataset="cifar10")
-    for suite, value, field, data in [("clean", accuracy, "accuracy", TEST_SET), ("corruptions", corruption, "mean_accuracy",
-                                      TEST_SET), ("pgd", pgd, "accuracy", PGD_SET)]:
+    for value, figures, data in [(accuracy, CleanFigures, TEST_SET), (corruption, CorruptionFigures, TEST_SET),
+                                 (pgd, PgdFigures, PGD_SET)]:
         if value is not None:
-            card.record(suite, {field: value, "dataset": data})
+            card.record(SuiteResult(data, figures(value)))
     return card
 
 
@@ -35,32 +35,32 @@ CARDS = [
 
 
 def _by_key(rows):
-    return {(r["variant"], r["target"]): r for r in rows}
+    return {(r.variant, r.target): r for r in rows}
 
 
 def test_augmentation_targets_are_measured_against_the_same_architectures_baseline():
     rows = _by_key(target_rows(CARDS))
     gain, lost = (t.label for t in TARGETS["augmix"])
-    assert rows["augmix", gain]["measured"] == pytest.approx(6.0) and rows["augmix", gain]["met"] is True
-    assert rows["augmix", lost]["measured"] == pytest.approx(1.5) and rows["augmix", lost]["met"] is True
-    assert rows["pixmix", gain]["measured"] == pytest.approx(4.0) and rows["pixmix", gain]["met"] is False
-    assert rows["pixmix", lost]["measured"] == pytest.approx(3.0) and rows["pixmix", lost]["met"] is False
+    assert rows["augmix", gain].measured == pytest.approx(6.0) and rows["augmix", gain].met is True
+    assert rows["augmix", lost].measured == pytest.approx(1.5) and rows["augmix", lost].met is True
+    assert rows["pixmix", gain].measured == pytest.approx(4.0) and rows["pixmix", gain].met is False
+    assert rows["pixmix", lost].measured == pytest.approx(3.0) and rows["pixmix", lost].met is False
 
 
 def test_adversarial_targets_are_floors():
     rows = _by_key(target_rows(CARDS))
     pgd, clean = (t.label for t in TARGETS["fast_adv"])
-    assert rows["fast_adv", pgd]["measured"] == pytest.approx(36.0) and rows["fast_adv", pgd]["met"] is True
-    assert rows["fast_adv", clean]["measured"] == pytest.approx(69.73) and rows["fast_adv", clean]["met"] is False
-    assert rows["fast_adv", clean]["condition"] == "≥ 70"
+    assert rows["fast_adv", pgd].measured == pytest.approx(36.0) and rows["fast_adv", pgd].met is True
+    assert rows["fast_adv", clean].measured == pytest.approx(69.73) and rows["fast_adv", clean].met is False
+    assert rows["fast_adv", clean].condition == "≥ 70"
 
 
 def test_unmeasured_figures_are_neither_met_nor_missed():
     rows = _by_key(target_rows(CARDS))
     pgd = TARGETS["free_adv"][0].label
-    assert rows["free_adv", pgd]["measured"] is None and rows["free_adv", pgd]["met"] is None
+    assert rows["free_adv", pgd].measured is None and rows["free_adv", pgd].met is None
     no_baseline = target_rows([_card("other", "augmix", accuracy=0.9, corruption=0.8)])
-    assert all(r["met"] is None for r in no_baseline)
+    assert all(r.met is None for r in no_baseline)
 
 
 def test_baselines_and_unknown_variants_have_no_targets():

@@ -11,7 +11,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from shiftlab.training.train import STATE_FILE, TrainConfig, learning_rate, main, parse_args, read_state, train
+from shiftlab.models.cards import read_card
+from shiftlab.models.training_record import EpochRecord, Lineage, Recipe, TrainingStart
+from shiftlab.training.config import TrainConfig
+from shiftlab.training.optimizer import learning_rate
+from shiftlab.training.state import STATE_FILE, read_state
+from shiftlab.training.train import main, parse_args, train
 
 
 def tiny_config(tmp_path, name: str, arch: str = "resnet20", **kw) -> TrainConfig:
@@ -44,13 +49,17 @@ def test_training_lowers_the_loss_and_writes_a_card(straight):
     assert set(card["measurements"]["cifar10-sample/test"]["clean"]) >= {"accuracy", "macro_f1", "ece", "nll"}
     assert card["data"]["train"]["n"] == 128 and len(card["data"]["train"]["sha256"]) == 64
     assert card["data"]["train"]["of"] == 500
+    typed = read_card(path.with_suffix(".json"))
+    assert isinstance(typed.recipe, Recipe) and typed.recipe.epochs == 3 and typed.recipe.epochs_done == 3
+    assert typed.recipe.to_json() == card["recipe"], "the typed recipe writes back what training wrote"
+    assert [epoch.loss for epoch in typed.history] == losses and isinstance(typed.history[0], EpochRecord)
 
 
 def test_same_seed_same_weights_and_resume_matches_uninterrupted_run(tmp_path, straight):
     again = train(tiny_config(tmp_path, "again"))
     interrupted = tiny_config(tmp_path, "resumed", stop_after=1)
     train(interrupted)
-    assert read_state(tmp_path / "resumed" / "run" / STATE_FILE)[0]["epochs_done"] == 1
+    assert read_state(tmp_path / "resumed" / "run" / STATE_FILE)[0].epochs_done == 1
     interrupted.stop_after, interrupted.resume = None, True
     resumed = train(interrupted)
     reference = weights(straight)
@@ -84,8 +93,9 @@ def test_vit_recipe_runs_with_randaugment(tmp_path):
 @pytest.mark.parametrize("variant", ["augmix", "pixmix", "pgd_adv", "free_adv", "fast_adv"])
 def test_variants_with_their_own_augmentation_do_not_claim_randaugment(variant):
     recipe = TrainConfig(arch="vit_tiny", variant=variant).recipe()
-    assert recipe["randaugment"] is None and recipe["optimizer"] == "adamw"
-    assert TrainConfig(arch="vit_tiny").recipe()["randaugment"] == [2, 7]
+    assert recipe.randaugment is None and recipe.optimizer == "adamw"
+    assert "randaugment" in recipe.to_json(), "the card says the variant applies no RandAugment"
+    assert TrainConfig(arch="vit_tiny").recipe().randaugment == [2, 7]
 
 
 def test_init_starts_from_the_weights_and_records_their_lineage(tmp_path):
@@ -95,6 +105,8 @@ def test_init_starts_from_the_weights_and_records_their_lineage(tmp_path):
     init = json.loads(child.with_suffix(".json").read_text())["recipe"]["init"]
     assert init["checkpoint"] == parent.name and init["sha256"] == hashlib.sha256(parent.read_bytes()).hexdigest()
     assert init["from_card"]["epochs"] == 1 and init["from_card"]["arch"] == "resnet20"
+    start = read_card(child.with_suffix(".json")).recipe.init
+    assert isinstance(start, TrainingStart) and isinstance(start.from_card, Lineage) and start.from_card.epochs == 1
     bare = tmp_path / "bare.safetensors"
     shutil.copy(parent, bare)
     orphan = train(tiny_config(tmp_path, "orphan", init=str(bare), limit=64, overrides={"epochs": 1}))

@@ -197,10 +197,11 @@ def test_a_folder_is_evaluated_and_the_card_goes_beside_the_users_weights(tmp_pa
     path.write_text(path.read_text() + '\n[datasets.photos]\nfolder = "photos"\n')
     use_models_file(path)
     results = measure("pets", "baseline", ("clean", "corruptions"), data="photos", log=None)
-    assert results["clean"]["n"] == 4 and 0 <= results["corruptions"]["mean_accuracy"] <= 1
+    clean, corruptions = (result.figures for result in results)
+    assert clean.n == 4 and 0 <= corruptions.mean_accuracy <= 1
     card = publish_results("pets", "baseline", results)
     assert card == tmp_path / "w.json" and get_spec("pets").external
-    assert load_model("pets", "baseline").card.measurements["photos/test"]["clean"]["n"] == 4
+    assert load_model("pets", "baseline").card.measurements["photos/test"].clean.n == 4
 
 
 def test_a_sweep_runs_the_models_files_variants_on_its_folder(tmp_path):

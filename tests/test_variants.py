@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -10,9 +12,10 @@ import torch.nn.functional as F
 from shiftlab.adversarial import fgsm_random_start, pgd, robust_accuracy
 from shiftlab.data import load_dataset
 from shiftlab.models import build_model
+from shiftlab.models.training_record import Recipe
 from shiftlab.training.augment import MIX_OPS
+from shiftlab.training.config import RECIPES
 from shiftlab.training.fractals import fractal_pictures
-from shiftlab.training.train import RECIPES
 from shiftlab.training.variants import jensen_shannon, list_training_variants, make_variant, variant_class
 
 EPS = 8 / 255
@@ -24,8 +27,8 @@ def batch():
     return torch.from_numpy(ds.images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(ds.labels)
 
 
-def recipe_for(name: str) -> dict:
-    return {**RECIPES["cnn"], "variant_params": dict(variant_class(name).defaults)}
+def recipe_for(name: str) -> Recipe:
+    return dataclasses.replace(RECIPES["cnn"], variant_params=dict(variant_class(name).defaults))
 
 
 def test_every_issue_variant_is_registered():

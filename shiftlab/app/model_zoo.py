@@ -10,15 +10,15 @@ a page down; an empty zoo gives empty tables with the usual columns.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
 from shiftlab.zoo.tables import ROW_COLUMNS, corruption_frame, zoo_problems, zoo_rows, zoo_targets
-from shiftlab.zoo.targets import verdict
+from shiftlab.zoo.targets import TARGET_COLUMNS, verdict
 
 #: figures shown in percent on the pages, two decimals like the README
 PERCENT_COLUMNS = ("accuracy", "corruption_accuracy", "pgd20_accuracy")
-#: the columns of a targets row
-TARGET_COLUMNS = ("model", "variant", "target", "condition", "measured", "met")
 
 
 def measured_table() -> pd.DataFrame:
@@ -39,7 +39,7 @@ def unmeasured() -> list[tuple[str, str, str]]:
 
 def all_rows() -> pd.DataFrame:
     """Every healthy zoo row, measured or not (for the Robustness scatter plots)."""
-    return pd.DataFrame(zoo_rows(), columns=list(ROW_COLUMNS))
+    return pd.DataFrame([dataclasses.asdict(row) for row in zoo_rows()], columns=list(ROW_COLUMNS))
 
 
 def problems() -> list[tuple[str, str, str]]:
@@ -55,6 +55,6 @@ def corruptions() -> pd.DataFrame:
 
 def targets_of(model: str) -> pd.DataFrame:
     """The targets of ``model``'s robust variants with the measured figure and the verdict in words."""
-    targets = pd.DataFrame(zoo_targets(), columns=list(TARGET_COLUMNS))
+    targets = pd.DataFrame([dataclasses.asdict(row) for row in zoo_targets()], columns=list(TARGET_COLUMNS))
     targets = targets[targets["model"] == model].drop(columns="model")
     return targets.assign(met=targets["met"].map(verdict))

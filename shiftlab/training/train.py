@@ -12,273 +12,44 @@ the state of the last finished epoch, then the weights and model card
 run's figures were measured on other data than the full test set of a card
 that holds full-test-set figures, and, where the zoo already holds the
 variant's weights, unless ``--overwrite`` is given (see ``shiftlab.zoo.publish``).
-Every flag is checked against its range (``RECIPE_BOUNDS``, ``SEED_RANGE``)
-before any data is read.
+Every flag is checked against its range before any data is read (see
+``shiftlab.training.config``).
 
-The state is one safetensors file (weights, optimiser tensors and, in its
-metadata, the progress JSON) replaced atomically, so a kill leaves the
-previous epoch's state or the new one, never a mix. ``--resume`` continues
-from it and gives the same weights an uninterrupted run would, because every
-epoch reseeds torch's generator from (seed, epoch); it is refused when the run
-folder holds nothing to resume, and starting without it is refused when the
-folder already holds a run.
+The state of the last finished epoch is one file replaced atomically (see
+``shiftlab.training.state``). ``--resume`` continues from it and gives the
+same weights an uninterrupted run would, because every epoch reseeds torch's
+generator from (seed, epoch); it is refused when the run folder holds nothing
+to resume, and starting without it is refused when the folder already holds a run.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
-from shiftlab.checkpoint import check_output_folder, file_sha256, load_strict, read_tensors, write_atomically
-from shiftlab.data import fingerprint, load_dataset
+from shiftlab.checkpoint import check_output_folder, load_strict, read_tensors
+from shiftlab.data import ImageDataset, fingerprint, load_dataset
 from shiftlab.device import device_name, resolve_device
-from shiftlab.errors import CheckpointError, ParameterError, RunStateError, UnknownOptionError
-from shiftlab.models import ModelCard, build_model, card_path, get_spec, read_card, save_checkpoint
+from shiftlab.models import ModelCard, build_model, get_spec, save_checkpoint
+from shiftlab.models.training_record import EpochRecord, Recipe
+from shiftlab.training.config import TrainConfig
+from shiftlab.training.optimizer import epoch_seed, learning_rate, make_optimizer
+from shiftlab.training.state import STATE_FILE, RunProgress, git_commit, save_state, start_or_resume
 from shiftlab.training.variants import TrainingVariant, list_training_variants, make_variant, variant_class
 from shiftlab.zoo.evaluate import evaluate_clean
 from shiftlab.zoo.publish import check_publishable, publish_run
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-#: the file of a run folder that holds the resumable state
-STATE_FILE = "state.safetensors"
-
-#: default recipe per model family; command-line flags override single fields
-RECIPES: dict[str, dict] = {
-    "cnn": {
-        "epochs": 50,
-        "batch_size": 128,
-        "optimizer": "sgd",
-        "lr": 0.1,
-        "momentum": 0.9,
-        "nesterov": True,
-        "weight_decay": 5e-4,
-        "warmup_epochs": 1,
-        "schedule": "linear warmup then cosine to 0, per step",
-        "label_smoothing": 0.0,
-        "randaugment": None,
-        "grad_clip": None,
-        "precision": "bf16-autocast",
-    },
-    "vit": {
-        "epochs": 60,
-        "batch_size": 128,
-        "optimizer": "adamw",
-        "lr": 1e-3,
-        "betas": [0.9, 0.999],
-        "weight_decay": 0.05,
-        "warmup_epochs": 5,
-        "schedule": "linear warmup then cosine to 0, per step",
-        "label_smoothing": 0.1,
-        "randaugment": [2, 7],
-        "grad_clip": 1.0,
-        "precision": "bf16-autocast",
-    },
-}
-
-
-#: the range of each recipe field a flag may set: (lowest, highest, which end is excluded: "", "low" or "high")
-RECIPE_BOUNDS: dict[str, tuple[float, float, str]] = {
-    "epochs": (1, 1000, ""), "batch_size": (1, 4096, ""), "lr": (0.0, 10.0, "low"),
-    "weight_decay": (0.0, 1.0, ""), "warmup_epochs": (0, 1000, ""), "label_smoothing": (0.0, 1.0, "high"),
-}
-#: the precisions a recipe may name: bf16 autocast (the zoo's recipes; emulated, about ten times slower, on CPUs
-#: without native bf16) or plain float32
-PRECISIONS = ("bf16-autocast", "float32")
-#: the seeds a run takes (what torch, numpy and the app's links accept alike)
-SEED_RANGE = (0, 2**31 - 1)
-
-
-def check_recipe_value(name: str, value: object) -> None:
-    """Refuse a recipe ``value`` outside ``RECIPE_BOUNDS[name]`` (or of the wrong type), naming the flag and the range."""
-    low, high, excluded = RECIPE_BOUNDS[name]
-    integer = isinstance(low, int)
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or not math.isfinite(value) or not low <= value <= high \
-            or value == {"low": low, "high": high}.get(excluded):
-        bound = {"low": f"above {low}, at most {high}", "high": f"from {low} to below {high}"}.get(
-            excluded, f"from {low} to {high}")
-        raise ParameterError(f"--{name.replace('_', '-')} must be {'a whole number' if integer else 'a number'} "
-                             f"{bound}, got {value!r:.40}")
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on (the recipe fields are merged into the family's defaults)."""
-
-    arch: str = "resnet20"
-    variant: str = "baseline"
-    seed: int = 0
-    device: str = "auto"
-    data: str = "cifar10"
-    eval_data: str = "cifar10"
-    data_root: str | None = None
-    limit: int | None = None
-    run_dir: str | None = None
-    resume: bool = False
-    publish: bool = False
-    stop_after: int | None = None
-    progress: bool = True
-    init: str | None = None
-    overrides: dict = field(default_factory=dict)
-    overwrite: bool = False
-
-    def recipe(self) -> dict:
-        """The family's recipe with the overrides, every field and flag checked first (see ``check``)."""
-        variant = variant_class(self.variant)
-        base = {**RECIPES[get_spec(self.arch).family], "variant_params": dict(variant.defaults)}
-        if not variant.uses_randaugment:
-            base["randaugment"] = None  # the card must not claim an augmentation the variant does not apply
-        unknown = set(self.overrides) - set(base)
-        if unknown:
-            raise UnknownOptionError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(base)}")
-        recipe = {**base, **self.overrides, "seed": self.seed}
-        self.check(recipe)
-        if self.init:
-            recipe["init"] = init_record(self.init)
-        return recipe
-
-    def check(self, recipe: dict) -> None:
-        """Refuse, before any work, a seed, recipe value, ``stop_after`` or ``init`` file out of its range."""
-        spec = get_spec(self.arch)
-        if spec.dataset != "cifar10":
-            raise ParameterError(f"shiftlab train trains the CIFAR-10 zoo; {spec.arch} is a model of {spec.dataset} "
-                                 "(its weights come from elsewhere: see `shiftlab zoo`)")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
-            raise ParameterError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {self.seed!r:.40}")
-        for name in self.overrides.keys() & RECIPE_BOUNDS.keys():
-            check_recipe_value(name, recipe[name])
-        if recipe["precision"] not in PRECISIONS:
-            raise ParameterError(f"precision must be one of {', '.join(PRECISIONS)}, got {recipe['precision']!r:.40}")
-        if self.stop_after is not None and (isinstance(self.stop_after, bool) or not isinstance(self.stop_after, int)
-                                            or self.stop_after < 1):
-            raise ParameterError(f"--stop-after must be a whole number of epochs >= 1, got {self.stop_after!r:.40}")
-        if self.init is not None and not Path(self.init).is_file():
-            raise CheckpointError(f"--init {self.init}: not a file (give the weights file to start from)")
-
-    def run_path(self) -> Path:
-        """The run folder: ``--run-dir``, or ``runs/train/<arch>/<variant>`` under the current directory."""
-        return Path(self.run_dir) if self.run_dir else Path("runs") / "train" / self.arch / self.variant
-
-
-def init_record(path: str | Path) -> dict:
-    """What a fine-tuning run started from: the file's name and SHA-256, and, when a model card sits beside
-    it, that run's arch, variant, epochs, device, commit and clean accuracy (so the lineage stays readable)."""
-    record = {"checkpoint": Path(path).name, "sha256": file_sha256(path)}
-    card_file = card_path(Path(path))
-    if card_file.is_file():
-        record["from_card"] = read_card(card_file).lineage()
-    return record
-
-
-def make_optimizer(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
-    """SGD or AdamW; weight decay only on weight matrices and kernels, not on biases and norms."""
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": recipe["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
-    if recipe["optimizer"] == "sgd":
-        return torch.optim.SGD(groups, lr=recipe["lr"], momentum=recipe["momentum"], nesterov=recipe["nesterov"])
-    if recipe["optimizer"] == "adamw":
-        return torch.optim.AdamW(groups, lr=recipe["lr"], betas=tuple(recipe["betas"]))
-    raise UnknownOptionError(f"unknown optimizer {recipe['optimizer']!r}")
-
-
-def learning_rate(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
-    """Linear warm-up from 0 to ``peak``, then cosine decay to 0."""
-    if step < warmup_steps:
-        return peak * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return 0.5 * peak * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The generator seed of one epoch: resuming at ``epoch`` reproduces the uninterrupted run."""
-    return seed * 1_000_003 + epoch
-
-
-def save_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, progress: dict) -> None:
-    """Write the resumable state without pickle as one file, atomically: weights and optimiser tensors, and the
-    progress JSON in the file's metadata, so the tensors and the epoch count always belong together."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    for idx, slots in optimizer.state_dict()["state"].items():
-        tensors.update({f"optim.{idx}.{name}": t.detach().cpu().contiguous() for name, t in slots.items()})
-    write_atomically(run_dir / STATE_FILE, lambda tmp: save_file(tensors, str(tmp), metadata={"progress": json.dumps(progress)}))
-
-
-def read_state(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(progress, tensors) of a state file; ``RunStateError`` naming the file when it is corrupt or not a state."""
-    try:
-        with safe_open(str(path), "pt") as state:
-            progress = json.loads((state.metadata() or {})["progress"])
-            tensors = {key: state.get_tensor(key) for key in state.keys()}
-    except (SafetensorError, OSError, KeyError, ValueError) as exc:
-        raise RunStateError(f"{path} is not a readable training state ({type(exc).__name__}: {exc}); "
-                            "delete the run folder to start over") from exc
-    if not isinstance(progress, dict) or not isinstance(progress.get("epochs_done"), int) or "recipe" not in progress:
-        raise RunStateError(f"{path} holds no valid progress record; delete the run folder to start over")
-    return progress, tensors
-
-
-def load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, recipe: dict) -> dict:
-    """Restore a saved state into ``model`` and ``optimizer``; the recipe must be the one saved."""
-    path = run_dir / STATE_FILE
-    progress, tensors = read_state(path)
-    if progress["recipe"] != recipe:
-        raise ParameterError(f"{run_dir} was trained with a different recipe: {progress['recipe']} (now {recipe})")
-    try:
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-        optim_state: dict[int, dict] = {}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, idx, name = key.split(".", 2)
-                optim_state.setdefault(int(idx), {})[name] = value
-        optimizer.load_state_dict({"state": optim_state, "param_groups": optimizer.state_dict()["param_groups"]})
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise RunStateError(f"{path} does not fit this model and optimiser: {exc}") from exc
-    return progress
-
-
-def start_or_resume(config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer, recipe: dict) -> dict:
-    """The progress to continue from: a fresh one, or with ``resume`` the saved one (refused when there is none,
-    and a fresh start is refused when the run folder already holds a run)."""
-    run_dir = config.run_path()
-    state = run_dir / STATE_FILE
-    if config.resume:
-        if not state.is_file():
-            raise RunStateError(f"nothing to resume: {state} does not exist. Start the run without --resume "
-                                "(or point --run-dir at the folder of the run to continue)")
-        progress = load_state(run_dir, model, optimizer, recipe)
-        print(f"resuming {config.arch}/{config.variant} from epoch {progress['epochs_done'] + 1} of "
-              f"{recipe['epochs']} ({state})", file=sys.stderr)
-        return progress
-    if state.is_file():
-        raise RunStateError(f"{run_dir} already holds a run ({state}): continue it with --resume, "
-                            "or choose another --run-dir")
-    return {"recipe": recipe, "epochs_done": 0, "history": [], "train_seconds": 0.0, "git_commit": git_commit()}
-
-
-def git_commit() -> str:
-    """HEAD's hash, with ``+dirty`` when the working tree has changes; ``unknown`` outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "shiftlab"], cwd=REPO_ROOT, capture_output=True, text=True)
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _autocast_factory(device: torch.device, precision: str):
@@ -296,29 +67,29 @@ class TrainingRun:
     variant: TrainingVariant
     images: torch.Tensor  # uint8 N×3×H×W
     labels: torch.Tensor
-    recipe: dict
+    recipe: Recipe
     device: torch.device
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.labels) / self.recipe["batch_size"])
+        return math.ceil(len(self.labels) / self.recipe.batch_size)
 
     def learning_rate(self, epoch: int, step: int) -> float:
         """The schedule's value at ``step`` of ``epoch`` (warm-up, then cosine over the whole run)."""
         per_epoch = self.steps_per_epoch
-        return learning_rate(epoch * per_epoch + step, per_epoch * self.recipe["epochs"],
-                             per_epoch * self.recipe["warmup_epochs"], self.recipe["lr"])
+        return learning_rate(epoch * per_epoch + step, per_epoch * self.recipe.epochs,
+                             per_epoch * self.recipe.warmup_epochs, self.recipe.lr)
 
-    def run_epoch(self, epoch: int, show: bool) -> dict:
+    def run_epoch(self, epoch: int, show: bool) -> EpochRecord:
         """One pass over a fresh permutation; returns mean loss, train accuracy, images/s, seconds and the device.
 
         The device is recorded per epoch because a resumed run may continue on other hardware.
         """
-        model, optimizer, variant, batch_size = self.model, self.optimizer, self.variant, self.recipe["batch_size"]
+        model, optimizer, variant, batch_size = self.model, self.optimizer, self.variant, self.recipe.batch_size
         model.train()
         order = torch.randperm(len(self.labels))
         total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-        bar = tqdm(range(0, len(order), batch_size), desc=f"epoch {epoch + 1}/{self.recipe['epochs']}", disable=not show,
+        bar = tqdm(range(0, len(order), batch_size), desc=f"epoch {epoch + 1}/{self.recipe.epochs}", disable=not show,
                    mininterval=1.0 if sys.stderr.isatty() else 30.0, leave=False)
         for step, begin in enumerate(bar):
             idx = order[begin : begin + batch_size]
@@ -333,9 +104,8 @@ class TrainingRun:
             rate = seen / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}", refresh=False)
         seconds = time.perf_counter() - start
-        return {"loss": round(total_loss / seen, 5), "train_accuracy": round(correct / seen, 5),
-                "lr_end": optimizer.param_groups[0]["lr"], "images_per_s": round(seen / seconds, 1),
-                "seconds": round(seconds, 1), "device": device_name(self.device)}
+        return EpochRecord(round(total_loss / seen, 5), round(correct / seen, 5), optimizer.param_groups[0]["lr"],
+                           round(seen / seconds, 1), round(seconds, 1), device_name(self.device))
 
 
 def train(config: TrainConfig) -> Path:
@@ -356,29 +126,28 @@ def train(config: TrainConfig) -> Path:
         load_strict(model.net, read_tensors(config.init), source=config.init)
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
-    run = TrainingRun(model, optimizer, make_variant(config.variant, recipe, _autocast_factory(device, recipe["precision"])),
+    run = TrainingRun(model, optimizer, make_variant(config.variant, recipe, _autocast_factory(device, recipe.precision)),
                       torch.from_numpy(train_set.images).permute(0, 3, 1, 2).contiguous(),
                       torch.from_numpy(train_set.labels), recipe, device)
 
     run_dir = config.run_path()
     progress = start_or_resume(config, model, optimizer, recipe)
-    for epoch in range(progress["epochs_done"], recipe["epochs"]):
+    for epoch in range(progress.epochs_done, recipe.epochs):
         if config.stop_after is not None and epoch >= config.stop_after:
             return run_dir
         torch.manual_seed(epoch_seed(config.seed, epoch))
         run.variant.start_epoch()
         stats = run.run_epoch(epoch, config.progress)
-        progress["history"].append(stats)
-        progress["epochs_done"] = epoch + 1
-        progress["train_seconds"] += stats["seconds"]
+        progress = progress.after(stats)
         save_state(run_dir, model, optimizer, progress)
-        print(json.dumps({"epoch": epoch + 1, **stats}), file=sys.stderr, flush=True)
+        print(json.dumps({"epoch": epoch + 1, **stats.to_json()}), file=sys.stderr, flush=True)
 
     weights = _finish(config, model, recipe, progress, train_set, eval_set, device)
     return publish_run(weights, config.overwrite) if config.publish else weights
 
 
-def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict, train_set, eval_set, device) -> Path:
+def _finish(config: TrainConfig, model: nn.Module, recipe: Recipe, progress: RunProgress, train_set: ImageDataset,
+            eval_set: ImageDataset, device: torch.device) -> Path:
     """Evaluate on the test set and write the checkpoint with its model card into the run folder."""
     model = model.to(memory_format=torch.contiguous_format).eval()
     spec = get_spec(config.arch)
@@ -392,16 +161,15 @@ def _finish(config: TrainConfig, model: nn.Module, recipe: dict, progress: dict,
         input_size=spec.input_size,
         normalization={"mean": list(spec.mean), "std": list(spec.std)},
         parameters=sum(p.numel() for p in model.parameters()),
-        recipe={**recipe, "variant": variant_class(config.variant).description,
-                "device": device_name(device),
-                "torch_threads": torch.get_num_threads(),
-                "wall_time_s": round(progress["train_seconds"], 1), "epochs_done": progress["epochs_done"]},
+        recipe=dataclasses.replace(recipe, variant=variant_class(config.variant).description,
+                                   device=device_name(device), torch_threads=torch.get_num_threads(),
+                                   wall_time_s=round(progress.train_seconds, 1), epochs_done=progress.epochs_done),
         data={"train": fingerprint(train_set).to_dict()},
-        git_commit=progress.get("git_commit") or git_commit(),
+        git_commit=progress.git_commit or git_commit(),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        history=progress["history"],
+        history=progress.history,
     )
-    card.record("clean", evaluate_clean(model, eval_set))
+    card.record(evaluate_clean(model, eval_set))
     return save_checkpoint(model.net, card, config.run_path() / config.variant)
 
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from shiftlab.adversarial import fgsm_random_start, pgd
 from shiftlab.errors import DuplicateNameError, UnknownVariantError
+from shiftlab.models.training_record import Recipe
 from shiftlab.models.variants import get_variant
 from shiftlab.training.augment import rand_augment, random_crop_flip, random_op_chain, to_unit_float
 from shiftlab.training.fractals import mixing_set
@@ -43,12 +44,12 @@ class TrainingVariant:
     #: whether ``augment`` applies the recipe's RandAugment; variants with their own augmentation do not
     uses_randaugment = True
 
-    def __init__(self, recipe: dict, autocast: Callable = contextlib.nullcontext):
+    def __init__(self, recipe: Recipe, autocast: Callable = contextlib.nullcontext):
         self.recipe = recipe
-        self.params = {**self.defaults, **recipe.get("variant_params", {})}
+        self.params = {**self.defaults, **(recipe.variant_params or {})}
         self.autocast = autocast
-        self.label_smoothing = float(recipe.get("label_smoothing", 0.0))
-        ra = recipe.get("randaugment")
+        self.label_smoothing = float(recipe.label_smoothing or 0.0)
+        ra = recipe.randaugment
         self.rand_augment = rand_augment(*ra) if ra else None
 
     def start_epoch(self) -> None:
@@ -76,8 +77,8 @@ class TrainingVariant:
     def _update(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.recipe.get("grad_clip"):
-            nn.utils.clip_grad_norm_(model.parameters(), self.recipe["grad_clip"])
+        if self.recipe.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), self.recipe.grad_clip)
         optimizer.step()
 
 
@@ -113,7 +114,7 @@ def variant_class(name: str) -> type[TrainingVariant]:
     return _VARIANTS[name]
 
 
-def make_variant(name: str, recipe: dict, autocast: Callable = contextlib.nullcontext) -> TrainingVariant:
+def make_variant(name: str, recipe: Recipe, autocast: Callable = contextlib.nullcontext) -> TrainingVariant:
     """Instantiate the variant called ``name`` for ``recipe``."""
     return variant_class(name)(recipe, autocast)
 
@@ -182,7 +183,7 @@ class PixMix(TrainingVariant):
     defaults = {"k": 4, "beta": 3.0, "severity": 3, "fractals": 256, "fractal_seed": 0}
     uses_randaugment = False
 
-    def __init__(self, recipe: dict, autocast: Callable = contextlib.nullcontext):
+    def __init__(self, recipe: Recipe, autocast: Callable = contextlib.nullcontext):
         super().__init__(recipe, autocast)
         pictures = mixing_set(self.params["fractals"], 32, self.params["fractal_seed"])
         self.pictures = torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 255

@@ -36,24 +36,31 @@ from shiftlab.errors import ParameterError, UnknownOptionError
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy, classification_report
 from shiftlab.models import ModelSpec, get_spec, load_model, resolve_variant, write_card, zoo_card
-from shiftlab.models.cards import REFERENCE_IMAGES, SUITES, data_key
+from shiftlab.models.measurements import (
+    REFERENCE_IMAGES,
+    SUITES,
+    CleanFigures,
+    CorruptionFigures,
+    PgdFigures,
+    SuiteResult,
+    data_key,
+)
 from shiftlab.shifts import SEVERITIES, apply
 from shiftlab.shifts.corruptions import BENCHMARK
 from shiftlab.zoo.publish import check_publishable, publish_results
 
 
-def evaluate_clean(model: nn.Module, dataset: ImageDataset, batch_size: int = 500) -> dict:
+def evaluate_clean(model: nn.Module, dataset: ImageDataset, batch_size: int = 500) -> SuiteResult:
     """Accuracy, macro-F1, ECE (15 bins) and NLL of ``model`` on ``dataset``, with the dataset's fingerprint."""
     start = time.perf_counter()
     logits = predict_logits(model, dataset.images, batch_size)
     report = classification_report(dataset.labels, logits)
-    report["dataset"] = fingerprint(dataset)
-    report["seconds"] = round(time.perf_counter() - start, 2)
-    return report
+    figures = CleanFigures(**report, seconds=round(time.perf_counter() - start, 2))
+    return SuiteResult(fingerprint(dataset), figures)
 
 
 def evaluate_corruptions(model: nn.Module, dataset: ImageDataset, corruptions: tuple[str, ...] = BENCHMARK,
-                         seed: int = 0, batch_size: int = 500, log=None) -> dict:
+                         seed: int = 0, batch_size: int = 500, log=None) -> SuiteResult:
     """Accuracy under each corruption at severities 1-5 and the mean over all of them."""
     start = time.perf_counter()
     per_corruption = {}
@@ -65,18 +72,18 @@ def evaluate_corruptions(model: nn.Module, dataset: ImageDataset, corruptions: t
         if log:
             log(f"{name}: {[round(a, 4) for a in per_corruption[name]]}")
     mean = float(np.mean([a for accs in per_corruption.values() for a in accs]))
-    return {"mean_accuracy": mean, "per_corruption": per_corruption, "severities": list(SEVERITIES), "seed": seed,
-            "dataset": fingerprint(dataset), "seconds": round(time.perf_counter() - start, 1)}
+    figures = CorruptionFigures(mean, per_corruption, list(SEVERITIES), seed, round(time.perf_counter() - start, 1))
+    return SuiteResult(fingerprint(dataset), figures)
 
 
 def evaluate_pgd(model: nn.Module, dataset: ImageDataset, n: int = REFERENCE_IMAGES["pgd"], eps: float = 8 / 255,
-                 step_size: float = 2 / 255, steps: int = 20, seed: int = 0) -> dict:
+                 step_size: float = 2 / 255, steps: int = 20, seed: int = 0) -> SuiteResult:
     """Robust accuracy under PGD on the first ``n`` images of ``dataset``."""
     start = time.perf_counter()
     subset = dataset.subset(np.arange(min(n, len(dataset))))  # the first n, as suite_data takes them
     acc = robust_accuracy(model, subset.images, subset.labels, eps, step_size, steps, seed=seed)
-    return {"accuracy": acc, "eps": eps, "step_size": step_size, "steps": steps, "random_start": True, "seed": seed,
-            "dataset": fingerprint(subset), "seconds": round(time.perf_counter() - start, 1)}
+    figures = PgdFigures(acc, eps, step_size, steps, True, seed, round(time.perf_counter() - start, 1))
+    return SuiteResult(fingerprint(subset), figures)
 
 
 def suite_data(suite: str, test_set: ImageDataset) -> ImageDataset:
@@ -87,10 +94,10 @@ def suite_data(suite: str, test_set: ImageDataset) -> ImageDataset:
 
 def measure(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), data: str = "cifar10",
             root: str | None = None, limit: int | None = None, device: str = "auto", log=print,
-            publish: bool = False) -> dict[str, dict]:
+            publish: bool = False) -> list[SuiteResult]:
     """Evaluate the zoo's ``arch/variant`` on ``data``'s test split (its first ``limit`` images) with the chosen
-    suites; suite -> result, each with the fingerprint of the data it ran on and the SHA-256 of the weights
-    (``weights_sha256``). The names, the data and its fit to the model are checked first, and with ``publish``
+    suites, in ``SUITES`` order; each result holds the fingerprint of the data it ran on and the SHA-256 of the
+    weights (``weights_sha256``). The names, the data and its fit to the model are checked first, and with ``publish``
     whether the results may go into the zoo card (``PublishError``), all before the model is loaded."""
     unknown = set(suites) - set(SUITES)
     if unknown or not suites:
@@ -105,7 +112,7 @@ def measure(arch: str, variant: str, suites: tuple[str, ...] = ("clean",), data:
     runs = {"clean": lambda: evaluate_clean(loaded.model, test_set),
             "corruptions": lambda: evaluate_corruptions(loaded.model, test_set, log=log),
             "pgd": lambda: evaluate_pgd(loaded.model, test_set)}
-    return {suite: {**runs[suite](), "weights_sha256": loaded.card.weights_sha256} for suite in SUITES if suite in suites}
+    return [runs[suite]().with_weights(loaded.card.weights_sha256) for suite in SUITES if suite in suites]
 
 
 def check_fits(spec: ModelSpec, test_set: ImageDataset) -> None:
@@ -128,12 +135,12 @@ def run_folder(arch: str, run_dir: str | Path | None) -> Path:
     return Path(run_dir) if run_dir else Path("runs") / "evaluate" / get_spec(arch).arch
 
 
-def write_evaluation(arch: str, variant: str, results: dict[str, dict], run_dir: str | Path | None = None) -> Path:
+def write_evaluation(arch: str, variant: str, results: list[SuiteResult], run_dir: str | Path | None = None) -> Path:
     """The zoo card of ``arch/variant`` with ``results`` recorded, written into the run folder (the zoo is not
     touched) as ``<variant>.json``: the card's names follow the name rules, so the file stays in the folder."""
     card = zoo_card(arch, variant)
-    for suite, result in results.items():
-        card.record(suite, result)
+    for result in results:
+        card.record(result)
     folder = run_folder(card.arch, run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{card.variant}.json"
@@ -165,9 +172,9 @@ def run(args: argparse.Namespace) -> None:
         path = publish_results(args.arch, args.variant, results)
     else:
         path = write_evaluation(args.arch, args.variant, results, args.run_dir)
-    for suite, result in results.items():
-        figures = {k: v for k, v in result.items() if not isinstance(v, dict | list) and k != "weights_sha256"}
-        print(f"{suite} on {data_key(result['dataset'])}: {figures}")
+    for result in results:
+        figures = {k: v for k, v in result.figures.to_json().items() if not isinstance(v, dict | list) and k != "weights_sha256"}
+        print(f"{result.suite} on {data_key(result.data)}: {figures}")
     print(f"wrote {path}")
 
 

@@ -17,6 +17,7 @@ atomically (a reader sees the old file or the new one).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from shiftlab.checkpoint import file_sha256, write_atomically
 from shiftlab.data import Fingerprint
 from shiftlab.errors import PublishError
 from shiftlab.models import ModelCard, card_path, get_spec, read_card, resolve_variant, write_card, zoo_card
-from shiftlab.models.cards import data_key, impostor, is_reference
+from shiftlab.models.measurements import SuiteResult, data_key, impostor, is_reference
 from shiftlab.models.registry import check_card_names
 
 
@@ -110,23 +111,24 @@ def keep_replaced_figures(card: ModelCard, replaced: ModelCard, old_sha256: str)
     """Copy into ``card`` the suites of the ``replaced`` card it does not measure again, each tied to the weights
     it was measured with (``old_sha256`` where the old card did not record it)."""
     for key, suite in replaced.measured():
-        figures = replaced.measurements[key][suite]
-        entry = card.measurements.setdefault(key, {"data": replaced.measurements[key]["data"]})
-        if suite not in entry and entry["data"] == replaced.measurements[key]["data"]:
-            entry[suite] = {**figures, "weights_sha256": replaced.measured_with(figures) or old_sha256}
+        old = replaced.measurements[key]
+        figures = old.suite(suite)
+        entry = card.measurements.setdefault(key, old.bare())
+        if entry.suite(suite) is None and entry.data == old.data:
+            entry.put(dataclasses.replace(figures, weights_sha256=replaced.measured_with(figures) or old_sha256))
 
 
-def publish_results(arch: str, variant: str, results: dict[str, dict]) -> Path:
-    """Record evaluation ``results`` (suite -> result with its ``dataset`` fingerprint) in the zoo card of
+def publish_results(arch: str, variant: str, results: list[SuiteResult]) -> Path:
+    """Record evaluation ``results`` (each suite's figures with the fingerprint of their data) in the zoo card of
     ``arch/variant``; returns the card's path. Refused as a whole if any result may not replace the card's figures."""
     card_file, card = _zoo_card(arch, variant)
     if card is None and get_spec(arch).external:
         card = zoo_card(arch, variant)  # a user's model gets its first card beside its weights
     if card is None:
         raise PublishError(f"{card_file} does not exist: publish the weights first (shiftlab train ... --publish)")
-    for suite, result in results.items():
-        check_replaces(card, suite, result["dataset"], card_file)
-    for suite, result in results.items():
-        card.record(suite, result)
+    for result in results:
+        check_replaces(card, result.suite, result.data, card_file)
+    for result in results:
+        card.record(result)
     write_card(card, card_file)
     return card_file

@@ -11,6 +11,7 @@ tables are written only from a whole, healthy zoo.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from collections.abc import Iterator
@@ -22,8 +23,8 @@ import pandas as pd
 from shiftlab.checkpoint import write_atomically
 from shiftlab.errors import PublishError, ShiftlabError
 from shiftlab.models import ModelCard, ModelSpec, checkpoint_root, get_spec, list_models, list_variants, zoo_card
-from shiftlab.models.cards import FIGURES, WEIGHTS_CHANGED
-from shiftlab.zoo.targets import markdown_targets, target_rows
+from shiftlab.models.cards import WEIGHTS_CHANGED
+from shiftlab.zoo.targets import TargetRow, markdown_targets, target_rows
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,40 @@ def zoo_problems() -> list[tuple[str, str, str]]:
     return [(entry.spec.arch, entry.variant, entry.problem) for entry in zoo_entries() if entry.problem is not None]
 
 
-def zoo_rows() -> list[dict]:
+@dataclass(frozen=True)
+class ZooRow:
+    """One (arch, variant) of the zoo: what it is, its card's test-set figures (None where not measured), the
+    test set they were measured on, and how it was trained."""
+
+    model: str
+    variant: str
+    dataset: str
+    description: str
+    accuracy: float | None
+    macro_f1: float | None
+    ece: float | None
+    nll: float | None
+    corruption_accuracy: float | None
+    pgd20_accuracy: float | None
+    test_set: str | None
+    epochs: int | None
+    train_hours: float | None
+    device: str | None
+    start: str
+    origin: str
+    parameters: int | None
+
+
+#: the columns of a zoo row, in order
+ROW_COLUMNS = tuple(f.name for f in dataclasses.fields(ZooRow))
+
+
+def zoo_rows() -> list[ZooRow]:
     """One row per healthy (arch, variant) available here, with its card's test-set figures where there are any."""
     return [_row(spec, card) for spec, card in _zoo_cards()]
 
 
-def zoo_targets() -> list[dict]:
+def zoo_targets() -> list[TargetRow]:
     """Each shipped robust variant's targets with the figures its card holds (see ``shiftlab.zoo.targets``)."""
     return target_rows(card for _, card in _zoo_cards())
 
@@ -88,49 +117,37 @@ def corruption_frame() -> pd.DataFrame:
     records = []
     for _, card in _zoo_cards():
         suite = card.suite("corruptions")
-        if not suite:
+        if suite is None or not suite.per_corruption:
             continue
-        for corruption, accuracies in suite["per_corruption"].items():
+        for corruption, accuracies in suite.per_corruption.items():
             records.append((card.arch, card.variant, corruption, 0, card.figure("accuracy")))
-            records.extend((card.arch, card.variant, corruption, s, a) for s, a in zip(suite["severities"], accuracies))
+            records.extend((card.arch, card.variant, corruption, s, a) for s, a in zip(suite.severities, accuracies))
     return pd.DataFrame(records, columns=["model", "variant", "corruption", "severity", "accuracy"])
 
 
-#: the columns of a zoo row, in order
-ROW_COLUMNS = ("model", "variant", "dataset", "description", *FIGURES, "test set", "epochs", "train hours", "device",
-               "start", "origin", "parameters")
-
-
-def _row(spec: ModelSpec, card: ModelCard) -> dict:
-    row = {"model": card.arch, "variant": card.variant, "dataset": spec.dataset, "description": spec.description}
-    row.update(card.figures())
+def _row(spec: ModelSpec, card: ModelCard) -> ZooRow:
     reference = card.reference_data("clean")
-    row["test set"] = reference.name if reference else None
-    row["epochs"] = card.epochs_done
-    row["train hours"] = card.train_hours
-    row["device"] = card.training_devices()
-    row["start"] = card.start()
-    row["origin"] = card.origin()
-    row["parameters"] = card.parameters
-    return row
+    return ZooRow(card.arch, card.variant, spec.dataset, spec.description, **dataclasses.asdict(card.figures()),
+                  test_set=reference.name if reference else None, epochs=card.epochs_done, train_hours=card.train_hours,
+                  device=card.training_devices(), start=card.start(), origin=card.origin(), parameters=card.parameters)
 
 
 def _percent(value: float | None) -> str:
     return "not measured" if value is None else f"{100 * value:.2f}%"
 
 
-def markdown_table(rows: list[dict]) -> str:
+def markdown_table(rows: list[ZooRow]) -> str:
     """The measured rows as a Markdown table (accuracies in %, ECE and NLL to 4 decimals)."""
     header = ("| model | variant | test set | accuracy | macro-F1 | ECE (15 bins) | NLL | corruption accuracy "
               "(15 × 5) | PGD-20 accuracy (ε 8/255) | epochs | start | train time (h) | device |")
     lines = [header, "|---" * (header.count("|") - 1) + "|"]
     for r in rows:
-        if r["accuracy"] is None:
+        if r.accuracy is None:
             continue
         lines.append(
-            f"| {r['model']} | {r['variant']} | {r['test set']} | {_percent(r['accuracy'])} | {r['macro_f1']:.4f} | "
-            f"{r['ece']:.4f} | {r['nll']:.4f} | {_percent(r['corruption_accuracy'])} | {_percent(r['pgd20_accuracy'])} | "
-            f"{r['epochs']} | {r['start']} | {r['train hours']} | {r['device']} |"
+            f"| {r.model} | {r.variant} | {r.test_set} | {_percent(r.accuracy)} | {r.macro_f1:.4f} | "
+            f"{r.ece:.4f} | {r.nll:.4f} | {_percent(r.corruption_accuracy)} | {_percent(r.pgd20_accuracy)} | "
+            f"{r.epochs} | {r.start} | {r.train_hours} | {r.device} |"
         )
     return "\n".join(lines)
 
@@ -158,7 +175,7 @@ def readme_rows(text: str, marker: str = "zoo-table") -> set[tuple[str, str]]:
     return {(c[1].strip(), c[2].strip()) for c in cells if len(c) > 3}
 
 
-def check_whole_zoo(text: str, rows: list[dict]) -> None:
+def check_whole_zoo(text: str, rows: list[ZooRow]) -> None:
     """Refuse to write README's tables (``PublishError``) from a zoo with a broken entry, with no measured model,
     or without a model the README lists: the tables would lose rows because a folder is missing, not because
     the models went away."""
@@ -167,7 +184,7 @@ def check_whole_zoo(text: str, rows: list[dict]) -> None:
     if problems:
         raise PublishError(f"{where} has {len(problems)} broken entries ("
                            + "; ".join(f"{arch}/{variant}: {why}" for arch, variant, why in problems[:3]) + ")")
-    measured = {(r["model"], r["variant"]) for r in rows if r["accuracy"] is not None}
+    measured = {(r.model, r.variant) for r in rows if r.accuracy is not None}
     if not measured:
         raise PublishError(f"{where} has no measured model (is SHIFTLAB_CHECKPOINTS right?)")
     missing = sorted(readme_rows(text) - measured)
