@@ -9,6 +9,10 @@ was kept (the module's ``interrupted``, when it has one) and exits 130; a
 folder that cannot be written or a full disk (``OSError``) exits 1, and since
 every file is written to a temporary name and renamed, nothing half-written
 is left; a closed pipe (``shiftlab zoo | head``) ends quietly with 141.
+
+A model is named one way in every command: ``ARCH/VARIANT`` (``--model
+resnet20/augmix``, ``--model pets/baseline``; ``shiftlab sweep --models``
+takes several, and glob patterns).
 """
 
 from __future__ import annotations
@@ -48,6 +52,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             module.configure(sub)
             sub.set_defaults(run=module.run)
     return parser
+
+
+def model_name(text: str) -> tuple[str, str]:
+    """``--model``'s value, ``ARCH/VARIANT``, as (arch, variant); argparse reports any other shape (the names
+    themselves are checked by the command, which knows the models)."""
+    arch, slash, variant = text.partition("/")
+    if not (arch and slash and variant) or "/" in variant:
+        raise argparse.ArgumentTypeError(f"a model is ARCH/VARIANT, e.g. resnet20/baseline; got {text!r:.80}")
+    return arch, variant
 
 
 def main(argv: list[str] | None = None) -> int:

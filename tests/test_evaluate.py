@@ -44,13 +44,13 @@ def test_unknown_suite_is_refused(zoo):
 
 
 def test_command_line_writes_the_run_folder_and_publish_the_zoo(zoo, tmp_path, capsys):
-    main(["--arch", "resnet20", "--variant", "trial", "--data", "cifar10-sample", "--suite", "clean",
+    main(["--model", "resnet20/trial", "--data", "cifar10-sample", "--suite", "clean",
           "--run-dir", str(tmp_path / "run")])
     assert "measurements" not in json.loads(zoo.read_text()), "the zoo card is left alone by default"
     card = json.loads((tmp_path / "run" / "trial.json").read_text())
     assert set(card["measurements"]["cifar10-sample/test"]) == {"data", "clean"}
     assert "clean on cifar10-sample/test" in capsys.readouterr().out
-    main(["--arch", "resnet20", "--variant", "trial", "--data", "cifar10-sample", "--suite", "clean", "--publish"])
+    main(["--model", "resnet20/trial", "--data", "cifar10-sample", "--suite", "clean", "--publish"])
     published = json.loads(zoo.read_text())["measurements"]["cifar10-sample/test"]
     assert published["clean"]["accuracy"] == card["measurements"]["cifar10-sample/test"]["clean"]["accuracy"]
 

@@ -49,7 +49,7 @@ README = REPO / "README.md"
 PAGES = REPO / "app_pages"
 TRAIN = ["train", "--data", "cifar10-sample", "--eval-data", "cifar10-sample", "--limit", "8", "--epochs", "1",
          "--batch-size", "8", "--no-progress", "--device", "cpu"]
-EVALUATE = ["evaluate", "--arch", "resnet20", "--data", "cifar10-sample", "--limit", "64", "--suite", "clean",
+EVALUATE = ["evaluate", "--model", "resnet20/baseline", "--data", "cifar10-sample", "--limit", "64", "--suite", "clean",
             "--device", "cpu"]
 
 
@@ -172,9 +172,11 @@ TRAIN_CASES = {
     "init a fifo": (["--init", "fifo.pt"], "--init fifo.pt: not a file"),
     "unknown data": (["--data", "imagenet"], "unknown dataset 'imagenet'; known: cifar10"),
     "unknown eval data": (["--eval-data", "nope"], "unknown dataset 'nope'"),
-    "unknown arch": (["--arch", "resnet9000"], "unknown model 'resnet9000'; known: resnet20"),
-    "arch as a path": (["--arch", "../../evil"], "unknown model '../../evil'"),
-    "imagenet arch": (["--arch", "efficientnet_lite0"], "trains the CIFAR-10 zoo; efficientnet_lite0 is a model of imagenet"),
+    "unknown arch": (["--model", "resnet9000/baseline"], "unknown model 'resnet9000'; known: resnet20"),
+    "arch as a path": (["--model", "../baseline"], "unknown model '..'"),
+    "imagenet arch": (["--model", "efficientnet_lite0/baseline"],
+                      "trains the CIFAR-10 zoo; efficientnet_lite0 is a model of imagenet"),
+    "unknown training variant": (["--model", "resnet20/vibes"], "unknown training variant 'vibes'; known: baseline"),
     "unknown device": (["--device", "gpu"], "unknown device 'gpu'"),
     "run dir a file": (["--run-dir", "afile"], "--run-dir afile: afile is a file, not a folder"),
     "run dir under a file": (["--run-dir", "afile/run"], "--run-dir afile/run: afile is a file, not a folder"),
@@ -197,10 +199,11 @@ def test_train_refuses_a_flag_out_of_range_before_any_work(case, capsys, tmp_pat
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--variant", "../../evil"], "invalid choice: '../../evil'"),
+    (["--model", "resnet20/../../evil"], "a model is ARCH/VARIANT, e.g. resnet20/baseline; got 'resnet20/../../evil'"),
+    (["--model", "resnet20"], "a model is ARCH/VARIANT"),
     (["--epochs", "three"], "invalid int value: 'three'"),
     (["--seed", "1e3"], "invalid int value: '1e3'"),
-], ids=["variant path", "epochs text", "seed float"])
+], ids=["variant path", "no variant", "epochs text", "seed float"])
 def test_train_flags_of_the_wrong_kind_are_argparse_errors(flags, message, capsys, nothing_written):
     code, _, err = shiftlab(capsys, *TRAIN, *flags)
     assert code == 2 and message in err and "Traceback" not in err
@@ -257,13 +260,13 @@ EVALUATE_CASES = {
     "limit 0": (["--limit", "0"], "limit must be a positive whole number of images"),
     "limit -5": (["--limit", "-5"], "got -5"),
     "unknown data": (["--data", "nope"], "unknown dataset 'nope'; known: cifar10"),
-    "imagenet model on cifar": (["--arch", "efficientnet_lite0"],
+    "imagenet model on cifar": (["--model", "efficientnet_lite0/baseline"],
                                 "efficientnet_lite0 predicts imagenet's 1000 classes; cifar10-sample holds 10 other"),
     "cifar model on cifar100": (["--data", "cifar100-sample"], "resnet20 predicts cifar10's 10 classes; cifar100-sample holds 100"),
-    "unknown arch": (["--arch", "nope"], "unknown model 'nope'"),
-    "variant path": (["--variant", "../../../evil"], "variant names are letters, digits"),
-    "variant dot": (["--variant", ".hidden"], "variant names are letters, digits"),
-    "missing variant": (["--variant", "nosuch"], "no checkpoint for resnet20/nosuch"),
+    "unknown arch": (["--model", "nope/baseline"], "unknown model 'nope'"),
+    "variant dots": (["--model", "resnet20/.."], "variant names are letters, digits"),
+    "variant dot": (["--model", "resnet20/.hidden"], "variant names are letters, digits"),
+    "missing variant": (["--model", "resnet20/nosuch"], "no checkpoint for resnet20/nosuch"),
     "unknown device": (["--device", "tpu"], "unknown device 'tpu'"),
     "run dir a file": (["--run-dir", "afile"], "--run-dir afile: afile is a file, not a folder"),
     "missing data root": (["--data", "svhn", "--data-root", "/nonexistent"], "svhn"),
@@ -281,7 +284,9 @@ def test_evaluate_refuses_before_measuring(case, capsys, tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (["--suite", "vibes"], "invalid choice: 'vibes'"),
     (["--limit", "ten"], "invalid int value: 'ten'"),
-], ids=["unknown suite", "limit text"])
+    (["--model", "resnet20/../../../evil"], "a model is ARCH/VARIANT"),
+    (["--model", "/baseline"], "a model is ARCH/VARIANT"),
+], ids=["unknown suite", "limit text", "variant path", "no arch"])
 def test_evaluate_flags_of_the_wrong_kind_are_argparse_errors(flags, message, capsys, nothing_written):
     code, _, err = shiftlab(capsys, *EVALUATE, *flags)
     assert code == 2 and message in err and "Traceback" not in err
@@ -307,14 +312,14 @@ def test_the_reference_fingerprints_are_the_cifar10_test_sets(data_root):
 
 def test_a_test_set_of_one_pixel_images_is_refused_by_size(capsys, tmp_path, zoo):
     before = listing(zoo)
-    refused(capsys, ["evaluate", "--arch", "resnet20", "--data-root", fake_test_set(tmp_path / "data", 10000, 1),
+    refused(capsys, ["evaluate", "--model", "resnet20/baseline", "--data-root", fake_test_set(tmp_path / "data", 10000, 1),
                      "--suite", "clean", "--device", "cpu", "--publish"], "test images here are 1×1 px; resnet20 takes 32×32")
     assert listing(zoo) == before and zoo_card("resnet20", "baseline").figure("accuracy") == 0.9103
 
 
 def test_publishing_figures_of_another_test_set_named_cifar10_is_refused(capsys, tmp_path, zoo):
     card_bytes = (zoo / "baseline.json").read_bytes()
-    line = refused(capsys, ["evaluate", "--arch", "resnet20", "--data-root", fake_test_set(tmp_path / "data", 50, 32),
+    line = refused(capsys, ["evaluate", "--model", "resnet20/baseline", "--data-root", fake_test_set(tmp_path / "data", 50, 32),
                             "--suite", "clean", "--device", "cpu", "--publish"], "are not the reference cifar10/test")
     assert "content (SHA-256 of images and labels)" in line
     assert (zoo / "baseline.json").read_bytes() == card_bytes
@@ -322,7 +327,7 @@ def test_publishing_figures_of_another_test_set_named_cifar10_is_refused(capsys,
 
 def test_figures_on_another_test_set_are_kept_under_their_own_key(capsys, tmp_path):
     data = fake_test_set(tmp_path / "data", 50, 32)
-    code, out, _ = shiftlab(capsys, "evaluate", "--arch", "resnet20", "--data-root", data, "--suite", "clean",
+    code, out, _ = shiftlab(capsys, "evaluate", "--model", "resnet20/baseline", "--data-root", data, "--suite", "clean",
                             "--device", "cpu", "--run-dir", "run")
     assert code == 0 and "clean on cifar10/test [content " in out
     card = read_card(tmp_path / "run" / "baseline.json")

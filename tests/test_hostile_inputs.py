@@ -119,11 +119,11 @@ def shiftlab(*argv: str) -> int:
 
 def test_train_evaluate_and_zoo_in_default_mode_write_only_their_run_folder(in_tmp, repo_unchanged, capsys):
     # trained on 8 images: an epoch of the default recipe (bf16 autocast, emulated on this CPU) on 64 took 3 s
-    assert shiftlab("train", "--arch", "resnet20", "--variant", "baseline", "--data", "cifar10-sample", "--limit", "8",
+    assert shiftlab("train", "--model", "resnet20/baseline", "--data", "cifar10-sample", "--limit", "8",
                     "--eval-data", "cifar10-sample", "--epochs", "1", "--no-progress", "--device", "cpu") == 0
     run = in_tmp / "runs" / "train" / "resnet20" / "baseline"
     assert sorted(p.name for p in run.iterdir()) == ["baseline.json", "baseline.safetensors", STATE_FILE]
-    assert shiftlab("evaluate", "--arch", "resnet20", "--variant", "baseline", *TINY, "--suite", "clean",
+    assert shiftlab("evaluate", "--model", "resnet20/baseline", *TINY, "--suite", "clean",
                     "--device", "cpu") == 0
     card = read_card(in_tmp / "runs" / "evaluate" / "resnet20" / "baseline.json")
     assert "cifar10-sample/test (64 of 500)" in card.measurements
@@ -134,7 +134,7 @@ def test_train_evaluate_and_zoo_in_default_mode_write_only_their_run_folder(in_t
 
 def test_publishing_a_run_measured_on_other_data_is_refused(zoo_copy, tmp_path, capsys):
     before = digests(zoo_copy)
-    assert shiftlab("train", "--arch", "resnet20", "--variant", "baseline", *TINY, "--eval-data", "cifar10-sample",
+    assert shiftlab("train", "--model", "resnet20/baseline", *TINY, "--eval-data", "cifar10-sample",
                     "--epochs", "1", "--no-progress", "--device", "cpu", "--run-dir", tmp_path / "run", "--publish") == 2
     error = capsys.readouterr().err
     assert "holds clean figures measured on cifar10/test; the new ones were measured on cifar10-sample/test" in error
@@ -144,7 +144,7 @@ def test_publishing_a_run_measured_on_other_data_is_refused(zoo_copy, tmp_path, 
 
 def test_publishing_subset_figures_over_full_test_set_figures_is_refused(zoo_copy, capsys):
     before = digests(zoo_copy)
-    assert shiftlab("evaluate", "--arch", "resnet20", "--variant", "baseline", *TINY, "--suite", "clean", "pgd",
+    assert shiftlab("evaluate", "--model", "resnet20/baseline", *TINY, "--suite", "clean", "pgd",
                     "--device", "cpu", "--publish") == 2
     assert "would replace full-test-set figures" in capsys.readouterr().err
     assert digests(zoo_copy) == before
@@ -375,7 +375,7 @@ def test_names_that_would_escape_the_zoo_are_refused(call, error):
 
 
 def test_evaluate_refuses_a_path_as_variant(in_tmp, repo_unchanged, capsys):
-    assert shiftlab("evaluate", "--arch", "resnet20", "--variant", "../../../evil", *TINY, "--device", "cpu") == 2
+    assert shiftlab("evaluate", "--model", "resnet20/..", *TINY, "--device", "cpu") == 2
     assert "variant names are letters, digits" in capsys.readouterr().err
     assert not (in_tmp / "runs").exists()
 

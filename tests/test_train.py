@@ -126,7 +126,7 @@ def test_learning_rate_schedule():
 
 
 def test_command_line(tmp_path, capsys):
-    config = parse_args(["--arch", "resnet20", "--epochs", "2", "--lr", "0.3", "--resume", "--device", "cpu"])
+    config = parse_args(["--model", "resnet20/baseline", "--epochs", "2", "--lr", "0.3", "--resume", "--device", "cpu"])
     assert config.overrides == {"epochs": 2, "lr": 0.3} and config.resume and config.device == "cpu"
     # 8 images: the command's default recipe trains in bf16 autocast, emulated on CPUs without native bf16
     main(["--data", "cifar10-sample", "--eval-data", "cifar10-sample", "--limit", "8", "--epochs", "1",

@@ -212,7 +212,7 @@ def unregister_model(arch: str) -> None:
 
 def trained_weights(arch: str) -> tuple[Weights, ...]:
     """The weights entries of an architecture that shiftlab trains: one per variant of the vocabulary."""
-    return tuple(Weights(v.name, f"trained by shiftlab: shiftlab train --arch {arch} --variant {v.name}", v.description)
+    return tuple(Weights(v.name, f"trained by shiftlab: shiftlab train --model {arch}/{v.name}", v.description)
                  for v in known_variants())
 
 

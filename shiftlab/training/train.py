@@ -1,8 +1,8 @@
 """Train a CIFAR-10 classifier of the zoo and write its checkpoint and model card.
 
-    shiftlab train --arch resnet20 --variant baseline --data-root ../shared/data
-    shiftlab train --arch resnet20 --variant baseline --resume    # after a kill
-    shiftlab train --arch resnet20 --variant baseline --publish   # and update the shipped zoo
+    shiftlab train --model resnet20/baseline --data-root ../shared/data
+    shiftlab train --model resnet20/baseline --resume    # after a kill
+    shiftlab train --model resnet20/baseline --publish   # and update the shipped zoo
 
 Runs on CUDA when there is one (``--device auto``). Everything a run writes
 goes into its run folder (``runs/train/<arch>/<variant>``, or ``--run-dir``):
@@ -40,6 +40,7 @@ from torch import nn
 from tqdm import tqdm
 
 from shiftlab.checkpoint import check_output_folder, load_strict, read_tensors
+from shiftlab.cli import model_name
 from shiftlab.data import ImageDataset, fingerprint, load_dataset
 from shiftlab.device import device_name, resolve_device
 from shiftlab.models import ModelCard, build_model, get_spec, save_checkpoint
@@ -175,8 +176,9 @@ def _finish(config: TrainConfig, model: nn.Module, recipe: Recipe, progress: Run
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``shiftlab train`` flags to ``parser``."""
-    parser.add_argument("--arch", default="resnet20")
-    parser.add_argument("--variant", default="baseline", choices=list_training_variants())
+    parser.add_argument("--model", default=("resnet20", "baseline"), type=model_name, metavar="ARCH/VARIANT",
+                        help="a CIFAR-10 architecture of the zoo and the training variant to train it with "
+                             f"({', '.join(list_training_variants())}); default resnet20/baseline")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     parser.add_argument("--data", default="cifar10", help="training set: cifar10 or cifar10-sample (tests)")
@@ -201,7 +203,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     """Parsed flags -> ``TrainConfig``; recipe flags left unset keep the family defaults."""
     recipe_keys = ["epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing"]
     overrides = {k: getattr(args, k) for k in recipe_keys if getattr(args, k) is not None}
-    return TrainConfig(args.arch, args.variant, args.seed, args.device, args.data, args.eval_data, args.data_root,
+    return TrainConfig(*args.model, args.seed, args.device, args.data, args.eval_data, args.data_root,
                        args.limit, args.run_dir, args.resume, args.publish, args.stop_after, not args.no_progress,
                        args.init, overrides, args.overwrite)
 

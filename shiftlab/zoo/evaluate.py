@@ -1,7 +1,8 @@
 """Measure a model of the zoo and record the figures in a model card.
 
-    shiftlab evaluate --arch resnet20 --variant baseline --suite clean corruptions pgd
-    shiftlab evaluate --arch resnet20 --variant baseline --publish   # update the shipped card
+    shiftlab evaluate --model resnet20/baseline --suite clean corruptions pgd
+    shiftlab evaluate --model resnet20/baseline --publish   # update the shipped card
+    shiftlab evaluate --model pets/augmix --data pets-photos  # a models file's model on its image folder
 
 ``clean``: accuracy, macro-F1, ECE (15 bins) and NLL on the test set.
 ``corruptions``: accuracy under each of the 15 benchmark corruptions at
@@ -31,6 +32,7 @@ from torch import nn
 
 from shiftlab.adversarial import robust_accuracy
 from shiftlab.checkpoint import check_output_folder
+from shiftlab.cli import model_name
 from shiftlab.data import ImageDataset, fingerprint, load_dataset
 from shiftlab.errors import ParameterError, UnknownOptionError
 from shiftlab.inference import predict_logits
@@ -150,8 +152,8 @@ def write_evaluation(arch: str, variant: str, results: list[SuiteResult], run_di
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``shiftlab evaluate`` flags to ``parser``."""
-    parser.add_argument("--arch", required=True)
-    parser.add_argument("--variant", default="baseline")
+    parser.add_argument("--model", required=True, type=model_name, metavar="ARCH/VARIANT",
+                        help="the model to measure, e.g. resnet20/augmix (a models file's too: pets/baseline)")
     parser.add_argument("--data", default="cifar10", help="test set: cifar10 (full) or cifar10-sample")
     parser.add_argument("--data-root", default=None, help="folder with the datasets (default: $SHIFTLAB_DATA)")
     parser.add_argument("--limit", type=int, default=None, help="measure on the first N test images only")
@@ -164,14 +166,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Measure with the parsed flags, write the card (run folder, or the zoo with --publish) and print the figures."""
+    arch, variant = args.model
     if not args.publish:
-        check_output_folder(run_folder(args.arch, args.run_dir), "--run-dir")
-    results = measure(args.arch, args.variant, tuple(args.suite), args.data, args.data_root, args.limit, args.device,
+        check_output_folder(run_folder(arch, args.run_dir), "--run-dir")
+    results = measure(arch, variant, tuple(args.suite), args.data, args.data_root, args.limit, args.device,
                       publish=args.publish)
     if args.publish:
-        path = publish_results(args.arch, args.variant, results)
+        path = publish_results(arch, variant, results)
     else:
-        path = write_evaluation(args.arch, args.variant, results, args.run_dir)
+        path = write_evaluation(arch, variant, results, args.run_dir)
     for result in results:
         figures = {k: v for k, v in result.figures.to_json().items() if not isinstance(v, dict | list) and k != "weights_sha256"}
         print(f"{result.suite} on {data_key(result.data)}: {figures}")
