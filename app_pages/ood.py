@@ -67,7 +67,7 @@ with user_errors():
                                     *sweep_panel.ood_scores(view.arch, variant, dataset, ood_set, view.seed), gradcam))
 summary = pd.DataFrame(rows)
 st.dataframe(summary, hide_index=True, column_config=summary_columns())
-st.caption(text.OOD_SUMMARY_NOTE.format(ood_set=ood_set, n=ood.DRIFT_IMAGES))
+st.caption(text.OOD_SUMMARY_NOTE.format(dataset=dataset, ood_set=ood_set, n=ood.DRIFT_IMAGES))
 if dataset == sweep_panel.SHIPPED_DATA:
     st.caption(text.OOD_FROM_STORE)
 csv_download(summary, f"ood-summary-{view.arch}-{ood_set}.csv", "Download the table (CSV)")

@@ -4,6 +4,7 @@ the Ray engine equals the local one, broken files are named, and the shipped sto
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,8 @@ from shiftlab.data import load_dataset
 from shiftlab.errors import ParameterError, SweepStoreError
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import accuracy
-from shiftlab.models import load_model
+from shiftlab.models import forget_models_file, load_model, use_models_file
+from shiftlab.models.user import models_file_in_use
 from shiftlab.shifts import apply
 from shiftlab.sweep import results, worker
 from shiftlab.sweep import swept as swept_images
@@ -33,6 +35,7 @@ SEVERITIES = "1,3"
 KEYS = ["model", "variant", "shift", "severity", "seed", "image"]
 #: the sweep's own work-unit size, before small_chunks_one_thread shrinks it
 DEFAULT_CHUNK_PIXELS = worker.CHUNK_PIXELS
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shiftlab-models.toml"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -224,19 +227,36 @@ def test_a_corrupt_or_missing_file_is_named_and_the_rest_keeps_working(tmp_path,
         assert len(opened.problems) == 2
 
 
+def run_example_sweep(out, engine: str = "local"):
+    """The example models file's model on its image folder, shifted by contrast and replaced by the folder's own
+    images (``--ood-folder``): a user's model, dataset and OOD set, which a worker knows only from the models file."""
+    return sweep(out, ["pets/baseline"], ["contrast", "ood_folder_pets-photos"], "5", "pets-photos", limit=8,
+                 device="cpu", progress=False, engine=engine)
+
+
 def test_the_ray_engine_writes_the_local_records(tmp_path, store, monkeypatch):
     ray = pytest.importorskip("ray")
     # one work unit per condition (the local store's two were the offsets' test): each unit is a parquet file that
     # Ray writes in a worker process of its own, 8 s of the test's 20 on 2 cores; a shift's two severities are still
     # two files of one partition
     monkeypatch.setattr(worker, "CHUNK_PIXELS", DEFAULT_CHUNK_PIXELS)
+    # the workers must learn the models file from the sweep: neither their environment nor their folder names it
+    monkeypatch.delenv("SHIFTLAB_MODELS", raising=False)
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
              logging_level="ERROR")
+    before = models_file_in_use()
     try:
         run_sweep(tmp_path / "ray", methods=[], store_maps=False, engine="ray")
+        use_models_file(EXAMPLE)
+        run_example_sweep(tmp_path / "example-ray", engine="ray")
+        run_example_sweep(tmp_path / "example-local")
     finally:
         ray.shutdown()
+        use_models_file(before) if before else forget_models_file()
     pd.testing.assert_frame_equal(all_records(tmp_path / "ray"), all_records(store))
+    example = all_records(tmp_path / "example-ray")
+    pd.testing.assert_frame_equal(example, all_records(tmp_path / "example-local"))
+    assert sorted(set(example["shift"])) == ["contrast", "ood_folder_pets-photos", "source"] and len(example) == 24
 
 
 #: (model, variant, shift, severity, images) re-computed from the shipped sample store (not motion_blur: its

@@ -4,6 +4,8 @@ The OOD images come from a dataset shift at severity 5, which replaces every
 image of the in-distribution set by one of the OOD set, so image ``i`` of
 each set is a pair: the drift of a method is measured between the map of
 in-distribution image ``i`` and the map of the OOD image that replaced it.
+An image folder of the models file is an OOD set too (``ood_folder_<name>``,
+``shiftlab.shifts.ood``), labelled or not, against the sample or a folder.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 from shiftlab import metrics
 from shiftlab.app.experiment import N_BINS
 from shiftlab.shifts import get_shift
+from shiftlab.shifts.ood import FOLDER_FAMILY
 
 #: the dataset shift's severity: 5 replaces every image
 SEVERITY = 5
@@ -37,10 +40,18 @@ def detection_table(scores_in: Scores, scores_out: Scores) -> pd.DataFrame:
 
 
 def describe(ood_set: str, dataset: str, n: int, seed: int) -> str:
-    """One sentence saying what is in- and what is out-of-distribution."""
-    params = get_shift(ood_set).params[SEVERITY]
-    return (f"In-distribution: {n:,} images of `{dataset}`. Out-of-distribution: `{ood_set}` at severity {SEVERITY}, "
-            f"where {params['fraction']:.0%} of the images are replaced by `{params['source']}` images (seed {seed}).")
+    """What is in- and what is out-of-distribution (a sentence), and a warning when an image folder is compared with
+    itself. The names are a registry's (dataset and folder names are letters, digits, '_' and '-')."""
+    shift = get_shift(ood_set)
+    params = shift.params[SEVERITY]
+    folder = shift.family == FOLDER_FAMILY
+    source = f"images of your folder `{params['source']}`" if folder else f"`{params['source']}` images"
+    text = (f"In-distribution: {n:,} images of `{dataset}`. Out-of-distribution: `{ood_set}` at severity {SEVERITY}, "
+            f"where {params['fraction']:.0%} of the images are replaced by {source} (seed {seed}).")
+    if folder and params["source"] == dataset:
+        text += (" The OOD set is the in-distribution folder itself, so no score can tell the two apart (an AUROC "
+                 "near 0.5): choose another set.")
+    return text
 
 
 def drift_table(drift: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:

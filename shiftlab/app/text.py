@@ -274,10 +274,11 @@ SPECTRAL_GUIDE = (
 OOD_DRIFT = ("Each method's map of an in-distribution image against the map of the OOD image that replaced it, "
              "over the first {n} images: a low overlap means the model looks elsewhere on OOD images. The sidebar's "
              "\"maps explain\" setting chooses the class each OOD map explains.")
-OOD_SUMMARY_NOTE = ("ID = in-distribution (the CIFAR-10 images), OOD = {ood_set}; Grad-CAM IoU over the first {n} "
-                    "images. Accuracy and ECE are measured on the in-distribution images only: an OOD image (a "
-                    "CIFAR-100 picture, noise) has no correct CIFAR-10 label, so accuracy or calibration on it means "
-                    "nothing; what matters there is whether the scores flag it (AUROC).")
+OOD_SUMMARY_NOTE = ("ID = in-distribution (the images of `{dataset}`), OOD = {ood_set}; Grad-CAM IoU over the first "
+                    "{n} images. Accuracy and ECE are measured on the in-distribution images only: an OOD image (a "
+                    "CIFAR-100 picture, noise, a photo of something else) has no correct label among the model's "
+                    "classes, so accuracy or calibration on it means nothing; what matters there is whether the scores "
+                    "flag it (AUROC).")
 NO_SUITE = "No model card holds a corruption suite yet: run `shiftlab evaluate --suite corruptions`."
 TRADEOFF_CAPTION = ("Up is more robust, right is more accurate on clean images ({markers}). Augmentation variants "
                     "(AugMix, PixMix) move up the left chart; adversarial training moves up the right one and pays "

@@ -54,7 +54,8 @@ DEFAULT_SIDE = 224
 #: images per forward pass on a CPU for a user's model (the zoo measures each architecture's; 8 suits 224 px nets)
 USER_CPU_BATCH = 8
 
-_registered: dict[str, list[str]] = {"models": [], "datasets": []}
+#: what the models file in use registered, and its path (one or none)
+_registered: dict[str, list[str]] = {"models": [], "datasets": [], "file": []}
 
 
 def use_models_file(path: str | os.PathLike | None = None) -> ModelsFile | None:
@@ -73,6 +74,7 @@ def use_models_file(path: str | os.PathLike | None = None) -> ModelsFile | None:
         for dataset in models_file.datasets:
             register_folder_dataset(folder_dataset(models_file, dataset))
             _registered["datasets"].append(dataset.name)
+        _registered["file"].append(str(models_file.path))
     except ModelsFileError as error:
         forget_models_file()
         note_models_file_problem(error)
@@ -86,9 +88,15 @@ def forget_models_file() -> None:
         unregister_model(arch)
     for name in _registered["datasets"]:
         unregister_folder_dataset(name)
-    _registered["models"].clear()
-    _registered["datasets"].clear()
+    for registered in _registered.values():
+        registered.clear()
     note_models_file_problem(None)
+
+
+def models_file_in_use() -> str | None:
+    """The path of the models file whose models and datasets are registered now, None when none is (so that
+    another process, a Ray worker, can register the same: ``use_models_file(models_file_in_use())``)."""
+    return next(iter(_registered["file"]), None)
 
 
 def folder_dataset(models_file: ModelsFile, dataset: UserDataset) -> FolderDataset:

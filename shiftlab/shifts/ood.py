@@ -18,6 +18,11 @@ sets of 10,000 32×32 images each, image ``k`` generated from a fixed seed and
 value, clipped), uniform noise (U(0, 1) per channel value) and blobs (after the
 "Blobs" of Hendrycks et al. 2019, Outlier Exposure: Bernoulli(0.7) values
 blurred with a Gaussian of sigma 1.5 px per channel, values below 0.75 set to 0).
+
+Each image folder registered as a dataset (a models file's ``[datasets.<name>]``,
+``shiftlab.folders``) is an OOD set too: the shift ``ood_folder_<name>``
+(``folder_shift_name``) replaces images by the folder's, labelled or not, the
+same way. Those shifts exist while their folder is registered (``folder_shifts``).
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ import numpy as np
 import torch
 
 from shiftlab.data import load_dataset
-from shiftlab.errors import DatasetFormatError, DatasetNotFoundError
+from shiftlab.errors import DatasetFormatError, DatasetNotFoundError, UnknownDatasetError
+from shiftlab.folders import FolderDataset, folder_datasets
 from shiftlab.shifts.filters import gaussian_blur
 from shiftlab.shifts.resample import resize
 from shiftlab.shifts.shift import Context, Shift, freeze
 
 SYNTHETIC_SIZE = 10_000
+#: the family, and the start of the name, of the shift an image folder gives (no built-in shift's name starts so)
+FOLDER_FAMILY, FOLDER_PREFIX = "folder_ood", "ood_folder_"
 _SYNTHETIC_SEED = 31337
 _SIDE = 32
 
@@ -69,14 +77,15 @@ def synthetic_images(kind: str, indices: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _dataset_images(name: str, data_env: str | None) -> np.ndarray:
-    """uint8 images of a real OOD set (cached per value of SHIFTLAB_DATA)."""
+def _dataset_images(name: str, data_env: str | None, folder: FolderDataset | None) -> np.ndarray:
+    """uint8 images of a real OOD set (cached per value of SHIFTLAB_DATA, and per folder a name is registered to)."""
     return load_dataset(name, "test").images
 
 
 def dataset_images(name: str) -> np.ndarray:
-    """The images of real OOD set ``name`` (``cifar100``, ``svhn``, ``cifar100-sample``); DatasetNotFoundError if absent."""
-    return _dataset_images(name, os.environ.get("SHIFTLAB_DATA"))
+    """The images of real OOD set ``name`` (``cifar100``, ``svhn``, ``cifar100-sample``, a registered image folder:
+    decoded when a replacement needs them); DatasetNotFoundError if absent, DatasetFormatError if unreadable or empty."""
+    return _dataset_images(name, os.environ.get("SHIFTLAB_DATA"), folder_datasets().get(name))
 
 
 def _source(source: str) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
@@ -104,7 +113,7 @@ def _replace(source: str) -> Callable[[torch.Tensor, Mapping[str, Any], Context]
 
 def unavailable_reason(name: str) -> str | None:
     """Why dataset shift ``name``'s images cannot be had here (file absent, or unreadable: named), None when they can."""
-    source = _SPECS[name][0]
+    source = _SPECS[name][0] if name in _SPECS else name.removeprefix(FOLDER_PREFIX)
     if source in _SYNTHETIC:
         return None
     try:
@@ -129,8 +138,10 @@ _SPECS: dict[str, tuple[str, str, str]] = {
     "ood_blobs": ("blobs", "far_ood", "synthetic blob images (Outlier Exposure's Blobs)"),
 }
 
-SHIFTS: tuple[Shift, ...] = tuple(
-    Shift(
+
+
+def _dataset_shift(name: str, source: str, family: str, what: str) -> Shift:
+    return Shift(
         name=name,
         kind="dataset",
         family=family,
@@ -139,5 +150,25 @@ SHIFTS: tuple[Shift, ...] = tuple(
         function=_replace(source),
         random=True,
     )
-    for name, (source, family, what) in _SPECS.items()
-)
+
+
+SHIFTS: tuple[Shift, ...] = tuple(_dataset_shift(name, *spec) for name, spec in _SPECS.items())
+
+
+def folder_shift_name(folder: str) -> str:
+    """The name of the shift replacing images by registered image folder ``folder``'s (``ood_folder_<folder>``);
+    a folder that is not registered is an ``UnknownDatasetError`` naming those that are."""
+    if folder not in folder_datasets():
+        registered = ", ".join(folder_datasets()) or "none (name them in a models file's [datasets.<name>])"
+        raise UnknownDatasetError(f"no image folder {folder!r:.80} is registered as a dataset; registered: {registered}")
+    return FOLDER_PREFIX + folder
+
+
+@lru_cache(maxsize=64)
+def _folder_shift(folder: str) -> Shift:
+    return _dataset_shift(FOLDER_PREFIX + folder, folder, FOLDER_FAMILY, f"the images of the folder {folder!r}")
+
+
+def folder_shifts() -> tuple[Shift, ...]:
+    """The shifts of the image folders registered now, one per folder (they come and go with the models file)."""
+    return tuple(_folder_shift(folder) for folder in folder_datasets())

@@ -25,7 +25,12 @@ PART_PIXELS = 2 * 224 * 224
 _REGISTRY: dict[str, Shift] = {s.name: s for s in (*corruptions.SHIFTS, *edits.SHIFTS, *ood.SHIFTS)}
 #: the kinds of shift, and their families, in registry order
 KINDS = ("corruption", "edit", "dataset")
-FAMILIES = tuple(dict.fromkeys(s.family for s in _REGISTRY.values()))
+FAMILIES = (*dict.fromkeys(s.family for s in _REGISTRY.values()), ood.FOLDER_FAMILY)
+
+
+def _shifts() -> dict[str, Shift]:
+    """Every shift by name: the built-in ones, then those of the image folders registered now (``ood.folder_shifts``)."""
+    return {**_REGISTRY, **{s.name: s for s in ood.folder_shifts()}}
 
 
 def list_shifts(kind: str | None = None, family: str | None = None, available_only: bool = False) -> list[str]:
@@ -43,7 +48,7 @@ def list_shifts(kind: str | None = None, family: str | None = None, available_on
         raise ParameterError(f"available_only must be True or False, got {shown(available_only)}")
     return [
         s.name
-        for s in _REGISTRY.values()
+        for s in _shifts().values()
         if (kind is None or s.kind == kind)
         and (family is None or s.family == family)
         and not (available_only and s.kind == "dataset" and not ood.available(s.name))
@@ -53,9 +58,9 @@ def list_shifts(kind: str | None = None, family: str | None = None, available_on
 def get_shift(name: str) -> Shift:
     """The ``Shift`` record of ``name``: description, family, severity parameters, function."""
     try:
-        return _REGISTRY[name]
+        return _REGISTRY[name] if name in _REGISTRY else _shifts()[name]
     except (KeyError, TypeError):
-        raise UnknownShiftError(f"unknown shift {name!r}; known: {', '.join(_REGISTRY)}") from None
+        raise UnknownShiftError(f"unknown shift {name!r}; known: {', '.join(_shifts())}") from None
 
 
 def _check_severity(severity: object) -> int:

@@ -17,8 +17,13 @@ name for ``--attribution``). Running the same command again skips the finished p
 running it with more models, shifts or another ``--attribution`` into the same
 folder adds them (a folder's methods and products join: each method gets each
 product). ``shiftlab.sweep.results.open(OUT)`` queries the store.
-``--engine ray`` runs on Ray Data (``pip install shiftlab[ray]``), on the
-cluster at ``--ray-address`` or on a local Ray instance.
+``--ood-folder NAME`` adds an image folder of the models file (``[datasets.NAME]``)
+as an OOD set: the shift ``ood_folder_NAME`` replaces a fraction severity/5 of
+the images by the folder's (all of them at severity 5), and the command ends
+by printing how well each model's scores tell them from the clean images
+(AUROC). ``--engine ray`` runs on Ray Data (``pip install shiftlab[ray]``), on the
+cluster at ``--ray-address`` or on a local Ray instance; its workers register
+the models file this process uses.
 
 The whole plan is checked before anything is written (``shiftlab.sweep.checks``):
 seeds distinct and from 0 to 2**31-1, severities from 1 to 5, attribution
@@ -47,7 +52,9 @@ from shiftlab.errors import (
     UnknownOptionError,
     UnsupportedMethodError,
 )
+from shiftlab.metrics import OOD_SCORES
 from shiftlab.models import get_spec, load_model
+from shiftlab.shifts.ood import folder_shift_name
 from shiftlab.sweep import swept as swept_images
 from shiftlab.sweep.checks import (
     MAX_BATCH,
@@ -241,7 +248,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``shiftlab sweep`` flags to ``parser``."""
     parser.add_argument("--models", nargs="+", required=True,
                         help="arch/variant glob patterns, e.g. 'resnet20/*' (words or a comma list, as every list flag)")
-    parser.add_argument("--shifts", nargs="+", required=True, help="shift names, or the groups corruptions and edits")
+    parser.add_argument("--shifts", nargs="+", default=[], help="shift names, or the groups corruptions and edits")
+    parser.add_argument("--ood-folder", nargs="+", default=[], metavar="DATASET",
+                        help="image folder(s) of the models file ([datasets.DATASET]) to use as OOD sets: the shift "
+                             "ood_folder_DATASET replaces a fraction severity/5 of the images by the folder's "
+                             "(--severities 5: all of them); the AUROC of each model's OOD scores is printed")
     parser.add_argument("--severities", default="1-5", help="e.g. 1-5, 3 or 1,3,5, from 1 to 5 (default 1-5)")
     parser.add_argument("--seeds", nargs="+", default=["0"],
                         help="distinct shift seeds from 0 to 2147483647 (default 0, as evaluate)")
@@ -274,12 +285,33 @@ def run(args: argparse.Namespace) -> None:
     options = parse_options(args.attribution_option)
     if options and not methods:
         raise ParameterError("--attribution-option needs the method(s) it is for: add --attribution METHOD")
-    plan = sweep(args.out, args.models, args.shifts, args.severities, args.data, limit=args.limit,
+    ood_shifts = [folder_shift_name(folder) for folder in words(args.ood_folder, "--ood-folder")]
+    shifts = [*words(args.shifts, "--shifts"), *ood_shifts]
+    if not shifts:
+        raise ParameterError("name what to sweep: --shifts (shift names or groups) and/or --ood-folder (image folders)")
+    plan = sweep(args.out, args.models, shifts, args.severities, args.data, limit=args.limit,
                  seeds=parse_seeds(args.seeds), methods=methods, method_options={m: options for m in methods},
                  store_maps=args.store_maps, products=args.products, engine=args.engine,
                  ray_address=args.ray_address, device=args.device,
                  batch_size=args.batch_size, data_root=args.data_root)
     print(f"{args.out}: {kept(Path(args.out), plan)}; query it with shiftlab.sweep.results.open({str(args.out)!r})")
+    if ood_shifts:
+        print(ood_summary(Path(args.out), ood_shifts))
+
+
+def ood_summary(root: Path, shifts: Sequence[str]) -> str:
+    """The AUROC of telling ``shifts``' images from the clean ones by each OOD score, per model, variant, shift and
+    severity, as a table (``SweepResults.ood_auroc``)."""
+    from shiftlab.sweep import results  # DuckDB: imported only by the sweeps that print OOD figures
+
+    with results.open(root) as opened:
+        frames = [opened.ood_auroc(score, shift=list(shifts)).rename(columns={"auroc": f"AUROC {score}"})
+                  for score in OOD_SCORES]
+    keys = ["model", "variant", "shift", "severity", "n_in", "n_out"]
+    table = frames[0]
+    for frame in frames[1:]:
+        table = table.merge(frame, on=keys)
+    return table.to_string(index=False, float_format=lambda value: f"{value:.3f}")
 
 
 def interrupted(args: argparse.Namespace) -> str:

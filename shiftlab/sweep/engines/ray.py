@@ -7,7 +7,11 @@ one GPU per actor where the cluster has GPUs; ``write_parquet`` writes the
 records partitioned by model, variant and shift into a staging folder, and
 each finished partition is then moved into the sweep folder in one rename, as
 the local engine does. Needs Ray (``pip install shiftlab[ray]``); the models'
-weights must be where ``shiftlab.models`` finds them on every node.
+weights must be where ``shiftlab.models`` finds them on every node. Each actor
+registers the models file this process uses (its resolved path, passed to the
+actor: a worker's working directory and environment are not this process's, so
+``$SHIFTLAB_MODELS`` or ``./shiftlab-models.toml`` alone would not find it), so
+that a user's models and image folders (``--ood-folder``) are known there too.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from shiftlab.errors import ParameterError
+from shiftlab.errors import ModelsFileError, ParameterError
+from shiftlab.models import forget_models_file, models_file_problem, use_models_file
+from shiftlab.models.user import models_file_in_use
 from shiftlab.sweep.plan import PRODUCTS, Partition, SweepPlan, Unit
 from shiftlab.sweep.store import commit, pending, staging_dir
 from shiftlab.sweep.swept import Swept
@@ -40,8 +46,10 @@ def _ray():
 class SweepActor:
     """A Ray actor computing work units: ``__call__`` takes a batch of work-list rows, returns their records."""
 
-    def __init__(self, plan: SweepPlan, swept_ref: list, device: str, batch_size: int | None, threads: int):
+    def __init__(self, plan: SweepPlan, swept_ref: list, device: str, batch_size: int | None, threads: int,
+                 models_file: str | None):
         torch.set_num_threads(threads)
+        _use_models_file(models_file)
         swept = _ray().get(swept_ref[0])
         self.worker = SweepWorker(plan, swept.images, swept.labels, swept.index, device, batch_size)
 
@@ -57,6 +65,15 @@ class SweepActor:
                 table = table.append_column(name, pa.array([getattr(partition, name)] * len(table), pa.string()))
             tables.append(table)
         return pa.concat_tables(tables)
+
+
+def _use_models_file(path: str | None) -> None:
+    """Register the driver's models file (``path``; None: none) in this worker, replacing what its import found;
+    a file this node cannot read is the driver's error, named (the driver read it)."""
+    if path is None:
+        forget_models_file()
+    elif use_models_file(path) is None:
+        raise ModelsFileError(f"a Ray worker cannot use the models file this sweep uses: {models_file_problem()}")
 
 
 def _work_list(plan: SweepPlan, partitions: list[Partition], n_images: int, chunk: int) -> list[dict]:
@@ -104,7 +121,8 @@ def _run_product(ray, root: Path, plan: SweepPlan, swept: Swept, swept_ref: list
     records = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
         SweepActor, batch_size=1, batch_format="numpy",
         fn_constructor_kwargs={"plan": plan, "swept_ref": swept_ref, "device": "cuda" if gpus else "cpu",
-                               "batch_size": batch_size, "threads": 1 if not gpus else os.cpu_count() or 1},
+                               "batch_size": batch_size, "threads": 1 if not gpus else os.cpu_count() or 1,
+                               "models_file": models_file_in_use()},
         compute=pool, **actor)
     staged = staging_dir(root)
     columns = ["model", "variant", "shift"] if partitions[0].method is None else ["method", "model", "variant", "shift"]
