@@ -9,9 +9,22 @@ from shiftlab.app.explain import PairExplanation, explain_pair, image_pair, meth
 from shiftlab.data import load_dataset
 from shiftlab.inference import predict_logits
 from shiftlab.models import list_variants, load_model
+from shiftlab.shifts import get_shift, list_shifts
+from shiftlab.shifts.ood import FOLDER_FAMILY
 from shiftlab.sweep import results
 from shiftlab.sweep.lookup import SHIPPED_WEIGHTS, Request, StoredSweep, stored_pair, weights_sha256
-from shiftlab.sweep.ship import ATTRIBUTION_METHODS, shipped_store
+from shiftlab.sweep.plan import Partition, Unit
+from shiftlab.sweep.ship import (
+    ATTRIBUTION_METHODS,
+    OOD_DRIFT_IMAGES,
+    OOD_METHODS,
+    OOD_SETS,
+    OOD_SEVERITY,
+    SAMPLE,
+    shipped_store,
+)
+from shiftlab.sweep.swept import reload
+from shiftlab.sweep.worker import SweepWorker
 
 SHIFT, SEVERITY, VARIANT = "fog", 3, "augmix"
 #: extras holding model outputs of a batch: their float32 last bits follow the batch the sweep ran the image in
@@ -119,3 +132,51 @@ def test_the_shipped_stores_were_made_with_the_checkouts_weights(monkeypatch):
     """SHIPPED_WEIGHTS, what a shipped store is matched against, is the SHA-256 of the checkout's zoo files."""
     monkeypatch.delenv("SHIFTLAB_CHECKPOINTS", raising=False)
     assert {key: weights_sha256(*key) for key in SHIPPED_WEIGHTS} == SHIPPED_WEIGHTS
+
+
+def test_the_ood_stores_hold_every_set_the_page_offers_everywhere_for_every_model(monkeypatch):
+    """The OOD page's every set on every machine (no $SHIFTLAB_DATA) × every CIFAR-10 model and variant is read from
+    the shipped stores: scores of the 500 images, and each method's drift on the first 50 (#24 item 5)."""
+    monkeypatch.delenv("SHIFTLAB_DATA", raising=False)
+    offered = [name for name in list_shifts(kind="dataset", available_only=True)
+               if get_shift(name).family != FOLDER_FAMILY]
+    assert tuple(offered) == OOD_SETS
+    scores, drift = (StoredSweep(lambda name=name: results.open(shipped_store(name)), SHIPPED_WEIGHTS)
+                     for name in ("ood", "ood_drift"))
+    for (arch, variant), ood_set in ((model, ood_set) for model in SHIPPED_WEIGHTS for ood_set in OOD_SETS):
+        conditions = ((ood_set, int(OOD_SEVERITY)),)
+        assert scores.holds(Request.of(arch, [variant], SAMPLE, 0, conditions)), (arch, variant, ood_set)
+        for method in OOD_METHODS:
+            assert drift.holds(Request.of(arch, [variant], SAMPLE, 0, conditions, first=OOD_DRIFT_IMAGES, method=method,
+                                          options=method_options(method))), (arch, variant, ood_set, method)
+
+
+@pytest.mark.parametrize("store_name, partition, position", [
+    ("ood", Partition("predictions", "resnet20", "pgd_adv", "ood_blobs"), 321),
+    ("ood", Partition("predictions", "resnet20", "augmix", "ood_gaussian"), 17),
+    ("ood_drift", Partition("attributions", "resnet20", "baseline", "ood_uniform", "integrated_gradients"), 41),
+], ids=["blobs", "gaussian", "uniform drift"])
+def test_a_new_ood_record_is_what_the_code_computes_now(store_name, partition, position):
+    """One record of each set the store gained, recomputed alone (the bytes of a set's images, the model's scores
+    and a method's drift are the code's now)."""
+    severity = int(OOD_SEVERITY)
+    with results.open(shipped_store(store_name)) as opened:
+        swept = reload(opened.plan.data)
+        worker = SweepWorker(opened.plan, swept.images, swept.labels, swept.index, device="cpu")
+        now = worker.compute(Unit(partition, severity, 0, position, position + 1)).to_pandas()
+        stored = opened.records(partition.model, partition.variant, partition.shift, severity, partition.method)
+    stored = stored[stored["image"] == position]
+    if partition.method is None:
+        assert now["prediction"].tolist() == stored["prediction"].tolist()
+    columns = ("confidence", "max_logit", "energy") if partition.method is None else ("target", "iou", "spearman")
+    for column in columns:
+        np.testing.assert_allclose(now[column], stored[column], atol=1e-4, err_msg=column)
+
+
+# --- the faithfulness store: what the Trust page opens on ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def faithfulness_store():
+    with results.open(shipped_store("faithfulness")) as opened:
+        yield opened
