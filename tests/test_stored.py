@@ -171,12 +171,3 @@ def test_a_new_ood_record_is_what_the_code_computes_now(store_name, partition, p
     columns = ("confidence", "max_logit", "energy") if partition.method is None else ("target", "iou", "spearman")
     for column in columns:
         np.testing.assert_allclose(now[column], stored[column], atol=1e-4, err_msg=column)
-
-
-# --- the faithfulness store: what the Trust page opens on ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def faithfulness_store():
-    with results.open(shipped_store("faithfulness")) as opened:
-        yield opened
