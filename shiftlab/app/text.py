@@ -2,7 +2,8 @@
 
 Pages and view modules read their copy from here, so wording is reviewed
 and changed in one file, and tests check that every method, drift measure,
-case kind and OOD score has its text.
+case kind and OOD score has its text. A page's heading, introduction and
+tour sentences are its entry in ``shiftlab.app.pages``.
 """
 
 from __future__ import annotations
@@ -160,66 +161,6 @@ PRESENT_LABEL = "Presentation"
 PRESENT_HELP = ("For a projector or a class: hides option lists, setup notes and code names, and shows the figures "
                 "and the outcome larger. In the URL as present=1.")
 
-HOME_INTRO = ("See how an image classifier behaves — and why — when its input distribution shifts. Start the guided "
-              "tour for a five-minute walk through one striking example, or pick a page in the menu.")
-
-#: each page's title and introduction
-PAGES: dict[str, tuple[str, str]] = {
-    "home": ("shiftlab", HOME_INTRO),
-    "compare": (
-        "Compare",
-        "One image before and after a shift, explained by several attribution methods side by side. Each row is a "
-        "method; its two maps share one colour scale, so you can see where the evidence moved and whether it "
-        "weakened. The flag above says whether the shift changed the prediction.",
-    ),
-    "variants": (
-        "Variants",
-        "The same shifted image through every robust-training variant of one architecture: which variants keep "
-        "the prediction, and does their evidence sit in the same place?",
-    ),
-    "triptych": (
-        "Triptych",
-        "For one image and one shift, the app searches severities 1-5 and seeds 0-7 for a shifted version that "
-        "keeps the model's prediction and one that flips it, and shows the three side by side with their maps.",
-    ),
-    "calibration": (
-        "Calibration",
-        "Does the model's confidence mean what it says, before and after the shift? Reliability diagrams with the "
-        "number of images in each bin, ECE, MCE, accuracy and NLL, temperature scaling fitted on held-out clean "
-        "images, and accuracy and ECE against severity for every variant of the architecture.",
-    ),
-    "spectral": (
-        "Spectral profile",
-        "WCAM (Kasmi et al. 2023) measures how much the prediction (the log-odds of the explained class) depends "
-        "on each wavelet coefficient, that is on each position at each scale of the image. Compare where the "
-        "evidence sits before and after a shift.",
-    ),
-    "cases": (
-        "Cases",
-        "The individual images behind the numbers: which ones a shift broke, which stayed right, which made the "
-        "model confidently wrong. Each case opens Compare on that exact view.",
-    ),
-    "ood": (
-        "OOD detection",
-        "A classifier always answers, even for an image of something it was never trained on. Scores computed from "
-        "its logits can flag such out-of-distribution (OOD) images; each score here is oriented so that higher = "
-        "more OOD. The better a score separates the two histograms, the more reliably the model can say \"I don't "
-        "know\".",
-    ),
-    "robustness": (
-        "Robustness",
-        "What does robust training buy, and what does it cost? Each point and cell below is a figure that "
-        "`shiftlab evaluate` measured on the full CIFAR-10 test set (10,000 images) and stored in the model's card: "
-        "clean accuracy, mean accuracy over the 15 benchmark corruptions × 5 severities, and PGD-20 accuracy "
-        "(L∞ ε 8/255) on the first 1,000 test images.",
-    ),
-    "trust": (
-        "Trust",
-        "Can the map be trusted under this shift? For each attribution method, over a set of images before and "
-        "after the shift: do its maps still point at what the model uses (deletion and insertion against a random "
-        "order, ROAD), and do they depend on the model's weights at all (the model-randomisation check)?",
-    ),
-}
 CONFIDENCE_CHANGE_HELP = ("The probability the model gives, on the shifted image, to the class it predicted on the "
                           "source image; the change is in percentage points against the source.")
 COMPARE_CAPTION = ("Maps explain: {target}. Brighter = more important; with one scale per row, the same colour "

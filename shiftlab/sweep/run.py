@@ -285,10 +285,10 @@ def run(args: argparse.Namespace) -> None:
     options = parse_options(args.attribution_option)
     if options and not methods:
         raise ParameterError("--attribution-option needs the method(s) it is for: add --attribution METHOD")
+    if not args.shifts and not args.ood_folder:
+        raise ParameterError("name what to sweep: --shifts (shift names or groups) and/or --ood-folder (image folders)")
     ood_shifts = [folder_shift_name(folder) for folder in words(args.ood_folder, "--ood-folder")]
     shifts = [*words(args.shifts, "--shifts"), *ood_shifts]
-    if not shifts:
-        raise ParameterError("name what to sweep: --shifts (shift names or groups) and/or --ood-folder (image folders)")
     plan = sweep(args.out, args.models, shifts, args.severities, args.data, limit=args.limit,
                  seeds=parse_seeds(args.seeds), methods=methods, method_options={m: options for m in methods},
                  store_maps=args.store_maps, products=args.products, engine=args.engine,
