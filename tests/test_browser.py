@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from bench.browser import CHROMIUM, REPO, app_server, settle
-from shiftlab.app.text import PAGES as PAGE_TEXT
 from shiftlab.app.tour import STEPS, TOUR_SEVERITY, TOUR_SHIFTS
 from shiftlab.models import ModelCard, load_model, save_checkpoint
 
@@ -26,6 +25,8 @@ SHOTS = REPO / "screenshots"
 PAGES = [("Home", ""), ("Compare", "compare"), ("Variants", "variants"), ("Triptych", "triptych"),
          ("Calibration", "calibration"), ("Spectral profile", "spectral"), ("Cases", "cases"),
          ("OOD detection", "ood"), ("Trust", "trust"), ("Robustness", "robustness")]
+#: whether an element's text is cut off: it or an element inside it is wider than its box
+CLIPPED = "e => [e, ...e.querySelectorAll('*')].some(c => c.scrollWidth > c.clientWidth + 1)"
 DEEP_LINK = "compare?arch=resnet20&variant=augmix&image=cifar10-sample:7&shift=fog&severity=4&seed=2&methods=gradcam,saliency&target=source"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -91,20 +92,23 @@ def test_the_guided_tour_clicks_through_every_step(server, browser):
     views = []
     for index, step in enumerate(STEPS):
         # the click reruns the script before it switches page: wait for the step's page, then for it to finish
-        page.wait_for_function(f"() => location.pathname.endsWith('/{step.page}')", timeout=180_000)
+        page.wait_for_function(f"() => location.pathname.endsWith('/{step.name}')", timeout=180_000)
         settle(page)
-        assert not page.locator("[data-testid='stException']").count(), f"{step.page} shows a traceback"
-        assert page.get_by_text(f"Guided tour — {step.title}").count() and page.get_by_text(step.text).count()
+        assert not page.locator("[data-testid='stException']").count(), f"{step.name} shows a traceback"
+        assert page.get_by_text(f"Guided tour — {index + 1} · {step.tour.title}").count()
         views.append(query(page))
         if index < len(STEPS) - 1:
-            page.get_by_role("button", name=f"Next → {PAGE_TEXT[STEPS[index + 1].page][0]}").click()
+            following = page.get_by_role("button", name=f"Next → {STEPS[index + 1].menu_title}")
+            assert not following.evaluate(CLIPPED), f"the Next label is cut off on {step.name}"
+            following.click()
+    assert not page.get_by_role("button", name="End the tour").count()  # the last step ends with Finish alone
     preset = views[0]  # the two seeded variants here have an image that flips under a tour shift (find_preset)
     assert (preset["arch"], preset["variant"], preset["severity"], preset["seed"]) == ("resnet20", "baseline",
                                                                                    str(TOUR_SEVERITY), "0")
     assert preset["shift"] in TOUR_SHIFTS and preset["image"].startswith("cifar10-sample:")
     for step, view in zip(STEPS[1:], views[1:]):
         assert {k: view[k] for k in ("arch", "image", "shift", "severity", "seed") if k in view} == \
-            {k: preset[k] for k in ("arch", "image", "shift", "severity", "seed") if k in view}, step.page
+            {k: preset[k] for k in ("arch", "image", "shift", "severity", "seed") if k in view}, step.name
     page.get_by_role("button", name="Finish").click()
     settle(page)
     assert not page.get_by_text("Guided tour —").count()

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 import shiftlab
-from shiftlab.app import text
 from shiftlab.app.pages import PAGES, SCRIPTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,12 +169,16 @@ def test_the_global_finder_finds_a_global_defined_below():
 
 
 def test_every_page_is_declared_once():
-    """Each script in ``app_pages/`` has one entry in ``pages.PAGES`` (unique URL path, one default) and its copy."""
+    """Each script in ``app_pages/`` has one entry in ``pages.PAGES`` (unique URL path, one default) and heads
+    itself with that entry (``setup_page`` called once, with its own name)."""
     names = [page.name for page in PAGES]
     assert sorted(names) == sorted(p.stem for p in (REPO / SCRIPTS).glob("*.py"))
     assert len(set(names)) == len(names) and len({page.url_path for page in PAGES}) == len(PAGES)
     assert [page.name for page in PAGES if page.default] == ["home"]
-    assert set(text.PAGES) == set(names)
+    for page in PAGES:
+        calls = [node for node in ast.walk(ast.parse((REPO / page.script).read_text()))
+                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup_page"]
+        assert [ast.literal_eval(call.args[0]) for call in calls] == [page.name], page.script
 
 
 @pytest.mark.parametrize("path", sorted(p for p in [*PACKAGE.rglob("*.py"), *PAGE_SCRIPTS]), ids=str)

@@ -28,7 +28,7 @@ from shiftlab.app.experiment import (
     severity_table,
 )
 from shiftlab.app.heatmaps import colour_bar
-from shiftlab.app.pages import page_named
+from shiftlab.app.pages import COMPARE, page_named
 from shiftlab.app.sidebar import PAGE_KEY
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
 from shiftlab.app.tour import tour_panel
@@ -44,12 +44,13 @@ PARAMETER_TABLES = {"cifar": "CIFAR-10-C", "imagenet": "ImageNet-C"}
 
 
 def setup_page(page: str) -> None:
-    """The page's title and introduction from ``text.PAGES``, and the tour's panel when a tour is on."""
-    title, intro = text.PAGES[page]
+    """The heading and introduction of page ``page`` (its name in ``pages.PAGES``), and the tour's panel when a tour
+    is on."""
+    entry = page_named(page)
     st.session_state[PAGE_KEY] = page
-    st.title(title)
+    st.title(entry.title)
     tour_panel(page)
-    st.write(intro)
+    st.write(entry.intro)
     problem = models_file_problem()
     if problem is not None:
         st.warning(text.MODELS_FILE_UNUSED.format(problem=text.plain(str(problem))))
@@ -108,8 +109,7 @@ def scale_bar(limits: tuple[float, float], signed: bool, caption: str, width: in
 
 def compare_link(view: View) -> str:
     """A Markdown link opening Compare on ``view``."""
-    compare = page_named("compare")
-    return f"[Open in {compare.menu_title} →]({compare.href(view.to_query())})"
+    return f"[Open in {COMPARE.menu_title} →]({COMPARE.href(view.to_query())})"
 
 
 def pair_grid(comparison: ShiftComparison, data: ImageDataset, shifted: np.ndarray, indices: np.ndarray,
