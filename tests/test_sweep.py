@@ -229,34 +229,33 @@ def test_a_corrupt_or_missing_file_is_named_and_the_rest_keeps_working(tmp_path,
 
 def run_example_sweep(out, engine: str = "local"):
     """The example models file's model on its image folder, shifted by contrast and replaced by the folder's own
-    images (``--ood-folder``): a user's model, dataset and OOD set, which a worker knows only from the models file."""
-    return sweep(out, ["pets/baseline"], ["contrast", "ood_folder_pets-photos"], "5", "pets-photos", limit=8,
+    images (``--ood-folder``), at two severities: a user's model, dataset and OOD set, which a Ray worker knows only
+    from the models file the sweep passes it."""
+    return sweep(out, ["pets/baseline"], ["contrast", "ood_folder_pets-photos"], "3,5", "pets-photos", limit=8,
                  device="cpu", progress=False, engine=engine)
 
 
-def test_the_ray_engine_writes_the_local_records(tmp_path, store, monkeypatch):
+def test_the_ray_engine_writes_the_local_records(tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
-    # one work unit per condition (the local store's two were the offsets' test): each unit is a parquet file that
-    # Ray writes in a worker process of its own, 8 s of the test's 20 on 2 cores; a shift's two severities are still
-    # two files of one partition
+    # one work unit per condition: each unit is a parquet file that Ray writes in a worker process of its own; a
+    # shift's two severities are still two files of one partition. One Ray pipeline (each starts its actors, which
+    # import torch and load the model: about as long as the sweep itself here)
     monkeypatch.setattr(worker, "CHUNK_PIXELS", DEFAULT_CHUNK_PIXELS)
     # the workers must learn the models file from the sweep: neither their environment nor their folder names it
     monkeypatch.delenv("SHIFTLAB_MODELS", raising=False)
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
              logging_level="ERROR")
     before = models_file_in_use()
+    use_models_file(EXAMPLE)
     try:
-        run_sweep(tmp_path / "ray", methods=[], store_maps=False, engine="ray")
-        use_models_file(EXAMPLE)
-        run_example_sweep(tmp_path / "example-ray", engine="ray")
-        run_example_sweep(tmp_path / "example-local")
+        run_example_sweep(tmp_path / "ray", engine="ray")
+        run_example_sweep(tmp_path / "local")
     finally:
         ray.shutdown()
         use_models_file(before) if before else forget_models_file()
-    pd.testing.assert_frame_equal(all_records(tmp_path / "ray"), all_records(store))
-    example = all_records(tmp_path / "example-ray")
-    pd.testing.assert_frame_equal(example, all_records(tmp_path / "example-local"))
-    assert sorted(set(example["shift"])) == ["contrast", "ood_folder_pets-photos", "source"] and len(example) == 24
+    records = all_records(tmp_path / "ray")
+    pd.testing.assert_frame_equal(records, all_records(tmp_path / "local"))
+    assert sorted(set(records["shift"])) == ["contrast", "ood_folder_pets-photos", "source"] and len(records) == 40
 
 
 #: (model, variant, shift, severity, images) re-computed from the shipped sample store (not motion_blur: its
