@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from shiftlab.app import sweeps, text, tour_facts
+from shiftlab.app import sweeps, text, tour, tour_facts
 from shiftlab.app.pages import PAGES
 from shiftlab.app.tour import (
     STEPS,
@@ -22,12 +22,14 @@ from shiftlab.app.tour import (
     TOUR_VARIANTS,
     TOUR_VIEW_KEY,
     Outcomes,
+    Preset,
     find_preset,
     preset_from_store,
     step_text,
 )
 from shiftlab.app.view import View
 from shiftlab.data import load_dataset
+from shiftlab.errors import SweepStoreError
 from shiftlab.inference import predict_logits
 from shiftlab.models import load_model
 from shiftlab.shifts import apply
@@ -72,6 +74,15 @@ def test_the_stored_preset_is_the_one_the_search_finds():
     assert stored.drop == pytest.approx(live.drop, abs=1e-6)  # the store keeps the label's probability in float32
     assert live.index == TOUR_IMAGE and live.shift in ATTRIBUTION_SHIFTS  # the tour's maps are in the store
     assert str(TOUR_SEVERITY) == ATTRIBUTION_SEVERITY
+
+
+def test_a_store_that_does_not_read_leaves_the_preset_to_the_search(monkeypatch):
+    def broken():
+        raise SweepStoreError("predictions/part-0.parquet: corrupt Parquet file")
+
+    monkeypatch.setattr(tour.sweep_panel, "shipped", lambda name, dataset: StoredSweep(broken, SHIPPED_WEIGHTS))
+    monkeypatch.setattr(tour, "live_preset", lambda: Preset(7, "fog", 0.5))
+    assert tour.cached_tour_preset((("baseline", "a broken store's key"),)) == Preset(7, "fog", 0.5)
 
 
 def test_the_tour_visits_the_pages_with_a_stop_in_menu_order():

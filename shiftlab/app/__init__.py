@@ -1,6 +1,6 @@
 """The Streamlit app's code: what the page scripts in ``app_pages/`` call.
 
-``pages`` declares each page once (script, menu title, URL path, tour stop);
+``pages`` declares each page once (script, menu title, URL path, heading, introduction, tour stop);
 the modules that draw (``pieces``, ``sidebar``, ``tour``, ``caches``,
 ``feedback``, ``downloads``, ``columns``, ``sweep_panel``) import Streamlit,
 ``launch`` starts it, and the rest compute and may import Altair and

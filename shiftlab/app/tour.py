@@ -30,6 +30,7 @@ from shiftlab.app.pages import PAGES, PageEntry
 from shiftlab.app.sidebar import current_view, set_view, variants_of
 from shiftlab.app.text import plain
 from shiftlab.app.view import SAMPLE, ImageRef, View
+from shiftlab.errors import SweepStoreError
 from shiftlab.metrics import probabilities
 from shiftlab.sweep.lookup import Request, answer, weights_sha256
 from shiftlab.sweep.plan import SOURCE
@@ -120,10 +121,13 @@ def live_preset() -> Preset | None:
 @st.cache_data(show_spinner="Looking for an image where robust training matters…")
 def cached_tour_preset(weights: tuple[tuple[str, str | None], ...]) -> Preset | None:
     """The tour's preset for the tour variants' ``weights`` (variant, SHA-256: the cache key): read from the shipped
-    prediction store when it holds them, else searched live."""
+    prediction store when it holds them, else (or when the store does not read) searched live."""
     request = Request.of(TOUR_ARCH, TOUR_VARIANTS, SAMPLE, 0, tuple((s, TOUR_SEVERITY) for s in TOUR_SHIFTS))
-    return answer(sweep_panel.shipped("sample", SAMPLE), request, lambda stored: preset_from_store(stored.store),
-                  live_preset)
+    try:
+        return answer(sweep_panel.shipped("sample", SAMPLE), request, lambda stored: preset_from_store(stored.store),
+                      live_preset)
+    except SweepStoreError:
+        return live_preset()
 
 
 def tour_preset() -> Preset | None:
@@ -152,15 +156,17 @@ def _open_step(index: int, view: View) -> None:
 
 
 def _end_tour() -> None:
-    del st.session_state[TOUR_KEY]
+    for key in (TOUR_KEY, TOUR_VIEW_KEY):
+        st.session_state.pop(key, None)
     st.rerun()
 
 
 def step_text(page: PageEntry, view: View) -> str:
     """What the tour says on ``page`` about ``view``: its stop's sentences filled with what the page shows, every
     value escaped."""
-    shown = {name: plain(value) if isinstance(value, str) else value
-             for name, value in tour_facts.facts(page.name, view).items()}
+    with st.spinner("Preparing this step of the tour…"):  # the page's own work, cached for it (a search, a store)
+        facts = tour_facts.facts(page.name, view)
+    shown = {name: plain(value) if isinstance(value, str) else value for name, value in facts.items()}
     return page.tour.text(shown)
 
 
