@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from shiftlab.app import sweep_panel, text
+from shiftlab.app.caches import slow_method_warning
 from shiftlab.app.compare import PairPrediction, grid_picture, is_signed, overlays, row_limits, shown_maps
 from shiftlab.app.downloads import csv_download, png_download
-from shiftlab.app.explain import image_pair, method_options, options_text, slow_warning
+from shiftlab.app.explain import image_pair, method_options, options_text
 from shiftlab.app.feedback import progress, user_errors
 from shiftlab.app.pieces import scale_bar, setup_page, show_outcome, show_shift, show_tracked
 from shiftlab.app.sidebar import pick_absolute, view_label, view_model, view_picture, view_sidebar
@@ -25,7 +26,7 @@ loaded = view_model(view)
 picture = view_picture(view, loaded)
 show_shift(view.shift, *picture.pixels.shape[:2])
 for method in view.methods:
-    if warning := slow_warning(method, loaded.input_size):
+    if warning := slow_method_warning(view.arch, view.variant, method):
         st.warning(warning)
 
 with user_errors():

@@ -23,7 +23,9 @@ view = view_sidebar("model", "seed", "methods", "target")
 dataset = pick_dataset(view)
 ood_set = pick_ood_set(view.present)
 loaded = view_model(view)
-with user_errors():
+with user_errors():  # what no store holds, computed first: a long computation says its estimate before it starts
+    sweep_panel.prepare_ood(view.arch, view.variant, variants_of(view.arch), dataset, ood_set, view.seed,
+                            view.methods, view.target == "source")
     data = evaluation_images(dataset, loaded.input_size)
     scores_in, scores_out = sweep_panel.ood_scores(view.arch, view.variant, dataset, ood_set, view.seed)
     ood_images = cached_shifted(dataset, loaded.input_size, ood_set, ood.SEVERITY, view.seed)

@@ -1,7 +1,8 @@
 """Spectral profile: the image scales (coarse shape to fine texture) a prediction rests on, before and after a shift.
 
-WCAM runs the model thousands of times, so the page shows the pair, its predictions and the cost first and computes
-the WCAM when asked (once per view and session; a refinement reuses the run).
+WCAM runs the model thousands of times, so the page shows the pair, its predictions and what it will take on this
+server now first, and computes the WCAM when asked, in the server's job queue (once per view for every session; a
+refinement reuses the run, and says its own time first too).
 """
 
 from __future__ import annotations
@@ -9,17 +10,27 @@ from __future__ import annotations
 import streamlit as st
 
 from shiftlab.app import sweep_panel, text
-from shiftlab.app.caches import cached_explanation, wcam_cost
+from shiftlab.app.caches import explanation, explanation_ready, wcam_cost
 from shiftlab.app.charts import spectral_levels_chart, spectral_subbands_chart
 from shiftlab.app.compare import grid_picture
 from shiftlab.app.downloads import png_download
 from shiftlab.app.experiment import predict
-from shiftlab.app.explain import MAX_WCAM_DESIGN, image_pair, method_options, options_text, prediction_text, refined
-from shiftlab.app.feedback import user_errors, wcam_run
+from shiftlab.app.explain import (
+    MAX_WCAM_DESIGN,
+    PairExplanation,
+    image_pair,
+    method_options,
+    options_text,
+    prediction_text,
+    refined,
+)
+from shiftlab.app.feedback import user_errors
 from shiftlab.app.heatmaps import colorize, map_limits, outline_bands, overlay
 from shiftlab.app.pieces import scale_bar, setup_page, show_shift
 from shiftlab.app.sidebar import view_model, view_picture, view_sidebar
 from shiftlab.app.thumbnails import display_factor, enlarge, side_by_side
+from shiftlab.attribution import Attribution
+from shiftlab.jobs import JobCancelled
 
 METHOD = "wcam"
 
@@ -36,12 +47,13 @@ show_shift(shift, *image.shape[:2])
 with user_errors():
     pair = image_pair(image, shift, severity, seed, loaded.input_size, picture.offset)
     stored = sweep_panel.stored_explanation(view, view.variant, picture, pair, METHOD, options)
-    cost = wcam_cost(view.arch, view.variant, options) if stored is None else None  # times the model: only if needed
+    ready = stored is not None or explanation_ready(view.arch, view.variant, pair, METHOD, True, options)
+    cost = None if ready else wcam_cost(view.arch, view.variant, options)  # times the model: only if needed
 shown_options = "" if view.present else options_text(options)  # an option list is no business of a class
 if stored is not None:
     st.caption(text.WCAM_STORED + " " + shown_options)
-else:
-    st.caption(text.WCAM_COST.format(least=cost.forward_passes, most=cost.max_forward_passes, seconds=cost.seconds,
+elif cost is not None:
+    st.caption(text.WCAM_COST.format(least=cost.passes, most=cost.max_passes, seconds=cost.seconds,
                                      max_seconds=cost.max_seconds, grid=cost.grid_size, options=shown_options))
 
 #: views whose WCAM was asked for in this session -> refinements asked for since
@@ -49,7 +61,7 @@ refinements = st.session_state.setdefault("wcam_refinements", {})
 key = (view.model, str(view.image), picture.caption, shift, severity, seed)
 factor = display_factor(loaded.input_size)
 titles = ("Source", f"Shifted: {shift}, severity {severity}")
-if stored is None and key not in refinements:
+if not ready and key not in refinements:
     logits = predict(loaded, pair)
     for i, (column, title) in enumerate(zip(st.columns(2), titles)):
         column.markdown(f"**{title}** — {picture.caption}")
@@ -59,13 +71,27 @@ if stored is None and key not in refinements:
         refinements[key] = 0
         st.rerun()
     st.stop()
-with user_errors():
-    result = stored or cached_explanation(view.arch, view.variant, pair, METHOD, True, options, wcam_run(METHOD))
-    for _ in range(refinements.get(key, 0)):
-        done = int(result.attribution.extras.nb_design.max())
-        resume = result.attribution if result.attribution.extras.resumable else None  # stored: run anew
-        result = cached_explanation(view.arch, view.variant, pair, METHOD, True, refined(options, done),
-                                    wcam_run(METHOD, resume))
+
+
+def resumable(result: PairExplanation) -> Attribution | None:
+    """The run a refinement of ``result`` reuses: itself, unless it was read from the store (then run anew)."""
+    return result.attribution if result.attribution.extras.resumable else None
+
+
+try:
+    with user_errors():
+        result = stored or explanation(view.arch, view.variant, pair, METHOD, True, options)
+        for _ in range(refinements.get(key, 0)):
+            done = int(result.attribution.extras.nb_design.max())
+            result = explanation(view.arch, view.variant, pair, METHOD, True, refined(options, done),
+                                 resumable(result))
+except JobCancelled as cancelled:  # back to the view before the last request: the button that asked for it
+    if refinements[key]:
+        refinements[key] -= 1
+    else:
+        del refinements[key]
+    st.toast(str(cancelled))
+    st.rerun()
 extras = result.attribution.extras
 
 shown = []
@@ -90,7 +116,10 @@ st.caption(text.WCAM_CAPTION.format(levels=levels, target=loaded.classes[result.
 designs_run = int(extras.nb_design.max())
 if designs_run >= MAX_WCAM_DESIGN:
     st.caption(text.WCAM_MOST_DESIGNS.format(designs=MAX_WCAM_DESIGN))
-elif st.button(f"Refine: {2 * designs_run} designs, reusing the {designs_run} already run", key="wcam_refine"):
+elif st.button(text.WCAM_REFINE.format(
+        designs=2 * designs_run, done=designs_run,
+        seconds=wcam_cost(view.arch, view.variant, refined(options, designs_run), resumable(result)).seconds),
+        key="wcam_refine"):
     refinements[key] = refinements.get(key, 0) + 1
     st.rerun()
 

@@ -6,11 +6,11 @@ import numpy as np
 import streamlit as st
 
 from shiftlab.app import text
-from shiftlab.app.caches import cached_maps, cached_triptych
+from shiftlab.app.caches import cached_maps, cached_triptych, slow_method_warning
 from shiftlab.app.cases import outcome_flag
 from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits, shown_maps
 from shiftlab.app.downloads import png_download
-from shiftlab.app.explain import method_options, prediction_text, slow_warning
+from shiftlab.app.explain import method_options, prediction_text
 from shiftlab.app.feedback import user_errors
 from shiftlab.app.pieces import scale_bar, setup_page, show_shift
 from shiftlab.app.sidebar import pick_absolute, pick_single_method, view_label, view_model, view_picture, view_sidebar
@@ -23,7 +23,7 @@ method = pick_single_method(view)
 loaded = view_model(view)
 picture = view_picture(view, loaded)
 show_shift(view.shift, *picture.pixels.shape[:2])
-if warning := slow_warning(method, loaded.input_size):
+if warning := slow_method_warning(view.arch, view.variant, method, images=3):
     st.warning(warning)
 
 with user_errors(), st.spinner(f"Trying {len(candidates_grid(view.shift))} severities and seeds of {view.shift}…"):

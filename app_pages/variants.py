@@ -6,10 +6,11 @@ import numpy as np
 import streamlit as st
 
 from shiftlab.app import charts, sweep_panel, text
+from shiftlab.app.caches import slow_method_warning
 from shiftlab.app.cases import outcome_flag
 from shiftlab.app.compare import PairPrediction, grid_picture, overlays, row_limits, shown_maps
 from shiftlab.app.downloads import png_download
-from shiftlab.app.explain import image_pair, method_options, slow_warning
+from shiftlab.app.explain import image_pair, method_options
 from shiftlab.app.feedback import progress, user_errors
 from shiftlab.app.pieces import scale_bar, setup_page, show_shift
 from shiftlab.app.sidebar import (
@@ -36,7 +37,7 @@ variants = variants_of(view.arch)
 loaded = view_model(view)
 picture = view_picture(view, loaded)
 show_shift(view.shift, *picture.pixels.shape[:2])
-if warning := slow_warning(method, loaded.input_size):
+if warning := slow_method_warning(view.arch, view.variant, method, images=2 * len(variants)):
     st.warning(warning)
 
 with user_errors():

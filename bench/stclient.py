@@ -20,12 +20,13 @@ from websockets.sync.client import ClientConnection, connect
 
 @dataclass
 class Render:
-    """One script run as the client saw it: seconds from the request to ``script_finished``, how it ended, and
-    the text of every exception and error element drawn."""
+    """One script run as the client saw it: seconds from the request to ``script_finished``, how it ended, the
+    text of every exception and error element drawn, and of every note (info) and progress bar."""
 
     seconds: float
     status: int
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class Session:
@@ -62,15 +63,16 @@ class Session:
         start = time.perf_counter()
         self._socket.send(message.SerializeToString())
         self.buttons = {}
-        errors: list[str] = []
+        render = Render(0.0, 0)
         while True:
             reply = ForwardMsg()
             reply.ParseFromString(self._socket.recv(timeout=self.timeout))
-            if reply.HasField("script_finished"):
-                return Render(time.perf_counter() - start, reply.script_finished, errors)
-            self._read_element(reply, errors)
+            if reply.HasField("script_finished") and reply.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                render.seconds, render.status = time.perf_counter() - start, reply.script_finished
+                return render  # a run that ends early for a rerun (st.rerun) is followed by that rerun
+            self._read_element(reply, render)
 
-    def _read_element(self, reply: ForwardMsg, errors: list[str]) -> None:
+    def _read_element(self, reply: ForwardMsg, render: Render) -> None:
         if not reply.HasField("delta") or not reply.delta.HasField("new_element"):
             return
         element = reply.delta.new_element
@@ -78,6 +80,10 @@ class Session:
         if kind == "button":
             self.buttons[element.button.label] = element.button.id
         elif kind == "exception":
-            errors.append(f"{element.exception.type}: {element.exception.message}")
+            render.errors.append(f"{element.exception.type}: {element.exception.message}")
         elif kind == "alert" and element.alert.format == element.alert.ERROR:
-            errors.append(element.alert.body)
+            render.errors.append(element.alert.body)
+        elif kind == "alert" and element.alert.format == element.alert.INFO:
+            render.notes.append(element.alert.body)
+        elif kind == "progress":
+            render.notes.append(element.progress.text)

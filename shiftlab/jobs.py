@@ -51,8 +51,9 @@ class Job:
         self.key, self.label, self.estimate = key, label, estimate
         self.state = QUEUED
         self.error: BaseException | None = None
-        #: sessions following the job now (``follow``): a cancel from one of them does not stop the others'
+        #: sessions following the job now (``following``): a cancel from one of them does not stop the others'
         self.followers = 0
+        self._followers_lock = threading.Lock()
         self._work, self._clock = work, clock
         self._value: Any = None
         self._countdown = Countdown(clock=clock)
@@ -66,6 +67,18 @@ class Job:
         if self._stop.is_set():
             raise JobCancelled(f"{self.label or 'the job'} was cancelled")
         self._countdown.update(done, total)
+
+    @contextmanager
+    def following(self) -> Iterator[None]:
+        """Count the caller among the job's followers for the block (``JobQueue.leave`` spares a job others
+        follow)."""
+        with self._followers_lock:
+            self.followers += 1
+        try:
+            yield
+        finally:
+            with self._followers_lock:
+                self.followers -= 1
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -185,6 +198,11 @@ class JobQueue:
                 job._stop.set()
                 return True
             return False
+
+    def leave(self, job: Job) -> bool:
+        """A session gives up on ``job``: it is cancelled (``cancel``) unless another session follows it; whether
+        it was."""
+        return job.followers == 0 and self.cancel(job)
 
     def _forget(self, job: Job) -> None:
         if self._jobs.get(job.key) is job:

@@ -36,18 +36,22 @@ MAX_SAMPLES = 512
 PROBE_SECONDS = 0.5
 #: … and at most this many times (the median is kept: a call slowed by a neighbour is ignored)
 PROBE_REPEATS = 3
+#: the clock probes read (a test replaces it by one its fake slow model moves)
+probe_clock = time.perf_counter
 
 
-def time_per_unit(run: Callable[[], Any], units: int, repeats: int = PROBE_REPEATS, budget: float = PROBE_SECONDS,
-                  clock: Callable[[], float] = time.perf_counter) -> float:
+def time_per_unit(run: Callable[[], Any], units: int, repeats: int | None = None, budget: float = PROBE_SECONDS,
+                  warm_up: Callable[[], Any] | None = None, clock: Callable[[], float] | None = None) -> float:
     """Seconds per unit of ``run``, a call that does ``units`` units of work: after one warm-up call (caches,
-    kernels, lazy imports), the median of up to ``repeats`` timed calls, fewer once they have taken ``budget``
-    seconds together."""
+    kernels, lazy imports; ``warm_up``, a cheaper call of the same code, when given, else ``run``), the median of
+    up to ``repeats`` (``PROBE_REPEATS``) timed calls, fewer once they have taken ``budget`` seconds together, on
+    ``clock`` (``probe_clock``)."""
     if not isinstance(units, int) or units < 1:
         raise ParameterError(f"units must be a whole number >= 1, got {units!r:.40}")
-    run()
+    repeats, clock = repeats or PROBE_REPEATS, clock or probe_clock
+    (warm_up or run)()
     rounds: list[float] = []
-    while len(rounds) < max(1, repeats) and sum(rounds) < budget:
+    while len(rounds) < repeats and sum(rounds) < budget:
         started = clock()
         run()
         rounds.append(clock() - started)
@@ -79,19 +83,20 @@ class PaceBook:
         with self._lock:
             return self._measured.get(key)
 
-    def _fresh(self, key: Hashable) -> float | None:
+    def fresh(self, key: Hashable) -> float | None:
+        """The seconds per unit of ``key`` when measured in the last ``max_age`` seconds, else None."""
         found = self.measurement(key)
         return found.seconds_per_unit if found and self._clock() - found.at <= self.max_age else None
 
     def seconds_per_unit(self, key: Hashable, probe: Callable[[], float]) -> float:
         """The seconds per unit of ``key``: the last measurement when fresh, else ``probe()``'s (seconds per unit,
         measured now), which becomes the measurement."""
-        if (fresh := self._fresh(key)) is not None:
+        if (fresh := self.fresh(key)) is not None:
             return fresh
         with self._lock:
             probing = self._probing.setdefault(key, threading.Lock())
         with probing:
-            if (fresh := self._fresh(key)) is not None:  # measured while this thread waited
+            if (fresh := self.fresh(key)) is not None:  # measured while this thread waited
                 return fresh
             value = probe()
             self._store(key, value, "probe")

@@ -8,7 +8,6 @@ import pytest
 from shiftlab.app.explain import (
     explain_pair,
     image_pair,
-    is_slow,
     method_options,
     options_text,
     prediction_text,
@@ -57,11 +56,6 @@ def test_method_options_layer_defaults_interactive_and_overrides():
     assert refined(options, 64)["nb_design"] == 128 == refined(options, 64)["max_design"]
     assert options_text({}) == "No options."
     assert options_text({"layer": None, "n_steps": 50}) == "Options: layer=default, n_steps=50"
-
-
-def test_slowness():
-    assert is_slow("wcam", 224) and not is_slow("wcam", 32) and not is_slow("gradcam", 224)
-    assert is_slow("integrated_gradients", 224) and is_slow("wam", 224) and not is_slow("saliency", 224)
 
 
 def test_prediction_text():

@@ -155,3 +155,23 @@ def test_bad_settings_are_refused():
         JobQueue(workers=0)
     with pytest.raises(ParameterError, match="has not finished"):
         JobQueue().submit("slow", lambda job: threading.Event().wait(0.2)).result()
+
+
+def test_a_session_leaving_a_job_another_follows_does_not_cancel_it():
+    queue = JobQueue()
+    reported, release = threading.Event(), threading.Event()
+
+    def reports(job):
+        while not release.is_set():
+            job.report(0, 1)
+            reported.set()
+            release.wait(0.001)
+        job.report(1, 1)
+        return "done"
+
+    job = queue.submit("shared", reports)
+    assert reported.wait(WAIT)
+    with job.following():  # another session watches it
+        assert not queue.leave(job) and job.state == RUNNING
+    assert queue.leave(job)  # no one else: cancelled at its next report
+    assert job.wait(WAIT) and job.state == CANCELLED

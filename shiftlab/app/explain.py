@@ -17,6 +17,7 @@ import numpy as np
 from shiftlab.app.experiment import LARGE_INPUT_SIDE, model_inputs
 from shiftlab.attribution import Attribution, attribute, get_method
 from shiftlab.attribution.wcam import MAX_DESIGN
+from shiftlab.estimates import QUICK_SECONDS
 from shiftlab.inference import predict_logits, top_k
 from shiftlab.metrics import drift_report
 from shiftlab.models import LoadedModel
@@ -52,18 +53,13 @@ def options_text(options: dict[str, Any]) -> str:
     return "Options: " + ", ".join(f"{k}={'default' if v is None else v}" for k, v in options.items())
 
 
-def is_slow(method: str, input_size: int) -> bool:
-    """Whether ``method`` on a model of this input size takes more than a few seconds on a CPU: one that runs the
-    model many times per image (``many_passes``) on a large input."""
-    return get_method(method).many_passes and input_size > LARGE_INPUT_SIDE
-
-
-def slow_warning(method: str, input_size: int) -> str | None:
-    """What to tell the user before running a slow method, or None when it is quick."""
-    if not is_slow(method, input_size):
+def slow_warning(method: str, seconds: float) -> str | None:
+    """What to tell the user before running ``method`` on a pair when its maps will take ``seconds`` here now
+    (``shiftlab.estimates``), or None when that is quick (``QUICK_SECONDS``)."""
+    if seconds <= QUICK_SECONDS:
         return None
-    return (f"{method} runs the model many times per image at {input_size} px: expect tens of seconds to minutes "
-            "on a CPU (seconds on a GPU).")
+    return (f"{get_method(method).title} runs the model many times per image: about {seconds:.0f} s for this pair "
+            "on this server now.")
 
 
 def prediction_text(logits: np.ndarray, classes: list[str], k: int = 3) -> str:

@@ -16,6 +16,7 @@ the opacity growing with the magnitude either way.
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import matplotlib
 import numpy as np
@@ -30,6 +31,8 @@ DIVERGING_CMAP = "RdBu_r"
 UPPER_PERCENTILE = 99.0
 #: opacity of the colour where the map is at its maximum
 OPACITY = 0.7
+#: colour bars kept drawn (a few kB each)
+COLOUR_BARS_KEPT = 512
 
 
 def map_limits(maps: np.ndarray, upper_percentile: float = UPPER_PERCENTILE, signed: bool = False
@@ -116,9 +119,13 @@ def outline_bands(picture: np.ndarray, levels: int, colour: tuple[int, int, int]
     return out
 
 
+@lru_cache(maxsize=COLOUR_BARS_KEPT)
 def colour_bar(limits: tuple[float, float], width: int = 260, signed: bool = False) -> bytes:
     """A horizontal colour bar from ``limits[0]`` (dark) to ``limits[1]`` (full colour), as PNG bytes with ticks
-    at both ends and the middle; a ``signed`` scale's bar is diverging, its middle tick at 0."""
+    at both ends and the middle; a ``signed`` scale's bar is diverging, its middle tick at 0.
+
+    Kept for the next page that asks (a bar costs 20-60 ms of matplotlib; a class of sessions on one view asks
+    for the same few again and again)."""
     from matplotlib.figure import Figure  # lazy: the figure machinery costs ~0.3 s to import
 
     figure = Figure(figsize=(width / 100, 0.8), dpi=100)

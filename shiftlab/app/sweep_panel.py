@@ -9,13 +9,17 @@ pages that read sweeps pay for importing DuckDB.
 
 from __future__ import annotations
 
+import copy
+
+import duckdb
 import numpy as np
 import streamlit as st
 
-from shiftlab.app import caches, feedback, ood, text
+from shiftlab.app import caches, ood, text
 from shiftlab.app.explain import PairExplanation, method_options
 from shiftlab.app.gallery import Picture
 from shiftlab.app.sweeps import (
+    SHIPPED_CHOICES,
     SHIPPED_DATA,
     SWEEPS_ENV_VAR,
     drift_from,
@@ -35,11 +39,23 @@ LIVE, SWEEP = "computed here", "a sweep folder"
 STORES_KEY = "sweep_stores"
 
 
+@st.cache_resource(show_spinner=False)
+def _shipped_store(name: str) -> SweepResults:
+    """A shipped store, opened and its partitions checked once per process: it never changes while the app runs
+    (30 sessions each opening the four took 0.3-0.7 s of the server apiece)."""
+    return open_choice(name)
+
+
 def session_store(name: str) -> SweepResults:
-    """The offered sweep ``name`` (``sweeps.sweep_choices``), opened once per browser session."""
+    """The offered sweep ``name`` (``sweeps.sweep_choices``), opened once per browser session; a shipped one is a
+    copy of the process's, with a DuckDB connection of the session's own."""
     stores = st.session_state.setdefault(STORES_KEY, {})
     if name not in stores:
-        stores[name] = open_choice(name)
+        if name in SHIPPED_CHOICES:
+            stores[name] = copy.copy(_shipped_store(name))
+            stores[name].connection = duckdb.connect()
+        else:
+            stores[name] = open_choice(name)
     return stores[name]
 
 
@@ -119,6 +135,30 @@ def ood_drift(arch: str, variant: str, dataset: str, ood_set: str, seed: int, me
                                                   ood.DRIFT_IMAGES, same_target))
 
 
+def prepare_ood(arch: str, variant: str, variants: list[str], dataset: str, ood_set: str, seed: int,
+                methods: list[str], same_target: bool) -> None:
+    """Compute, before the OOD page draws, what it shows of ``ood_set`` that the shipped stores do not hold: each
+    variant's predictions, the view's methods' drift and every variant's Grad-CAM drift (``caches.ood_figures``:
+    a long computation says its estimate first and runs in the server's job queue)."""
+    parts: list[caches.OodPart] = []
+    for each in variants:
+        if not _holds(shipped("ood", dataset), _ood_request(arch, each, dataset, ood_set, seed)):
+            parts += [("logits", each, None), ("logits", each, ood_set)]
+    drift_store = shipped("ood_drift", dataset) if same_target else None
+    for each, method in [(variant, method) for method in methods] + [(each, "gradcam") for each in variants]:
+        request = _ood_request(arch, each, dataset, ood_set, seed, first=ood.DRIFT_IMAGES, method=method,
+                               options=method_options(method, caches.input_size(arch)))
+        if not _holds(drift_store, request):
+            parts.append(("drift", each, method))
+    if parts:
+        caches.ood_figures(arch, variant, dataset, ood_set, seed, same_target, ood.DRIFT_IMAGES,
+                           list(dict.fromkeys(parts)))
+
+
+def _holds(stored: StoredSweep | None, request: Request) -> bool:
+    return stored is not None and stored.holds(request)
+
+
 # ---------------------------------------------------------------- explained pairs: the attribution store, else live
 
 
@@ -149,9 +189,8 @@ def stored_explanation(view: View, variant: str, picture: Picture, pair: np.ndar
 def pair_explanation(view: View, variant: str, picture: Picture, pair: np.ndarray, method: str, same_target: bool,
                      options: dict) -> PairExplanation:
     """``method`` on the view's (source, shifted) ``pair``: from the shipped attribution store when it holds it,
-    computed live otherwise (WCAM with its progress bar)."""
+    computed live otherwise (a long one in the server's job queue, its progress drawn)."""
     stored = stored_explanation(view, variant, picture, pair, method, options) if same_target else None
     if stored is not None:
         return stored
-    return caches.cached_explanation(view.arch, variant, pair, method, same_target, options,
-                                     feedback.wcam_run(method))
+    return caches.explanation(view.arch, variant, pair, method, same_target, options)

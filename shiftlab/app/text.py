@@ -246,6 +246,15 @@ SWEEP_CASE_KINDS: dict[str, str] = {"flips": OUTCOME_WORDS["now_wrong"], "fixes"
 WCAM_COST = ("WCAM runs the model {least:,} times for this pair, up to {most:,} if it refines itself until stable "
              "(about {seconds:.0f} s, at most {max_seconds:.0f} s here; grid {grid}). {options}")
 WCAM_RUN = "Compute the WCAM of this pair (about {seconds:.0f} s)"
+WCAM_REFINE = "Refine: {designs} designs, reusing the {done} already run (about {seconds:.0f} s)"
+#: a long computation's place in the server's line, its progress, and what a cancel says (``feedback.follow``)
+JOB_IN_LINE = "{label}: {place} in line on this server{wait}."
+JOB_WAIT = ", about {seconds:.0f} s before it starts, then about {estimate:.0f} s"
+JOB_RUNNING = "{label}: {done:,} / {total:,} {unit}{left}"
+JOB_STARTED = "{label}: started{left}"
+JOB_LEFT = " · about {seconds:.0f} s left"
+JOB_CANCEL = "Cancel"
+JOB_CANCELLED = "{label} was cancelled: nothing was kept of it."
 WCAM_STORED = ("Shown from the attribution store shipped with the app: the same run, made in advance with these "
                "options on this model, image and shift. \"Refine\" computes a new, larger run here.")
 CONVERGENCE = ("Convergence: :{colour}[**{verdict}**] · map agreement {agreement:.2f} · profile distance "

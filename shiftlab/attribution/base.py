@@ -192,6 +192,13 @@ class AttributionMethod(ABC):
         return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
     @classmethod
+    def passes(cls, options: Mapping[str, Any]) -> int:
+        """Passes of the model (forward, and backward when it takes gradients) one image costs with ``options``
+        (every option, defaults included): what ``shiftlab.estimates`` times to say how long a map will take.
+        One, unless the method says more."""
+        return 1
+
+    @classmethod
     def stored_extras(cls, arrays: dict[str, np.ndarray]) -> Mapping[str, Any] | MethodExtras:
         """Its extras rebuilt from the per-image arrays a sweep stored (batched over the images): an
         ``extras_type`` when it declares one, else the arrays themselves."""

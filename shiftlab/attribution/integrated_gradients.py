@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -37,6 +38,11 @@ class IntegratedGradients(AttributionMethod):
     interactive_options = {"n_steps": 16}
     many_passes = True
     signed = True
+
+    @classmethod
+    def passes(cls, options: Mapping[str, Any]) -> int:
+        """One forward and backward pass per point of the path."""
+        return int(options["n_steps"])
 
     def check_options(self, options: dict[str, Any]) -> None:
         check_int("n_steps", options["n_steps"], 1, MAX_STEPS)

@@ -5,6 +5,7 @@ SmoothGrad (Smilkov et al. 2017). A fast, gradient-based counterpart to WCAM wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -39,6 +40,11 @@ class WAM(AttributionMethod):
         "the image (Kasmi et al. 2025), shown here back in pixel space."
     )
     many_passes = True
+
+    @classmethod
+    def passes(cls, options: Mapping[str, Any]) -> int:
+        """One forward and backward pass per noisy copy."""
+        return int(options["n_samples"])
 
     def check_options(self, options: dict[str, Any]) -> None:
         check_levels(self.loaded.input_size, options["levels"])

@@ -9,7 +9,8 @@ Modules, one concern each:
 - ``design``: the design runner (batches through the model, doubling until converged, ``resume``);
 - ``convergence``: the bootstrap that predicts how far another seed would land, and the verdict;
 - ``threads``: batches run side by side on one-thread CPU workers;
-- ``cost``: ``estimate_cost``, what a call will cost before it starts.
+- ``cost``: ``estimate_cost``, what a call will cost before it starts (``count_passes`` and ``seconds_per_pass``,
+  its two halves, for a caller that keeps its own measured pace).
 
 The names below are the package's public API (``shiftlab.attribution`` and the app import them from here).
 How the constants were measured: ``docs/wcam.md``.
@@ -26,7 +27,7 @@ from shiftlab.attribution.wcam.convergence import (
     thresholds,
     verdict_words,
 )
-from shiftlab.attribution.wcam.cost import WCAMCost, estimate_cost
+from shiftlab.attribution.wcam.cost import WCAMCost, WCAMPasses, count_passes, estimate_cost, seconds_per_pass
 from shiftlab.attribution.wcam.design import DesignRun, point_chunks
 from shiftlab.attribution.wcam.extras import WCAMExtras
 from shiftlab.attribution.wcam.method import WCAM
@@ -52,9 +53,11 @@ __all__ = [
     "DesignRun",
     "WCAMCost",
     "WCAMExtras",
+    "WCAMPasses",
     "cell_images",
     "cells_to_dyadic",
     "convergence",
+    "count_passes",
     "default_batch_size",
     "default_grid",
     "estimate_cost",
@@ -62,6 +65,7 @@ __all__ = [
     "min_max_uint8",
     "perturb",
     "point_chunks",
+    "seconds_per_pass",
     "thresholds",
     "verdict_words",
 ]
