@@ -6,7 +6,7 @@ baseline is right before the shift and wrong after it while the AugMix
 variant stays right, with the largest fall of the baseline's probability of
 the true class. It is read from the prediction store shipped with the app
 (``python -m shiftlab.sweep.ship`` makes it) when that holds these weights —
-a fraction of a second — and searched live otherwise (20 model runs over the
+a fraction of a second — and searched live otherwise (12 model runs over the
 sample, tens of seconds on a CPU); the same preset either way (tests/test_tour.py).
 
 The steps are the pages with a tour stop in ``pages.PAGES``, in menu order.
