@@ -418,3 +418,24 @@ def test_sessions_sharing_a_model_get_the_answers_they_would_get_alone():
         jobs.append(pool.submit(randomisation_check, loaded, images[:1], "gradcam", max_stages=2))
         assert all(job.result() for job in jobs[:-1])
         jobs[-1].result()
+
+
+def test_gradcam_hooks_a_lent_copy_made_once_and_dropped_when_the_weights_change(monkeypatch):
+    """Grad-CAM never hooks the shared model, and its copy is kept for the next call instead of made anew."""
+    from shiftlab.models.classifier import Classifier
+
+    loaded = load_model("resnet20", "baseline")
+    images = load_dataset("cifar10-sample").images[:2]
+    made = []
+    original = Classifier.copy
+    monkeypatch.setattr(Classifier, "copy", lambda self: made.append(1) or original(self))
+    loaded.model._spares = []
+    first = attribute(loaded, images, "gradcam").maps
+    np.testing.assert_array_equal(attribute(loaded, images, "gradcam").maps, first)
+    assert len(made) == 1, "the second call borrows the copy the first one made"
+    assert not any(m._forward_hooks or m._backward_hooks for m in loaded.model.modules())
+    assert not any(m._forward_hooks for _, spare in loaded.model._spares for m in spare.modules())
+    with torch.no_grad():
+        loaded.model.net.fc.bias.add_(0.0)  # an in-place change, even a null one, makes the spare stale
+    attribute(loaded, images, "gradcam")
+    assert len(made) == 2

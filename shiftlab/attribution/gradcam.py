@@ -61,16 +61,16 @@ class GradCAM(AttributionMethod):
         self, x: torch.Tensor, target: torch.Tensor, *, layer: str | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         layer = layer or self.hooks.gradcam_layer
-        # captum hooks the layer: on a copy, since the sessions of one server share a cached model and every
+        # captum hooks the layer: on a lent copy, since the sessions of one server share a cached model and every
         # forward pass through a hooked layer, another session's too, would feed this session's hook
-        model = self.model.copy()
-        try:
-            module = model.get_submodule(layer)
-        except (AttributeError, TypeError):
-            raise AttributionError(f"the model has no module {layer!r}") from None
-        self.layer_name = layer
-        cam = self._token_cam if self.hooks.token_grid else self._conv_cam
-        coarse = cam(model, x, target, module)
+        with self.model.lent_copy() as model:
+            try:
+                module = model.get_submodule(layer)
+            except (AttributeError, TypeError):
+                raise AttributionError(f"the model has no module {layer!r}") from None
+            self.layer_name = layer
+            cam = self._token_cam if self.hooks.token_grid else self._conv_cam
+            coarse = cam(model, x, target, module)
         return upsample(coarse, tuple(x.shape[-2:])), {"coarse": coarse.detach().cpu().numpy(), "layer": layer}
 
     def _conv_cam(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor, module: nn.Module) -> torch.Tensor:

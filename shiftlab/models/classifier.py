@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +21,10 @@ from shiftlab.models.cards import ModelCard
 
 #: held while a network is folded for inference (``Classifier.inference_net``)
 _FOLDING = threading.Lock()
+#: held while a classifier's spare copies are taken or given back (``Classifier.lent_copy``)
+_LENDING = threading.Lock()
+#: spare copies kept per classifier: one server's concurrent Grad-CAMs of one model rarely exceed it
+MAX_SPARE_COPIES = 2
 
 
 class Classifier(nn.Module):
@@ -32,6 +37,7 @@ class Classifier(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self._inference: tuple[tuple, nn.Module] | None = None  # (weights' storage and versions, inference_net)
+        self._spares: list[tuple[tuple, Classifier]] = []  # (weights' storage and versions, a hookless copy)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map [0, 1] images to the network's input space."""
@@ -47,6 +53,29 @@ class Classifier(nn.Module):
                            self.foldable)
         return clone.to(self.mean.device).train(self.training)
 
+    @contextmanager
+    def lent_copy(self) -> Iterator[Classifier]:
+        """A hookless copy to hook for one computation (Grad-CAM hooks a layer), lent from a few spares kept with
+        this classifier: the deep copy (about 100 ms for a ResNet-50) is paid once per concurrent caller, not on
+        every call. A spare made before a weight changed or moved is dropped; hooks left on a copy are removed
+        when it comes back."""
+        versions = self._weight_versions()
+        with _LENDING:
+            self._spares = [(made, spare) for made, spare in self._spares if made == versions]
+            clone = self._spares.pop()[1] if self._spares else None
+        clone = (clone or self.copy()).train(self.training)
+        try:
+            yield clone
+        finally:
+            strip_hooks(clone.net)
+            with _LENDING:
+                if len(self._spares) < MAX_SPARE_COPIES and self._weight_versions() == versions:
+                    self._spares.append((versions, clone))
+
+    def _weight_versions(self) -> tuple:
+        """Where each weight and buffer lives and how often it was changed in place: equal while nothing moved."""
+        return tuple((t.data_ptr(), t._version) for t in (*self.net.parameters(), *self.net.buffers()))
+
     def inference_net(self) -> nn.Module:
         """A copy of ``net`` for many forward passes without gradients (WCAM's perturbed images): every batch
         norm that directly follows a convolution of the same module folded into it, and the ReLUs made in place.
@@ -61,7 +90,7 @@ class Classifier(nn.Module):
         if not self.foldable or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules()):
             return self.net
         with _FOLDING:
-            versions = tuple((t.data_ptr(), t._version) for t in (*self.net.parameters(), *self.net.buffers()))
+            versions = self._weight_versions()
             if self._inference is None or self._inference[0] != versions:
                 self._inference = (versions, folded_in_place(self.net))
             return self._inference[1]
@@ -71,12 +100,17 @@ def hookless_copy(net: nn.Module) -> nn.Module:
     """A deep copy of ``net`` without any forward or backward hook: one server's sessions share a cached model,
     and another session may be explaining it at this moment (captum's hooks on one of its layers)."""
     copied = copy.deepcopy(net)
-    for module in copied.modules():
+    strip_hooks(copied)
+    return copied
+
+
+def strip_hooks(net: nn.Module) -> None:
+    """Remove every forward and backward hook from ``net``'s modules."""
+    for module in net.modules():
         module._forward_hooks.clear()
         module._forward_pre_hooks.clear()
         module._backward_hooks.clear()
         module._backward_pre_hooks.clear()
-    return copied
 
 
 def folded_in_place(net: nn.Module) -> nn.Module:
