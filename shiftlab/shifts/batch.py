@@ -84,5 +84,6 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 def to_levels(x: torch.Tensor) -> torch.Tensor:
-    """The uint8 level each value of a float batch would be stored as, still as float in [0, 1] (np.uint8 in-between steps)."""
+    """The uint8 level each value of a float batch would be stored as, still as float in [0, 1] (np.uint8
+    in-between steps)."""
     return x.clamp(0, 1).mul(255.0).add_(_ROUNDOFF).floor_().div_(255.0)

@@ -34,7 +34,9 @@ def _grid(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _warp(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Read each pixel from centre-relative source positions, bilinearly; outside reads black."""
     h, w = x.shape[-2:]
-    return sample_bilinear(x, (rows + (h - 1) / 2).expand(len(x), -1, -1), (cols + (w - 1) / 2).expand(len(x), -1, -1), None)
+    source_rows = (rows + (h - 1) / 2).expand(len(x), -1, -1)
+    source_cols = (cols + (w - 1) / 2).expand(len(x), -1, -1)
+    return sample_bilinear(x, source_rows, source_cols, None)
 
 
 def rotate(x: torch.Tensor, p: Mapping[str, Any], ctx: Context) -> torch.Tensor:
@@ -157,18 +159,30 @@ _JITTER = {s: {"brightness": 0.1 * s, "contrast": 0.1 * s, "saturation": 0.1 * s
 
 #: (name, family, random, function, params, description)
 _SPECS: tuple[tuple[str, str, bool, ShiftFunction, dict, str], ...] = (
-    ("rotate", "geometric", False, rotate, _table("degrees", [5, 10, 15, 22.5, 30]), "Clockwise rotation about the centre, black corners."),
-    ("translate", "geometric", False, translate, _table("fraction", [0.05, 0.1, 0.15, 0.2, 0.25]), "Shift right and down, black where uncovered."),
-    ("zoom_crop", "geometric", False, zoom_crop, _table("crop", [0.9, 0.8, 0.7, 0.6, 0.5]), "Central crop enlarged to the full size."),
-    ("flip", "geometric", True, flip, _table("fraction", [0.2, 0.4, 0.6, 0.8, 1.0]), "A seeded fraction of the images turned upside down."),
-    ("hue_shift", "photometric", False, hue_shift, _table("turn", [0.05, 0.1, 0.2, 0.3, 0.5]), "Hue rotated around the colour circle."),
-    ("grayscale", "photometric", False, grayscale, _table("amount", [0.2, 0.4, 0.6, 0.8, 1.0]), "Colour removed towards grey."),
-    ("invert", "photometric", False, invert, _table("threshold", [0.8, 0.6, 0.4, 0.2, 0.0]), "Solarise: bright values inverted, all of them at severity 5."),
-    ("color_jitter", "photometric", True, color_jitter, _JITTER, "Random brightness, contrast, saturation and hue per image."),
-    ("occlusion", "occlusion", True, occlusion, _table("side", [0.1, 0.2, 0.3, 0.4, 0.5]), "A grey square patch at a seeded position."),
-    ("lowpass", "frequency", False, lowpass, _table("radius", [0.5, 0.35, 0.25, 0.15, 0.08]), "Fourier low-pass: fine detail removed above a radius."),
-    ("highpass", "frequency", False, highpass, _table("radius", [0.07, 0.15, 0.25, 0.4, 0.6]), "Fourier high-pass: coarse structure removed below a radius, mean colour kept."),
-    ("amplitude_swap", "style", True, amplitude_swap, _table("mix", [0.2, 0.4, 0.6, 0.8, 1.0]), "Fourier amplitude taken from a second image, phase kept: a style-like shift."),
+    ("rotate", "geometric", False, rotate, _table("degrees", [5, 10, 15, 22.5, 30]),
+     "Clockwise rotation about the centre, black corners."),
+    ("translate", "geometric", False, translate, _table("fraction", [0.05, 0.1, 0.15, 0.2, 0.25]),
+     "Shift right and down, black where uncovered."),
+    ("zoom_crop", "geometric", False, zoom_crop, _table("crop", [0.9, 0.8, 0.7, 0.6, 0.5]),
+     "Central crop enlarged to the full size."),
+    ("flip", "geometric", True, flip, _table("fraction", [0.2, 0.4, 0.6, 0.8, 1.0]),
+     "A seeded fraction of the images turned upside down."),
+    ("hue_shift", "photometric", False, hue_shift, _table("turn", [0.05, 0.1, 0.2, 0.3, 0.5]),
+     "Hue rotated around the colour circle."),
+    ("grayscale", "photometric", False, grayscale, _table("amount", [0.2, 0.4, 0.6, 0.8, 1.0]),
+     "Colour removed towards grey."),
+    ("invert", "photometric", False, invert, _table("threshold", [0.8, 0.6, 0.4, 0.2, 0.0]),
+     "Solarise: bright values inverted, all of them at severity 5."),
+    ("color_jitter", "photometric", True, color_jitter, _JITTER,
+     "Random brightness, contrast, saturation and hue per image."),
+    ("occlusion", "occlusion", True, occlusion, _table("side", [0.1, 0.2, 0.3, 0.4, 0.5]),
+     "A grey square patch at a seeded position."),
+    ("lowpass", "frequency", False, lowpass, _table("radius", [0.5, 0.35, 0.25, 0.15, 0.08]),
+     "Fourier low-pass: fine detail removed above a radius."),
+    ("highpass", "frequency", False, highpass, _table("radius", [0.07, 0.15, 0.25, 0.4, 0.6]),
+     "Fourier high-pass: coarse structure removed below a radius, mean colour kept."),
+    ("amplitude_swap", "style", True, amplitude_swap, _table("mix", [0.2, 0.4, 0.6, 0.8, 1.0]),
+     "Fourier amplitude taken from a second image, phase kept: a style-like shift."),
 )
 
 SHIFTS: tuple[Shift, ...] = tuple(

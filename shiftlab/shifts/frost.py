@@ -54,9 +54,12 @@ def _segments(rng: np.random.Generator, count: int) -> np.ndarray:
 def _branches(rng, start, angle, length, bright, pairs: int = 6):
     """Pairs of side branches at ±60° along each segment, shorter towards its tip."""
     t = (np.arange(1, pairs + 1) / (pairs + 1))[None, :]
-    base = start[:, None, :] + t[..., None] * length[:, None, None] * np.stack([np.cos(angle), np.sin(angle)], -1)[:, None]
+    direction = np.stack([np.cos(angle), np.sin(angle)], -1)[:, None]
+    base = start[:, None, :] + t[..., None] * length[:, None, None] * direction
     side = np.where(np.arange(2 * pairs) % 2 == 0, 1, -1)[None, :]
-    new_angle = np.repeat(angle[:, None], 2 * pairs, 1) + side * _BRANCH_ANGLE + rng.normal(0, 0.1, (len(angle), 2 * pairs))
+    new_angle = (
+        np.repeat(angle[:, None], 2 * pairs, 1) + side * _BRANCH_ANGLE + rng.normal(0, 0.1, (len(angle), 2 * pairs))
+    )
     new_len = np.repeat(length[:, None] * 0.45 * (1 - t), 2, 1) * rng.uniform(0.6, 1.2, (len(angle), 2 * pairs))
     keep = rng.random((len(angle), 2 * pairs)) < 0.8
     new_start = np.repeat(base, 2, axis=1)

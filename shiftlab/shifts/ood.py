@@ -83,8 +83,9 @@ def _dataset_images(name: str, data_env: str | None, folder: FolderDataset | Non
 
 
 def dataset_images(name: str) -> np.ndarray:
-    """The images of real OOD set ``name`` (``cifar100``, ``svhn``, ``cifar100-sample``, a registered image folder:
-    decoded when a replacement needs them); DatasetNotFoundError if absent, DatasetFormatError if unreadable or empty."""
+    """The images of real OOD set ``name`` (``cifar100``, ``svhn``, ``cifar100-sample``, a registered image
+    folder: decoded when a replacement needs them); DatasetNotFoundError if absent, DatasetFormatError if
+    unreadable or empty."""
     return _dataset_images(name, os.environ.get("SHIFTLAB_DATA"), folder_datasets().get(name))
 
 
@@ -112,7 +113,8 @@ def _replace(source: str) -> Callable[[torch.Tensor, Mapping[str, Any], Context]
 
 
 def unavailable_reason(name: str) -> str | None:
-    """Why dataset shift ``name``'s images cannot be had here (file absent, or unreadable: named), None when they can."""
+    """Why dataset shift ``name``'s images cannot be had here (file absent, or unreadable: named), None when
+    they can."""
     source = _SPECS[name][0] if name in _SPECS else name.removeprefix(FOLDER_PREFIX)
     if source in _SYNTHETIC:
         return None
@@ -124,7 +126,8 @@ def unavailable_reason(name: str) -> str | None:
 
 
 def available(name: str) -> bool:
-    """Whether dataset shift ``name``'s images can be had here (the real sets need SHIFTLAB_DATA and a readable file)."""
+    """Whether dataset shift ``name``'s images can be had here (the real sets need SHIFTLAB_DATA and a readable
+    file)."""
     return unavailable_reason(name) is None
 
 
@@ -160,7 +163,9 @@ def folder_shift_name(folder: str) -> str:
     a folder that is not registered is an ``UnknownDatasetError`` naming those that are."""
     if folder not in folder_datasets():
         registered = ", ".join(folder_datasets()) or "none (name them in a models file's [datasets.<name>])"
-        raise UnknownDatasetError(f"no image folder {folder!r:.80} is registered as a dataset; registered: {registered}")
+        raise UnknownDatasetError(
+            f"no image folder {folder!r:.80} is registered as a dataset; registered: {registered}"
+        )
     return FOLDER_PREFIX + folder
 
 

@@ -29,7 +29,8 @@ FAMILIES = (*dict.fromkeys(s.family for s in _REGISTRY.values()), ood.FOLDER_FAM
 
 
 def _shifts() -> dict[str, Shift]:
-    """Every shift by name: the built-in ones, then those of the image folders registered now (``ood.folder_shifts``)."""
+    """Every shift by name: the built-in ones, then those of the image folders registered now
+    (``ood.folder_shifts``)."""
     return {**_REGISTRY, **{s.name: s for s in ood.folder_shifts()}}
 
 

@@ -151,7 +151,8 @@ def _equalize(level: torch.Tensor) -> torch.Tensor:
     """Histogram equalisation of N×1×H×W uint8-valued images, as cv2.equalizeHist."""
     n = level.shape[0]
     values = level.reshape(n, -1).long()
-    hist = torch.zeros((n, 256), device=level.device).scatter_add_(1, values, torch.ones_like(values, dtype=torch.float32))
+    ones = torch.ones_like(values, dtype=torch.float32)
+    hist = torch.zeros((n, 256), device=level.device).scatter_add_(1, values, ones)
     first = (hist > 0).float().argmax(dim=1, keepdim=True)
     base = hist.gather(1, first)
     total = values.shape[1]
