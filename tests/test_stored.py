@@ -6,25 +6,39 @@ import numpy as np
 import pytest
 
 from shiftlab.app.explain import PairExplanation, explain_pair, image_pair, method_options
+from shiftlab.attribution import attribute
 from shiftlab.data import load_dataset
 from shiftlab.inference import predict_logits
+from shiftlab.metrics.randomisation import randomisation_check
 from shiftlab.models import list_variants, load_model
-from shiftlab.shifts import get_shift, list_shifts
+from shiftlab.shifts import apply, get_shift, list_shifts
 from shiftlab.shifts.ood import FOLDER_FAMILY
 from shiftlab.sweep import results
-from shiftlab.sweep.lookup import SHIPPED_WEIGHTS, Request, StoredSweep, stored_pair, weights_sha256
+from shiftlab.sweep.lookup import (
+    SHIPPED_WEIGHTS,
+    Request,
+    StoredCascades,
+    StoredSweep,
+    stored_pair,
+    weights_sha256,
+)
 from shiftlab.sweep.plan import Partition, Unit
 from shiftlab.sweep.ship import (
     ATTRIBUTION_METHODS,
+    CASCADES,
     OOD_DRIFT_IMAGES,
     OOD_METHODS,
     OOD_SETS,
     OOD_SEVERITY,
     SAMPLE,
+    TRUST_METHODS,
+    cascade_request,
     shipped_store,
+    trust_images,
 )
 from shiftlab.sweep.swept import reload
 from shiftlab.sweep.worker import SweepWorker
+from shiftlab.trust import SANITY_IMAGES, TrustSettings, measure, random_references
 
 SHIFT, SEVERITY, VARIANT = "fog", 3, "augmix"
 #: extras holding model outputs of a batch: their float32 last bits follow the batch the sweep ran the image in
@@ -171,3 +185,59 @@ def test_a_new_ood_record_is_what_the_code_computes_now(store_name, partition, p
     columns = ("confidence", "max_logit", "energy") if partition.method is None else ("target", "iou", "spearman")
     for column in columns:
         np.testing.assert_allclose(now[column], stored[column], atol=1e-4, err_msg=column)
+
+
+# --- the faithfulness store: what the Trust page opens on ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def faithfulness_store():
+    with results.open(shipped_store("faithfulness")) as opened:
+        yield opened
+
+
+def test_the_faithfulness_store_holds_the_trust_pages_default_view(faithfulness_store):
+    plan = faithfulness_store.plan
+    assert not faithfulness_store.problems and plan.products == ("faithfulness",)
+    assert plan.data.indices == trust_images() and plan.methods == tuple(TRUST_METHODS)
+    assert {variant for _, variant in plan.models} == set(list_variants("resnet20"))
+    cascades = sorted(p.name for p in (shipped_store("faithfulness") / CASCADES).iterdir())
+    assert cascades == sorted(f"resnet20-{v}-{m}.safetensors" for v in list_variants("resnet20") for m in TRUST_METHODS)
+    size = sum(f.stat().st_size for f in shipped_store("faithfulness").rglob("*") if f.is_file())
+    assert size < 1.5e6
+
+
+def test_stored_faithfulness_records_are_recomputed_to_the_bit(faithfulness_store):
+    """Two images' records of two methods recomputed: each method's maps of the whole set in one batch (as the
+    sweep's), then each of the two images measured alone (``shiftlab.trust.measure``, what the page and the sweep
+    both run)."""
+    loaded, picks, settings = load_model("resnet20", VARIANT), [0, 5], TrustSettings()
+    data, indices = load_dataset("cifar10-sample"), np.array(trust_images())
+    pixels = np.concatenate([apply(SHIFT, data.images[i : i + 1], SEVERITY, 0, offset=int(i)) for i in indices])
+    target = predict_logits(loaded.model, data.images[indices]).argmax(1)
+    references = random_references(loaded, pixels[picks], target[picks], settings)
+    for method in ("gradcam", "integrated_gradients"):
+        maps = attribute(loaded, pixels, method, target, **method_options(method, 32)).maps
+        now = measure(loaded, pixels[picks], maps[picks], target[picks], settings, references)
+        stored = faithfulness_store.faithfulness("resnet20", VARIANT, SHIFT, SEVERITY, method)
+        stored = stored[stored["shift"] == SHIFT].set_index("image").loc[indices[picks]]
+        assert stored["target"].tolist() == target[picks].tolist()
+        for column, values in now.items():
+            np.testing.assert_array_equal(stored[column].to_numpy(), values.astype(np.float32), err_msg=column)
+
+
+def test_a_stored_cascade_is_recomputed(faithfulness_store):
+    """The first stage of Grad-CAM's stored cascade recomputed (each stage is seeded by its number, so the first
+    stage of a full cascade is a one-stage cascade): the similarities to the bit, the maps to float16."""
+    loaded, images = load_model("resnet20", VARIANT), trust_images()[:SANITY_IMAGES]
+    pixels = load_dataset("cifar10-sample").images[trust_images()]
+    target = predict_logits(loaded.model, pixels).argmax(1)[:SANITY_IMAGES]
+    request = cascade_request(VARIANT, "gradcam", images)
+    stored = StoredCascades(shipped_store("faithfulness") / CASCADES, SHIPPED_WEIGHTS).read(request, target)
+    check = randomisation_check(loaded, pixels[:SANITY_IMAGES], "gradcam", target, max_stages=1,
+                                **method_options("gradcam", 32))
+    assert stored is not None and stored.stages[0] == 0 and stored.layers[0] == check.layers[0]
+    np.testing.assert_array_equal(stored.spearman[:, 0], check.spearman[:, 0])
+    np.testing.assert_array_equal(stored.ssim[:, 0], check.ssim[:, 0])
+    np.testing.assert_array_equal(stored.maps[:2], np.stack([check.original[0], check.maps[0][0]]).astype(np.float16))
+    assert StoredCascades(shipped_store("faithfulness") / CASCADES, SHIPPED_WEIGHTS).read(request, target + 1) is None

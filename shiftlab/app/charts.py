@@ -337,15 +337,20 @@ def trust_gap_chart(records: pd.DataFrame) -> alt.LayerChart:
 
 def road_chart(frame: pd.DataFrame) -> alt.FacetChart:
     """ROAD: the explained class's mean probability as the most (MoRF, solid) or least (LeRF, dashed) important
-    pixels are removed, one panel per method, narrow enough for three side by side at 1024 px."""
-    return alt.Chart(frame).mark_line(point=True).encode(
+    pixels are removed, one panel per method, narrow enough for three side by side at 1024 px. The points are a
+    layer of their own: on a line mark with points, Vega-Lite draws the dashes' legend without its lines."""
+    base = alt.Chart().encode(
         x=alt.X("percent:Q", title="pixels removed (%)", scale=alt.Scale(domain=[0, 100])),
         y=alt.Y("probability:Q", title="probability of the class", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=alt.Legend(orient="top")),
+    )
+    lines = base.mark_line().encode(
         strokeDash=alt.StrokeDash("order:N", title=None, sort=["MoRF", "LeRF"],
-                                  legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#495057", orient="top")),
-        tooltip=["method:N", "condition:N", "order:N", "percent:Q", alt.Tooltip("probability:Q", format=".3f")],
-    ).properties(width=140, height=170).facet(column=alt.Column("method:N", title=None))
+                                  legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#495057", orient="top")))
+    points = base.mark_point(filled=True, size=30).encode(
+        tooltip=["method:N", "condition:N", "order:N", "percent:Q", alt.Tooltip("probability:Q", format=".3f")])
+    return alt.layer(lines, points, data=frame).properties(width=140, height=170).facet(
+        column=alt.Column("method:N", title=None))
 
 
 def similarity_chart(frame: pd.DataFrame, threshold: float) -> alt.LayerChart:

@@ -51,8 +51,9 @@ def trust_columns() -> dict[str, Any]:
         "gap_source": number("gap, source", format="%.3f", help="mean gap to random on the source images"),
         "gap_shifted": number("gap, shifted", format="%.3f", help="mean gap to random on the shifted images"),
         "change": number(format="%+.3f", help="shifted minus source: below 0, the maps track the model less"),
-        "final_spearman": number("Spearman, all random", format="%.2f",
-                                 help="mean Spearman correlation to the trained maps once every layer is random"),
+        "final_spearman": number("Spearman", format="%.2f",  # a short label: the ranking fits 1024 px beside the menu
+                                 help="the randomisation check's figure: mean Spearman correlation to the trained "
+                                      "maps once every layer is random"),
         "deletion_auc": number("deletion", format="%.3f", help=f"deletion: {area}; lower is better"),
         "insertion_auc": number("insertion", format="%.3f", help=f"insertion: {area}; higher is better"),
         "random_deletion_auc": number("deletion, random", format="%.3f", help="the same pixels in random orders"),

@@ -282,8 +282,17 @@ TRUST_READ = (
 TRUST_COST = ("Measuring {count} images and their shifted copies with {methods}: {passes:,} model runs and {solves:,} "
               "imputations, about {seconds:.0f} s on this server now.")
 TRUST_RUN = "Measure ({seconds:.0f} s)"
+TRUST_STORED = ("Read from the shipped store, measured as this page would with its default settings (one image at a "
+                "time, {baseline} baseline): the first {count} images round the classes of {dataset}, every ResNet-20 "
+                "variant, {shifts} at severity {severity}, seed 0.")
+TRUST_COMPUTED = ("Measured on this server: the shipped store holds only the first {count} images round the classes "
+                  "of {dataset} with the {baseline} baseline, for every ResNet-20 variant under {shifts} at severity "
+                  "{severity}, seed 0.")
 TRUST_RANKING = ("**Which method still tracks the model under {shift}, severity {severity}?** Methods ranked by their "
                  "mean gap to random on the shifted images (higher is better); *change* is shifted minus source.")
+TRUST_RANDOM = ("A random order of the same pixels, the reference of every method: deletion area {deletion_source:.3f} "
+                "on the source images and {deletion_shifted:.3f} on the shifted ones, insertion area "
+                "{insertion_source:.3f} and {insertion_shifted:.3f}.")
 TRUST_ROAD = ("ROAD (Rong et al. 2022): the most (MoRF, solid) or least (LeRF, dashed) important pixels are removed and "
               "filled from their neighbours with a little noise. A faithful map makes MoRF fall fast and LeRF stay high.")
 TRUST_SANITY = (
@@ -295,6 +304,7 @@ TRUST_SANITY = (
 )
 TRUST_SANITY_COST = "The cascade of {method}: {stages} stages, about {seconds:.0f} s on this server now."
 TRUST_SANITY_RUN = "Run the check for {method} ({seconds:.0f} s)"
+TRUST_SANITY_STORED = "The cascade is read from the shipped store (the same maps, stored to float16)."
 TRUST_VERDICT = "{method} **{verdict}** the check: Spearman {spearman:.2f} with every layer random (pass below {threshold})."
 
 #: shown on every page when the user's models file could not be used (the zoo still works)

@@ -10,26 +10,39 @@ all that; ``StoredSweep.holds`` is the one test of whether a store has it
 the shipped ones), and ``answer`` reads the stored result when it does and
 computes it otherwise. The numbers are the same either way (the sweep ran
 the same calls on the same pixels; tests/test_stored.py, test_pages.py).
+
+The Trust page reads two stores: the faithfulness records of a set of images
+(``stored_faithfulness``, only for the settings the sweep measures with,
+``TrustSettings()``), and the randomisation cascades, one safetensors file
+per model, variant and method holding the request it answers
+(``write_cascade``, ``stored_cascade``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import pandas as pd
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
 from scipy.special import softmax
 
 from shiftlab.attribution import Attribution, get_method
-from shiftlab.checkpoint import file_sha256
-from shiftlab.errors import ShiftlabError
+from shiftlab.checkpoint import file_sha256, write_atomically
+from shiftlab.errors import ShiftlabError, SweepStoreError
 from shiftlab.models import get_spec
 from shiftlab.models.cards import LEGACY_WEIGHTS_SHA256
 from shiftlab.sweep.plan import SOURCE, SweepPlan
 from shiftlab.sweep.records import drift_measures
 from shiftlab.sweep.results import SweepResults, stack_maps
+from shiftlab.trust import AREAS, Cascade, TrustSettings, road_columns
 
 T = TypeVar("T")
 
@@ -63,8 +76,11 @@ class Request:
     the result reads; ``conditions``: the (shift, severity) pairs it reads,
     the clean images (``source``, 0) included; the images are the first
     ``first`` of ``data`` (None: all of them) swept with ``seed`` alone, or,
-    with ``image``, that image of a chosen set with its maps stored; ``method``
-    and ``options``: the attribution it reads (None: predictions only).
+    with ``image``, that image of a chosen set with its maps stored, or, with
+    ``images``, exactly that chosen set in that order (a method's maps of a set
+    are computed in one batch); ``method`` and ``options``: the attribution it
+    reads (None: predictions only), and ``product`` what is read of it
+    (``attributions`` or ``faithfulness``).
     """
 
     arch: str
@@ -76,6 +92,8 @@ class Request:
     image: int | None = None
     method: str | None = None
     options: Mapping[str, Any] | None = None
+    images: tuple[int, ...] | None = None
+    product: str = "attributions"
 
     @classmethod
     def of(cls, arch: str, variants: list[str] | tuple[str, ...], data: str, seed: int,
@@ -85,12 +103,16 @@ class Request:
         return cls(arch, weights, data, seed, ((SOURCE, 0), *conditions), **images_and_method)
 
 
-def stored_options(plan: SweepPlan, method: str) -> dict[str, Any]:
-    """Every option ``method`` ran with in the sweep of ``plan``: its defaults, then the sweep's own, its run
-    controls left out (as ``shiftlab.app.explain.method_options`` lists a page's)."""
+def full_options(method: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option ``method`` runs with when given ``options``: its defaults, then ``options``, its run controls
+    left out (as ``shiftlab.app.explain.method_options`` lists a page's)."""
     method_class = get_method(method)
-    options = {**method_class.defaults(), **plan.method_options.get(method, {})}
-    return {k: v for k, v in options.items() if k not in method_class.run_controls}
+    return {k: v for k, v in {**method_class.defaults(), **options}.items() if k not in method_class.run_controls}
+
+
+def stored_options(plan: SweepPlan, method: str) -> dict[str, Any]:
+    """Every option ``method`` ran with in the sweep of ``plan`` (``full_options``)."""
+    return full_options(method, plan.method_options.get(method, {}))
 
 
 class StoredSweep:
@@ -110,7 +132,7 @@ class StoredSweep:
             return False
         plan = self.store.plan
         return (self._same_images(plan, request) and self._same_method(plan, request)
-                and all(self.store.covers(request.arch, variant, shift, severity, request.method)
+                and all(self.store.covers(request.arch, variant, shift, severity, request.method, request.product)
                         for variant, _ in request.weights for shift, severity in request.conditions))
 
     @staticmethod
@@ -121,6 +143,8 @@ class StoredSweep:
         if request.image is not None:
             return (data.indices is not None and request.image in data.indices and request.seed in plan.seeds
                     and plan.store_maps)
+        if request.images is not None:
+            return data.indices == list(request.images) and request.seed in plan.seeds
         return plan.seeds == (request.seed,) and data.limit == request.first and data.indices is None
 
     @staticmethod
@@ -169,3 +193,88 @@ def stored_pair(stored: StoredSweep, request: Request,
     attribution = Attribution(np.concatenate([stack_maps(source), stack_maps(shifted)]), np.array([target, target]),
                               method, dict(request.options or {}), extras)
     return attribution, {measure.name: float(shifted[measure.column][0]) for measure in drift_measures()}
+
+
+#: the settings the sweep's faithfulness product measures with (``shiftlab.sweep.worker`` calls the metrics at their
+#: defaults, which ``TrustSettings()`` are): a store is read for these settings only
+SWEPT_SETTINGS = TrustSettings()
+
+
+def stored_faithfulness(stored: StoredSweep, requests: Sequence[Request], settings: TrustSettings) -> pd.DataFrame | None:
+    """The faithfulness records of ``requests`` (one per method, each of a chosen set of ``images`` and one shifted
+    condition) as ``shiftlab.trust.TrustReport.records`` holds them, ``image`` the position in the set; None unless
+    ``settings`` are ``SWEPT_SETTINGS`` and ``stored`` holds every request whole."""
+    if not requests:
+        return None
+    first = requests[0]
+    (variant, _), (shift, severity) = first.weights[0], first.conditions[-1]
+    try:  # a store that does not open or read (deleted, damaged) holds nothing: the page computes
+        if settings != SWEPT_SETTINGS or not all(stored.holds(request) for request in requests):
+            return None
+        frame = stored.store.faithfulness(first.arch, variant, shift, severity, [r.method for r in requests])
+    except SweepStoreError:
+        return None
+    frame = frame[(frame["shift"] == SOURCE) | (frame["seed"] == first.seed)]
+    position = {image: i for i, image in enumerate(first.images)}
+    records = pd.DataFrame({"image": frame["image"].map(position), "method": frame["method"],
+                            "condition": np.where(frame["shift"] == SOURCE, "source", "shifted"),
+                            "target": frame["target"].astype(np.int64),
+                            **{name: frame[name].astype(np.float64) for name in
+                               [*AREAS, *road_columns(settings.road_percentages)]}})
+    if len(records) != 2 * len(first.images) * len(requests) or records["image"].isna().any():
+        return None
+    order = {request.method: i for i, request in enumerate(requests)}
+    records = records.assign(m=records["method"].map(order), c=(records["condition"] == "shifted"))
+    return records.sort_values(["m", "c", "image"]).drop(columns=["m", "c"]).reset_index(drop=True)
+
+
+def _cascade_key(request: Request) -> str:
+    """What a stored cascade answers, as the JSON its file holds: model weights (by digest), images, seed, method
+    and every option."""
+    return json.dumps({"arch": request.arch, "weights": [list(w) for w in request.weights], "data": request.data,
+                       "images": list(request.images or ()), "seed": request.seed, "method": request.method,
+                       "options": dict(request.options or {})}, sort_keys=True)
+
+
+class StoredCascades:
+    """A folder of randomisation cascades, one safetensors file per model, variant and method (``write``), and the
+    weights they were made with, (arch, variant) -> SHA-256: a file is read only for its own request."""
+
+    def __init__(self, folder: str | os.PathLike, weights: Mapping[tuple[str, str], str]):
+        self.folder, self.weights = Path(folder), weights
+
+    def path(self, request: Request) -> Path | None:
+        """The file of ``request``'s cascade; None when its weights are not the store's (their names are zoo names)."""
+        (variant, sha), = request.weights
+        if sha is None or self.weights.get((request.arch, variant)) != sha:
+            return None
+        return self.folder / f"{request.arch}-{variant}-{request.method}.safetensors"
+
+    def write(self, request: Request, cascade: Cascade, target: np.ndarray) -> None:
+        """Store ``cascade`` of ``request``'s images explained for ``target`` (maps as float16, as the attribution
+        store keeps them), atomically."""
+        path = self.path(request)
+        if path is None:
+            raise SweepStoreError(f"{request.arch}/{request.weights[0][0]}: not the weights this store was made with")
+        tensors = {"spearman": np.asarray(cascade.spearman, np.float64), "ssim": np.asarray(cascade.ssim, np.float64),
+                   "maps": np.asarray(cascade.maps, np.float16), "target": np.asarray(target, np.int64)}
+        metadata = {"request": _cascade_key(request), "layers": json.dumps(list(cascade.layers)),
+                    "stages": json.dumps(list(cascade.stages)), "threshold": repr(float(cascade.threshold))}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+    def read(self, request: Request, target: np.ndarray) -> Cascade | None:
+        """``request``'s stored cascade when it was made for the same request and ``target``; else None."""
+        path = self.path(request)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with safe_open(str(path), "np") as file:
+                metadata, tensors = file.metadata() or {}, {name: file.get_tensor(name) for name in file.keys()}
+        except (OSError, SafetensorError):
+            return None
+        if metadata.get("request") != _cascade_key(request) or not np.array_equal(tensors.get("target"), target):
+            return None
+        return Cascade(request.method, tuple(json.loads(metadata["layers"])), tensors["spearman"], tensors["ssim"],
+                       tuple(json.loads(metadata["stages"])), tensors["maps"].astype(np.float32),
+                       float(metadata["threshold"]))

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from shiftlab.errors import ParameterError, SweepStoreError
 from shiftlab.metrics import DRIFT_MEASURES, OOD_SCORES
-from shiftlab.sweep.plan import MANIFEST, SEED_RANGE, SOURCE, Partition, SweepPlan, read_plan
+from shiftlab.sweep.plan import MANIFEST, PRODUCTS, SEED_RANGE, SOURCE, Partition, SweepPlan, read_plan
 from shiftlab.sweep.records import (
     attribution_schema,
     decode_details,
@@ -166,15 +166,19 @@ class SweepResults:
                               "shift": p.shift, "files": len(self._files[p]), "problem": self.problems.get(p)}
                              for p in self.plan.partitions()])
 
-    def covers(self, model: str, variant: str, shift: str, severity: int, method: str | None = None) -> bool:
-        """Whether the store holds healthy records (and, with ``method``, attributions) for this view."""
-        if not all(isinstance(name, str) for name in (model, variant, shift)) or not _is_int(severity):
-            raise ParameterError(f"covers takes a model, variant and shift name and a severity, got "
-                                 f"{model!r:.40}, {variant!r:.40}, {shift!r:.40}, {severity!r:.20}")
+    def covers(self, model: str, variant: str, shift: str, severity: int, method: str | None = None,
+               product: str = "attributions") -> bool:
+        """Whether the store holds healthy records (and, with ``method``, its ``product``: attributions or
+        faithfulness) for this view."""
+        if not all(isinstance(name, str) for name in (model, variant, shift)) or not _is_int(severity) \
+                or product not in PRODUCTS:
+            raise ParameterError(f"covers takes a model, variant and shift name, a severity and a product "
+                                 f"({', '.join(PRODUCTS)}), got {model!r:.40}, {variant!r:.40}, {shift!r:.40}, "
+                                 f"{severity!r:.20}, {product!r:.20}")
         severities = (0,) if shift == SOURCE else self.plan.severities
         wanted = [Partition("predictions", model, variant, shift)]
         if method is not None:
-            wanted.append(Partition("attributions", model, variant, shift, method))
+            wanted.append(Partition(product, model, variant, shift, method))
         return severity in severities and all(p in self._files and p not in self.problems for p in wanted)
 
     # --- reading --------------------------------------------------------------------------------------------
@@ -371,9 +375,10 @@ class SweepResults:
         levels = _levels(severity)
         files = [f for name in self._measured(method) for f in self._select("faithfulness", model, variant, shift,
                                                                              name, True)]
-        measures = [name for name in faithfulness_schema().names if name not in ("severity", "seed", "image")]
         order = "model, variant, shift, severity, seed, method, image"
-        rel = self._relation(files, f"{order}, {', '.join(measures)}")
+        # the files' own columns after the keys (the schema's, in its order): naming them from
+        # faithfulness_schema would import the metrics (torchvision, about a second) into a page that reads them
+        rel = self._relation(files, f"{order}, * EXCLUDE ({order})")
         where = "" if levels is None else f"WHERE severity IN (0, {', '.join(map(str, levels))})"
         return self._query(f"SELECT * FROM {rel} {where} ORDER BY {order}", None, files)
 

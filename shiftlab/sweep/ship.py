@@ -14,8 +14,13 @@ on the sample and on each of ``OOD_SETS`` at severity 5 (predictions and
 scores of the 500 images), and the drift of ``OOD_METHODS``' maps from each of
 the first ``OOD_DRIFT_IMAGES`` images to the OOD image that replaced it (the page's
 settings: ``shiftlab.app.ood`` and the options of ``shiftlab.app.explain``;
-the page reads a store only when they match). All are made on the CPU, so a
-test can recompute records on any machine and find the same bytes.
+the page reads a store only when they match). ``faithfulness``: what the
+Trust page opens on — the faithfulness records of ``trust_images()`` × every
+ResNet-20 variant × ``ATTRIBUTION_SHIFTS`` at severity 3 for ``TRUST_METHODS``,
+and in its ``cascades`` folder each method's randomisation cascade on the
+first ``SANITY_IMAGES`` of them (the page reads them only for its default
+settings). All are made on the CPU, so a test can recompute records on any
+machine and find the same bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +33,12 @@ import numpy as np
 
 from shiftlab.attribution import get_method
 from shiftlab.data import load_dataset
+from shiftlab.inference import predict_logits
+from shiftlab.metrics.randomisation import randomisation_check
+from shiftlab.models import list_variants, load_model
+from shiftlab.sweep.lookup import SHIPPED_WEIGHTS, Request, StoredCascades, full_options
 from shiftlab.sweep.run import parse_options, sweep
+from shiftlab.trust import DEFAULT_COUNT, SANITY_IMAGES, Cascade, trust_indices
 
 STORE = Path(__file__).resolve().parents[1] / "_store"
 SAMPLE = "cifar10-sample"
@@ -52,6 +62,10 @@ OOD_SETS = ("ood_cifar100_sample", "ood_gaussian", "ood_uniform", "ood_blobs")
 OOD_SEVERITY = "5"
 OOD_DRIFT_IMAGES = 50
 OOD_METHODS = {method: ATTRIBUTION_METHODS[method] for method in ("saliency", "gradcam", "integrated_gradients")}
+#: the methods the Trust page measures (with the pages' options, as ``ATTRIBUTION_METHODS``), and the folder of the
+#: faithfulness store that holds their randomisation cascades
+TRUST_METHODS = {method: ATTRIBUTION_METHODS[method] for method in ("saliency", "gradcam", "integrated_gradients")}
+CASCADES = "cascades"
 
 
 def shipped_store(name: str = "sample") -> Path:
@@ -85,13 +99,50 @@ def make_attributions(progress: bool = True) -> None:
         add_method(method, options, progress=progress)
 
 
+def trust_images() -> list[int]:
+    """The Trust page's default images: the sample's first ``DEFAULT_COUNT`` round the classes."""
+    return trust_indices(load_dataset(SAMPLE).labels, DEFAULT_COUNT).tolist()
+
+
+def cascade_request(variant: str, method: str, images: list[int]) -> Request:
+    """The request of a ResNet-20 variant's randomisation cascade of ``method`` on the sample's ``images``, seed 0,
+    with the page's options."""
+    return Request.of("resnet20", [variant], SAMPLE, 0, (), images=tuple(images), method=method,
+                      options=full_options(method, TRUST_METHODS[method]))
+
+
+def make_cascades(progress: bool = True) -> None:
+    """Each ResNet-20 variant's cascade of each of ``TRUST_METHODS`` on the first ``SANITY_IMAGES`` Trust images,
+    for the classes predicted on the set (as the page does); a cascade already stored is kept."""
+    store, images = StoredCascades(shipped_store("faithfulness") / CASCADES, SHIPPED_WEIGHTS), trust_images()
+    pixels = load_dataset(SAMPLE).images[images]
+    for variant in list_variants("resnet20"):
+        loaded = load_model("resnet20", variant, device="cpu")
+        target = predict_logits(loaded.model, pixels).argmax(1)[:SANITY_IMAGES]
+        for method in TRUST_METHODS:
+            request = cascade_request(variant, method, images[:SANITY_IMAGES])
+            if store.read(request, target) is None:
+                check = randomisation_check(loaded, pixels[:SANITY_IMAGES], method, target, **request.options)
+                store.write(request, Cascade.of(check), target)
+            if progress:
+                print(f"cascade resnet20/{variant} {method}: stored", flush=True)
+
+
+def make_faithfulness(progress: bool = True) -> None:
+    """The Trust page's stores: faithfulness records, then the cascades."""
+    sweep(shipped_store("faithfulness"), ["resnet20/*"], list(ATTRIBUTION_SHIFTS), ATTRIBUTION_SEVERITY, SAMPLE,
+          indices=trust_images(), methods=list(TRUST_METHODS), method_options=TRUST_METHODS,
+          products=["faithfulness"], device="cpu", progress=progress)
+    make_cascades(progress)
+
+
 def make_ood(progress: bool = True) -> None:
     sweep(shipped_store("ood"), ["*/*"], list(OOD_SETS), OOD_SEVERITY, SAMPLE, device="cpu", progress=progress)
     sweep(shipped_store("ood_drift"), ["*/*"], list(OOD_SETS), OOD_SEVERITY, SAMPLE, limit=OOD_DRIFT_IMAGES,
           methods=list(OOD_METHODS), method_options=OOD_METHODS, device="cpu", progress=progress)
 
 
-STORES = {"sample": make_sample, "attributions": make_attributions, "ood": make_ood}
+STORES = {"sample": make_sample, "attributions": make_attributions, "ood": make_ood, "faithfulness": make_faithfulness}
 
 
 def main(argv: list[str] | None = None) -> None:
