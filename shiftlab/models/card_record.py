@@ -60,7 +60,9 @@ class CardRecord:
         read = self._keys or ()
         stated = self.STATED if self._keys is None else read
         order = [*read, *(name for name in _json_fields(type(self)) if name not in read)]
-        return {name: encode(getattr(self, name)) for name in order if getattr(self, name) is not None or name in stated}
+        return {
+            name: encode(getattr(self, name)) for name in order if getattr(self, name) is not None or name in stated
+        }
 
 
 @functools.cache

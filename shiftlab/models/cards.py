@@ -57,15 +57,24 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
 #: ``weights_sha256``: (arch, variant, created) -> SHA-256 of the weights file (a card is found by its arch and
 #: creation time, so a shipped card copied beside other weights, its variant renamed, is still recognised)
 LEGACY_WEIGHTS_SHA256: dict[tuple[str, str, str], str] = {
-    ("resnet20", "augmix", "2026-11-22T23:15:51+00:00"): "4cfcbba434bac69656f3bb29f3e1c46f17722ca7ef46262f0ff5c630671a828b",
-    ("resnet20", "baseline", "2026-11-22T21:41:25+00:00"): "95aa767aa80785f6a892fe367cdceceeeab9be91d59206a197bc52f00b956449",
-    ("resnet20", "fast_adv", "2026-11-22T23:07:45+00:00"): "29f2fb1bbdaa20623dffa5fb26d6adcdf39be564b1d3646209d5d2a1091517e2",
-    ("resnet20", "free_adv", "2026-11-22T23:08:24+00:00"): "90cc08b7092944d979134ecf48ef963a90df364dd88e5f8186a591f786fa8134",
-    ("resnet20", "pgd_adv", "2026-11-23T00:01:58+00:00"): "205df286a519f9cc784df7c7a8294fe705ade44fb941606c063e30502483b564",
-    ("resnet20", "pixmix", "2026-11-22T23:34:35+00:00"): "11456551bbde620c952786317b2f29c026e998444a9079c9c59ea85b29d75f40",
-    ("vit_tiny", "augmix", "2026-11-23T02:58:52+00:00"): "b19cbef6ebb4bd6f95c0a4392dcea51c23becf64cfa7429c392c9f5f26f43131",
-    ("vit_tiny", "baseline", "2026-11-22T23:08:51+00:00"): "e8fb0c41e9405e25b5a68b480bf0042c9fe9a7c06dfcfca15a6541bb6f769703",
-    ("vit_tiny", "fast_adv", "2026-11-23T01:48:10+00:00"): "635fcf71695e30d294cb776a094c9c420a1616210214913428ce2c7df26a4c19",
+    ("resnet20", "augmix", "2026-11-22T23:15:51+00:00"):
+        "4cfcbba434bac69656f3bb29f3e1c46f17722ca7ef46262f0ff5c630671a828b",
+    ("resnet20", "baseline", "2026-11-22T21:41:25+00:00"):
+        "95aa767aa80785f6a892fe367cdceceeeab9be91d59206a197bc52f00b956449",
+    ("resnet20", "fast_adv", "2026-11-22T23:07:45+00:00"):
+        "29f2fb1bbdaa20623dffa5fb26d6adcdf39be564b1d3646209d5d2a1091517e2",
+    ("resnet20", "free_adv", "2026-11-22T23:08:24+00:00"):
+        "90cc08b7092944d979134ecf48ef963a90df364dd88e5f8186a591f786fa8134",
+    ("resnet20", "pgd_adv", "2026-11-23T00:01:58+00:00"):
+        "205df286a519f9cc784df7c7a8294fe705ade44fb941606c063e30502483b564",
+    ("resnet20", "pixmix", "2026-11-22T23:34:35+00:00"):
+        "11456551bbde620c952786317b2f29c026e998444a9079c9c59ea85b29d75f40",
+    ("vit_tiny", "augmix", "2026-11-23T02:58:52+00:00"):
+        "b19cbef6ebb4bd6f95c0a4392dcea51c23becf64cfa7429c392c9f5f26f43131",
+    ("vit_tiny", "baseline", "2026-11-22T23:08:51+00:00"):
+        "e8fb0c41e9405e25b5a68b480bf0042c9fe9a7c06dfcfca15a6541bb6f769703",
+    ("vit_tiny", "fast_adv", "2026-11-23T01:48:10+00:00"):
+        "635fcf71695e30d294cb776a094c9c420a1616210214913428ce2c7df26a4c19",
 }
 _LEGACY_BY_CREATION = {(arch, created): sha for (arch, _, created), sha in LEGACY_WEIGHTS_SHA256.items()}
 #: what a page shows instead of the figures of a card whose weights are not the ones they were measured with
@@ -150,7 +159,8 @@ class ModelCard:
         """
         key = data_key(result.data)
         entry = self.measurements.get(key)
-        if entry is None or entry.data != result.data:  # same name, split and size but other images: the old figures are void
+        # same name, split and size but other images: the old figures are void
+        if entry is None or entry.data != result.data:
             entry = self.measurements[key] = Measurement(result.data)
         entry.put(result.figures)
         return key

@@ -143,14 +143,15 @@ class AttributionHooks:
 
     ``gradcam_layer`` is the dotted name, inside the ``Classifier``, of the
     module whose output Grad-CAM explains (None for a network without one: a
-    user's token model whose attention cannot be read; Grad-CAM is then not offered). ``cpu_batch_size`` is the number of
-    images per forward pass at which the network runs fastest per image on one
-    CPU thread: perturbation methods (WCAM) batch their perturbed images by it
-    on a CPU. A larger batch's activations leave the core's caches (measured,
-    docs/wcam.md). A token model (a ViT) also gives its patch ``token_grid``
-    (patches per side) and ``attentions``, a function of (network, normalised
-    images) returning the logits and every layer's attention probabilities
-    (N×heads×T×T, class token first).
+    user's token model whose attention cannot be read; Grad-CAM is then not
+    offered). ``cpu_batch_size`` is the number of images per forward pass at
+    which the network runs fastest per image on one CPU thread: perturbation
+    methods (WCAM) batch their perturbed images by it on a CPU. A larger batch's
+    activations leave the core's caches (measured, docs/wcam.md). A token model
+    (a ViT) also gives its patch ``token_grid`` (patches per side) and
+    ``attentions``, a function of (network, normalised images) returning the
+    logits and every layer's attention probabilities (N×heads×T×T, class token
+    first).
     """
 
     gradcam_layer: str | None

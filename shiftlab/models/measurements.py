@@ -92,7 +92,9 @@ class PgdFigures(SuiteFigures):
     weights_sha256: str | None = None
 
 
-SUITE_FIGURES: dict[str, type[SuiteFigures]] = {kind.SUITE: kind for kind in (CleanFigures, CorruptionFigures, PgdFigures)}
+SUITE_FIGURES: dict[str, type[SuiteFigures]] = {
+    kind.SUITE: kind for kind in (CleanFigures, CorruptionFigures, PgdFigures)
+}
 
 
 @dataclass(frozen=True)

@@ -255,8 +255,9 @@ def checked_config(spec: ModelSpec, config: dict, where: str = "config") -> dict
         kind = float if isinstance(low, float) else int
         if (isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int)
                 or not math.isfinite(value) or not low <= value <= high):
-            raise ParameterError(f"{where}: {spec.arch}'s {name} must be {'a number' if kind is float else 'an integer'} "
-                                 f"from {low} to {high}, got {value!r:.40}")
+            what = "a number" if kind is float else "an integer"
+            raise ParameterError(f"{where}: {spec.arch}'s {name} must be {what} from {low} to {high}, "
+                                 f"got {value!r:.40}")
     if "num_attention_heads" in merged and merged["hidden_size"] % merged["num_attention_heads"]:
         raise ParameterError(f"{where}: {spec.arch}'s hidden_size ({merged['hidden_size']}) must be a multiple of "
                              f"num_attention_heads ({merged['num_attention_heads']})")

@@ -141,7 +141,9 @@ def load_hugging_face_weights(net: HuggingFaceNet, weights: Path) -> None:
             weights.parent, local_files_only=True, use_safetensors=True, output_loading_info=True,
             attn_implementation="eager")
     except (OSError, ValueError) as error:
-        raise CheckpointError(f"{weights.parent}: not a save_pretrained folder transformers can read: {error}") from None
+        raise CheckpointError(
+            f"{weights.parent}: not a save_pretrained folder transformers can read: {error}"
+        ) from None
     problems = {kind: info.get(kind) for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")}
     if any(problems.values()):
         raise CheckpointMismatchError(f"{weights.parent} does not match its config: "

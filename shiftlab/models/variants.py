@@ -81,7 +81,8 @@ def resolve_variant(variant: str) -> str:
     """
     if not isinstance(variant, str) or not VARIANT_NAME.fullmatch(variant):
         raise UnknownVariantError(
-            f"variant names are letters, digits, '_' and '-' (at most 64, not starting with '-' or '_'); got {variant!r}"
+            "variant names are letters, digits, '_' and '-' (at most 64, not starting with '-' or '_'); "
+            f"got {variant!r}"
         )
     return _ALIASES.get(variant, variant)
 
@@ -94,12 +95,16 @@ def aliases_of(variant: str) -> tuple[str, ...]:
 
 # The baseline grey, augmentation cool, adversarial warm.
 register_variant(Variant("baseline", "standard training: random crop and flip, cross-entropy", "standard", "#868e96"))
-register_variant(Variant("augmix", "AugMix augmentation chains with a Jensen-Shannon consistency loss (Hendrycks et al. "
-                         "2020)", "augmentation", "#1f6feb"))
-register_variant(Variant("pixmix", "PixMix: images mixed with fractal pictures (Hendrycks et al. 2022)", "augmentation",
-                         "#2f9e44"))
-register_variant(Variant("pgd_adv", "PGD adversarial training, L∞ ε 8/255 (Madry et al. 2018)", "adversarial", "#c92a2a",
-                         aliases=("adv",)))
-register_variant(Variant("free_adv", "'free' adversarial training with minibatch replays, L∞ ε 8/255 (Shafahi et al. "
-                         "2019)", "adversarial", "#f08c00", aliases=("adv_free",)))
+register_variant(Variant(
+    "augmix", "AugMix augmentation chains with a Jensen-Shannon consistency loss (Hendrycks et al. 2020)",
+    "augmentation", "#1f6feb"))
+register_variant(Variant(
+    "pixmix", "PixMix: images mixed with fractal pictures (Hendrycks et al. 2022)",
+    "augmentation", "#2f9e44"))
+register_variant(Variant(
+    "pgd_adv", "PGD adversarial training, L∞ ε 8/255 (Madry et al. 2018)",
+    "adversarial", "#c92a2a", aliases=("adv",)))
+register_variant(Variant(
+    "free_adv", "'free' adversarial training with minibatch replays, L∞ ε 8/255 (Shafahi et al. 2019)",
+    "adversarial", "#f08c00", aliases=("adv_free",)))
 register_variant(Variant("fast_adv", "FGSM with random start, L∞ ε 8/255 (Wong et al. 2020)", "adversarial", "#ae3ec9"))
