@@ -30,8 +30,8 @@ def _checked_labels(model: nn.Module, images: np.ndarray, labels: np.ndarray) ->
     check_images(images)
     labels = np.asarray(labels)
     if len(images) == 0 or labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise MetricInputError(f"labels must be one integer class index per image ({len(images)} images, at least one), "
-                               f"got {labels.dtype} of shape {labels.shape}")
+        raise MetricInputError(f"labels must be one integer class index per image ({len(images)} images, "
+                               f"at least one), got {labels.dtype} of shape {labels.shape}")
     with torch.no_grad():
         n_classes = model(to_tensor(images[:1], model_device(model))).shape[1]
     if labels.min() < 0 or labels.max() >= n_classes:
@@ -39,7 +39,9 @@ def _checked_labels(model: nn.Module, images: np.ndarray, labels: np.ndarray) ->
     return labels.astype(np.int64)
 
 
-def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+def _input_gradient(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, autocast: Callable
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the mean cross-entropy with respect to ``x`` (and the loss)."""
     x = x.detach().requires_grad_(True)
     with autocast():

@@ -47,8 +47,8 @@ def real(name: str, value: object, low: float, high: float, *, low_open: bool = 
     """``value`` as a float if it is a finite real number in the interval from ``low`` to ``high`` (each end
     closed unless said open), else ``error``."""
     number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    inside = number and (is_integer(value) or math.isfinite(value)) and (low < value if low_open else low <= value) and (
-        value < high if high_open else value <= high)
+    inside = (number and (is_integer(value) or math.isfinite(value))
+              and (low < value if low_open else low <= value) and (value < high if high_open else value <= high))
     if not inside:
         interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
         raise error(f"{name} must be a finite number in {interval}, got {shown(value)}")

@@ -121,7 +121,8 @@ _FOREIGN_MAGIC = (
 
 
 def sniff(head: bytes, size: int) -> str:
-    """What a file is, from its first bytes: "safetensors", "torch zip archive", "pickle" or a description of another kind."""
+    """What a file is, from its first bytes: "safetensors", "torch zip archive", "pickle" or a description of
+    another kind."""
     if len(head) >= 9 and head[8:9] == b"{" and 0 < struct.unpack("<Q", head[:8])[0] <= size - 8:
         return "safetensors"
     if head.startswith(b"PK\x03\x04"):
@@ -158,14 +159,18 @@ def _read_torch_file(path: Path, kind: str) -> object:
     except pickle.UnpicklingError as exc:
         imports = _pickle_imports(path, kind)
         if not imports:
-            raise CheckpointError(f"{path} is a corrupt {kind}: its bytes do not unpickle; re-download or re-export it") from exc
+            raise CheckpointError(
+                f"{path} is a corrupt {kind}: its bytes do not unpickle; re-download or re-export it"
+            ) from exc
         raise UnsafeCheckpointError(
             f"{path} needs code execution to load (it imports {', '.join(imports[:5])}), so it was not loaded. "
             "Convert it to a plain state dict or safetensors on a machine you trust."
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError,
             struct.error, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path} is a corrupt or truncated {kind}, not a readable PyTorch checkpoint: {exc}") from exc
+        raise CheckpointError(
+            f"{path} is a corrupt or truncated {kind}, not a readable PyTorch checkpoint: {exc}"
+        ) from exc
 
 
 #: modules whose globals torch's weights-only unpickler allows: not code a checkpoint asks to run
@@ -253,8 +258,9 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
     _check_dtypes(expected, state_dict, source)
     broken = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if broken:
-        raise CheckpointError(f"{source} holds NaN or infinite weights in {len(broken)} tensors ({', '.join(broken[:3])}): "
-                              "the training run diverged or the file is damaged; use other weights")
+        raise CheckpointError(f"{source} holds NaN or infinite weights in {len(broken)} tensors "
+                              f"({', '.join(broken[:3])}): the training run diverged or the file is damaged; "
+                              "use other weights")
     module.load_state_dict(state_dict, strict=True)
 
 

@@ -128,7 +128,9 @@ def fingerprint(dataset: ImageDataset) -> Fingerprint:
     else:
         digest = hashlib.sha256(np.ascontiguousarray(dataset.images).tobytes())
     digest.update(np.ascontiguousarray(dataset.labels).tobytes())
-    return Fingerprint(dataset.name, dataset.split, len(dataset), dataset.split_size or len(dataset), digest.hexdigest())
+    return Fingerprint(
+        dataset.name, dataset.split, len(dataset), dataset.split_size or len(dataset), digest.hexdigest()
+    )
 
 
 def list_datasets() -> dict[str, tuple[str, ...]]:
@@ -191,8 +193,8 @@ def _read_folder(folder: FolderDataset, limit: int | None) -> ImageDataset:
 
 
 #: what numpy, zipfile, pickle, Pillow and scipy raise on a file that is truncated, garbage or of another layout
-_UNREADABLE = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
-               zlib.error, NotImplementedError, Image.DecompressionBombError)
+_UNREADABLE = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, pickle.UnpicklingError,
+               zipfile.BadZipFile, zlib.error, NotImplementedError, Image.DecompressionBombError)
 
 
 def _read_checked(reader: Reader, path: Path, name: str, split: str, limit: int | None) -> ImageDataset:
@@ -304,7 +306,9 @@ def _read_shared_npz(path: Path, name: str, split: str, limit: int | None) -> Im
         else:
             offsets = _npz_array(archive, path, "png_offsets", rows=n + 1)
             if offsets.ndim != 1 or len(offsets) < n + 1 or not np.issubdtype(offsets.dtype, np.integer):
-                raise ValueError(f"png_offsets must hold at least {n + 1} integer offsets, got {offsets.dtype} {offsets.shape}")
+                raise ValueError(
+                    f"png_offsets must hold at least {n + 1} integer offsets, got {offsets.dtype} {offsets.shape}"
+                )
             images = _decode_png_array(_npz_array(archive, path, "png", rows=max(0, int(offsets[n]))), offsets, n)
     return ImageDataset(name, split, images, labels[:n], classes, len(labels))
 
@@ -352,11 +356,14 @@ def _npz_array(archive: zipfile.ZipFile, path: Path, key: str, rows: int | None 
 
 
 def _too_large(path: Path, key: str, what: str) -> DatasetFormatError:
-    return DatasetFormatError(f"{path}: array {key} declares {what}; the limit is {MAX_ARRAY_BYTES / 1e6:.0f} MB an array")
+    return DatasetFormatError(
+        f"{path}: array {key} declares {what}; the limit is {MAX_ARRAY_BYTES / 1e6:.0f} MB an array"
+    )
 
 
 def _read_into(fh, array: np.ndarray, member: str) -> None:
-    """Fill the C-contiguous ``array`` with the next bytes of ``fh``; fewer bytes than it holds is a truncated member."""
+    """Fill the C-contiguous ``array`` with the next bytes of ``fh``; fewer bytes than it holds is a truncated
+    member."""
     view = memoryview(array.reshape(-1).view(np.uint8)) if array.nbytes else memoryview(b"")
     done = 0
     while done < len(view):
@@ -381,7 +388,9 @@ def _decode_png_array(png: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarra
 def _decode_png(data: np.ndarray) -> np.ndarray:
     with Image.open(io.BytesIO(data.tobytes())) as img:
         if max(img.size) > MAX_DATASET_SIDE:
-            raise ValueError(f"an image declares {img.size[0]}×{img.size[1]} pixels, more than {MAX_DATASET_SIDE} a side")
+            raise ValueError(
+                f"an image declares {img.size[0]}×{img.size[1]} pixels, more than {MAX_DATASET_SIDE} a side"
+            )
         return np.asarray(img.convert("RGB"))
 
 
@@ -411,7 +420,9 @@ def _unpickle_batch(path: Path) -> dict:
     """A CIFAR batch's dict, unpickled only once the file's size and every length it declares were checked."""
     size = _regular_file(path).stat().st_size
     if size > MAX_PICKLE_BYTES:
-        raise DatasetFormatError(f"{path} is {size / 1e6:.0f} MB; a CIFAR batch file is at most {MAX_PICKLE_BYTES / 1e6:.0f} MB")
+        raise DatasetFormatError(
+            f"{path} is {size / 1e6:.0f} MB; a CIFAR batch file is at most {MAX_PICKLE_BYTES / 1e6:.0f} MB"
+        )
     data = path.read_bytes()
     for _ in pickletools.genops(data):  # raises on a declared length past the end, before the unpickler allocates it
         pass

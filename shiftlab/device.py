@@ -15,7 +15,8 @@ from shiftlab.errors import ParameterError
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` means the first CUDA GPU if one is visible, else the CPU; otherwise ``cpu`` or a visible ``cuda[:N]``."""
+    """``"auto"`` means the first CUDA GPU if one is visible, else the CPU; otherwise ``cpu`` or a visible
+    ``cuda[:N]``."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -27,7 +28,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ParameterError(f"device {device!r} was asked for but no CUDA GPU is visible: use 'cpu' or 'auto'")
     if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise ParameterError(f"device {device!r} was asked for but only {torch.cuda.device_count()} CUDA GPU(s) are visible")
+        raise ParameterError(
+            f"device {device!r} was asked for but only {torch.cuda.device_count()} CUDA GPU(s) are visible"
+        )
     return resolved
 
 

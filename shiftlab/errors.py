@@ -61,7 +61,8 @@ class PublishError(ShiftlabError, ValueError):
 
 
 class RunStateError(ShiftlabError, ValueError):
-    """A training run folder that cannot be resumed or started: nothing to resume, another run in it, a corrupt state."""
+    """A training run folder that cannot be resumed or started: nothing to resume, another run in it, a corrupt
+    state."""
 
 
 class UnknownModelError(ShiftlabError, KeyError):
@@ -100,7 +101,8 @@ class ServerBusyError(ShiftlabError, RuntimeError):
 
 
 class SweepStoreError(ShiftlabError, OSError):
-    """A sweep folder, or one of its Parquet files, that is missing, corrupt or not a sweep; the message names the file."""
+    """A sweep folder, or one of its Parquet files, that is missing, corrupt or not a sweep; the message names
+    the file."""
 
 
 class DuplicateNameError(ShiftlabError, ValueError):

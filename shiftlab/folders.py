@@ -43,7 +43,8 @@ DECODED_KEPT = 400
 #: the most bytes of pixels decoded into one array at once (np.asarray of a whole folder: a corruption suite)
 MAX_DECODED_BYTES = 1_000_000_000
 #: what a class name may hold (a folder's, a labels file's, a models file's): the pages show it inside their
-#: Markdown, so none of the characters that open a link, code, HTML or a colour there ([, ], *, `, <, >, #, |, \, $, ~, :)
+#: Markdown, so none of the characters that open a link, code, HTML or a colour there
+#: ([, ], *, `, <, >, #, |, \, $, ~, :)
 CLASS_NAME = re.compile(r"[\w .,'()&/+-]{1,100}")
 #: the label of an image in an unlabelled folder
 NO_LABEL = -1

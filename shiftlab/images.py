@@ -53,7 +53,9 @@ _ORIENTATIONS = {
     8: Image.Transpose.ROTATE_90,
 }
 #: transpositions that turn rows into columns
-_SWAPS_AXES = (Image.Transpose.TRANSPOSE, Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90)
+_SWAPS_AXES = (
+    Image.Transpose.TRANSPOSE, Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90
+)
 #: transpositions that reverse the order of the rows (or, when they swap axes, of the columns they become)
 _REVERSES = (Image.Transpose.ROTATE_180, Image.Transpose.FLIP_TOP_BOTTOM, Image.Transpose.ROTATE_270,
              Image.Transpose.TRANSVERSE)
@@ -138,8 +140,9 @@ def check_size(width: int, height: int) -> None:
     if min(width, height) < MIN_SIDE:
         raise ImageInputError(f"image is {width}×{height} pixels, at least {MIN_SIDE} needed on each side")
     if max(width, height) > MAX_ASPECT * min(width, height):
-        raise ImageInputError(f"image is {width}×{height} pixels, an aspect ratio of {max(width, height) / min(width, height):.0f}:1; "
-                              f"at most {MAX_ASPECT}:1 is taken (the model sees the centre square): crop it first")
+        raise ImageInputError(f"image is {width}×{height} pixels, an aspect ratio of "
+                              f"{max(width, height) / min(width, height):.0f}:1; at most {MAX_ASPECT}:1 is taken "
+                              "(the model sees the centre square): crop it first")
 
 
 def decode_bytes(mode: str, width: int, height: int, transposed: bool = False) -> int:
@@ -152,7 +155,9 @@ def decode_bytes(mode: str, width: int, height: int, transposed: bool = False) -
     try:
         description = ImageMode.getmode(mode)
     except KeyError:
-        raise ImageInputError(f"images of Pillow mode {mode!r} are not supported; save the image as 8-bit RGB") from None
+        raise ImageInputError(
+            f"images of Pillow mode {mode!r} are not supported; save the image as 8-bit RGB"
+        ) from None
     stored = np.dtype(description.typestr).itemsize if len(description.bands) == 1 else 4
     return width * height * (stored + (4 if mode != "RGB" or transposed else 0))
 
@@ -165,9 +170,11 @@ def check_decode(mode: str, width: int, height: int, transposed: bool = False) -
     if needed > MAX_DECODE_BYTES:
         per_pixel = needed // (width * height)
         raise ImageInputError(
-            f"image is {width}×{height} pixels in mode {mode}{' and must be rotated' if transposed else ''}: decoding it "
-            f"would take {needed / 1e6:.0f} MB ({per_pixel} bytes a pixel), the limit is {MAX_DECODE_BYTES / 1e6:.0f} MB "
-            f"({MAX_DECODE_BYTES // per_pixel / 1e6:.0f} megapixels at {per_pixel} bytes a pixel); save a smaller or 8-bit RGB image")
+            f"image is {width}×{height} pixels in mode {mode}{' and must be rotated' if transposed else ''}: "
+            f"decoding it would take {needed / 1e6:.0f} MB ({per_pixel} bytes a pixel), "
+            f"the limit is {MAX_DECODE_BYTES / 1e6:.0f} MB "
+            f"({MAX_DECODE_BYTES // per_pixel / 1e6:.0f} megapixels at {per_pixel} bytes a pixel); "
+            "save a smaller or 8-bit RGB image")
 
 
 def _upright_rgb(img: Image.Image, transposition: Image.Transpose | None) -> Image.Image:
@@ -221,7 +228,9 @@ def _as_array(rgb: Image.Image) -> np.ndarray:
 def _check_model_side(size: object) -> int:
     """The side of a model's square input: an integer from 1 to ``MAX_MODEL_SIDE``."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= MAX_MODEL_SIDE:
-        raise ParameterError(f"size must be an integer from 1 to {MAX_MODEL_SIDE} (the model's input side), got {size!r}")
+        raise ParameterError(
+            f"size must be an integer from 1 to {MAX_MODEL_SIDE} (the model's input side), got {size!r}"
+        )
     return int(size)
 
 

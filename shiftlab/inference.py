@@ -56,7 +56,8 @@ def _module(model: nn.Module | LoadedModel, images: np.ndarray) -> nn.Module:
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module | LoadedModel, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Logits (N×K float32 numpy) of ``model`` on uint8 images, ``batch_size`` (an integer >= 1) at a time, in eval mode.
+    """Logits (N×K float32 numpy) of ``model`` on uint8 images, ``batch_size`` (an integer >= 1) at a time, in
+    eval mode.
 
     A ``LoadedModel`` has the images' size checked against its input size first; a module that cannot take
     the images (a ViT fed another size) raises ``ImageInputError`` with the module's own words.

@@ -52,7 +52,9 @@ class ReliabilityBins:
         return np.abs(self.accuracy - self.confidence)
 
 
-def reliability_bins(labels: np.ndarray, logits: np.ndarray, n_bins: int = 15, strategy: str = "uniform") -> ReliabilityBins:
+def reliability_bins(
+    labels: np.ndarray, logits: np.ndarray, n_bins: int = 15, strategy: str = "uniform"
+) -> ReliabilityBins:
     """Bin the top-class confidence and compare it to accuracy in each bin.
 
     ``strategy="uniform"`` uses equal-width bins on [0, 1] (right-closed, as in
@@ -111,7 +113,9 @@ class TemperatureScaling:
         return as_scores(logits) / self.temperature
 
 
-def fit_temperature(labels: np.ndarray, logits: np.ndarray, bounds: tuple[float, float] = (0.05, 20.0)) -> TemperatureScaling:
+def fit_temperature(
+    labels: np.ndarray, logits: np.ndarray, bounds: tuple[float, float] = (0.05, 20.0)
+) -> TemperatureScaling:
     """Fit the temperature that minimises the NLL of held-out ``labels`` given ``logits``.
 
     The NLL is convex in 1/T, hence unimodal in log T, so a bounded scalar

@@ -23,7 +23,9 @@ NEIGHBOURS = (
 )
 
 
-def impute(image: np.ndarray, removed: np.ndarray, noise: float = 0.01, rng: np.random.Generator | None = None) -> np.ndarray:
+def impute(
+    image: np.ndarray, removed: np.ndarray, noise: float = 0.01, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """``image`` (C×H×W float) with the pixels where ``removed`` (H×W bool) is True filled from their neighbours.
 
     ``noise`` is the standard deviation of the Gaussian noise added to the filled values (0: none, and then

@@ -1,4 +1,5 @@
-"""The model-randomisation sanity check (Adebayo et al. 2018): does the map change when the weights stop meaning anything?
+"""The model-randomisation sanity check (Adebayo et al. 2018): does the map change when the weights stop
+meaning anything?
 
 The network's layers with weights are re-initialised one more at a time from the top (the classifier) down,
 cascading, and the map is recomputed after each stage. A method whose maps keep their shape on a network with
@@ -93,7 +94,8 @@ def randomisation_check(loaded: LoadedModel, images: np.ndarray, method: str, ta
     randomised = replace(loaded, model=loaded.model.copy())
     layers = randomisable_layers(randomised.model)
     if max_stages is not None:
-        if isinstance(max_stages, bool) or not isinstance(max_stages, (int, np.integer)) or not 1 <= max_stages <= MAX_STAGES:
+        if (isinstance(max_stages, bool) or not isinstance(max_stages, (int, np.integer))
+                or not 1 <= max_stages <= MAX_STAGES):
             raise ParameterError(f"max_stages must be an integer from 1 to {MAX_STAGES}, got {max_stages!r}")
         layers = layers[:max_stages]
     modules = dict(randomised.model.named_modules())
