@@ -101,7 +101,8 @@ def test_score_histogram():
 def hand_corruption_frame() -> pd.DataFrame:
     """Two corruptions; augmix beats the baseline by 20 points on fog and loses 10 on snow (mean over severities)."""
     rows = []
-    for variant, fog, snow in (("baseline", [0.5, 0.4, 0.3, 0.2, 0.1], [0.6] * 5), ("augmix", [0.7, 0.6, 0.5, 0.4, 0.3], [0.5] * 5)):
+    for variant, fog, snow in (("baseline", [0.5, 0.4, 0.3, 0.2, 0.1], [0.6] * 5),
+                               ("augmix", [0.7, 0.6, 0.5, 0.4, 0.3], [0.5] * 5)):
         for corruption, accs in (("fog", fog), ("snow", snow)):
             rows.append(("resnet20", variant, corruption, 0, 0.9))
             rows += [("resnet20", variant, corruption, s, a) for s, a in zip(range(1, 6), accs)]

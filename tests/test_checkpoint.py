@@ -150,7 +150,8 @@ def test_card_for_another_arch_is_refused(tmp_path):
 
 
 def test_extract_state_dict_strips_prefixes_and_drops_attacker():
-    state = {"module.model.a": torch.zeros(1), "module.attacker.model.a": torch.ones(1), "module.normalizer.new_mean": torch.ones(3)}
+    state = {"module.model.a": torch.zeros(1), "module.attacker.model.a": torch.ones(1),
+             "module.normalizer.new_mean": torch.ones(3)}
     assert list(extract_state_dict({"model": state})) == ["a"]
 
 

@@ -109,7 +109,8 @@ def test_torchvision_cifar100_folder(tmp_path):
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     images = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
-    _write_cifar_pickle(folder / "test", {"data": _rows(images), "fine_labels": [0, 99, 5, 5, 42], "coarse_labels": [0] * 5})
+    _write_cifar_pickle(folder / "test",
+                        {"data": _rows(images), "fine_labels": [0, 99, 5, 5, 42], "coarse_labels": [0] * 5})
     _write_cifar_pickle(folder / "meta", {"fine_label_names": [f"c{i}".encode() for i in range(100)]})
     ds = load_dataset("cifar100", "test", root=tmp_path)
     assert_image_set(ds, 5, 100)

@@ -81,7 +81,8 @@ def raises(error: type[ShiftlabError], message: str, call) -> ShiftlabError:
 LABELS, LOGITS = np.array([0, 1, 2]), np.eye(3)
 
 METRICS = {
-    "string logits": (lambda: accuracy(LABELS, np.array([["a", "b", "c"]] * 3)), "logits must be numbers, got an array of dtype <U1"),
+    "string logits": (lambda: accuracy(LABELS, np.array([["a", "b", "c"]] * 3)),
+                      "logits must be numbers, got an array of dtype <U1"),
     "numeric strings are not numbers": (lambda: nll(LABELS, [["1", "2", "3"]] * 3), "logits must be numbers"),
     "ragged logits": (lambda: accuracy(LABELS, [[1, 2, 3], [1, 2], [1]]), "logits must be an array of numbers"),
     "object logits": (lambda: brier(LABELS, np.array([[object()] * 3] * 3)), "got an array of dtype object"),
@@ -97,15 +98,18 @@ METRICS = {
     "bool labels": (lambda: accuracy(np.array([True, False, True]), LOGITS), "labels must be integer class indices"),
     "ragged labels": (lambda: accuracy([0, [1], 2], LOGITS), "labels must be a 1-D array of class indices"),
     "string labels": (lambda: accuracy(np.array(["0", "1", "2"]), LOGITS), "labels must be integer class indices"),
-    "n_bins a billion": (lambda: ece(LABELS, LOGITS, n_bins=10**9), "n_bins must be an integer from 1 to 1000, got 1000000000"),
+    "n_bins a billion": (lambda: ece(LABELS, LOGITS, n_bins=10**9),
+                         "n_bins must be an integer from 1 to 1000, got 1000000000"),
     "n_bins 2.5": (lambda: ece(LABELS, LOGITS, n_bins=2.5), "n_bins must be an integer from 1 to 1000, got 2.5"),
     "n_bins zero": (lambda: mce(LABELS, LOGITS, n_bins=0), "got 0"),
     "n_bins text": (lambda: reliability_bins(LABELS, LOGITS, n_bins="15"), "got '15'"),
     "n_bins bool": (lambda: ece(LABELS, LOGITS, n_bins=True), "got True"),
     "n_bins huge": (lambda: ece(LABELS, LOGITS, n_bins=10**5000), "got an integer of 16610 bits"),
-    "unknown strategy": (lambda: ece(LABELS, LOGITS, strategy="log"), "strategy must be one of uniform, quantile; got 'log'"),
+    "unknown strategy": (lambda: ece(LABELS, LOGITS, strategy="log"),
+                         "strategy must be one of uniform, quantile; got 'log'"),
     "unhashable strategy": (lambda: ece(LABELS, LOGITS, strategy=["uniform"]), "got ['uniform']"),
-    "tpr level 2": (lambda: fpr_at_tpr(np.zeros(3), np.ones(3), 2), "tpr_level must be a finite number in (0, 1], got 2"),
+    "tpr level 2": (lambda: fpr_at_tpr(np.zeros(3), np.ones(3), 2),
+                    "tpr_level must be a finite number in (0, 1], got 2"),
     "tpr level 0": (lambda: fpr_at_tpr(np.zeros(3), np.ones(3), 0), "in (0, 1], got 0"),
     "tpr level nan": (lambda: fpr_at_tpr(np.zeros(3), np.ones(3), float("nan")), "got nan"),
     "string scores": (lambda: detection_metrics(np.array(["a"]), np.ones(3)), "scores_in must be numbers"),
@@ -114,14 +118,17 @@ METRICS = {
     "temperature inf": (lambda: TemperatureScaling(float("inf")), "got inf"),
     "temperature text": (lambda: TemperatureScaling("2"), "got '2'"),
     "fit bounds of three": (lambda: fit_temperature(LABELS, LOGITS, (0.1, 1, 2)), "bounds must be a pair (low, high)"),
-    "fit bounds negative": (lambda: fit_temperature(LABELS, LOGITS, (-1, 2)), "bounds[0] must be a finite number in (0, inf)"),
+    "fit bounds negative": (lambda: fit_temperature(LABELS, LOGITS, (-1, 2)),
+                            "bounds[0] must be a finite number in (0, inf)"),
     "fit bounds reversed": (lambda: fit_temperature(LABELS, LOGITS, (2, 1)), "bounds must satisfy 0 < low < high"),
     "energy temperature": (lambda: energy_score(LOGITS, -1.0), "temperature must be a positive finite number"),
     "unhashable OOD score": (lambda: ood_score(LOGITS, ["energy"]), "unknown OOD score ['energy']"),
-    "top-k percentage 0": (lambda: top_k_iou(np.eye(8), np.eye(8), 0), "k (a percentage) must be a finite number in (0, 100], got 0"),
+    "top-k percentage 0": (lambda: top_k_iou(np.eye(8), np.eye(8), 0),
+                           "k (a percentage) must be a finite number in (0, 100], got 0"),
     "top-k percentage text": (lambda: top_k_iou(np.eye(8), np.eye(8), "10"), "got '10'"),
     "string maps": (lambda: pearson(np.array([["a"] * 2] * 2), np.eye(2)), "map_a must be numbers"),
-    "drift k checked before the loop": (lambda: drift_report(np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), k=101), "got 101"),
+    "drift k checked before the loop": (lambda: drift_report(np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), k=101),
+                                        "got 101"),
 }
 
 
@@ -165,24 +172,32 @@ def uint8(*shape: int) -> np.ndarray:
 
 
 INFERENCE = {
-    "batch size -1": (lambda r, v, x: predict_logits(r.model, x, -1), ParameterError, "batch_size must be an integer >= 1, got -1"),
+    "batch size -1": (lambda r, v, x: predict_logits(r.model, x, -1), ParameterError,
+                      "batch_size must be an integer >= 1, got -1"),
     "batch size 0": (lambda r, v, x: predict_logits(r.model, x, 0), ParameterError, "got 0"),
     "batch size 2.5": (lambda r, v, x: predict_logits(r.model, x, 2.5), ParameterError, "got 2.5"),
-    "0×0 images": (lambda r, v, x: predict_logits(r.model, uint8(2, 0, 0, 3)), ImageInputError, "at least 1×1 pixels, got 0×0"),
+    "0×0 images": (lambda r, v, x: predict_logits(r.model, uint8(2, 0, 0, 3)), ImageInputError,
+                   "at least 1×1 pixels, got 0×0"),
     "ViT fed 31 px": (lambda r, v, x: predict_logits(v.model, uint8(2, 31, 31, 3)), ImageInputError,
                       "the model cannot take 31×31 images: Input image size (31*31) doesn't match model (32*32)"),
     "loaded ViT fed 31 px": (lambda r, v, x: predict_logits(v, uint8(2, 31, 31, 3)), ImageInputError,
                              "vit_tiny takes 32×32 images, got 31×31"),
-    "loaded ResNet fed 224 px": (lambda r, v, x: predict_logits(r, uint8(1, 224, 224, 3)), ImageInputError, "takes 32×32"),
+    "loaded ResNet fed 224 px": (lambda r, v, x: predict_logits(r, uint8(1, 224, 224, 3)), ImageInputError,
+                                 "takes 32×32"),
     "float images": (lambda r, v, x: predict_logits(r.model, x.astype(np.float32)), ImageInputError, "uint8"),
     "four channels": (lambda r, v, x: predict_logits(r.model, uint8(1, 32, 32, 4)), ImageInputError, "N×H×W×3"),
-    "not a model": (lambda r, v, x: predict_logits("resnet20", x), ParameterError, "model must be a torch module or a LoadedModel, got str"),
-    "top-k k=-1": (lambda r, v, x: top_k(np.zeros(10), [str(i) for i in range(10)], k=-1), ParameterError, "k must be an integer >= 1, got -1"),
+    "not a model": (lambda r, v, x: predict_logits("resnet20", x), ParameterError,
+                    "model must be a torch module or a LoadedModel, got str"),
+    "top-k k=-1": (lambda r, v, x: top_k(np.zeros(10), [str(i) for i in range(10)], k=-1), ParameterError,
+                   "k must be an integer >= 1, got -1"),
     "top-k k=0": (lambda r, v, x: top_k(np.zeros(10), [str(i) for i in range(10)], k=0), ParameterError, "got 0"),
-    "top-k fewer names": (lambda r, v, x: top_k(np.zeros(10), ["cat", "dog"]), MetricInputError, "classes must name each of the 10 logits, got 2"),
+    "top-k fewer names": (lambda r, v, x: top_k(np.zeros(10), ["cat", "dog"]), MetricInputError,
+                          "classes must name each of the 10 logits, got 2"),
     "top-k names not a list": (lambda r, v, x: top_k(np.zeros(10), None), MetricInputError, "got NoneType"),
-    "top-k of a batch": (lambda r, v, x: top_k(np.zeros((2, 10)), list("abcdefghij")), MetricInputError, "one vector of K finite numbers"),
-    "top-k of text": (lambda r, v, x: top_k(np.array(["a"] * 10), list("abcdefghij")), MetricInputError, "logits must be numbers"),
+    "top-k of a batch": (lambda r, v, x: top_k(np.zeros((2, 10)), list("abcdefghij")), MetricInputError,
+                         "one vector of K finite numbers"),
+    "top-k of text": (lambda r, v, x: top_k(np.array(["a"] * 10), list("abcdefghij")), MetricInputError,
+                      "logits must be numbers"),
     "top-k of nan": (lambda r, v, x: top_k(np.full(10, np.nan), list("abcdefghij")), MetricInputError, "finite"),
 }
 
@@ -201,37 +216,55 @@ def test_top_k_of_more_than_k_classes_gives_them_all_and_a_row_is_a_vector():
 # 3. Attribution ------------------------------------------------------------------------------------------------------
 
 ATTRIBUTION = {
-    "IG steps unbounded": ("integrated_gradients", {"n_steps": 10**6}, AttributionError, "n_steps must be an integer from 1 to 1024, got 1000000"),
+    "IG steps unbounded": ("integrated_gradients", {"n_steps": 10**6}, AttributionError,
+                           "n_steps must be an integer from 1 to 1024, got 1000000"),
     "IG steps zero": ("integrated_gradients", {"n_steps": 0}, AttributionError, "from 1 to 1024, got 0"),
     "IG steps text": ("integrated_gradients", {"n_steps": "50"}, AttributionError, "got '50'"),
     "IG batch unbounded": ("integrated_gradients", {"internal_batch_size": 10**9}, AttributionError,
                            "internal_batch_size must be an integer from 1 to 4096, got 1000000000"),
     "IG batch float": ("integrated_gradients", {"internal_batch_size": 64.0}, AttributionError, "got 64.0"),
-    "IG rule": ("integrated_gradients", {"integration": 3}, AttributionError, "integration must be one of gausslegendre"),
-    "Grad-CAM layer of wrong type": ("gradcam", {"layer": 5}, AttributionError, "layer must be a module name (text) or None, got 5"),
-    "WCAM designs unbounded": ("wcam", {"nb_design": 2**20}, AttributionError, "nb_design must be an integer from 2 to 4096, got 1048576"),
-    "WCAM max designs unbounded": ("wcam", {"max_design": 2**13}, AttributionError, "max_design must be an integer from 2 to 4096"),
-    "WCAM designs not a power of two": ("wcam", {"nb_design": 6}, AttributionError, "nb_design must be a power of two, got 6"),
-    "WCAM grid unbounded": ("wcam", {"grid_size": 128}, AttributionError, "grid_size must be an integer from 1 to 64, got 128"),
-    "WCAM grid not dividing": ("wcam", {"grid_size": 5}, AttributionError, "grid_size must divide the image side 32, got 5"),
+    "IG rule": ("integrated_gradients", {"integration": 3}, AttributionError,
+                "integration must be one of gausslegendre"),
+    "Grad-CAM layer of wrong type": ("gradcam", {"layer": 5}, AttributionError,
+                                     "layer must be a module name (text) or None, got 5"),
+    "WCAM designs unbounded": ("wcam", {"nb_design": 2**20}, AttributionError,
+                               "nb_design must be an integer from 2 to 4096, got 1048576"),
+    "WCAM max designs unbounded": ("wcam", {"max_design": 2**13}, AttributionError,
+                                   "max_design must be an integer from 2 to 4096"),
+    "WCAM designs not a power of two": ("wcam", {"nb_design": 6}, AttributionError,
+                                        "nb_design must be a power of two, got 6"),
+    "WCAM grid unbounded": ("wcam", {"grid_size": 128}, AttributionError,
+                            "grid_size must be an integer from 1 to 64, got 128"),
+    "WCAM grid not dividing": ("wcam", {"grid_size": 5}, AttributionError,
+                               "grid_size must divide the image side 32, got 5"),
     "WCAM grid float": ("wcam", {"grid_size": 8.0}, AttributionError, "got 8.0"),
-    "WCAM levels a billion": ("wcam", {"levels": 10**9}, AttributionError, "levels must be an integer >= 1 with 32 divisible by 2**levels"),
+    "WCAM levels a billion": ("wcam", {"levels": 10**9}, AttributionError,
+                              "levels must be an integer >= 1 with 32 divisible by 2**levels"),
     "WCAM levels six": ("wcam", {"levels": 6}, AttributionError, "got 6"),
-    "WCAM batch unbounded": ("wcam", {"batch_size": 10**7}, AttributionError, "batch_size must be an integer from 1 to 16384"),
+    "WCAM batch unbounded": ("wcam", {"batch_size": 10**7}, AttributionError,
+                             "batch_size must be an integer from 1 to 16384"),
     "WCAM batch zero": ("wcam", {"batch_size": 0}, AttributionError, "got 0"),
     "WCAM output": ("wcam", {"output": "odds"}, AttributionError, "output must be one of probability, logit"),
-    "WCAM perturbation": ("wcam", {"perturbation": None}, AttributionError, "perturbation must be one of normalized, reference; got None"),
-    "WCAM time budget text": ("wcam", {"time_budget": "10"}, AttributionError, "time_budget must be a finite number in (0, 86400.0], got '10'"),
+    "WCAM perturbation": ("wcam", {"perturbation": None}, AttributionError,
+                          "perturbation must be one of normalized, reference; got None"),
+    "WCAM time budget text": ("wcam", {"time_budget": "10"}, AttributionError,
+                              "time_budget must be a finite number in (0, 86400.0], got '10'"),
     "WCAM time budget negative": ("wcam", {"time_budget": -1}, AttributionError, "got -1"),
-    "WCAM progress": ("wcam", {"progress": 5}, AttributionError, "progress must be a function progress(done, total) or None, got 5"),
+    "WCAM progress": ("wcam", {"progress": 5}, AttributionError,
+                      "progress must be a function progress(done, total) or None, got 5"),
     "WCAM seed": ("wcam", {"seed": 1.5}, AttributionError, "seed must be an integer >= 0, got 1.5"),
-    "WCAM resume": ("wcam", {"resume": "last run"}, AttributionError, "resume takes an earlier WCAM Attribution, got str"),
-    "WAM samples unbounded": ("wam", {"n_samples": 10**6}, AttributionError, "n_samples must be an integer from 1 to 1024"),
-    "WAM noise text": ("wam", {"noise": "0.25"}, AttributionError, "noise must be a finite number in [0.0, 10.0], got '0.25'"),
+    "WCAM resume": ("wcam", {"resume": "last run"}, AttributionError,
+                    "resume takes an earlier WCAM Attribution, got str"),
+    "WAM samples unbounded": ("wam", {"n_samples": 10**6}, AttributionError,
+                              "n_samples must be an integer from 1 to 1024"),
+    "WAM noise text": ("wam", {"noise": "0.25"}, AttributionError,
+                       "noise must be a finite number in [0.0, 10.0], got '0.25'"),
     "WAM noise nan": ("wam", {"noise": float("nan")}, AttributionError, "got nan"),
-    "WAM seed out of torch's range": ("wam", {"seed": 2**64}, AttributionError, "seed must be an integer from 0 to 18446744073709551615"),
+    "WAM seed out of torch's range": ("wam", {"seed": 2**64}, AttributionError,
+                                      "seed must be an integer from 0 to 18446744073709551615"),
     "WAM batch": ("wam", {"batch_size": -5}, AttributionError, "batch_size must be an integer from 1 to 16384, got -5"),
-    "unknown option": ("saliency", {"n_steps": 5}, UnknownOptionError, "unknown option(s) n_steps for saliency; options: none"),
+    "unknown option": ("saliency", {"n_steps": 5}, UnknownOptionError,
+                       "unknown option(s) n_steps for saliency; options: none"),
     "unknown method": ("lime", {}, UnsupportedMethodError, "unknown attribution method 'lime'"),
     "unhashable method": (["wcam"], {}, UnsupportedMethodError, "unknown attribution method ['wcam']"),
 }
@@ -262,7 +295,8 @@ def test_bad_targets_are_attribution_errors(case, resnet, two_images):
     raises(AttributionError, message, lambda: attribute(resnet, two_images, "saliency", target=target))
 
 
-@pytest.mark.parametrize("n_images, message", [(-1, "got -1"), (0, "got 0"), (2.5, "got 2.5"), (10**9, "from 1 to 100000")])
+@pytest.mark.parametrize("n_images, message",
+                         [(-1, "got -1"), (0, "got 0"), (2.5, "got 2.5"), (10**9, "from 1 to 100000")])
 def test_estimate_cost_refuses_a_count_that_is_not_a_count(resnet, n_images, message):
     raises(AttributionError, f"n_images must be an integer {message}" if message.startswith("from") else message,
            lambda: estimate_cost(resnet, n_images, nb_design=2, max_design=2, grid_size=4))
@@ -270,8 +304,10 @@ def test_estimate_cost_refuses_a_count_that_is_not_a_count(resnet, n_images, mes
 
 def test_estimate_cost_checks_options_as_attribute_does(resnet):
     started = time.perf_counter()
-    raises(AttributionError, "grid_size must divide the image side 32, got 5", lambda: estimate_cost(resnet, 1, grid_size=5))
-    raises(AttributionError, "nb_design must be an integer from 2 to 4096", lambda: estimate_cost(resnet, 1, nb_design=2**14))
+    raises(AttributionError, "grid_size must divide the image side 32, got 5",
+           lambda: estimate_cost(resnet, 1, grid_size=5))
+    raises(AttributionError, "nb_design must be an integer from 2 to 4096",
+           lambda: estimate_cost(resnet, 1, nb_design=2**14))
     assert time.perf_counter() - started < 0.2  # refused before any probe batch runs
 
 
@@ -286,8 +322,10 @@ ADVERSARIAL = {
     "steps unbounded": ({"steps": 10**6}, ParameterError, "got 1000000"),
     "batch size 0": ({"batch_size": 0}, ParameterError, "batch_size must be an integer >= 1, got 0"),
     "seed -1": ({"seed": -1}, ParameterError, "seed must be an integer from 0 to 18446744073709551615, got -1"),
-    "labels out of range": ({"labels": np.array([0, 10])}, MetricInputError, "labels must lie in [0, 10), got values in [0, 10]"),
-    "labels of another count": ({"labels": np.array([0])}, MetricInputError, "one integer class index per image (2 images"),
+    "labels out of range": ({"labels": np.array([0, 10])}, MetricInputError,
+                            "labels must lie in [0, 10), got values in [0, 10]"),
+    "labels of another count": ({"labels": np.array([0])}, MetricInputError,
+                                "one integer class index per image (2 images"),
 }
 
 
@@ -304,16 +342,20 @@ def test_robust_accuracy_checks_its_arguments_before_attacking(case, resnet, two
 # 4. Shifts -----------------------------------------------------------------------------------------------------------
 
 SHIFTS = {
-    "unknown kind": (lambda x: list_shifts(kind="nope"), UnknownOptionError, "kind must be one of corruption, edit, dataset; got 'nope'"),
+    "unknown kind": (lambda x: list_shifts(kind="nope"), UnknownOptionError,
+                     "kind must be one of corruption, edit, dataset; got 'nope'"),
     "unknown family": (lambda x: list_shifts(family="noize"), UnknownOptionError, "family must be one of noise, blur"),
     "kind of wrong type": (lambda x: list_shifts(kind=["edit"]), UnknownOptionError, "got ['edit']"),
-    "available_only text": (lambda x: list_shifts(available_only="yes"), ParameterError, "available_only must be True or False, got 'yes'"),
-    "severity 3.9": (lambda x: apply("fog", x, 3.9), ParameterError, "severity must be an integer from 1 to 5, got 3.9"),
+    "available_only text": (lambda x: list_shifts(available_only="yes"), ParameterError,
+                            "available_only must be True or False, got 'yes'"),
+    "severity 3.9": (lambda x: apply("fog", x, 3.9), ParameterError,
+                     "severity must be an integer from 1 to 5, got 3.9"),
     "severity 99": (lambda x: apply("fog", x, 99), ParameterError, "got 99"),
     "severity numpy float": (lambda x: apply("fog", x, np.float64(2)), ParameterError, "got np.float64(2.0)"),
     "seed -1": (lambda x: apply("fog", x, 1, seed=-1), ParameterError, "seed must be an integer >= 0, got -1"),
     "seed text": (lambda x: apply("fog", x, 1, seed="0"), ParameterError, "got '0'"),
-    "offset negative": (lambda x: apply("fog", x, 1, offset=-3), ParameterError, "offset must be an integer >= 0, got -3"),
+    "offset negative": (lambda x: apply("fog", x, 1, offset=-3), ParameterError,
+                        "offset must be an integer >= 0, got -3"),
     "unhashable name": (lambda x: apply(["fog"], x, 1), UnknownShiftError, "unknown shift ['fog']"),
     "unknown name": (lambda x: get_shift("fogg"), UnknownShiftError, "unknown shift 'fogg'"),
 }
@@ -361,15 +403,18 @@ def refused(folder: Path, message: str, dataset: str = "cifar10", **options) -> 
 def test_a_zip_bomb_is_refused_from_its_header_even_with_a_limit(tmp_path, limit):
     """3 MB of archive declaring 3 GB of images: refused before anything is inflated."""
     images = npy((1_000_000, 32, 32, 3), body=bytes(3_000_000))
-    write_npz(tmp_path / "cifar10_test.npz", {"images": images, "labels": npy((5,), "<i8", bytes(40)), "classes": CLASSES})
+    write_npz(tmp_path / "cifar10_test.npz",
+              {"images": images, "labels": npy((5,), "<i8", bytes(40)), "classes": CLASSES})
     started = time.perf_counter()
-    refused(tmp_path, "array images declares shape (1000000, 32, 32, 3) of uint8 (3072 MB); the limit is 1000 MB", limit=limit)
+    refused(tmp_path, "array images declares shape (1000000, 32, 32, 3) of uint8 (3072 MB); the limit is 1000 MB",
+            limit=limit)
     assert time.perf_counter() - started < 0.5
 
 
 def test_a_member_declaring_more_than_the_limit_is_refused_before_opening(tmp_path):
     path = tmp_path / "cifar10_test.npz"
-    write_npz(path, {"images": npy((4, 8, 8, 3), body=bytes(768)), "labels": npy((4,), "<i8", bytes(32)), "classes": CLASSES})
+    write_npz(path, {"images": npy((4, 8, 8, 3), body=bytes(768)), "labels": npy((4,), "<i8", bytes(32)),
+                     "classes": CLASSES})
     data = bytearray(path.read_bytes())  # declare 4 GB for the images member in the central directory
     central = data.index(b"PK\x01\x02")
     data[central + 24 : central + 28] = struct.pack("<I", 0xFFFFFFF0)
@@ -380,7 +425,8 @@ def test_a_member_declaring_more_than_the_limit_is_refused_before_opening(tmp_pa
 def test_a_limit_inflates_only_the_rows_it_asks_for(tmp_path):
     """A deflated member declaring 300 MB of images (under the limit) of which only the first rows are there."""
     rows = np.arange(5 * 3072, dtype=np.uint8).tobytes()
-    members = {"images": npy((100_000, 32, 32, 3), body=rows), "labels": npy((100_000,), "<i8", bytes(800_000)), "classes": CLASSES}
+    members = {"images": npy((100_000, 32, 32, 3), body=rows), "labels": npy((100_000,), "<i8", bytes(800_000)),
+               "classes": CLASSES}
     write_npz(tmp_path / "cifar10_test.npz", members)
     started = time.perf_counter()
     five = load_dataset("cifar10", root=tmp_path, limit=5)
@@ -390,8 +436,10 @@ def test_a_limit_inflates_only_the_rows_it_asks_for(tmp_path):
 
 
 PICKLED = {
-    "object images": lambda path: np.savez(path, images=np.array([None, 1], dtype=object), labels=np.arange(2), classes=np.array(["a", "b"])),
-    "object classes": lambda path: np.savez(path, images=np.zeros((1, 8, 8, 3), np.uint8), labels=np.arange(1), classes=np.array(["a", 1], dtype=object)),
+    "object images": lambda path: np.savez(path, images=np.array([None, 1], dtype=object), labels=np.arange(2),
+                                           classes=np.array(["a", "b"])),
+    "object classes": lambda path: np.savez(path, images=np.zeros((1, 8, 8, 3), np.uint8), labels=np.arange(1),
+                                            classes=np.array(["a", 1], dtype=object)),
     "a bare pickle": lambda path: path.write_bytes(pickle.dumps({"images": np.zeros(3)}, protocol=4)),
     "an np.save pickle": lambda path: path.write_bytes(_saved(np.array([{"x": 1}], dtype=object))),
 }
@@ -406,7 +454,8 @@ def _saved(array: np.ndarray) -> bytes:
 @pytest.mark.parametrize("case", PICKLED)
 def test_pickled_objects_are_named_not_called_corrupt(tmp_path, case):
     PICKLED[case](tmp_path / "cifar10_test.npz")
-    error = refused(tmp_path, f"{tmp_path / 'cifar10_test.npz'}: this npz holds pickled objects, which shiftlab refuses to load")
+    error = refused(tmp_path,
+                    f"{tmp_path / 'cifar10_test.npz'}: this npz holds pickled objects, which shiftlab refuses to load")
     assert "corrupt" not in str(error)
 
 
@@ -437,7 +486,8 @@ FORMATS = {
 
 
 def _member_flagged_encrypted(path: Path) -> None:
-    write_npz(path, {"images": npy((1, 8, 8, 3), body=bytes(192)), "labels": npy((1,), "<i8", bytes(8)), "classes": CLASSES})
+    write_npz(path, {"images": npy((1, 8, 8, 3), body=bytes(192)), "labels": npy((1,), "<i8", bytes(8)),
+                     "classes": CLASSES})
     data = bytearray(path.read_bytes())
     for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         at = data.index(signature)
@@ -451,7 +501,8 @@ def declared_png(width: int, height: int, color_type: int = 2, depth: int = 8) -
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     header = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(64)))
+            + chunk(b"IEND", b""))
 
 
 def _write_format_case(case: str, path: Path) -> None:
@@ -461,7 +512,8 @@ def _write_format_case(case: str, path: Path) -> None:
     elif case == "member of another npy version":
         write_npz(path, {"images": b"\x93NUMPY\x09\x00" + bytes(100), **one})
     elif case == "scalar labels":
-        write_npz(path, {"images": npy((1, 8, 8, 3), body=bytes(192)), "labels": npy((), "<i8", bytes(8)), "classes": CLASSES})
+        write_npz(path, {"images": npy((1, 8, 8, 3), body=bytes(192)), "labels": npy((), "<i8", bytes(8)),
+                         "classes": CLASSES})
     elif case == "float png offsets":
         write_npz(path, {"png": npy((8,), body=bytes(8)), "png_offsets": npy((2,), "<f8", bytes(16)), **one})
     elif case == "a PNG declaring 100000 px":
@@ -489,7 +541,8 @@ def _cifar_folder(folder: Path, batch: bytes) -> Path:
 
 
 CIFAR_PICKLES = {
-    "a length past the end": (b"\x80\x04\x8e" + struct.pack("<Q", 2**40) + b"abc.", "expected 1099511627776 bytes in a bytes8"),
+    "a length past the end": (b"\x80\x04\x8e" + struct.pack("<Q", 2**40) + b"abc.",
+                              "expected 1099511627776 bytes in a bytes8"),
     "not a dict": (pickle.dumps([1, 2, 3]), "a CIFAR batch is a pickled dict, this one holds a list"),
     "code": (b"cos\nsystem\n(S'echo owned'\ntR.", "refusing to load os.system from a dataset file"),
 }
@@ -588,13 +641,18 @@ def test_the_budget_takes_64_megapixels_of_rgb_grey_palette_and_16_bit_grey():
 
 
 UPLOADS = {
-    "truncated PNG": (lambda: encode(Image.new("RGB", (64, 64), (1, 2, 3)))[:60], ImageInputError, "broken or truncated"),
-    "truncated JPEG": (lambda: encode(Image.new("RGB", (64, 64)), "JPEG")[:200], ImageInputError, "broken or truncated"),
+    "truncated PNG": (lambda: encode(Image.new("RGB", (64, 64), (1, 2, 3)))[:60], ImageInputError,
+                      "broken or truncated"),
+    "truncated JPEG": (lambda: encode(Image.new("RGB", (64, 64)), "JPEG")[:200], ImageInputError,
+                       "broken or truncated"),
     "not an image": (lambda: b"<html>404</html>", ImageInputError, "not an image file that Pillow can read"),
     "empty": (lambda: b"", ImageInputError, "not an image file"),
-    "floating point TIFF": (lambda: encode(Image.new("F", (16, 16)), "TIFF"), ImageInputError, "floating-point images are not supported"),
-    "32-bit samples": (lambda: encode(Image.fromarray(np.full((16, 16), -5, np.int32)), "TIFF"), ImageInputError, "holds 32-bit integer samples"),
-    "PostScript": (lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n", ImageInputError, "EPS files are not read"),
+    "floating point TIFF": (lambda: encode(Image.new("F", (16, 16)), "TIFF"), ImageInputError,
+                            "floating-point images are not supported"),
+    "32-bit samples": (lambda: encode(Image.fromarray(np.full((16, 16), -5, np.int32)), "TIFF"), ImageInputError,
+                       "holds 32-bit integer samples"),
+    "PostScript": (lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n", ImageInputError,
+                   "EPS files are not read"),
 }
 
 
@@ -604,7 +662,9 @@ def test_broken_uploads_are_image_input_errors(case):
     raises(error, message, lambda: load_image(make(), 32))
 
 
-@pytest.mark.parametrize("size, message", [(0, "got 0"), (-32, "got -32"), (32.0, "got 32.0"), ("224", "got '224'"), (10**6, "got 1000000")])
+@pytest.mark.parametrize("size, message", [
+    (0, "got 0"), (-32, "got -32"), (32.0, "got 32.0"), ("224", "got '224'"), (10**6, "got 1000000"),
+])
 def test_the_model_side_is_checked(size, message):
     raises(ParameterError, f"size must be an integer from 1 to 4096 (the model's input side), {message}",
            lambda: load_image(encode(Image.new("RGB", (16, 16))), size))
@@ -648,7 +708,8 @@ def test_the_worst_png_accepted_stays_under_the_documented_peak(tmp_path):
     side = int((MAX_DECODE_BYTES // 8) ** 0.5)
     path = png_file(tmp_path / "worst.png", side, side, color_type=6, exif=rotated_exif())
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path)], capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path)], capture_output=True, text=True, timeout=60,
+                          env=env)
     assert done.returncode == 0, done.stderr
     shape, peak_mb, seconds = done.stdout.rsplit(" ", 2)
     assert shape.strip() == "(224, 224, 3)"

@@ -105,7 +105,8 @@ def zoo_copy(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "zoo" / "cifar10" / "resnet20"
     folder.mkdir(parents=True)
     for suffix in (".safetensors", ".json"):
-        (folder / f"baseline{suffix}").write_bytes((SHIPPED / "cifar10" / "resnet20" / f"baseline{suffix}").read_bytes())
+        shipped = SHIPPED / "cifar10" / "resnet20" / f"baseline{suffix}"
+        (folder / f"baseline{suffix}").write_bytes(shipped.read_bytes())
     monkeypatch.setenv("SHIFTLAB_CHECKPOINTS", str(tmp_path / "zoo"))
     return folder
 
@@ -135,7 +136,8 @@ def test_train_evaluate_and_zoo_in_default_mode_write_only_their_run_folder(in_t
 def test_publishing_a_run_measured_on_other_data_is_refused(zoo_copy, tmp_path, capsys):
     before = digests(zoo_copy)
     assert shiftlab("train", "--model", "resnet20/baseline", *TINY, "--eval-data", "cifar10-sample",
-                    "--epochs", "1", "--no-progress", "--device", "cpu", "--run-dir", tmp_path / "run", "--publish") == 2
+                    "--epochs", "1", "--no-progress", "--device", "cpu", "--run-dir", tmp_path / "run",
+                    "--publish") == 2
     error = capsys.readouterr().err
     assert "holds clean figures measured on cifar10/test; the new ones were measured on cifar10-sample/test" in error
     assert digests(zoo_copy) == before
@@ -163,7 +165,8 @@ def test_a_subset_of_the_right_test_set_is_not_the_test_set():
 def test_a_new_variant_publishes_into_an_empty_zoo(tmp_path, monkeypatch):
     monkeypatch.setenv("SHIFTLAB_CHECKPOINTS", str(tmp_path / "zoo"))
     card = ModelCard("resnet20", "baseline", dataset="cifar10")
-    card.record(evaluate_clean(load_model("resnet20", None, device="cpu").model, load_dataset("cifar10-sample", limit=64)))
+    untrained = load_model("resnet20", None, device="cpu").model
+    card.record(evaluate_clean(untrained, load_dataset("cifar10-sample", limit=64)))
     run = save_checkpoint(load_model("resnet20", None, device="cpu").model.net, card, tmp_path / "run" / "baseline")
     weights = publish_run(run)
     assert weights == tmp_path / "zoo" / "cifar10" / "resnet20" / "baseline.safetensors"
@@ -245,7 +248,8 @@ def test_a_garbage_ood_set_leaves_the_shift_list_working(tmp_path, monkeypatch):
 
 FOREIGN = {
     "page.pth": (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "an HTML page"),
-    "lfs.safetensors": (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 1094272\n", "a git-LFS pointer"),
+    "lfs.safetensors": (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 1094272\n",
+                        "a git-LFS pointer"),
     "picture.pt": (png(16, 16), "a PNG image"),
     "table.pth": (b"name,accuracy\nresnet20,0.91\n", "a text file"),
     "passwd.pth": (b"root:x:0:0:root:/root:/bin/bash\n", "a text file"),
@@ -258,7 +262,8 @@ FOREIGN = {
 def test_a_foreign_file_is_not_a_checkpoint(tmp_path, name):
     content, looks_like = FOREIGN[name]
     (tmp_path / name).write_bytes(content)
-    with pytest.raises(CheckpointError, match=f"{tmp_path / name} is not a checkpoint: it looks like {looks_like}") as caught:
+    with pytest.raises(CheckpointError,
+                       match=f"{tmp_path / name} is not a checkpoint: it looks like {looks_like}") as caught:
         load_model("resnet20", checkpoint=tmp_path / name, device="cpu")
     assert not isinstance(caught.value, UnsafeCheckpointError)
 
@@ -307,9 +312,12 @@ def write_npz(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
 
 
 @pytest.mark.parametrize("images, labels, message", [
-    (np.random.default_rng(0).random((4, 8, 8, 3), np.float32), np.arange(4), r"images are float32, expected uint8.*255"),
-    (np.zeros((4, 8, 8, 3), np.uint8), np.array([0, 99, -5, 1]), r"labels must lie in 0..9 \(10 classes\); found -5, 99"),
-    (np.zeros((4, 8, 8, 3), np.uint8), np.array([0.0, 1.5, 2.0, 3.0]), "labels must be a 1-D array of integer class indices"),
+    (np.random.default_rng(0).random((4, 8, 8, 3), np.float32), np.arange(4),
+     r"images are float32, expected uint8.*255"),
+    (np.zeros((4, 8, 8, 3), np.uint8), np.array([0, 99, -5, 1]),
+     r"labels must lie in 0..9 \(10 classes\); found -5, 99"),
+    (np.zeros((4, 8, 8, 3), np.uint8), np.array([0.0, 1.5, 2.0, 3.0]),
+     "labels must be a 1-D array of integer class indices"),
     (np.zeros((4, 8, 8), np.uint8), np.arange(4), "expected N×H×W×3 images"),
 ])
 def test_arrays_that_would_load_as_wrong_data_are_refused(tmp_path, images, labels, message):
@@ -393,19 +401,26 @@ def one_image():
 
 
 CASES = {
-    "unknown dataset": (lambda m, x: load_dataset("imagenet"), UnknownDatasetError, "unknown dataset 'imagenet'; known: cifar10"),
+    "unknown dataset": (lambda m, x: load_dataset("imagenet"), UnknownDatasetError,
+                        "unknown dataset 'imagenet'; known: cifar10"),
     "unhashable dataset": (lambda m, x: load_dataset(["cifar10"]), UnknownDatasetError, "unknown dataset"),
-    "unknown split": (lambda m, x: load_dataset("cifar100", "train"), UnknownDatasetError, "has no split 'train'; it has: test"),
-    "limit zero": (lambda m, x: load_dataset("cifar10-sample", limit=0), ParameterError, "limit must be a positive whole number"),
+    "unknown split": (lambda m, x: load_dataset("cifar100", "train"), UnknownDatasetError,
+                      "has no split 'train'; it has: test"),
+    "limit zero": (lambda m, x: load_dataset("cifar10-sample", limit=0), ParameterError,
+                   "limit must be a positive whole number"),
     "limit float": (lambda m, x: load_dataset("cifar10-sample", limit=1.5), ParameterError, "got 1.5"),
     "limit text": (lambda m, x: load_dataset("cifar10-sample", limit="5"), ParameterError, "got '5'"),
     "unknown device": (lambda m, x: resolve_device("gpu"), ParameterError, "unknown device 'gpu': use 'auto', 'cpu'"),
     "other torch device": (lambda m, x: resolve_device("meta"), ParameterError, "unknown device 'meta'"),
     "no device": (lambda m, x: resolve_device(None), ParameterError, "unknown device None"),
-    "wcam seed": (lambda m, x: attribute(m, x, "wcam", seed=-1, nb_design=2, grid_size=4), AttributionError, "seed must be an integer >= 0, got -1"),
-    "wcam approximation": (lambda m, x: attribute(m, x, "wcam", approximation="no"), AttributionError, "approximation must be True or False, got 'no'"),
-    "grad-cam on a vector": (lambda m, x: attribute(m, x, "gradcam", layer="net.fc"), AttributionError, "not a spatial N×C×H×W feature map; choose a convolutional layer"),
-    "energy nan": (lambda m, x: energy_score(np.zeros((2, 3)), float("nan")), MetricInputError, "temperature must be a positive finite number"),
+    "wcam seed": (lambda m, x: attribute(m, x, "wcam", seed=-1, nb_design=2, grid_size=4), AttributionError,
+                  "seed must be an integer >= 0, got -1"),
+    "wcam approximation": (lambda m, x: attribute(m, x, "wcam", approximation="no"), AttributionError,
+                           "approximation must be True or False, got 'no'"),
+    "grad-cam on a vector": (lambda m, x: attribute(m, x, "gradcam", layer="net.fc"), AttributionError,
+                             "not a spatial N×C×H×W feature map; choose a convolutional layer"),
+    "energy nan": (lambda m, x: energy_score(np.zeros((2, 3)), float("nan")), MetricInputError,
+                   "temperature must be a positive finite number"),
     "energy zero": (lambda m, x: energy_score(np.zeros((2, 3)), 0), MetricInputError, "got 0"),
 }
 

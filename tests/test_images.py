@@ -81,7 +81,9 @@ def test_load_image_from_path(tmp_path):
     assert load_image(tmp_path / "x.png", 224).shape == (224, 224, 3)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((2, 32, 32, 3), np.float32), np.zeros((2, 32, 32, 4), np.uint8), np.zeros((32, 32, 3), np.uint8), [[1]]])
+@pytest.mark.parametrize("bad", [
+    np.zeros((2, 32, 32, 3), np.float32), np.zeros((2, 32, 32, 4), np.uint8), np.zeros((32, 32, 3), np.uint8), [[1]],
+])
 def test_inference_rejects_bad_batches(bad):
     with pytest.raises(ImageInputError):
         check_images(bad)

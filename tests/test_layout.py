@@ -32,7 +32,8 @@ def module_name(path: Path) -> str:
 
 @functools.cache
 def modules() -> dict[str, Path]:
-    """Module name -> source file, listed once: every module's imports are resolved against it (125 listings took 3.5 s)."""
+    """Module name -> source file, listed once: every module's imports are resolved against it (125 listings took
+    3.5 s)."""
     return {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
@@ -51,7 +52,8 @@ def imported(path: Path, package: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parents = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parents + ([base] if base else []))
             targets = {f"{base}.{alias.name}" for alias in node.names}
             names.update(targets)
             if not targets <= set(known):
@@ -129,7 +131,8 @@ def test_pages_hold_layout_and_call_shiftlab_app(page):
     strays = []
     for node in ast.walk(ast.parse(page.read_text())):
         if isinstance(node, ast.Import):
-            strays += [a.name for a in node.names if a.name.startswith("shiftlab") and not a.name.startswith("shiftlab.app")]
+            strays += [a.name for a in node.names
+                       if a.name.startswith("shiftlab") and not a.name.startswith("shiftlab.app")]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shiftlab"):
             if node.module == "shiftlab" or node.module.startswith("shiftlab.app"):
                 continue

@@ -165,7 +165,9 @@ def test_temperature_is_not_identifiable_when_all_correct():
 # ----- input validation -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("metric", [accuracy, macro_f1, per_class_accuracy, nll, brier, ece, mce, classification_report])
+@pytest.mark.parametrize("metric", [
+    accuracy, macro_f1, per_class_accuracy, nll, brier, ece, mce, classification_report,
+])
 def test_nan_logits_raise(metric):
     logits = np.eye(3)
     logits[1, 1] = np.nan

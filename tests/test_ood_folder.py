@@ -62,7 +62,8 @@ def test_each_usable_folder_is_an_ood_set_and_an_empty_one_says_why():
     assert "ood_folder_empty" not in offered and "no images" in unavailable_reason("ood_folder_empty")
     assert get_shift("ood_folder_strangers").family == "folder_ood"
     assert folder_shift_name("strangers") == "ood_folder_strangers"
-    with pytest.raises(UnknownDatasetError, match="no image folder 'nope' is registered as a dataset; registered: pets-photos"):
+    with pytest.raises(UnknownDatasetError,
+                       match="no image folder 'nope' is registered as a dataset; registered: pets-photos"):
         folder_shift_name("nope")
 
 
