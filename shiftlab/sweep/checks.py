@@ -56,7 +56,9 @@ def parse_seeds(texts: Sequence[str]) -> list[int]:
     seeds = []
     for text in words(texts, "seeds", dedupe=False):
         if not re.fullmatch(r"[+-]?\d{1,12}", text):
-            raise ParameterError(f"seeds are whole numbers from {SEED_RANGE.start} to {SEED_RANGE.stop - 1}, got {text!r}")
+            raise ParameterError(
+                f"seeds are whole numbers from {SEED_RANGE.start} to {SEED_RANGE.stop - 1}, got {text!r}"
+            )
         seeds.append(int(text))
     return seeds
 
@@ -73,7 +75,8 @@ def check_indices(indices: Sequence[int] | None) -> list[int] | None:
     """Image indices as a list of distinct non-negative ints (their upper bound is the dataset's size)."""
     if indices is None:
         return None
-    if isinstance(indices, str | bytes) or not isinstance(indices, Sequence | np.ndarray) or not 0 < len(indices) <= MAX_IMAGES:
+    if (isinstance(indices, str | bytes) or not isinstance(indices, Sequence | np.ndarray)
+            or not 0 < len(indices) <= MAX_IMAGES):
         raise ParameterError(f"indices are a list of 1 to {MAX_IMAGES} image positions, got {indices!r:.80}")
     if not all(isinstance(i, int | np.integer) and not isinstance(i, bool) and i >= 0 for i in indices):
         raise ParameterError(f"indices are whole numbers >= 0, got {indices!r:.80}")
@@ -146,7 +149,9 @@ def _check_option_value(method: str, key: str, value: object) -> None:
                                  f"got {value}")
     elif isinstance(value, float):
         if not math.isfinite(value) or abs(value) > MAX_OPTION_FLOAT:
-            raise ParameterError(f"{method} option {key} must be a finite number within ±{MAX_OPTION_FLOAT:g}, got {value}")
+            raise ParameterError(
+                f"{method} option {key} must be a finite number within ±{MAX_OPTION_FLOAT:g}, got {value}"
+            )
     elif not isinstance(value, str) or len(value) > MAX_WORD:
         raise ParameterError(f"{method} option {key} takes a number, a text of at most {MAX_WORD} characters, true, "
                              f"false or null; got {value!r:.100}")

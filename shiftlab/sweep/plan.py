@@ -112,9 +112,13 @@ class SweepPlan:
         shifts = (SOURCE, *self.shifts)
         parts = [Partition("predictions", m, v, s) for m, v in self.models for s in shifts]
         if "attributions" in self.products:
-            parts += [Partition("attributions", m, v, s, k) for k in self.methods for m, v in self.models for s in shifts]
+            parts += [
+                Partition("attributions", m, v, s, k) for k in self.methods for m, v in self.models for s in shifts
+            ]
         if "faithfulness" in self.products:
-            parts += [Partition("faithfulness", m, v, s, k) for m, v in self.models for s in shifts for k in self.methods]
+            parts += [
+                Partition("faithfulness", m, v, s, k) for m, v in self.models for s in shifts for k in self.methods
+            ]
         return parts
 
     def conditions(self, shift: str) -> list[tuple[int, int]]:
@@ -313,8 +317,8 @@ def parse_severities(text: str | int | Sequence[int]) -> tuple[int, ...]:
             raise ParameterError(f"severities are like 1-5, 3 or 1,3,5; got {text!r}")
         low, high = int(match[1]), int(match[2] or match[1])
         if not (low_end <= low <= high <= high_end):
-            raise ParameterError(f"severities must lie in {low_end}-{high_end} (a range going up), got {piece.strip()!r} "
-                                 f"in {text!r}")
+            raise ParameterError(f"severities must lie in {low_end}-{high_end} (a range going up), "
+                                 f"got {piece.strip()!r} in {text!r}")
         values.update(range(low, high + 1))
     return tuple(sorted(values))
 

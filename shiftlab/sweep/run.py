@@ -247,7 +247,8 @@ def parse_options(pairs: Sequence[str]) -> dict:
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``shiftlab sweep`` flags to ``parser``."""
     parser.add_argument("--models", nargs="+", required=True,
-                        help="arch/variant glob patterns, e.g. 'resnet20/*' (words or a comma list, as every list flag)")
+                        help="arch/variant glob patterns, e.g. 'resnet20/*' "
+                             "(words or a comma list, as every list flag)")
     parser.add_argument("--shifts", nargs="+", default=[], help="shift names, or the groups corruptions and edits")
     parser.add_argument("--ood-folder", nargs="+", default=[], metavar="DATASET",
                         help="image folder(s) of the models file ([datasets.DATASET]) to use as OOD sets: the shift "

@@ -21,7 +21,8 @@ from shiftlab.sweep.plan import Partition, SweepPlan
 
 STAGING = ".staging"
 FILE_NAME = "part-0.parquet"
-#: zstd keeps the shipped store small and reads fast; row groups of this many rows let DuckDB skip what a query filters out
+#: zstd keeps the shipped store small and reads fast; row groups of this many rows let DuckDB skip what a query
+#: filters out
 COMPRESSION = "zstd"
 ROW_GROUP = 100_000
 

@@ -123,7 +123,9 @@ class SweepWorker:
         loaded, _ = self._model(arch, variant)
         return attribute(loaded, images, method, target=targets, **self.plan.method_options.get(method, {}))
 
-    def _clean_attribution(self, arch: str, variant: str, method: str, start: int, stop: int) -> tuple[np.ndarray, Attribution]:
+    def _clean_attribution(
+        self, arch: str, variant: str, method: str, start: int, stop: int
+    ) -> tuple[np.ndarray, Attribution]:
         """(targets, attribution) of the clean images ``start:stop``: each explains the model's clean prediction."""
         targets = self._targets(arch, variant, start, stop)
         return targets, self._attribute(arch, variant, method, self.images[start:stop], targets)
@@ -165,4 +167,5 @@ class SweepWorker:
         curves = [deletion_insertion(loaded, pixels[i], maps[i], targets[i], reference=reference)
                   for i, reference in zip(one, references)]
         removal = [road(loaded, pixels[i], maps[i], targets[i]) for i in one]
-        return faithfulness_table(unit.severity, unit.seed, self.index[unit.start : unit.stop], targets, curves, removal)
+        indices = self.index[unit.start : unit.stop]
+        return faithfulness_table(unit.severity, unit.seed, indices, targets, curves, removal)
