@@ -40,7 +40,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     flags added, since importing every command's module (Streamlit, DuckDB, the training stack) would slow
     every call."""
     parser = argparse.ArgumentParser(
-        prog="shiftlab", description="See how an image classifier behaves, and why, when its input distribution shifts.",
+        prog="shiftlab",
+        description="See how an image classifier behaves, and why, when its input distribution shifts.",
         epilog="`shiftlab COMMAND --help` describes each command.")
     parser.add_argument("--version", action="version", version=f"shiftlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the reader left: say nothing more
         return 141
     except OSError as exc:
-        return _fail(args, f"{_os_error(exc)}; nothing half-written was left (files are written whole or not at all)", 1)
+        message = f"{_os_error(exc)}; nothing half-written was left (files are written whole or not at all)"
+        return _fail(args, message, 1)
     return 0
 
 

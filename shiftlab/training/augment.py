@@ -93,7 +93,8 @@ def _op_rotate(x: torch.Tensor, severity: float) -> torch.Tensor:
 def _op_shear(axis: int):
     def shear(x: torch.Tensor, severity: float) -> torch.Tensor:
         degrees = math.degrees(math.atan(_sign() * _level(severity) * 0.3))
-        return TF.affine(x, angle=0.0, translate=[0, 0], scale=1.0, shear=[degrees, 0.0] if axis == 0 else [0.0, degrees])
+        shear = [degrees, 0.0] if axis == 0 else [0.0, degrees]
+        return TF.affine(x, angle=0.0, translate=[0, 0], scale=1.0, shear=shear)
 
     return shear
 

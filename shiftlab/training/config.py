@@ -68,7 +68,8 @@ SEED_RANGE = (0, 2**31 - 1)
 
 
 def check_recipe_value(name: str, value: object) -> None:
-    """Refuse a recipe ``value`` outside ``RECIPE_BOUNDS[name]`` (or of the wrong type), naming the flag and the range."""
+    """Refuse a recipe ``value`` outside ``RECIPE_BOUNDS[name]`` (or of the wrong type), naming the flag and the
+    range."""
     low, high, excluded = RECIPE_BOUNDS[name]
     integer = isinstance(low, int)
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
@@ -124,8 +125,11 @@ class TrainConfig:
         if spec.dataset != "cifar10":
             raise ParameterError(f"shiftlab train trains the CIFAR-10 zoo; {spec.arch} is a model of {spec.dataset} "
                                  "(its weights come from elsewhere: see `shiftlab zoo`)")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
-            raise ParameterError(f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {self.seed!r:.40}")
+        if (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                or not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]):
+            raise ParameterError(
+                f"--seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {self.seed!r:.40}"
+            )
         for name in self.overrides.keys() & RECIPE_BOUNDS.keys():
             check_recipe_value(name, getattr(recipe, name))
         if recipe.precision not in PRECISIONS:

@@ -74,7 +74,9 @@ def read_state(path: Path) -> tuple[RunProgress, dict[str, torch.Tensor]]:
     try:
         return RunProgress.from_json(progress, "progress"), tensors
     except ModelCardError as exc:
-        raise RunStateError(f"{path} holds no valid progress record ({exc}); delete the run folder to start over") from exc
+        raise RunStateError(
+            f"{path} holds no valid progress record ({exc}); delete the run folder to start over"
+        ) from exc
 
 
 def load_state(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, recipe: Recipe) -> RunProgress:
@@ -121,7 +123,8 @@ def git_commit() -> str:
     """HEAD's hash, with ``+dirty`` when the working tree has changes; ``unknown`` outside git."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "shiftlab"], cwd=REPO_ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "shiftlab"], cwd=REPO_ROOT, capture_output=True,
+                               text=True)
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -103,7 +103,8 @@ class TrainingRun:
             correct += int((out.logits.argmax(1) == y).sum())
             seen += len(idx)
             rate = seen / (time.perf_counter() - start)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}", refresh=False)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{rate:.0f}",
+                            refresh=False)
         seconds = time.perf_counter() - start
         return EpochRecord(round(total_loss / seen, 5), round(correct / seen, 5), optimizer.param_groups[0]["lr"],
                            round(seen / seconds, 1), round(seconds, 1), device_name(self.device))
@@ -115,8 +116,10 @@ def train(config: TrainConfig) -> Path:
     recipe = config.recipe()
     check_output_folder(config.run_path(), "--run-dir")
     device = resolve_device(config.device)
-    train_set = load_dataset(config.data, "train" if config.data == "cifar10" else "test", config.data_root, config.limit)
-    eval_set = load_dataset(config.eval_data, "test", config.data_root)  # a missing test set stops the run now, not at the end
+    train_split = "train" if config.data == "cifar10" else "test"
+    train_set = load_dataset(config.data, train_split, config.data_root, config.limit)
+    # a missing test set stops the run now, not at the end
+    eval_set = load_dataset(config.eval_data, "test", config.data_root)
     if config.publish:
         check_publishable(config.arch, config.variant, {"clean": fingerprint(eval_set)}, weights=True,
                           overwrite=config.overwrite)
@@ -127,8 +130,8 @@ def train(config: TrainConfig) -> Path:
         load_strict(model.net, read_tensors(config.init), source=config.init)
     model = model.to(device).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
-    run = TrainingRun(model, optimizer, make_variant(config.variant, recipe, _autocast_factory(device, recipe.precision)),
-                      torch.from_numpy(train_set.images).permute(0, 3, 1, 2).contiguous(),
+    variant = make_variant(config.variant, recipe, _autocast_factory(device, recipe.precision))
+    run = TrainingRun(model, optimizer, variant, torch.from_numpy(train_set.images).permute(0, 3, 1, 2).contiguous(),
                       torch.from_numpy(train_set.labels), recipe, device)
 
     run_dir = config.run_path()
@@ -185,7 +188,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-data", default="cifar10", help="test set written into the card")
     parser.add_argument("--data-root", default=None, help="dataset folder (default: $SHIFTLAB_DATA)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    parser.add_argument("--run-dir", default=None, help="state, weights and card of the run; default: runs/train/<arch>/<variant>")
+    parser.add_argument("--run-dir", default=None,
+                        help="state, weights and card of the run; default: runs/train/<arch>/<variant>")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last epoch")
     parser.add_argument("--publish", action="store_true",
                         help="copy the result into the shipped zoo (refused for figures not on the full test set)")

@@ -68,7 +68,9 @@ class TrainingVariant:
             logits = model(x)
         return StepOutput(F.cross_entropy(logits.float(), y, label_smoothing=self.label_smoothing), logits.detach())
 
-    def train_step(self, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> StepOutput:
+    def train_step(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+    ) -> StepOutput:
         """One optimiser update from the batch."""
         out = self.loss(model, x, y)
         self._update(model, optimizer, out.loss)
@@ -94,7 +96,9 @@ def register_training_variant(cls: type[TrainingVariant]) -> type[TrainingVarian
     if get_variant(cls.name).name != cls.name:
         raise UnknownVariantError(f"training variant {cls.name!r} is an alias of {get_variant(cls.name).name!r}")
     if cls.name in _VARIANTS:
-        raise DuplicateNameError(f"training variant {cls.name!r} is already registered ({_VARIANTS[cls.name].__name__})")
+        raise DuplicateNameError(
+            f"training variant {cls.name!r} is already registered ({_VARIANTS[cls.name].__name__})"
+        )
     _VARIANTS[cls.name] = cls
     return cls
 
@@ -281,7 +285,9 @@ class FreeAdversarial(AdversarialVariant):
     def start_epoch(self) -> None:
         self.delta: torch.Tensor | None = None
 
-    def train_step(self, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> StepOutput:
+    def train_step(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+    ) -> StepOutput:
         eps = self.params["eps"]
         delta = self._delta_like(x)
         for _ in range(self.params["replays"]):

@@ -123,8 +123,9 @@ def check_fits(spec: ModelSpec, test_set: ImageDataset) -> None:
     classes = spec.classes()
     if test_set.classes != classes:
         raise ParameterError(
-            f"{spec.arch} predicts {spec.dataset}'s {len(classes)} classes; {test_set.name} holds {len(test_set.classes)} "
-            f"other classes ({', '.join(test_set.classes[:3])}, …), so its accuracy would mean nothing. "
+            f"{spec.arch} predicts {spec.dataset}'s {len(classes)} classes; "
+            f"{test_set.name} holds {len(test_set.classes)} other classes ({', '.join(test_set.classes[:3])}, …), "
+            "so its accuracy would mean nothing. "
             f"Evaluate {spec.arch} on a test set of {spec.dataset}")
     size = tuple(test_set.images.shape[1:3])
     if size != (spec.input_size, spec.input_size):
@@ -158,7 +159,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None, help="folder with the datasets (default: $SHIFTLAB_DATA)")
     parser.add_argument("--limit", type=int, default=None, help="measure on the first N test images only")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--suite", nargs="+", default=list(SUITES), choices=SUITES, help="what to measure (default: all)")
+    parser.add_argument("--suite", nargs="+", default=list(SUITES), choices=SUITES,
+                        help="what to measure (default: all)")
     parser.add_argument("--run-dir", default=None, help="where the updated card goes; default: runs/evaluate/<arch>")
     parser.add_argument("--publish", action="store_true",
                         help="record the figures in the shipped card (refused for figures not on the full test set)")
@@ -176,7 +178,8 @@ def run(args: argparse.Namespace) -> None:
     else:
         path = write_evaluation(arch, variant, results, args.run_dir)
     for result in results:
-        figures = {k: v for k, v in result.figures.to_json().items() if not isinstance(v, dict | list) and k != "weights_sha256"}
+        figures = {k: v for k, v in result.figures.to_json().items()
+                   if not isinstance(v, dict | list) and k != "weights_sha256"}
         print(f"{result.suite} on {data_key(result.data)}: {figures}")
     print(f"wrote {path}")
 

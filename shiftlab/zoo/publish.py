@@ -78,8 +78,9 @@ def check_publishable(arch: str, variant: str, data: dict[str, Fingerprint], wei
 def check_overwrite(target: Path, overwrite: bool) -> None:
     """Refuse to replace the zoo's weights file ``target`` unless ``overwrite`` says to."""
     if target.exists() and not overwrite:
-        raise PublishError(f"{target} already holds weights: publishing would replace them. Pass --overwrite to replace them (their figures stay in "
-                           "the card, tied to the old weights), or publish under another --run-dir only")
+        raise PublishError(f"{target} already holds weights: publishing would replace them. "
+                           "Pass --overwrite to replace them (their figures stay in the card, tied to the old "
+                           "weights), or publish under another --run-dir only")
 
 
 def publish_run(weights: Path, overwrite: bool = False) -> Path:

@@ -66,9 +66,14 @@ ADVERSARIAL_TARGETS = (
     Target("clean accuracy (%)", _clean, 70.0, at_least=True),
 )
 #: the targets of each kind of variant (``shiftlab.models.variants.KINDS``); standard training promises nothing
-TARGETS_BY_KIND: dict[str, tuple[Target, ...]] = {"augmentation": AUGMENTATION_TARGETS, "adversarial": ADVERSARIAL_TARGETS}
+TARGETS_BY_KIND: dict[str, tuple[Target, ...]] = {
+    "augmentation": AUGMENTATION_TARGETS,
+    "adversarial": ADVERSARIAL_TARGETS,
+}
 #: the targets of each variant of the vocabulary, by its kind
-TARGETS: dict[str, tuple[Target, ...]] = {v.name: TARGETS_BY_KIND[v.kind] for v in known_variants() if v.kind in TARGETS_BY_KIND}
+TARGETS: dict[str, tuple[Target, ...]] = {
+    v.name: TARGETS_BY_KIND[v.kind] for v in known_variants() if v.kind in TARGETS_BY_KIND
+}
 
 
 @dataclass(frozen=True)
