@@ -147,8 +147,10 @@ TRAIN_CASES = {
     "batch size 0": (["--batch-size", "0"], "--batch-size must be a whole number from 1 to 4096, got 0"),
     "batch size -1": (["--batch-size", "-1"], "--batch-size must be a whole number from 1 to 4096, got -1"),
     "batch size huge": (["--batch-size", "100000000"], "--batch-size must be a whole number from 1 to 4096"),
-    "label smoothing 5": (["--label-smoothing", "5"], "--label-smoothing must be a number from 0.0 to below 1.0, got 5.0"),
-    "label smoothing 1": (["--label-smoothing", "1"], "--label-smoothing must be a number from 0.0 to below 1.0, got 1.0"),
+    "label smoothing 5": (["--label-smoothing", "5"],
+                          "--label-smoothing must be a number from 0.0 to below 1.0, got 5.0"),
+    "label smoothing 1": (["--label-smoothing", "1"],
+                          "--label-smoothing must be a number from 0.0 to below 1.0, got 1.0"),
     "label smoothing -0.1": (["--label-smoothing", "-0.1"], "got -0.1"),
     "label smoothing nan": (["--label-smoothing", "nan"], "got nan"),
     "epochs 0": (["--epochs", "0"], "--epochs must be a whole number from 1 to 1000, got 0"),
@@ -262,7 +264,8 @@ EVALUATE_CASES = {
     "unknown data": (["--data", "nope"], "unknown dataset 'nope'; known: cifar10"),
     "imagenet model on cifar": (["--model", "efficientnet_lite0/baseline"],
                                 "efficientnet_lite0 predicts imagenet's 1000 classes; cifar10-sample holds 10 other"),
-    "cifar model on cifar100": (["--data", "cifar100-sample"], "resnet20 predicts cifar10's 10 classes; cifar100-sample holds 100"),
+    "cifar model on cifar100": (["--data", "cifar100-sample"],
+                                "resnet20 predicts cifar10's 10 classes; cifar100-sample holds 100"),
     "unknown arch": (["--model", "nope/baseline"], "unknown model 'nope'"),
     "variant dots": (["--model", "resnet20/.."], "variant names are letters, digits"),
     "variant dot": (["--model", "resnet20/.hidden"], "variant names are letters, digits"),
@@ -312,15 +315,17 @@ def test_the_reference_fingerprints_are_the_cifar10_test_sets(data_root):
 
 def test_a_test_set_of_one_pixel_images_is_refused_by_size(capsys, tmp_path, zoo):
     before = listing(zoo)
-    refused(capsys, ["evaluate", "--model", "resnet20/baseline", "--data-root", fake_test_set(tmp_path / "data", 10000, 1),
-                     "--suite", "clean", "--device", "cpu", "--publish"], "test images here are 1×1 px; resnet20 takes 32×32")
+    data_root = fake_test_set(tmp_path / "data", 10000, 1)
+    refused(capsys, ["evaluate", "--model", "resnet20/baseline", "--data-root", data_root, "--suite", "clean",
+                     "--device", "cpu", "--publish"], "test images here are 1×1 px; resnet20 takes 32×32")
     assert listing(zoo) == before and zoo_card("resnet20", "baseline").figure("accuracy") == 0.9103
 
 
 def test_publishing_figures_of_another_test_set_named_cifar10_is_refused(capsys, tmp_path, zoo):
     card_bytes = (zoo / "baseline.json").read_bytes()
-    line = refused(capsys, ["evaluate", "--model", "resnet20/baseline", "--data-root", fake_test_set(tmp_path / "data", 50, 32),
-                            "--suite", "clean", "--device", "cpu", "--publish"], "are not the reference cifar10/test")
+    data_root = fake_test_set(tmp_path / "data", 50, 32)
+    line = refused(capsys, ["evaluate", "--model", "resnet20/baseline", "--data-root", data_root, "--suite", "clean",
+                            "--device", "cpu", "--publish"], "are not the reference cifar10/test")
     assert "content (SHA-256 of images and labels)" in line
     assert (zoo / "baseline.json").read_bytes() == card_bytes
 
@@ -405,7 +410,8 @@ def test_card_names_follow_the_name_rules(field, value):
 
 @pytest.mark.parametrize("content, message", [
     ("[" * 100_000, "unreadable: RecursionError"),
-    ('{"arch": "resnet20", "variant": "baseline", "description": "' + "x" * (1024**2) + '"}', "of at most 1,048,576 bytes"),
+    ('{"arch": "resnet20", "variant": "baseline", "description": "' + "x" * (1024**2) + '"}',
+     "of at most 1,048,576 bytes"),
     ("\xff\xfe not text", "unreadable"),
     ("[]", "is not a JSON object but a list"),
 ], ids=["nested", "huge", "not utf-8", "a list"])
@@ -463,7 +469,8 @@ VIT_CONFIGS = {
     "width 10**6": ({"hidden_size": 10**6}, "hidden_size must be an integer from 8 to 768"),
     "layers 10**4": ({"num_hidden_layers": 10**4}, "num_hidden_layers must be an integer from 1 to 12"),
     "heads 0": ({"num_attention_heads": 0}, "num_attention_heads must be an integer from 1 to 12"),
-    "heads not dividing": ({"num_attention_heads": 5}, "hidden_size \\(192\\) must be a multiple of num_attention_heads \\(5\\)"),
+    "heads not dividing": ({"num_attention_heads": 5},
+                           "hidden_size \\(192\\) must be a multiple of num_attention_heads \\(5\\)"),
     "mlp 10**9": ({"intermediate_size": 10**9}, "intermediate_size must be an integer from 8 to 3072"),
     "dropout nan": ({"hidden_dropout_prob": float("nan")}, "hidden_dropout_prob must be a number"),
     "image size 10**5": ({"image_size": 10**5}, "image_size must be an integer from 8 to 224"),
@@ -482,7 +489,8 @@ def test_a_recorded_weights_digest_is_checked(digest):
     data = {"name": "cifar10", "split": "test", "n": 10, "of": 10, "sha256": "0" * 64}
     with pytest.raises(ModelCardError, match="weights_sha256 must be 64 lowercase hex digits"):
         ModelCard.from_dict({"arch": "resnet20", "variant": "x", "measurements": {
-            data_key(Fingerprint.from_dict(data)): {"data": data, "clean": {"accuracy": 0.5, "weights_sha256": digest}}}})
+            data_key(Fingerprint.from_dict(data)): {
+                "data": data, "clean": {"accuracy": 0.5, "weights_sha256": digest}}}})
 
 
 # 6. Weights whose dtype the model would silently cast --------------------------------------------------------------
@@ -495,7 +503,8 @@ def state():
 @pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.float64, torch.int32, torch.uint8],
                          ids=lambda d: str(d).split(".")[1])
 def test_weights_of_a_dtype_the_model_does_not_take_are_refused(dtype, state, tmp_path):
-    save_file({k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}, str(tmp_path / "w.safetensors"))
+    converted = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    save_file(converted, str(tmp_path / "w.safetensors"))
     with pytest.raises(CheckpointError, match=f"dtype the model does not take .*{dtype}"):
         load_model("resnet20", checkpoint=tmp_path / "w.safetensors", device="cpu")
 
@@ -508,7 +517,8 @@ def test_a_float_counter_is_refused(state, tmp_path):
 
 def test_half_precision_weights_still_load(state, tmp_path):
     save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(tmp_path / "w.safetensors"))
-    assert load_model("resnet20", checkpoint=tmp_path / "w.safetensors", device="cpu").model.net.fc.weight.dtype == torch.float32
+    loaded = load_model("resnet20", checkpoint=tmp_path / "w.safetensors", device="cpu")
+    assert loaded.model.net.fc.weight.dtype == torch.float32
 
 
 # 7. README tables only from a whole zoo ---------------------------------------------------------------------------
@@ -606,11 +616,13 @@ def test_zoo_prints_the_healthy_rows_of_a_broken_zoo(capsys, tmp_path, monkeypat
     monkeypatch.setenv("SHIFTLAB_CHECKPOINTS", str(hostile_zoo(tmp_path / "zoo")))
     code, out, err = shiftlab(capsys, "zoo")
     assert code == 0 and "| resnet20 | baseline | cifar10 | 91.03% |" in out and "| resnet20 | augmix |" not in out
-    assert f"shiftlab zoo: left out resnet20/pixmix: {WEIGHTS_CHANGED}" in err.splitlines() and len(err.splitlines()) == 6
+    lines = err.splitlines()
+    assert f"shiftlab zoo: left out resnet20/pixmix: {WEIGHTS_CHANGED}" in lines and len(lines) == 6
 
 
 def page_text(at: AppTest) -> list[str]:
-    return [str(element.value) for kind in ("markdown", "warning", "caption", "info", "error") for element in at.get(kind)]
+    return [str(element.value) for kind in ("markdown", "warning", "caption", "info", "error")
+            for element in at.get(kind)]
 
 
 @pytest.mark.parametrize("page", ["home", "robustness"])

@@ -348,7 +348,7 @@ def test_every_list_flag_takes_a_comma_list(extra, field, expected, tmp_path, ca
     assert listing(tmp_path) == {}
 
 
-# ---------------------------------------------------------------------------------------------- partitions that are done
+# ---------------------------------------------------------------------------------------------- partitions done
 
 
 def delete_file(path):
@@ -646,7 +646,8 @@ ESCAPES = {
     "glob": "SELECT * FROM glob('/etc/*')",
     "store-file-by-path": "SELECT count(*) FROM read_parquet('{store}/predictions/*/*/*/*.parquet')",
     "copy-out": "COPY (SELECT 1) TO '{tmp}/leak.csv'",
-    "copy-into-store": "COPY (SELECT * FROM predictions) TO '{store}/predictions/model=resnet20/variant=x/shift=fog/p.parquet'",
+    "copy-into-store": "COPY (SELECT * FROM predictions) "
+                       "TO '{store}/predictions/model=resnet20/variant=x/shift=fog/p.parquet'",
     "attach": "ATTACH '{tmp}/other.duckdb'",
     "install": "INSTALL httpfs",
     "load": "LOAD httpfs",
@@ -768,10 +769,13 @@ def test_ctrl_c_says_what_was_kept_and_leaves_nothing_half_written(tmp_path, cap
     monkeypatch.setattr(SweepWorker, "compute", interrupted_midway)
     status, err = run_cli([*CLI, "--out", str(out)], capsys)
     assert status == 130
-    assert err.splitlines()[-1] == f"shiftlab sweep: interrupted; {out}: 1 of 2 partitions done, each whole; run the same command to resume"
-    assert sorted(listing(out)) == ["predictions", "predictions/model=resnet20", "predictions/model=resnet20/variant=baseline",
+    assert err.splitlines()[-1] == (f"shiftlab sweep: interrupted; {out}: 1 of 2 partitions done, each whole; "
+                                    "run the same command to resume")
+    assert sorted(listing(out)) == ["predictions", "predictions/model=resnet20",
+                                    "predictions/model=resnet20/variant=baseline",
                                     "predictions/model=resnet20/variant=baseline/shift=source",
-                                    "predictions/model=resnet20/variant=baseline/shift=source/part-0.parquet", "sweep.json"]
+                                    "predictions/model=resnet20/variant=baseline/shift=source/part-0.parquet",
+                                    "sweep.json"]
     monkeypatch.setattr(SweepWorker, "compute", compute)
     assert run_cli([*CLI, "--out", str(out)], capsys)[0] == 0
     assert not store.pending(out, read_plan(out))

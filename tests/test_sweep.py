@@ -207,7 +207,8 @@ def test_stored_details_are_the_methods_per_image_figures(tmp_path):
         frame = opened.maps("resnet20", "baseline", "fog", 2, method="wcam")
     assert frame["image"].tolist() == [5, 9]
     for i, details in enumerate(frame["details"]):
-        assert sorted(details) == sorted(k for k, v in direct.extras.items() if isinstance(v, np.ndarray) and v.dtype != object)
+        assert sorted(details) == sorted(k for k, v in direct.extras.items()
+                                         if isinstance(v, np.ndarray) and v.dtype != object)
         for name in ("wavelet_map", "spectral_levels", "spectral_levels_std", "map_agreement", "nb_design", "stable"):
             assert np.array_equal(details[name], getattr(direct.extras, name)[i]), name
 
@@ -278,12 +279,14 @@ def recompute(opened, partition, severity: int, positions: list[int]) -> pd.Data
 
 def test_a_growing_plan_lists_the_methods_options_in_the_methods_order():
     """Recomputing one method (a sweep asking for it alone) leaves the folder's plan, sweep.json, as it was."""
-    base = dict(models=(("resnet20", "baseline"),), shifts=("fog",), severities=(3,), seeds=(0,), data=SweptData("x", "test", None, None, "0" * 64, 1))
+    base = dict(models=(("resnet20", "baseline"),), shifts=("fog",), severities=(3,), seeds=(0,),
+                data=SweptData("x", "test", None, None, "0" * 64, 1))
     stored = SweepPlan(**base, methods=("gradcam", "wcam"), method_options={"gradcam": {}, "wcam": {"nb_design": 4}})
     again = stored.merged(SweepPlan(**base, methods=("wcam",), method_options={"wcam": {"nb_design": 4}}))
     assert again == stored and list(again.method_options) == ["gradcam", "wcam"]
     grown = stored.merged(SweepPlan(**base, methods=("saliency",), method_options={"saliency": {"abs": True}}))
-    assert list(grown.method_options) == ["gradcam", "wcam", "saliency"] and grown.methods == ("gradcam", "wcam", "saliency")
+    assert list(grown.method_options) == ["gradcam", "wcam", "saliency"]
+    assert grown.methods == ("gradcam", "wcam", "saliency")
     with pytest.raises(ParameterError, match="wcam attributions with options"):
         stored.merged(SweepPlan(**base, methods=("wcam",), method_options={"wcam": {"nb_design": 8}}))
 
