@@ -12,8 +12,9 @@ protocol a browser tab speaks, no browser). Three phases, each bounded by ``--ti
    computation at a time: the second waits in line, and its page says so), while the others keep re-opening stored
    views (Compare, Variants, Calibration) one after another;
 3. the figures: p50/p95/max seconds to render per phase, errors drawn by any page, the server's peak
-   resident memory (``VmHWM`` of its process), the others' renders while the WCAMs ran (how many took over
-   ``BLOCKED_S``), and what the second WCAM's page said of its place in line.
+   resident memory (``VmHWM`` of its process), the others' renders in ``QUIET_S`` seconds before the WCAMs and
+   while they ran (how many took over ``BLOCKED_S``, before and during), and what the WCAMs' pages said first
+   (the estimate; the second's place in line).
 
 Timings taken beside other jobs are pessimistic; README gives those of a quiet machine.
 """
@@ -40,6 +41,8 @@ LIVE_VIEW = VIEW.replace("cifar10-sample:204", "cifar10-sample:5")
 SECOND_LIVE_VIEW = VIEW.replace("cifar10-sample:204", "cifar10-sample:7")
 #: a stored view rendering slower than this while a long computation runs counts as blocked by it
 BLOCKED_S = 2.0
+#: seconds the others browse stored views before the WCAMs are asked for: their renders with nothing long running
+QUIET_S = 20.0
 STORED_LOOP = (("compare", VIEW), ("variants", VIEW), ("calibration", VIEW))
 
 
@@ -64,31 +67,36 @@ def live_wcam(base: str, timeout: float, query: str, delay: float) -> Render:
         session.close()
 
 
-def while_wcam_runs(base: str, students: int, timeout: float) -> tuple[Render, Render, list[Render]]:
-    """Two live WCAMs' renders, the second asked for a second after the first, and every stored-view render the
-    other students made while they ran."""
+def while_wcam_runs(base: str, students: int, timeout: float) -> tuple[Render, Render, list[Render], list[Render]]:
+    """Two live WCAMs' renders, the second asked for a second after the first; the stored-view renders the other
+    students made in the ``QUIET_S`` seconds before (nothing long running), and those they made while the WCAMs
+    ran."""
     done = threading.Event()
-    others: list[Render] = []
+    renders: list[tuple[float, Render]] = []  # (when the render was asked for, the render)
 
     def keep_browsing() -> None:
         session = Session(base, timeout)
         try:
             while not done.is_set():
                 for page, query in STORED_LOOP:
-                    others.append(session.run(page, query))
+                    asked = time.perf_counter()
+                    renders.append((asked, session.run(page, query)))
         finally:
             session.close()
 
     with ThreadPoolExecutor(students) as pool:
         loops = [pool.submit(keep_browsing) for _ in range(students - 2)]
-        time.sleep(2.0)  # the others are browsing when the buttons are pressed
+        time.sleep(QUIET_S)  # the others browse with nothing long running, then while the buttons are pressed
+        pressed = time.perf_counter()
         first = pool.submit(live_wcam, base, timeout, LIVE_VIEW, 0.0)
         second = pool.submit(live_wcam, base, timeout, SECOND_LIVE_VIEW, 1.0)
         wcams = first.result(), second.result()
         done.set()
         for loop in loops:
             loop.result()
-    return *wcams, others
+    quiet = [render for asked, render in renders if asked < pressed - 1.0]  # ended before the presses, mostly
+    during = [render for asked, render in renders if asked >= pressed]
+    return *wcams, quiet, during
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -118,12 +126,15 @@ def main() -> None:
             lessons = [r for renders in pool.map(lambda _: lesson(base, args.timeout), range(args.students))
                        for r in renders]
         lesson_s = time.perf_counter() - start
-        wcam, second, others = while_wcam_runs(base, args.students, args.timeout)
+        wcam, second, quiet, others = while_wcam_runs(base, args.students, args.timeout)
         figures = {"students": args.students, "lesson": summary(lessons), "lesson_wall_s": round(lesson_s, 1),
-                   "live_wcam_s": round(wcam.seconds, 1), "second_wcam_s": round(second.seconds, 1),
+                   "others_before_wcam": summary(quiet),
+                   "live_wcam_s": round(wcam.seconds, 1), "live_wcam_said": wcam.notes[:1],
+                   "second_wcam_s": round(second.seconds, 1),
                    "second_wcam_said": next((n for n in second.notes if " in line" in n), None),
                    "others_during_wcam": summary(others),
-                   f"others_over_{BLOCKED_S:g}_s": sum(r.seconds > BLOCKED_S for r in others),
+                   f"others_over_{BLOCKED_S:g}_s": [sum(r.seconds > BLOCKED_S for r in quiet),
+                                                     sum(r.seconds > BLOCKED_S for r in others)],
                    "peak_memory_mb": round(peak_memory_mb(process.pid))}
     print(json.dumps(figures, indent=2))
     if args.json:

@@ -35,12 +35,14 @@ PROBE_MIN_IMAGES = 2
 
 @dataclass(frozen=True)
 class WCAMEstimate:
-    """A WCAM's forward passes and seconds, least (its starting design) and most (every image refined up to
-    ``max_design``), at the pace measured on this server, on a ``grid_size`` grid."""
+    """A WCAM's forward passes, least (its starting design) and most (every image refined up to ``max_design``),
+    and its seconds at the pace measured on this server: expected (``seconds``: as far as runs here refined, the
+    most before any has run) and at most, on a ``grid_size`` grid."""
 
     grid_size: int
     passes: int
     max_passes: int
+    expected_passes: int
     seconds: float
     max_seconds: float
 
@@ -102,19 +104,36 @@ def _wcam_key(loaded: LoadedModel, options: dict[str, Any]) -> tuple[Hashable, .
     return ("wcam", *shape, *model_key(loaded))
 
 
+def _refinement_key(loaded: LoadedModel, options: dict[str, Any]) -> tuple[Hashable, ...]:
+    """How far WCAMs of this model with these options refined here: its key (the design sizes and what a
+    perturbed image costs)."""
+    sizes = tuple(options.get(name) for name in ("nb_design", "max_design"))
+    return ("wcam refinement", *sizes, *_wcam_key(loaded, options))
+
+
 def wcam_estimate(book: PaceBook, loaded: LoadedModel, n_images: int, options: dict[str, Any],
                   designs_done: int = 0) -> WCAMEstimate:
     """What a WCAM of ``n_images`` images with ``options`` will take here now; with ``designs_done``, a run that
-    resumes from that many design points per image (a refinement), whose points done are not run again."""
+    resumes from that many design points per image (a refinement), whose points done are not run again.
+
+    A run refines itself while its images are not stable: the expected passes are the least times how far the
+    last run of this kind here refined, and before any has run, the most (``bench/bench_wcam.py``: every
+    ResNet-20 image of the sample refines to the most)."""
     passes = count_passes(loaded, n_images, **options)
     least, most = passes.forward_passes, passes.max_forward_passes
     if designs_done:
         reused = count_passes(loaded, n_images, **{**options, "nb_design": designs_done, "max_design": designs_done})
         least, most = least - reused.forward_passes, most - reused.forward_passes
+    refined = book.measurement(_refinement_key(loaded, options))
+    expected = round(min(most, least * refined.seconds_per_unit)) if refined and not designs_done else most
     pace = OVERHEAD * book.seconds_per_unit(_wcam_key(loaded, options), lambda: seconds_per_pass(loaded, **options))
-    return WCAMEstimate(passes.grid_size, least, most, least * pace, most * pace)
+    return WCAMEstimate(passes.grid_size, least, most, expected, expected * pace, most * pace)
 
 
-def record_wcam(book: PaceBook, loaded: LoadedModel, options: dict[str, Any], passes: int, seconds: float) -> None:
-    """What a WCAM run measured: ``passes`` perturbed images (its estimator's time included) in ``seconds``."""
+def record_wcam(book: PaceBook, loaded: LoadedModel, n_images: int, options: dict[str, Any], passes: int,
+                seconds: float, resumed: bool = False) -> None:
+    """What a WCAM run of ``n_images`` images measured: ``passes`` perturbed images (its estimator's time
+    included) in ``seconds``, and, unless it ``resumed`` an earlier run, how far it refined."""
     book.record(_wcam_key(loaded, options), passes * OVERHEAD, seconds)
+    if not resumed:  # "seconds per unit" here: passes run per pass of the starting design
+        book.record(_refinement_key(loaded, options), count_passes(loaded, n_images, **options).forward_passes, passes)

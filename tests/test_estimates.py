@@ -87,7 +87,7 @@ def test_a_refinement_is_priced_for_the_designs_it_adds(small_probes):
     assert (first.passes, first.max_passes) == (2 * 4 * 18, 2 * 16 * 18)
     refine = wcam_estimate(book, model, 2, {**WCAM_OPTIONS, "nb_design": 32, "max_design": 32}, designs_done=16)
     assert refine.passes == refine.max_passes == 2 * 16 * 18  # 16 → 32 designs: the 16 done are reused
-    assert refine.seconds == pytest.approx(first.seconds * 4)
+    assert refine.seconds == pytest.approx(first.max_seconds)
 
 
 def test_a_stale_pace_is_probed_again_and_a_run_replaces_it():
@@ -129,8 +129,12 @@ def test_runs_feed_the_next_estimate(small_probes):
     book, model = PaceBook(), tiny()
     record_maps(book, model, "integrated_gradients", {"n_steps": 8}, 2, seconds=16.0)  # 1 s a pass
     assert map_seconds(book, model, "integrated_gradients", {"n_steps": 16}, 2) == pytest.approx(32.0)
-    record_wcam(book, model, WCAM_OPTIONS, passes=1000, seconds=105.0)
-    assert wcam_estimate(book, model, 2, WCAM_OPTIONS).seconds == pytest.approx(2 * 4 * 18 * 0.105, rel=1e-6)
+    before = wcam_estimate(book, model, 2, WCAM_OPTIONS)
+    assert before.seconds == before.max_seconds  # before any run here: it refines to the most
+    record_wcam(book, model, 2, WCAM_OPTIONS, passes=2 * 8 * 18, seconds=2 * 8 * 18 * 0.105)  # refined 4 -> 8
+    after = wcam_estimate(book, model, 2, WCAM_OPTIONS)
+    assert after.seconds == pytest.approx(2 * 8 * 18 * 0.105, rel=1e-6)  # as far as that run refined, at its pace
+    assert after.max_seconds == pytest.approx(2 * 16 * 18 * 0.105, rel=1e-6)
 
 
 def test_time_left_follows_the_rate_of_the_work():

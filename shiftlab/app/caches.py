@@ -175,13 +175,18 @@ def cached_explanation(arch: str, variant: str, pair: np.ndarray, method: str, s
 
 def _explain(job: Job, loaded: LoadedModel, pair: np.ndarray, method: str, same_target: bool, options: dict,
              resume: Any) -> PairExplanation:
-    """A job's ``explain_pair`` (WCAM reporting its perturbed images to the job), its pace recorded."""
-    controls = {"progress": job.report, "resume": resume} if "progress" in get_method(method).run_controls else {}
+    """A job's ``explain_pair``, its pace recorded. WCAM reports its perturbed images to the job, out of the
+    passes expected here (``wcam_cost``) until it has decided to refine further: the time left counts the
+    refinements to come."""
+    controls = {}
+    if "progress" in get_method(method).run_controls:
+        expected = wcam_cost(loaded.arch, loaded.variant, options, resume).expected_passes
+        controls = {"progress": lambda done, total: job.report(done, max(total, expected)), "resume": resume}
     started = time.monotonic()
     result = explain_pair(loaded, pair, method, same_target, **options, **controls)
     seconds = time.monotonic() - started
     if controls:
-        record_wcam(pace_book(), loaded, options, job.progress[0], seconds)
+        record_wcam(pace_book(), loaded, len(pair), options, job.progress[0], seconds, resume is not None)
     else:
         record_maps(pace_book(), loaded, method, options, len(pair), seconds)
     return result
