@@ -238,6 +238,11 @@ class JobQueue:
             del self._jobs[key]
 
 
+#: one ``torch_threads`` block or worker start at a time: each writes torch's process-wide count, which two interleaved blocks
+#: would leave at the worker's count for every thread started after
+_THREADS_LOCK = threading.Lock()
+
+
 def start_thread(target: Callable[[], None], threads: int, name: str) -> threading.Thread:
     """A daemon thread running ``target`` with torch on ``threads`` threads of its own.
 
@@ -245,7 +250,6 @@ def start_thread(target: Callable[[], None], threads: int, name: str) -> threadi
     the new thread's too: the caller's count is written back once the thread has set its own, so that threads
     started later (a Streamlit session's) do not begin on the worker's count.
     """
-    caller = torch.get_num_threads()
     ready = threading.Event()
 
     def run() -> None:
@@ -255,19 +259,22 @@ def start_thread(target: Callable[[], None], threads: int, name: str) -> threadi
         target()
 
     thread = threading.Thread(target=run, name=name, daemon=True)
-    thread.start()
-    ready.wait()
-    torch.set_num_threads(caller)
+    with _THREADS_LOCK:
+        caller = torch.get_num_threads()
+        thread.start()
+        ready.wait()
+        torch.set_num_threads(caller)
     return thread
 
 
 @contextmanager
 def torch_threads(count: int) -> Iterator[None]:
     """Run torch on ``count`` threads in this thread for the block (a probe timing work as a job's worker runs
-    it), the caller's count restored after."""
-    caller = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(caller)
+    it), the caller's count restored after; one block at a time in the process."""
+    with _THREADS_LOCK:
+        caller = torch.get_num_threads()
+        torch.set_num_threads(count)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(caller)
