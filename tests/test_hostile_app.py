@@ -146,7 +146,8 @@ def test_a_severity_outside_one_to_five_is_refused(severity):
 
 
 @pytest.mark.parametrize("query", [
-    {"image": "cifar10-sample:199", "shift": "fog", "severity": "2", "seed": "4", "methods": "gradcam", "target": "own"},
+    {"image": "cifar10-sample:199", "shift": "fog", "severity": "2", "seed": "4", "methods": "gradcam",
+     "target": "own"},
     {"image": "cifar10:9999", "methods": "saliency,gradcam"},
     {"image": "photo:coffee", "shift": "rotate", "seed": str(SEED_MAX)},
 ], ids=["sample", "full-test-set", "photo"])
@@ -273,7 +274,8 @@ def shipped_zoo():
 LINKS = {
     "markup": {"arch": "[Log in](https://evil.example)", "variant": "<img src=x onerror=alert(1)>",
                "image": "![x](https://evil.example/p.png)", "shift": ":red[PWNED]", "severity": "$PWNED$",
-               "seed": "`PWNED`", "methods": "<script>alert('PWNED')</script>", "target": "x\n# PWNED\nwww.evil.example"},
+               "seed": "`PWNED`", "methods": "<script>alert('PWNED')</script>",
+               "target": "x\n# PWNED\nwww.evil.example"},
     "numbers": {"seed": "9" * 100_001, "severity": "1e9", "image": "cifar10-sample:99999999999999999999",
                 "methods": "", "arch": "\x00", "shift": "NaN", "target": "٣", "variant": " "},
     "issue": {"image": "![x](https://evil.example/p.png)", "variant": "[Log in](https://evil.example)", "seed": "-1"},
@@ -336,7 +338,8 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
 
 
 def animated() -> bytes:

@@ -381,6 +381,7 @@ def test_a_reversed_one_image_view_is_shifted_like_its_copy():
     """numpy calls ``b[::-1][:1]`` contiguous although its stride is negative; torch refuses such an array."""
     batch = load_dataset("cifar10-sample", limit=4).images
     view, copy = batch[::-1][:1], batch[-1:].copy()
-    assert np.array_equal(apply("gaussian_noise", view, 3, device="cpu"), apply("gaussian_noise", copy, 3, device="cpu"))
+    assert np.array_equal(apply("gaussian_noise", view, 3, device="cpu"),
+                          apply("gaussian_noise", copy, 3, device="cpu"))
     assert np.array_equal(apply("amplitude_swap", batch[:2], 3, reference=view, device="cpu"),
                           apply("amplitude_swap", batch[:2], 3, reference=copy, device="cpu"))

@@ -43,7 +43,8 @@ def old_apply(name: str, images: np.ndarray, severity: int, seed: int = 0) -> np
     """``apply`` before the speed-ups, for the shifts whose function kept its float form."""
     shift = get_shift(name)
     x = to_tensor(images, CPU)
-    return old_to_uint8(shift.function(x, shift.params_for(severity, *images.shape[1:3]), OldContext(seed, name, len(x), CPU)))
+    params = shift.params_for(severity, *images.shape[1:3])
+    return old_to_uint8(shift.function(x, params, OldContext(seed, name, len(x), CPU)))
 
 
 class OldContext(Context):
@@ -79,7 +80,8 @@ def test_the_random_streams_are_the_same(seed, part, index):
 @pytest.mark.parametrize("name", ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"])
 def test_noise_keeps_its_bytes(batch, name):
     for severity in SEVERITIES:
-        assert np.array_equal(apply(name, batch, severity, 3, device="cpu"), old_apply(name, batch, severity, 3)), severity
+        ours = apply(name, batch, severity, 3, device="cpu")
+        assert np.array_equal(ours, old_apply(name, batch, severity, 3)), severity
 
 
 def test_jpeg_keeps_its_bytes(batch):
@@ -100,7 +102,8 @@ def test_jpeg_writes_pillows_stream_and_decodes_its_pixels(batch):
     every quality of both tables, decoded to the same pixels as Pillow's decoder."""
     from torchvision.io import encode_jpeg
 
-    qualities = {get_shift("jpeg_compression").params_for(s, *size)["quality"] for s in SEVERITIES for size in ((32, 32), (224, 224))}
+    qualities = {get_shift("jpeg_compression").params_for(s, *size)["quality"]
+                 for s in SEVERITIES for size in ((32, 32), (224, 224))}
     for quality in sorted(qualities):
         ours = digital.jpeg_uint8(batch, {"quality": quality})
         for image, shifted in zip(batch, ours):
@@ -189,7 +192,8 @@ def old_shuffle(x: torch.Tensor, delta: int, ctx, part: int) -> torch.Tensor:
 
 def old_sum_of_shifts(padded: torch.Tensor, taps: list[list[float]], h: int, w: int) -> torch.Tensor:
     return sum(
-        taps[i][j] * padded[..., i : i + h, j : j + w] for i in range(len(taps)) for j in range(len(taps[0])) if taps[i][j] != 0
+        taps[i][j] * padded[..., i : i + h, j : j + w]
+        for i in range(len(taps)) for j in range(len(taps[0])) if taps[i][j] != 0
     )
 
 
@@ -224,7 +228,8 @@ def old_run(name: str, images: np.ndarray, severity: int, seed: int, monkeypatch
     with monkeypatch.context() as patch:
         for module, attribute, old in helpers:
             patch.setattr(module, attribute, old)
-        out = (function or shift.function)(x, shift.params_for(severity, *images.shape[1:3]), OldContext(seed, name, len(x), CPU))
+        params = shift.params_for(severity, *images.shape[1:3])
+        out = (function or shift.function)(x, params, OldContext(seed, name, len(x), CPU))
     return old_to_uint8(out)
 
 
@@ -248,4 +253,5 @@ def test_contrast_keeps_its_bytes_on_the_whole_sample():
         factor = get_shift("contrast").params_for(severity, 32, 32)["factor"]
         x = old_to_tensor(images)
         mean = x.mean(dim=(2, 3), keepdim=True)
-        assert np.array_equal(apply("contrast", images, severity, device="cpu"), old_to_uint8((x - mean) * factor + mean))
+        ours = apply("contrast", images, severity, device="cpu")
+        assert np.array_equal(ours, old_to_uint8((x - mean) * factor + mean))

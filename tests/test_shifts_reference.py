@@ -110,7 +110,8 @@ def test_frost_matches_the_reference_photographs_in_mean_psnr(images224):
     for severity in SEVERITIES:
         p = IMAGENET["frost"][severity - 1]
         weights = (p["image_weight"], p["frost_weight"])
-        theirs = np.mean([psnr(np.stack([_reference_frost(im, t, weights, rng) for im in images224]), images224) for t in photos])
+        theirs = np.mean([psnr(np.stack([_reference_frost(im, t, weights, rng) for im in images224]), images224)
+                          for t in photos])
         ours = np.mean([psnr(apply("frost", images224, severity, seed=s, device="cpu"), images224) for s in range(6)])
         assert abs(ours - theirs) < 1.0, f"frost severity {severity}: {ours:.2f} dB vs reference {theirs:.2f} dB"
 
@@ -124,7 +125,8 @@ def _reference_elastic(image: np.ndarray, p: dict, moves: np.ndarray, field: np.
     h, w = x.shape[:2]
     centre, third = np.float32([w // 2, h // 2]), min(h, w) // 3
     src = np.float32([centre + third, [centre[0] + third, centre[1] - third], centre - third])
-    x = cv2.warpAffine(x, cv2.getAffineTransform(src, np.float32(src + moves)), (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    affine = cv2.getAffineTransform(src, np.float32(src + moves))
+    x = cv2.warpAffine(x, affine, (w, h), borderMode=cv2.BORDER_REFLECT_101)
     dy, dx = (gaussian(f, p["sigma"], mode="reflect", truncate=3) * p["alpha"] for f in field)
     rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     out = np.stack([map_coordinates(x[..., c], (rows + dy, cols + dx), order=1, mode="reflect") for c in range(3)], -1)
@@ -159,4 +161,5 @@ def test_canny_and_histogram_equalisation_match_opencv():
         ours = _canny(torch.from_numpy(level).float()[None, None], 50, 150)[0, 0].numpy()
         assert np.array_equal(ours, cv2.Canny(level, 50, 150) > 0)
         spread = np.minimum(level // 8, 20).astype(np.uint8)
-        assert np.array_equal(_equalize(torch.from_numpy(spread).float()[None, None])[0, 0].numpy(), cv2.equalizeHist(spread))
+        equalized = _equalize(torch.from_numpy(spread).float()[None, None])[0, 0].numpy()
+        assert np.array_equal(equalized, cv2.equalizeHist(spread))
