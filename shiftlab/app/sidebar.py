@@ -151,7 +151,8 @@ def _pick_image(view: View) -> ImageRef:
     sources = [*sizes, PHOTO]
     names = {SAMPLE: f"CIFAR-10 sample · {sizes[SAMPLE]}", FULL: f"CIFAR-10 test set · {sizes.get(FULL, 0):,}",
              PHOTO: "photographs"}
-    source = st.sidebar.selectbox("Images", sources, format_func=lambda s: names[s] if s in names else f"{s} · {sizes[s]:,}",
+    source = st.sidebar.selectbox("Images", sources,
+                                  format_func=lambda s: names[s] if s in names else f"{s} · {sizes[s]:,}",
                                   key=_bound("image_source", view.image.source))
     if source == PHOTO:
         key = view.image.key if view.image.source == PHOTO else "coffee"

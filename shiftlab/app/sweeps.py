@@ -3,8 +3,9 @@
 Whether a store holds what a page shows is ``shiftlab.sweep.lookup``'s test
 (the same weights, images, seed, shifts and method options); when it does,
 the figures are read from the store's records here, otherwise they are
-computed live — the same numbers either way (tested). Any sweep folder a user made with ``shiftlab sweep`` opens the same
-way on the Calibration, Cases and Robustness pages: the app offers the
+computed live — the same numbers either way (tested). Any sweep folder a
+user made with ``shiftlab sweep`` opens the same way on the Calibration,
+Cases and Robustness pages: the app offers the
 shipped stores and the sweep folders found directly under the sweeps root
 (``$SHIFTLAB_SWEEPS``, else the checkout's ``sweeps/``), by name. It never
 opens a path typed in the app, so no one can make it look at the server's disk.
@@ -99,7 +100,8 @@ def curves_from(store: SweepResults, arch: str, variants: list[str], shift: str)
     """Accuracy and ECE per (variant, severity) from the store, in ``calibration.curves_frame``'s long form."""
     figures = store.accuracy(model=arch, variant=variants, shift=shift)
     return pd.DataFrame([{"variant": r.variant, "severity": int(r.severity), "measure": measure, "value": float(value)}
-                         for r in figures.itertuples() for measure, value in (("accuracy", r.accuracy), ("ECE", r.ece))])
+                         for r in figures.itertuples()
+                         for measure, value in (("accuracy", r.accuracy), ("ECE", r.ece))])
 
 
 def corruption_frame_from(store: SweepResults) -> pd.DataFrame:
@@ -128,7 +130,8 @@ def figures_from(store: SweepResults, arch: str, variant: str, shift: str, sever
     figures = store.accuracy(model=arch, variant=variant, shift=shift, severity=severity)
     figures = figures[(figures["shift"] == SOURCE) | (figures["severity"] == severity)]
     rows = []
-    for condition, part in (("source", figures[figures["shift"] == SOURCE]), ("shifted", figures[figures["shift"] == shift])):
+    for condition, part in (("source", figures[figures["shift"] == SOURCE]),
+                            ("shifted", figures[figures["shift"] == shift])):
         bins = reliability_from(store, arch, variant, SOURCE if condition == "source" else shift, severity)
         filled = bins.count > 0
         mce = float(np.max(np.abs(bins.accuracy[filled] - bins.confidence[filled])))

@@ -99,7 +99,8 @@ def shorten(value: str, limit: int = 40) -> str:
 
 
 def whole(text: str, low: int, high: int, what: str) -> int:
-    """``text`` as a whole number from ``low`` to ``high``: ASCII digits, at most 10, checked in O(1); else ValueError."""
+    """``text`` as a whole number from ``low`` to ``high``: ASCII digits, at most 10, checked in O(1); else
+    ValueError."""
     if not _WHOLE.fullmatch(text) or not low <= int(text) <= high:
         raise ValueError(f"{what} {low} to {high}")
     return int(text)
