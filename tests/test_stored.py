@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 
 from shiftlab.app.explain import PairExplanation, explain_pair, image_pair, method_options
 from shiftlab.attribution import attribute
@@ -241,3 +242,15 @@ def test_a_stored_cascade_is_recomputed(faithfulness_store):
     np.testing.assert_array_equal(stored.ssim[:, 0], check.ssim[:, 0])
     np.testing.assert_array_equal(stored.maps[:2], np.stack([check.original[0], check.maps[0][0]]).astype(np.float16))
     assert StoredCascades(shipped_store("faithfulness") / CASCADES, SHIPPED_WEIGHTS).read(request, target + 1) is None
+
+
+def test_a_stored_cascade_written_again_has_its_bytes(tmp_path):
+    """The cascades' writer gives the same bytes for the same cascade (its metadata is one entry, keys sorted):
+    a shipped cascade read and written again is its file."""
+    shipped = StoredCascades(shipped_store("faithfulness") / CASCADES, SHIPPED_WEIGHTS)
+    request = cascade_request(VARIANT, "saliency", trust_images()[:SANITY_IMAGES])
+    with safe_open(str(shipped.path(request)), "np") as file:
+        target = file.get_tensor("target")
+    again = StoredCascades(tmp_path, SHIPPED_WEIGHTS)
+    again.write(request, shipped.read(request, target), target)
+    assert again.path(request).read_bytes() == shipped.path(request).read_bytes()

@@ -228,12 +228,12 @@ def stored_faithfulness(stored: StoredSweep, requests: Sequence[Request], settin
     return records.sort_values(["m", "c", "image"]).drop(columns=["m", "c"]).reset_index(drop=True)
 
 
-def _cascade_key(request: Request) -> str:
-    """What a stored cascade answers, as the JSON its file holds: model weights (by digest), images, seed, method
-    and every option."""
-    return json.dumps({"arch": request.arch, "weights": [list(w) for w in request.weights], "data": request.data,
-                       "images": list(request.images or ()), "seed": request.seed, "method": request.method,
-                       "options": dict(request.options or {})}, sort_keys=True)
+def _cascade_request(request: Request) -> dict[str, Any]:
+    """What a stored cascade answers, as its file holds it (JSON's types): model weights (by digest), images, seed,
+    method and every option."""
+    return json.loads(json.dumps({"arch": request.arch, "weights": request.weights, "data": request.data,
+                                  "images": request.images or (), "seed": request.seed, "method": request.method,
+                                  "options": dict(request.options or {})}))
 
 
 class StoredCascades:
@@ -258,8 +258,10 @@ class StoredCascades:
             raise SweepStoreError(f"{request.arch}/{request.weights[0][0]}: not the weights this store was made with")
         tensors = {"spearman": np.asarray(cascade.spearman, np.float64), "ssim": np.asarray(cascade.ssim, np.float64),
                    "maps": np.asarray(cascade.maps, np.float16), "target": np.asarray(target, np.int64)}
-        metadata = {"request": _cascade_key(request), "layers": json.dumps(list(cascade.layers)),
-                    "stages": json.dumps(list(cascade.stages)), "threshold": repr(float(cascade.threshold))}
+        # one metadata entry, its keys sorted: safetensors writes several in hash order, which changes run to run
+        metadata = {"cascade": json.dumps({"request": _cascade_request(request), "layers": cascade.layers,
+                                           "stages": cascade.stages, "threshold": float(cascade.threshold)},
+                                          sort_keys=True)}
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
@@ -270,11 +272,12 @@ class StoredCascades:
             return None
         try:
             with safe_open(str(path), "np") as file:
-                metadata, tensors = file.metadata() or {}, {name: file.get_tensor(name) for name in file.keys()}
-        except (OSError, SafetensorError):
+                about = json.loads((file.metadata() or {}).get("cascade", "{}"))
+                tensors = {name: file.get_tensor(name) for name in file.keys()}
+        except (OSError, SafetensorError, ValueError):
             return None
-        if metadata.get("request") != _cascade_key(request) or not np.array_equal(tensors.get("target"), target):
+        if not isinstance(about, dict) or about.get("request") != _cascade_request(request) \
+                or not np.array_equal(tensors.get("target"), target):
             return None
-        return Cascade(request.method, tuple(json.loads(metadata["layers"])), tensors["spearman"], tensors["ssim"],
-                       tuple(json.loads(metadata["stages"])), tensors["maps"].astype(np.float32),
-                       float(metadata["threshold"]))
+        return Cascade(request.method, tuple(about["layers"]), tensors["spearman"], tensors["ssim"],
+                       tuple(about["stages"]), tensors["maps"].astype(np.float32), about["threshold"])
