@@ -58,7 +58,8 @@ def synchronize(device: torch.device) -> None:
 
 
 def load(arch: str, device: str, untrained: bool) -> LoadedModel:
-    """The baseline checkpoint of ``arch`` on ``device``, or a seeded untrained network (asked for, or not trained yet)."""
+    """The baseline checkpoint of ``arch`` on ``device``, or a seeded untrained network (asked for, or not
+    trained yet)."""
     if not untrained:
         try:
             return load_model(arch, device=device)

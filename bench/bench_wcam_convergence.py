@@ -143,7 +143,8 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def pair_metrics(first: np.ndarray, second: np.ndarray, size: int, estimator=jansen_total_order) -> tuple[float, ...]:
-    """Seed-to-seed (cells correlation, spatial correlation, profile distance), seed 1's predicted figure and verdict."""
+    """Seed-to-seed (cells correlation, spatial correlation, profile distance), seed 1's predicted figure and
+    verdict."""
     try:
         one, two = summary(estimator(first), size), summary(estimator(second), size)
         figure = convergence(first, jansen_total_order(first), size, LEVELS, SEEDS[0])
@@ -175,10 +176,10 @@ def row(label: str, passes: float, metrics: np.ndarray) -> str:
     predicted_ok = verdict == 1
     agree = np.mean(measured_ok == predicted_ok)
     return (
-        f"| {label} | {passes:.0f} | {np.nanmedian(corr):.2f} | {np.nanmedian(spatial):.2f} | {np.nanmedian(distance):.3f} "
-        f"/ {np.nanmax(distance):.2f} | {np.nanmedian(predicted):.2f} | {np.nanmedian(predicted_distance):.3f} "
-        f"| {predicted_ok.sum()}/{len(corr)} | {agree:.0%} | {(~measured_ok & ~predicted_ok).sum()}/{(~measured_ok).sum()} "
-        f"| {np.isnan(corr).sum()} |"
+        f"| {label} | {passes:.0f} | {np.nanmedian(corr):.2f} | {np.nanmedian(spatial):.2f} "
+        f"| {np.nanmedian(distance):.3f} / {np.nanmax(distance):.2f} | {np.nanmedian(predicted):.2f} "
+        f"| {np.nanmedian(predicted_distance):.3f} | {predicted_ok.sum()}/{len(corr)} | {agree:.0%} "
+        f"| {(~measured_ok & ~predicted_ok).sum()}/{(~measured_ok).sum()} | {np.isnan(corr).sum()} |"
     )
 
 
@@ -225,7 +226,10 @@ def rounded(shares: np.ndarray) -> str:
 
 def compare_maps(main: np.ndarray, main_target: np.ndarray, reference: np.ndarray, n: int) -> list[str]:
     """Default (log-odds) against reference (probability) perturbation at n designs, seed 1, on the same images."""
-    lines = ["| image | map correlation (spatial) | detail levels, default | detail levels, reference |", "|---|---|---|---|"]
+    lines = [
+        "| image | map correlation (spatial) | detail levels, default | detail levels, reference |",
+        "|---|---|---|---|",
+    ]
     for i, (a, r) in enumerate(zip(main[: len(reference)], reference)):
         try:
             ours = summary(jansen_total_order(outputs_of(a[0, :n], main_target[i], "log_odds")), 32)
@@ -253,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     recorded = {name: cached(loaded, args.data, args.cache, name) for name in args.configs}
     if args.record_only:
         return
-    print(f"resnet20/baseline, 32 px, levels {LEVELS}, seeds {SEEDS}, CIFAR-10 test images {sample_indices(32).tolist()}"
+    print(f"resnet20/baseline, 32 px, levels {LEVELS}, seeds {SEEDS}, "
+          f"CIFAR-10 test images {sample_indices(32).tolist()}"
           f"; held out: {sample_indices(CONFIGS['held_out'].n_images, True).tolist()}")
     print(f"stop rule: {STOP_MARGIN:.0%} of the thresholds; verdict: {VERDICT_MARGIN:.0%}")
     print(f"targets: map correlation >= {STABLE_CORRELATION}, profile distance <= {STABLE_DISTANCE}\n")
@@ -263,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"<!-- {name}: {per_pass * 1e3:.2f} ms per forward pass while recording ({threads} torch threads, "
               "shared machine) -->")
     if {"main", "reference"} <= set(recorded):
-        print("\nDefault (log-odds, normalised space) against reference (probability, pixel space, min-max), 64 designs, seed 1:\n")
+        print("\nDefault (log-odds, normalised space) against reference (probability, pixel space, min-max), "
+              "64 designs, seed 1:\n")
         print("\n".join(compare_maps(recorded["main"][0], recorded["main"][1], recorded["reference"][0], 64)))
 
 

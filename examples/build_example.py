@@ -118,7 +118,8 @@ def publish_cards() -> None:
     use_models_file(HERE / "shiftlab-models.toml")
     for variant in VARIANTS:
         results = measure("pets", variant, ("clean", "corruptions"), data="pets-photos", log=None)
-        print(f"{variant}: clean accuracy {results['clean']['accuracy']:.3f} -> {publish_results('pets', variant, results)}")
+        print(f"{variant}: clean accuracy {results['clean']['accuracy']:.3f} -> "
+              f"{publish_results('pets', variant, results)}")
 
 
 def main() -> None:

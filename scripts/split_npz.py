@@ -75,7 +75,8 @@ def main() -> None:
     j.add_argument("target", type=Path)
     j.add_argument("pieces", type=Path, nargs="+")
     args = parser.parse_args()
-    written = split(args.source, args.out_dir, args.parts) if args.command == "split" else [join(args.target, args.pieces)]
+    written = (split(args.source, args.out_dir, args.parts) if args.command == "split"
+               else [join(args.target, args.pieces)])
     for path in written:
         print(f"{path}: {path.stat().st_size / 2**20:.1f} MiB")
 
