@@ -92,7 +92,8 @@ def sample():
 
 @pytest.fixture(scope="module")
 def untrained(untrained_root):
-    return load_model("resnet20", UNTRAINED, checkpoint=untrained_root / "cifar10" / "resnet20" / f"{UNTRAINED}.safetensors")
+    return load_model("resnet20", UNTRAINED,
+                      checkpoint=untrained_root / "cifar10" / "resnet20" / f"{UNTRAINED}.safetensors")
 
 
 def run(page: str, **query: str) -> AppTest:
@@ -269,7 +270,8 @@ def test_spectral_profile_says_what_it_costs_and_how_far_to_trust_it(zoo, monkey
     # 8 designs instead of the converging 32 -> 256: the page is under test here, not WCAM (tests/test_wcam.py)
     monkeypatch.setattr(WCAM, "interactive_options", {"nb_design": 8, "max_design": 8})
     at = run(SPECTRAL, severity="1")
-    assert any(c.value.startswith("WCAM runs the model 1,056 times for this pair, up to 1,056") for c in at.caption)  # 8 · 66 · 2
+    assert any(c.value.startswith("WCAM runs the model 1,056 times for this pair, up to 1,056")
+               for c in at.caption)  # 8 · 66 · 2
     assert not charts(at) and sum(m.startswith("Prediction:") for m in markdown(at)) == 2  # nothing runs unasked
     at.button(key="wcam_run").click()
     check(at.run())
@@ -301,7 +303,8 @@ def test_pages_fall_back_to_efficientnet_without_colouring_answers(fallback, pag
 
 @pytest.fixture()
 def full_cifar10(tmp_path, monkeypatch):
-    """A stand-in for the full CIFAR-10 test set (20 sample images) in $SHIFTLAB_DATA; caches cleared before and after."""
+    """A stand-in for the full CIFAR-10 test set (20 sample images) in $SHIFTLAB_DATA; caches cleared before and
+    after."""
     data = load_dataset("cifar10-sample").subset(np.r_[0:20])
     np.savez(tmp_path / "cifar10_test.npz", images=data.images, labels=data.labels, classes=np.array(data.classes))
     monkeypatch.setenv("SHIFTLAB_DATA", str(tmp_path))

@@ -16,7 +16,8 @@ import pytest
 from bench.browser import CHROMIUM, app_server, settle
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is absent (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian chromium is absent (apt-get install chromium)")
 
 #: README's example view: the fog turns the baseline's truck into the correct automobile
 EXAMPLE = ("arch=resnet20&variant=baseline&image=cifar10-sample:37&shift=fog&severity=3&seed=0"

@@ -192,7 +192,8 @@ def test_a_folder_is_evaluated_and_the_card_goes_beside_the_users_weights(tmp_pa
     for i, name in enumerate(["cat", "dog", "fox", "cat"]):
         (tmp_path / "photos" / name).mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.full((40, 40, 3), 50 * i, np.uint8)).save(tmp_path / "photos" / name / f"{i}.png")
-    save_file(seeded(lambda: torchvision.models.mobilenet_v3_small(num_classes=3)).state_dict(), tmp_path / "w.safetensors")
+    network = seeded(lambda: torchvision.models.mobilenet_v3_small(num_classes=3))
+    save_file(network.state_dict(), tmp_path / "w.safetensors")
     path = models_file(tmp_path, "pets", "torchvision:mobilenet_v3_small", 32, {"baseline": "w.safetensors"})
     path.write_text(path.read_text() + '\n[datasets.photos]\nfolder = "photos"\n')
     use_models_file(path)
