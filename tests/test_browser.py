@@ -18,6 +18,7 @@ import pytest
 
 from bench.browser import CHROMIUM, REPO, app_server, settle
 from shiftlab.app.tour import STEPS, TOUR_SEVERITY, TOUR_SHIFTS
+from shiftlab.models import ModelCard, load_model, save_checkpoint
 from shiftlab.sweep.ship import TOUR_IMAGE
 
 SHOTS = REPO / "screenshots"
@@ -36,9 +37,26 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 
 @pytest.fixture(scope="module")
-def server():
-    """A fresh server as a default install runs it: the shipped checkpoints and stores, the embedded sample only
-    (the tour's views are then read from the shipped stores, as a user's are)."""
+def zoo(tmp_path_factory) -> Path:
+    """Two seeded untrained ResNet-20 variants (baseline, augmix): the deep link's every page stays small."""
+    root = tmp_path_factory.mktemp("zoo")
+    for seed, variant in enumerate(("baseline", "augmix")):
+        save_checkpoint(load_model("resnet20", None, seed=seed).model.net, ModelCard("resnet20", variant),
+                        root / "cifar10" / "resnet20" / variant)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(zoo):
+    """A fresh server on the default install's data (the embedded sample only) and the small zoo."""
+    with app_server({"SHIFTLAB_DATA": "/nonexistent", "SHIFTLAB_CHECKPOINTS": str(zoo)}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shipped_server():
+    """A fresh server as a default install runs it: the shipped checkpoints and stores, the embedded sample only.
+    The tour's views are read from the shipped stores, as a user's are (on the small zoo every step computed)."""
     with app_server({"SHIFTLAB_DATA": "/nonexistent"}) as url:
         yield url
 
@@ -55,6 +73,8 @@ def test_deep_link_then_every_page_keeps_the_view_offline(server, browser):
     hosts = set()
     page.on("request", lambda request: hosts.add(urlparse(request.url).hostname))
     page.goto(f"{server}/{DEEP_LINK}")  # the server's very first request
+    # a cold server may stay quiet for longer than settle's pause before its first run shows: wait for the view
+    page.get_by_text("resnet20/augmix").first.wait_for(timeout=180_000)
     settle(page)
     nav = page.locator("[data-testid='stSidebarNav']")
     assert [link.inner_text().strip() for link in nav.locator("a").all()] == [title for title, _ in PAGES]
@@ -76,10 +96,10 @@ def test_deep_link_then_every_page_keeps_the_view_offline(server, browser):
     assert hosts == {"127.0.0.1"}, f"requests left the machine: {hosts - {'127.0.0.1'}}"
 
 
-def test_the_guided_tour_clicks_through_every_step(server, browser):
+def test_the_guided_tour_clicks_through_every_step(shipped_server, browser):
     """Home → "Start the guided tour" → Next through every step: each on its page, one preset view, its text shown."""
     page = browser.new_page(viewport={"width": 1400, "height": 2000})
-    page.goto(server)
+    page.goto(shipped_server)
     settle(page)
     page.get_by_role("button", name="Start the guided tour").click()
     views = []
