@@ -25,7 +25,6 @@ from shiftlab.app.heatmaps import map_limits, overlay
 from shiftlab.app.thumbnails import display_factor, enlarge
 from shiftlab.attribution import attribute
 from shiftlab.data import ImageDataset
-from shiftlab.metrics.imputation import impute
 from shiftlab.metrics.randomisation import PASS_THRESHOLD, randomisable_layers
 from shiftlab.models import LoadedModel
 from shiftlab.sweep import results
@@ -130,6 +129,9 @@ def _seconds_per_pass(loaded: LoadedModel) -> float:
 
 def _seconds_per_solve(size: int) -> float:
     """One ROAD imputation at half the pixels removed, timed now."""
+    # imported here: scipy's sparse solvers cost a stored view's first render a few tenths of a second
+    from shiftlab.metrics.imputation import impute
+
     removed = np.zeros((size, size), dtype=bool)
     removed[::2] = True
     started = time.perf_counter()
