@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from shiftlab.data import CIFAR10_CLASSES, ImageDataset, load_dataset
+from shiftlab.data import ImageDataset, load_dataset
+from shiftlab.dataset_files import CIFAR10_CLASSES
 from shiftlab.errors import DatasetFormatError, DatasetNotFoundError
 
 

@@ -20,7 +20,8 @@ from shiftlab.app.experiment import (
     severity_table,
 )
 from shiftlab.app.ood import detection_table
-from shiftlab.data import CIFAR10_CLASSES, ImageDataset
+from shiftlab.data import ImageDataset
+from shiftlab.dataset_files import CIFAR10_CLASSES
 from shiftlab.inference import predict_logits
 from shiftlab.metrics import OOD_SCORES
 from shiftlab.models import load_model

@@ -28,7 +28,8 @@ from PIL import Image
 from shiftlab import images as image_module
 from shiftlab.adversarial import robust_accuracy
 from shiftlab.attribution import attribute, checked_options, estimate_cost
-from shiftlab.data import MAX_ARRAY_BYTES, load_dataset
+from shiftlab.data import load_dataset
+from shiftlab.dataset_files import MAX_ARRAY_BYTES
 from shiftlab.errors import (
     AttributionError,
     DatasetFormatError,

@@ -33,7 +33,8 @@ from streamlit.testing.v1 import AppTest
 
 from shiftlab import cli
 from shiftlab.app.text import plain
-from shiftlab.data import CIFAR10_CLASSES, Fingerprint, fingerprint, load_dataset
+from shiftlab.data import Fingerprint, fingerprint, load_dataset
+from shiftlab.dataset_files import CIFAR10_CLASSES
 from shiftlab.errors import CheckpointError, ModelCardError, ParameterError, PublishError
 from shiftlab.models import ModelCard, build_model, load_model, read_card, save_checkpoint, zoo_card
 from shiftlab.models.cards import WEIGHTS_CHANGED

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shiftlab.data import CIFAR10_CLASSES
+from shiftlab.dataset_files import CIFAR10_CLASSES
 from shiftlab.errors import ParameterError
 from shiftlab.models.classifier import AttributionHooks
 from shiftlab.models.registry import NUM_CLASSES_BOUNDS, ModelSpec, register_model, trained_weights

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from shiftlab.data import CIFAR10_CLASSES
+from shiftlab.dataset_files import CIFAR10_CLASSES
 from shiftlab.models.classifier import AttributionHooks
 from shiftlab.models.registry import NUM_CLASSES_BOUNDS, ModelSpec, register_model, trained_weights
 
