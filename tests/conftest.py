@@ -12,6 +12,21 @@ import pytest
 import streamlit as st
 
 REPO = Path(__file__).resolve().parents[1]
+#: the most test processes (pytest-xdist workers) run at once: each holds its own models and arrays (1-2.5 GB)
+MAX_WORKERS = 4
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # the workers already share the cores out: torch (and every subprocess a test starts: a server, a CLI run)
+    # on one thread each, since two workers' threads waiting on each other's cores made both several times slower
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto`` (pyproject's addopts): one worker per core the tests may use, at most ``MAX_WORKERS``."""
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
 def shared_data_dir() -> Path | None:
