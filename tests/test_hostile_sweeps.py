@@ -36,7 +36,7 @@ from shiftlab.errors import (
     UnknownShiftError,
     UnsupportedMethodError,
 )
-from shiftlab.sweep import results, store, worker
+from shiftlab.sweep import results, sandbox, store, worker
 from shiftlab.sweep.checks import words
 from shiftlab.sweep.lock import LOCK_FILE, SweepLock
 from shiftlab.sweep.plan import MAX_MANIFEST_BYTES, Partition, parse_severities, read_plan
@@ -696,8 +696,8 @@ COSTLY = {
 
 @pytest.mark.parametrize("query, words", COSTLY.values(), ids=COSTLY)
 def test_sql_is_bounded_in_rows_memory_and_time(query, words, made, monkeypatch):
-    monkeypatch.setattr(results, "SQL_MEMORY", "256MB")
-    monkeypatch.setattr(results, "SQL_SECONDS", 1)
+    monkeypatch.setattr(sandbox, "SQL_MEMORY", "256MB")
+    monkeypatch.setattr(sandbox, "SQL_SECONDS", 1)
     started = time.perf_counter()
     with results.open(made) as opened, pytest.raises(ParameterError, match=words):
         opened.sql(query)

@@ -22,7 +22,6 @@ themselves.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,6 +34,8 @@ import pyarrow.parquet as pq
 
 from shiftlab.errors import ParameterError, SweepStoreError
 from shiftlab.metrics import DRIFT_MEASURES, OOD_SCORES
+from shiftlab.sweep import filters
+from shiftlab.sweep.filters import Names, Severities
 from shiftlab.sweep.plan import MANIFEST, PRODUCTS, SEED_RANGE, SOURCE, Partition, SweepPlan, read_plan
 from shiftlab.sweep.records import (
     attribution_schema,
@@ -44,10 +45,8 @@ from shiftlab.sweep.records import (
     faithfulness_schema,
     prediction_schema,
 )
+from shiftlab.sweep.sandbox import QUERY_ERRORS, bounded_frame, sandbox
 from shiftlab.sweep.store import check_partition, expected_rows
-
-Names = str | Sequence[str] | None
-Severities = int | Sequence[int] | None
 
 KEYS = "model, variant, shift, severity"
 #: the drift columns ``cases`` gives beside each case: top-k IoU (its ``drift`` order) and Spearman
@@ -69,63 +68,6 @@ KINDS = {
 
 #: the most reliability bins a query takes
 MAX_BINS = 10_000
-#: bounds of a query ``sql`` was given: rows returned, seconds of work, DuckDB's memory (no spilling to disk)
-SQL_MAX_ROWS = 5_000_000
-SQL_SECONDS = 60
-SQL_MEMORY = "2GB"
-#: the DuckDB errors of a query ``sql`` was given (not of the store's files): reported as ``ParameterError``
-QUERY_ERRORS = (duckdb.PermissionException, duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
-
-
-def _bounded_frame(connection: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    """The rows of a user's query, streamed in chunks: a ``ParameterError`` past ``SQL_MAX_ROWS`` rows, and the
-    query interrupted after ``SQL_SECONDS`` (DuckDB has no statement timeout of its own)."""
-    timer = threading.Timer(SQL_SECONDS, connection.interrupt)
-    timer.start()
-    try:
-        result = connection.execute(sql)
-        chunks = [result.fetch_df_chunk(64)]  # 64 vectors of 2,048 rows a chunk
-        rows = len(chunks[0])
-        while len(chunks[-1]) and rows <= SQL_MAX_ROWS:
-            chunks.append(result.fetch_df_chunk(64))
-            rows += len(chunks[-1])
-        if rows > SQL_MAX_ROWS:
-            raise ParameterError(f"the query returns more than {SQL_MAX_ROWS:,} rows: aggregate it or add a LIMIT")
-        frames = [chunk for chunk in chunks if len(chunk)] or chunks[:1]
-        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    except duckdb.InterruptException:
-        raise ParameterError(f"the query took longer than {SQL_SECONDS} s and was stopped") from None
-    except duckdb.OutOfMemoryException:
-        raise ParameterError(f"the query needs more than {SQL_MEMORY} of memory: aggregate it or add a LIMIT") from None
-    finally:
-        timer.cancel()
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _names(value: Names, what: str = "model, variant and shift") -> set[str] | None:
-    """A filter's names: None (all), a name or a list of names; ``ParameterError`` for anything else."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return {value}
-    if isinstance(value, Sequence | set | np.ndarray) and all(isinstance(v, str) for v in value):
-        return set(value)
-    raise ParameterError(f"{what} filters are a name or a list of names, got {value!r:.80}")
-
-
-def _levels(severity: Severities) -> list[int] | None:
-    """A severity filter as a list of ints from 0 to 5 (None: all); 3.9 or "3" are refused, not rounded."""
-    if severity is None:
-        return None
-    levels = [severity] if _is_int(severity) else severity
-    if isinstance(levels, Sequence | np.ndarray) and not isinstance(levels, str) and all(
-            _is_int(v) and 0 <= v <= 5 for v in levels):
-        return [int(v) for v in levels]
-    raise ParameterError(f"severity is a whole number from 0 to 5 or a list of them, got {severity!r:.80}")
-
 
 def _drift(prefix: str = "") -> str:
     """The attribution records' drift columns (one per registered drift measure, in the records' order) as an SQL
@@ -170,7 +112,7 @@ class SweepResults:
                product: str = "attributions") -> bool:
         """Whether the store holds healthy records (and, with ``method``, its ``product``: attributions or
         faithfulness) for this view."""
-        if not all(isinstance(name, str) for name in (model, variant, shift)) or not _is_int(severity) \
+        if not all(isinstance(name, str) for name in (model, variant, shift)) or not filters.is_int(severity) \
                 or product not in PRODUCTS:
             raise ParameterError(f"covers takes a model, variant and shift name, a severity and a product "
                                  f"({', '.join(PRODUCTS)}), got {model!r:.40}, {variant!r:.40}, {shift!r:.40}, "
@@ -185,7 +127,8 @@ class SweepResults:
     def _select(self, product: str, model: Names, variant: Names, shift: Names, method: str | None,
                 with_source: bool) -> list[str]:
         """The files of the selected partitions; ``SweepStoreError`` naming every broken one among them."""
-        models, variants, shifts = _names(model, "model"), _names(variant, "variant"), _names(shift, "shift")
+        models, variants = filters.names(model, "model"), filters.names(variant, "variant")
+        shifts = filters.names(shift, "shift")
         chosen = [p for p in self._files if p.product == product and p.method == method
                   and (models is None or p.model in models) and (variants is None or p.variant in variants)
                   and (shifts is None or p.shift in shifts or (with_source and p.shift == SOURCE))]
@@ -209,7 +152,7 @@ class SweepResults:
         try:
             if connection is None:
                 return self.connection.execute(sql, params).df()
-            return _bounded_frame(connection, sql)
+            return bounded_frame(connection, sql)
         except (duckdb.Error, pa.ArrowException) as exc:
             culprit = None if isinstance(exc, QUERY_ERRORS) else self._culprit(files)
             if culprit or connection is None:
@@ -231,7 +174,7 @@ class SweepResults:
     def _records(self, model: Names, variant: Names, shift: Names, severity: Severities, columns: str,
                  with_source: bool = True) -> tuple[str, list[str]]:
         """SQL of the selected prediction records (a subquery; the clean rows always kept) and its files."""
-        levels = _levels(severity)
+        levels = filters.levels(severity)
         files = self._select("predictions", model, variant, shift, None, with_source)
         relation = self._relation(files, f"model, variant, shift, {columns}")
         if levels is None:
@@ -291,7 +234,7 @@ class SweepResults:
     @staticmethod
     def _bin(n_bins: int) -> str:
         """The reliability bin of a confidence: bin b holds (b/n, (b+1)/n], as ``shiftlab.metrics.reliability_bins``."""
-        if not _is_int(n_bins) or not 1 <= n_bins <= MAX_BINS:
+        if not filters.is_int(n_bins) or not 1 <= n_bins <= MAX_BINS:
             raise ParameterError(f"n_bins must be a whole number from 1 to {MAX_BINS}, got {n_bins!r}")
         return f"least(greatest(ceil(confidence::DOUBLE * {n_bins})::INTEGER - 1, 0), {n_bins - 1})"
 
@@ -323,7 +266,7 @@ class SweepResults:
         if not isinstance(kind, str) or not isinstance(order_by, str) or kind not in KINDS or order_by not in ORDERS:
             raise ParameterError(f"kind is one of {', '.join(KINDS)} and order_by one of {', '.join(ORDERS)}; "
                                  f"got {kind!r:.40}, {order_by!r:.40}")
-        if limit is not None and (not _is_int(limit) or limit < 0):
+        if limit is not None and (not filters.is_int(limit) or limit < 0):
             raise ParameterError(f"limit is a whole number >= 0 or None, got {limit!r:.40}")
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
             raise ParameterError(f"threshold is a confidence from 0 to 1, got {threshold!r:.40}")
@@ -358,7 +301,7 @@ class SweepResults:
         if not self._has("faithfulness"):
             raise SweepStoreError(f"{self.root}: the sweep recorded no faithfulness (run it with --products "
                                   "faithfulness --methods METHOD)")
-        names = _names(method, "method")
+        names = filters.names(method, "method")
         unknown = sorted(names - set(self.plan.methods)) if names is not None else []
         if unknown:
             raise ParameterError(f"the sweep measured the faithfulness of {', '.join(self.plan.methods)}, "
@@ -372,7 +315,7 @@ class SweepResults:
         which every map explains), deletion_auc, insertion_auc, random_deletion_auc, random_insertion_auc, and ROAD's
         probabilities road_morf_P and road_lerf_P (``records.road_columns``), in that order of rows too. ``method``
         is a name or a list of names (default: every method of the sweep)."""
-        levels = _levels(severity)
+        levels = filters.levels(severity)
         files = [f for name in self._measured(method) for f in self._select("faithfulness", model, variant, shift,
                                                                              name, True)]
         order = "model, variant, shift, severity, seed, method, image"
@@ -409,12 +352,12 @@ class SweepResults:
         """The stored maps of one view, image by image: image, target, the drift columns, ``map``
         (a float32 H×W array) and ``details`` (the method's per-image figures, a dict of arrays, see
         ``records.encode_details``). ``SweepStoreError`` when the sweep did not store maps."""
-        if not all(isinstance(v, str) for v in (model, variant, shift)) or not _is_int(severity) \
-                or not _is_int(seed) or seed not in SEED_RANGE:
+        if not all(isinstance(v, str) for v in (model, variant, shift)) or not filters.is_int(severity) \
+                or not filters.is_int(seed) or seed not in SEED_RANGE:
             raise ParameterError(f"maps takes a model, variant and shift name, a severity and a seed, got "
                                  f"{model!r:.40}, {variant!r:.40}, {shift!r:.40}, {severity!r:.20}, {seed!r:.20}")
         if images is not None and (isinstance(images, str) or not isinstance(images, Sequence | np.ndarray)
-                                   or not all(_is_int(i) for i in images)):
+                                   or not all(filters.is_int(i) for i in images)):
             raise ParameterError(f"images is a list of image indices or None, got {images!r:.80}")
         name = self._method(method)
         files = self._select("attributions", model, variant, shift, name, False)
@@ -462,14 +405,8 @@ class SweepResults:
                                                                                   shift, name, True)]
             views["faithfulness"] = self._dataset("faithfulness", measured, faithfulness_schema(), hive)
             files += measured
-        with duckdb.connect() as sandbox:
-            for name, dataset in views.items():
-                sandbox.register(name, dataset)
-            sandbox.execute(f"SET memory_limit = '{SQL_MEMORY}'")
-            sandbox.execute("SET temp_directory = ''")
-            sandbox.execute("SET enable_external_access = false")
-            sandbox.execute("SET lock_configuration = true")
-            return self._query(query, {}, files, sandbox)
+        with sandbox(views) as connection:
+            return self._query(query, {}, files, connection)
 
     def _dataset(self, product: str, files: list[str], schema: pa.Schema, keys: tuple[str, ...]) -> ds.Dataset:
         """``files`` of one product as a pyarrow dataset of ``schema``'s columns and the folder names' ``keys``."""
