@@ -101,8 +101,9 @@ for i, title in enumerate(titles):  # a row per image: its wavelet and pixel map
     shown.append(side_by_side(wavelet, spatial, gap=4))
     st.markdown(f"**{title}** — {picture.caption}")
     wavelet_column, spatial_column, column = st.columns(3)
-    for place, picture_shown, values, scale in ((wavelet_column, wavelet, extras.wavelet_map[i], text.WAVELET_SCALE),
-                                                (spatial_column, spatial, result.attribution.maps[i], text.PIXEL_SCALE)):
+    panels = ((wavelet_column, wavelet, extras.wavelet_map[i], text.WAVELET_SCALE),
+              (spatial_column, spatial, result.attribution.maps[i], text.PIXEL_SCALE))
+    for place, picture_shown, values, scale in panels:
         with place:
             st.image(picture_shown, width="stretch")
             scale_bar(map_limits(values), False, scale)

@@ -39,8 +39,8 @@ class Session:
         self.page = ""
         self.query = ""
         # no keepalive pings: 30 sessions on 2 cores can hold the server past the 20 s a pong is waited for
-        self._socket: ClientConnection = connect(self.url, subprotocols=["streamlit"], max_size=None, ping_interval=None,
-                                                 open_timeout=60)
+        self._socket: ClientConnection = connect(self.url, subprotocols=["streamlit"], max_size=None,
+                                                 ping_interval=None, open_timeout=60)
 
     def close(self) -> None:
         self._socket.close()

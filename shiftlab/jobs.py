@@ -238,8 +238,8 @@ class JobQueue:
             del self._jobs[key]
 
 
-#: one ``torch_threads`` block or worker start at a time: each writes torch's process-wide count, which two interleaved blocks
-#: would leave at the worker's count for every thread started after
+#: one ``torch_threads`` block or worker start at a time: each writes torch's process-wide count, which two
+#: interleaved blocks would leave at the worker's count for every thread started after
 _THREADS_LOCK = threading.Lock()
 
 

@@ -117,7 +117,8 @@ def trust_report(loaded: LoadedModel, source: np.ndarray, shifted: np.ndarray, m
     the model's input size), explaining the source images' predicted classes. ``options`` holds each method's
     options by name; ``progress(done, total)`` is called after each method and condition."""
     if source.shape != shifted.shape:
-        raise ParameterError(f"source and shifted images must have the same shape, got {source.shape} and {shifted.shape}")
+        raise ParameterError(f"source and shifted images must have the same shape, got {source.shape} and "
+                             f"{shifted.shape}")
     if not methods:
         raise ParameterError("trust_report needs at least one attribution method")
     target = predict_logits(loaded.model, source).argmax(axis=1)

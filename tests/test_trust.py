@@ -83,7 +83,8 @@ def test_the_figures_are_those_of_the_metrics_one_image_at_a_time(report):
         row = rows.iloc[i]
         assert [row[name] for name in AREAS] == [getattr(curves, name)[0] for name in AREAS]
         assert [row["road_morf_20"], row["road_lerf_60"]] == [removal.morf[0, 0], removal.lerf[0, 1]]
-    expected = (rows["random_deletion_auc"] - rows["deletion_auc"]) + (rows["insertion_auc"] - rows["random_insertion_auc"])
+    expected = ((rows["random_deletion_auc"] - rows["deletion_auc"])
+                + (rows["insertion_auc"] - rows["random_insertion_auc"]))
     np.testing.assert_allclose(gap(rows), expected)
 
 
@@ -118,7 +119,8 @@ def test_the_default_settings_are_the_sweeps():
     assert road_columns(settings.road_percentages) == sweep_records.road_columns()
 
 
-@pytest.mark.parametrize("methods, shifted, words", [([], images(2), "at least one"), (["saliency"], images(3), "same shape")])
+@pytest.mark.parametrize("methods, shifted, words", [([], images(2), "at least one"),
+                                                     (["saliency"], images(3), "same shape")])
 def test_bad_requests(methods, shifted, words):
     with pytest.raises(ParameterError, match=words):
         trust_report(linear_model(), images(2), shifted, methods)

@@ -138,7 +138,8 @@ def reference_labels(labels: np.ndarray, labelled: bool, logits_source: np.ndarr
     return np.asarray(labels, np.int64) if labelled else logits_source.argmax(1)
 
 
-def compare(labels: np.ndarray, labelled: bool, logits_source: np.ndarray, logits_shifted: np.ndarray) -> ShiftComparison:
+def compare(labels: np.ndarray, labelled: bool, logits_source: np.ndarray,
+            logits_shifted: np.ndarray) -> ShiftComparison:
     """Score source and shifted logits of the same images against the same reference."""
     reference = reference_labels(labels, labelled, logits_source)
     return ShiftComparison(Predictions(logits_source, reference), Predictions(logits_shifted, reference), labelled)

@@ -69,11 +69,13 @@ def id_figures(labels: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
 
 def summary_row(variant: str, figures: tuple[float, float] | None, scores_in: Scores, scores_out: Scores,
                 gradcam: dict[str, np.ndarray]) -> dict[str, float | str | None]:
-    """The reference project's columns for one variant: ID accuracy and ECE, Grad-CAM IoU ID vs OOD, MSP and energy AUROC.
+    """The reference project's columns for one variant: ID accuracy and ECE, Grad-CAM IoU ID vs OOD, MSP and energy
+    AUROC.
 
     ``figures`` (ID accuracy, ECE) is None when the dataset's labels do not score the model.
     """
-    auroc = {score: metrics.detection_metrics(scores_in[score], scores_out[score])["auroc"] for score in ("msp", "energy")}
+    auroc = {score: metrics.detection_metrics(scores_in[score], scores_out[score])["auroc"]
+             for score in ("msp", "energy")}
     return {
         "variant": variant,
         "ID accuracy": figures[0] if figures else None,

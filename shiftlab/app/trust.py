@@ -256,7 +256,8 @@ def strip_maps(cascade: Cascade, image: np.ndarray) -> list[np.ndarray]:
     (``strip_limits``), enlarged for the page."""
     factor = display_factor(image.shape[0], target=96)
     signed = strip_signed(cascade)
-    return [enlarge(overlay(image, m, lim, signed=signed), factor) for m, lim in zip(cascade.maps, strip_limits(cascade))]
+    return [enlarge(overlay(image, m, lim, signed=signed), factor)
+            for m, lim in zip(cascade.maps, strip_limits(cascade))]
 
 
 def strip_picture(cascade: Cascade, image: np.ndarray) -> np.ndarray:

@@ -200,7 +200,8 @@ def stored_pair(stored: StoredSweep, request: Request,
 SWEPT_SETTINGS = TrustSettings()
 
 
-def stored_faithfulness(stored: StoredSweep, requests: Sequence[Request], settings: TrustSettings) -> pd.DataFrame | None:
+def stored_faithfulness(stored: StoredSweep, requests: Sequence[Request],
+                        settings: TrustSettings) -> pd.DataFrame | None:
     """The faithfulness records of ``requests`` (one per method, each of a chosen set of ``images`` and one shifted
     condition) as ``shiftlab.trust.TrustReport.records`` holds them, ``image`` the position in the set; None unless
     ``settings`` are ``SWEPT_SETTINGS`` and ``stored`` holds every request whole."""
