@@ -17,7 +17,10 @@ from torch import nn
 from shiftlab.attribution import METHODS, attribute
 from shiftlab.attribution.base import AttributionMethod
 from shiftlab.errors import MetricInputError, ParameterError, UnknownOptionError
+from shiftlab.inference import to_tensor
+from shiftlab.metrics import faithfulness
 from shiftlab.metrics.faithfulness import (
+    BATCH_INVARIANT,
     area,
     baseline_images,
     deletion_insertion,
@@ -27,7 +30,7 @@ from shiftlab.metrics.faithfulness import (
 )
 from shiftlab.metrics.imputation import impute
 from shiftlab.metrics.randomisation import PASS_THRESHOLD, randomisable_layers, randomisation_check
-from shiftlab.models import LoadedModel, ModelCard
+from shiftlab.models import LoadedModel, ModelCard, load_model
 from shiftlab.models.classifier import AttributionHooks, Classifier
 
 SIDE = 8
@@ -147,6 +150,54 @@ def test_a_shared_reference_gives_the_same_figures(loaded):
     np.testing.assert_array_equal(shared.random_deletion_auc, own.random_deletion_auc)
     with pytest.raises(MetricInputError, match="reference was computed for 3 images, 8 steps"):
         deletion_insertion(loaded, pixels, maps, 0, steps=10, reference=reference)
+
+
+@pytest.fixture(scope="module")
+def resnet20() -> LoadedModel:
+    """ResNet-20 with seeded random weights: the curves' batching depends on the network's operations, not on the
+    values of its weights."""
+    return load_model("resnet20", None)
+
+
+@pytest.mark.parametrize("arch", ["resnet20", "vit_tiny"])
+def test_a_batch_invariant_network_gives_an_image_the_same_bits_in_any_batch(arch):
+    """What lets their curves run together: every image's logits are the same bits in batches of 2 and in batches
+    of the model's CPU size (untrained weights: the kernels are those of the trained network; no lone image).
+    ResNet-32 and -56 are ResNet-20's blocks, more of them."""
+    assert arch in BATCH_INVARIANT and {"resnet32", "resnet56"} <= BATCH_INVARIANT
+    loaded = load_model(arch, None)
+    batch, size = loaded.hooks.cpu_batch_size, loaded.input_size
+    x = torch.rand(batch + batch % 2 + 2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    net = loaded.model.inference_net()
+    with torch.inference_mode():
+        pairs, full = (torch.cat([net(loaded.model.normalize(chunk)) for chunk in x.split(split)]) for split in (2, batch))
+    assert torch.equal(pairs, full)
+
+
+@pytest.mark.parametrize("n, steps", [(2, 5), (1, 66), (3, 1)])
+def test_the_curves_run_together_equal_the_curves_run_one_by_one(resnet20, n, steps):
+    """Bit for bit: the ends run once and every curve in shared batches, or each curve on its own in consecutive
+    batches of 66 (one image at 66 steps: its last image alone, which rounds differently from a batch)."""
+    x = to_tensor(np.random.default_rng(n).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8))  # channels-last
+    base = baseline_images(x, "blur")
+    assert x.stride() == base.stride()
+    rng = np.random.default_rng(steps)
+    ranks = np.stack([faithfulness.random_ranks(n, 32 * 32, rng) for _ in range(1 if steps > 20 else 2)])
+    targets = np.arange(n) % 10
+    net = resnet20.model.inference_net()
+    with torch.inference_mode():
+        together = faithfulness._curves_together(resnet20, net, x, base, ranks, targets, steps)
+        one_by_one = faithfulness._curves_one_by_one(resnet20, net, x, base, ranks, targets, steps)
+    for joint, alone in zip(together, one_by_one):
+        assert joint.shape == (len(ranks), n, steps + 1) and joint.tobytes() == alone.tobytes()
+
+
+def test_batches_are_never_a_lone_row_and_never_over_the_size():
+    for batch in (2, 3, 8, 66):
+        for total in range(2, 200):
+            sizes = [len(b) for b in faithfulness._batches(total, batch)]
+            assert sum(sizes) == total and min(sizes) >= 2 and max(sizes) <= max(batch, 3)
+    assert [len(b) for b in faithfulness._batches(5, 1)] == [1] * 5
 
 
 def test_the_order_reads_the_absolute_value_or_the_positive_part():

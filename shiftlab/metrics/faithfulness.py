@@ -134,8 +134,11 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def _inputs(loaded: LoadedModel, images: np.ndarray, target: int | np.ndarray | None) -> tuple[torch.Tensor, np.ndarray]:
-    """The images as the model's float input and the explained class of each."""
+    """The images as the model's float input and the explained class of each (the model runs, in eval mode, only
+    to find the predicted classes: setting every layer's mode twice per call was a twentieth of a curve's time)."""
     x = prepare_images(images, loaded)
+    if target is not None:
+        return x, resolve_target(loaded, x, target)
     with eval_mode(loaded.model):
         return x, resolve_target(loaded, x, target)
 
@@ -184,25 +187,118 @@ def _fractions(steps: int) -> np.ndarray:
     return np.linspace(0.0, 1.0, steps + 1)
 
 
-def _probabilities(loaded: LoadedModel, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Softmax probability of ``targets`` for float [0, 1] ``images``, through the model's inference net (batch
-    norms folded: the same function up to float32 rounding, a quarter faster) in its fastest CPU batches."""
-    net, batch = loaded.model.inference_net(), loaded.hooks.cpu_batch_size
-    chunks = [net(loaded.model.normalize(chunk)).float().softmax(1) for chunk in images.split(batch)]
-    return torch.cat(chunks).gather(1, targets.view(-1, 1))[:, 0]
+#: the zoo's networks that give an image the same bits in a CPU batch of any size from 2 up (a lone image takes
+#: another path; ``tests/test_faithfulness.py`` checks them): their curves run together, in the fewest batches.
+#: Another network runs each curve on its own in consecutive batches, as the curves always ran: a MobileNet's
+#: Hardswish and a Linear layer's matrix product round differently with the batch's size (1e-7 apart), and a
+#: curve's value must not change with the way it is computed
+BATCH_INVARIANT = frozenset({"resnet20", "resnet32", "resnet56", "vit_tiny"})
+
+
+def _batches(total: int, batch: int) -> list[np.ndarray]:
+    """Row indices of ``total`` rows (at least 2) in batches of about equal size, at most ``batch``, and never a lone
+    row unless ``batch`` is 1."""
+    count = total if batch == 1 else min(-(-total // batch), total // 2)
+    return np.array_split(np.arange(total), count)
+
+
+def _probabilities(loaded: LoadedModel, net: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+    """Softmax probability of ``targets`` for float [0, 1] ``images`` (one batch) through ``net``, the model's
+    inference net (batch norms folded: the same function up to float32 rounding, a quarter faster)."""
+    logits = net(loaded.model.normalize(images)).float()
+    return logits.softmax(1).gather(1, targets.view(-1, 1))[:, 0].double().cpu().numpy()
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The perturbed images of every curve of a call, one row each, described and not yet made: the image, its
+    rank map, how many pixels come from the other end, and whether the curve is an insertion."""
+
+    image: torch.Tensor
+    ranks: torch.Tensor
+    count: torch.Tensor
+    insertion: torch.Tensor
+
+    @staticmethod
+    def of(n_images: int, n_sets: int, steps: int, n_pixels: int) -> _Rows:
+        """The two untouched ends of each image (the image whole, then its baseline), then each rank set's deletion
+        and insertion images at the ``steps`` − 1 steps between: the ends are the same for every curve, so they
+        run once."""
+        counts = np.round(_fractions(steps) * n_pixels).astype(np.int64)
+        ends = [np.tile(np.arange(n_images), 2), np.zeros(2 * n_images, np.int64),
+                np.repeat([0, n_pixels], n_images), np.zeros(2 * n_images, bool)]
+        grid = np.meshgrid(np.arange(n_sets), [False, True], np.arange(n_images), counts[1:-1], indexing="ij")
+        sets, insertion, images, between = (axis.ravel() for axis in grid)
+        middle = [images, sets * n_images + images, between, insertion]
+        return _Rows(*(torch.from_numpy(np.concatenate(pair)) for pair in zip(ends, middle)))
+
+    def images(self, rows: np.ndarray, x: torch.Tensor, base: torch.Tensor, rank_maps: torch.Tensor) -> torch.Tensor:
+        """The perturbed images of ``rows``: a pixel is the baseline's where it is taken (rank below the count) in a
+        deletion, or where it is not yet taken in an insertion."""
+        index = torch.from_numpy(rows)
+        taken = rank_maps[self.ranks[index].to(x.device)] < self.count[index].view(-1, 1, 1, 1).to(x.device)
+        from_base = taken != self.insertion[index].view(-1, 1, 1, 1).to(x.device)
+        image = self.image[index].to(x.device)
+        return torch.where(from_base, base[image], x[image])
+
+
+def _curve_ends(first: np.ndarray, between: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """S×N×(steps+1) curves from each image's first value (N), the S×N×(steps−1) values between and its last (N)."""
+    shape = (len(between), len(first), 1)
+    return np.concatenate([np.broadcast_to(first[:, None], shape), between, np.broadcast_to(last[:, None], shape)], 2)
+
+
+def _curves_together(loaded: LoadedModel, net: torch.nn.Module, x: torch.Tensor, base: torch.Tensor, ranks: np.ndarray,
+                     targets: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_curves`` of a batch-invariant network: every perturbed image of every curve in the fewest batches, made a
+    batch at a time (the memory is one batch's), the untouched ends once."""
+    n_sets, n, _, height, width = len(ranks), *x.shape
+    rows, batch = _Rows.of(n, n_sets, steps, height * width), loaded.hooks.cpu_batch_size
+    rank_maps = torch.from_numpy(ranks.astype(np.int32)).to(x.device).view(n_sets * n, 1, height, width)
+    row_targets = torch.from_numpy(targets).to(x.device)[rows.image.to(x.device)]
+    values = np.concatenate([_probabilities(loaded, net, rows.images(chunk, x, base, rank_maps), row_targets[chunk])
+                             for chunk in _batches(len(rows.image), batch)])
+    whole, blank, between = values[:n], values[n:2 * n], values[2 * n:].reshape(n_sets, 2, n, steps - 1)
+    deletion, insertion = _curve_ends(whole, between[:, 0], blank), _curve_ends(blank, between[:, 1], whole)
+    if batch > 1 and n * (steps + 1) % batch == 1:
+        # a curve on its own in consecutive batches runs its last image (the last image's far end) alone
+        last = torch.from_numpy(targets[-1:]).to(x.device)
+        deletion[:, -1, -1] = _probabilities(loaded, net, base[-1:], last)
+        insertion[:, -1, -1] = _probabilities(loaded, net, x[-1:], last)
+    return deletion, insertion
+
+
+def _curves_one_by_one(loaded: LoadedModel, net: torch.nn.Module, x: torch.Tensor, base: torch.Tensor,
+                       ranks: np.ndarray, targets: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_curves`` of any network: each curve's N×(steps+1) images in consecutive batches of the model's size."""
+    n, _, height, width = x.shape
+    counts = torch.from_numpy(np.round(_fractions(steps) * height * width).astype(np.int64)).to(x.device)
+    batch, repeated = loaded.hooks.cpu_batch_size, torch.from_numpy(np.repeat(targets, steps + 1)).to(x.device)
+    curves = []
+    for rank_set in ranks:
+        taken = torch.from_numpy(rank_set).to(x.device).view(n, 1, 1, height, width) < counts.view(1, -1, 1, 1, 1)
+        for start, end in ((x, base), (base, x)):
+            mixed = torch.where(taken, end[:, None], start[:, None]).flatten(0, 1)
+            curves += [_probabilities(loaded, net, chunk, chunk_targets)
+                       for chunk, chunk_targets in zip(mixed.split(batch), repeated.split(batch))]
+    both = np.concatenate(curves).reshape(len(ranks), 2, n, steps + 1)
+    return both[:, 0], both[:, 1]
 
 
 @torch.inference_mode()
-def _curves(loaded: LoadedModel, start: torch.Tensor, end: torch.Tensor, ranks: np.ndarray, targets: np.ndarray,
-            steps: int) -> np.ndarray:
-    """Probability of each image's target as its pixels go from ``start`` to ``end`` in ``ranks`` order (N×(steps+1))."""
-    n, _, height, width = start.shape
-    counts = torch.from_numpy(np.round(_fractions(steps) * height * width).astype(np.int64)).to(start.device)
-    rank_maps = torch.from_numpy(ranks).to(start.device).view(n, 1, 1, height, width)
-    taken = rank_maps < counts.view(1, -1, 1, 1, 1)  # N×(steps+1)×1×H×W
-    mixed = torch.where(taken, end[:, None], start[:, None]).flatten(0, 1)
-    repeated = torch.from_numpy(np.repeat(targets, steps + 1)).to(start.device)
-    return _probabilities(loaded, mixed, repeated).view(n, steps + 1).double().cpu().numpy()
+def _curves(loaded: LoadedModel, x: torch.Tensor, base: torch.Tensor, ranks: np.ndarray, targets: np.ndarray,
+            steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deletion and insertion curves (each S×N×(steps+1)) of the S rank sets ``ranks`` (S×N×pixels): probability of
+    each image's target as its pixels go from ``x`` to ``base`` (deletion) or back (insertion) in rank order.
+
+    The curves of a batch-invariant network run together when the image and its baseline lie the same way in
+    memory (the images come channels-last, and so do a blur and black; a convolution rounds differently on the
+    other layout, and a deletion mixing two layouts takes the baseline's, an insertion the image's): the mean
+    colour's curves run one by one."""
+    net = loaded.model.inference_net()
+    together = (loaded.arch in BATCH_INVARIANT and loaded.model.foldable and x.device.type == "cpu"
+                and x.stride() == base.stride())
+    return (_curves_together if together else _curves_one_by_one)(loaded, net, x, base, ranks, targets, steps)
 
 
 def random_reference(loaded: LoadedModel, images: np.ndarray, target: int | np.ndarray | None = None, *,
@@ -211,14 +307,13 @@ def random_reference(loaded: LoadedModel, images: np.ndarray, target: int | np.n
     steps = _check_bounded("steps", steps, 1, MAX_STEPS)
     draws = _check_bounded("draws", draws, 1, MAX_DRAWS)
     x, targets = _inputs(loaded, images, target)
-    base = baseline_images(x, baseline)
     rng = np.random.default_rng(_check_bounded("seed", seed, 0, MAX_SEED))
-    n_pixels = x.shape[-2] * x.shape[-1]
+    ranks = np.stack([random_ranks(len(x), x.shape[-2] * x.shape[-1], rng) for _ in range(draws)])
+    deletions, insertions = _curves(loaded, x, baseline_images(x, baseline), ranks, targets, steps)
     deletion, insertion = np.zeros((len(x), steps + 1)), np.zeros((len(x), steps + 1))
-    for _ in range(draws):
-        ranks = random_ranks(len(x), n_pixels, rng)
-        deletion += _curves(loaded, x, base, ranks, targets, steps)
-        insertion += _curves(loaded, base, x, ranks, targets, steps)
+    for draw in range(draws):  # summed draw by draw, in order: the same bits as ever
+        deletion += deletions[draw]
+        insertion += insertions[draw]
     return RandomReference(_fractions(steps), deletion / draws, insertion / draws, baseline, draws, seed)
 
 
@@ -240,10 +335,8 @@ def deletion_insertion(loaded: LoadedModel, images: np.ndarray, maps: np.ndarray
         raise MetricInputError(f"the reference was computed for {reference.deletion.shape[0]} images, "
                                f"{reference.deletion.shape[1] - 1} steps and the {reference.baseline} baseline; "
                                f"these are {len(x)} images, {steps} steps and the {baseline} baseline")
-    base = baseline_images(x, baseline)
-    deletion = _curves(loaded, x, base, ranks, targets, steps)
-    insertion = _curves(loaded, base, x, ranks, targets, steps)
-    return DeletionInsertion(_fractions(steps), deletion, insertion, reference, order)
+    deletion, insertion = _curves(loaded, x, baseline_images(x, baseline), ranks[None], targets, steps)
+    return DeletionInsertion(_fractions(steps), deletion[0], insertion[0], reference, order)
 
 
 @torch.inference_mode()
