@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from shiftlab.app import sweep_panel, text
+from shiftlab.app import faithfulness, sweep_panel, text
 from shiftlab.app.caches import slow_method_warning
 from shiftlab.app.compare import PairPrediction, grid_picture, is_signed, overlays, row_limits, shown_maps
 from shiftlab.app.downloads import csv_download, png_download
@@ -78,6 +78,7 @@ def scales(columns: list, limits: list[tuple[float, float]], signed: bool) -> No
             scale_bar(lim, signed, text.OWN_SCALE.format(name=title))
 
 
+measured = faithfulness.measure(loaded.arch, view.variant, pair, results)
 grid_rows, drift_rows = [], []
 for method, result in results.items():
     maps, signed = shown_maps(result.attribution.maps, method, absolute)
@@ -94,10 +95,13 @@ for method, result in results.items():
     scales(st.columns(widths) if view.present else [cells[-1]] * 2, limits, signed)
     with cells[-1] if not view.present else st.container(horizontal=True):
         drift_figures(result.drift)
+        wanted = bool(measured) and faithfulness.show_figures(measured.get(method), method)
     if not view.present:
         with cells[-1].popover("What is this?"):
             st.markdown(text.METHOD_NOTES[method])
             st.caption(options_text(result.attribution.options))
+    if wanted:
+        faithfulness.show_curves(measured[method])
 
 signed_methods = [text.METHOD_TITLES[m] for m in view.methods if is_signed(m)]
 if signed_methods and not absolute:

@@ -365,3 +365,18 @@ def similarity_chart(frame: pd.DataFrame, threshold: float) -> alt.LayerChart:
     bar = alt.Chart(pd.DataFrame({"similarity": [threshold]})).mark_rule(strokeDash=[4, 3], color="#495057").encode(
         y="similarity:Q")
     return alt.layer(lines, bar).properties(height=240)
+
+
+def deletion_insertion_chart(frame: pd.DataFrame) -> alt.FacetChart:
+    """Deletion and insertion curves of one method's maps (solid) and of the random order (dashed), source and
+    shifted, one small panel each (from ``shiftlab.app.faithfulness.curves_frame``)."""
+    return alt.Chart(frame).mark_line().encode(
+        x=alt.X("fraction:Q", title="share of pixels", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1])),
+        y=alt.Y("probability:Q", title="probability of the class", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("order:N", title=None, sort=["map", "random"],
+                                  legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#495057", orient="top")),
+        tooltip=["curve:N", "condition:N", "order:N", alt.Tooltip("fraction:Q", format=".0%", title="pixels"),
+                 alt.Tooltip("probability:Q", format=".3f")],
+    ).properties(width=200, height=150).facet(column=alt.Column("curve:N", title=None, sort=["deletion", "insertion"]))

@@ -169,6 +169,25 @@ SIGNED_CAPTION = ("Signed maps ({methods}): red is evidence for the class, blue 
                   "(white).")
 ONE_SCALE = "one scale for both maps"
 OWN_SCALE = "{name}: its own scale"
+DELETION_HELP = ("The image's pixels are replaced by a blurred copy in the map's order of importance (largest "
+                 "|value| first, 20 steps), and the probability of the class the map explains is read at each step; "
+                 "the area under it, from 0 to 1. Lower than the random order's: the map points at what the model "
+                 "uses.")
+INSERTION_HELP = ("The pixels are restored onto the blurred copy in the map's order of importance; the area under the "
+                  "probability of the class the map explains, from 0 to 1. Higher than the random order's: the map "
+                  "points at what the model uses.")
+FAITHFULNESS_READ = ("**How to read it.** Solid: pixels taken in the map's order; dashed: the same pixels in a random "
+                     "order (the mean of three). A lower deletion area than random (the probability falls sooner) and "
+                     "a higher insertion area (it comes back sooner): the map points at what the model uses. Near the "
+                     "random order's: the map says little about the model, however plausible it looks.")
+FAITHFULNESS_COST = ("Deletion and insertion of these maps run the model on {passes:,} images: about {seconds:.0f} s "
+                     "on this server now.")
+FAITHFULNESS_RUN = "Measure deletion and insertion ({seconds:.0f} s)"
+CURVES_TOGGLE = "Curves"
+CURVES_HELP = "The deletion and insertion curves behind the areas, beside the random order's."
+FAITHFULNESS_JOB = "Deletion and insertion"
+FAITHFULNESS_FAILED = "Deletion and insertion were not measured: {problem}"
+FAITHFULNESS_UNDEFINED = "This map holds a NaN or an infinite value, so it ranks no pixel: it is not measured."
 TRIPTYCH_SEARCH = ("Tried **{n}** shifted versions of the image ({shift}, severities 1-5 and, for a random shift, "
                    "seeds 0-7): **{kept}** keep the source's prediction. Shown: the most severe one kept and the "
                    "least severe one flipped.")
