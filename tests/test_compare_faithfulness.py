@@ -71,8 +71,10 @@ def expected_lines(curves) -> list[str]:
     def pair(values):
         return f"{values[0]:.3f}\u00a0→\u00a0{values[1]:.3f}"
 
-    return [f"Deletion area: **{pair(curves.deletion_auc)}**  \n:gray[random order: {pair(curves.random_deletion_auc)}]",
-            f"Insertion area: **{pair(curves.insertion_auc)}**  \n:gray[random order: {pair(curves.random_insertion_auc)}]"]
+    return [f"Deletion area: **{pair(curves.deletion_auc)}**  \n"
+            f":gray[random order: {pair(curves.random_deletion_auc)}]",
+            f"Insertion area: **{pair(curves.insertion_auc)}**  \n"
+            f":gray[random order: {pair(curves.random_insertion_auc)}]"]
 
 
 def test_each_row_shows_the_areas_the_core_computes_for_the_view(page, core):
@@ -129,8 +131,10 @@ def test_a_map_with_a_nan_is_left_out_and_said_undefined():
 
         from shiftlab.app import faithfulness
 
-        broken = SimpleNamespace(attribution=SimpleNamespace(maps=np.full((2, 32, 32), np.nan), target=np.zeros(2, int)))
-        measured = faithfulness.measure("resnet20", "baseline", np.zeros((2, 32, 32, 3), np.uint8), {"saliency": broken})
+        nan_maps = SimpleNamespace(maps=np.full((2, 32, 32), np.nan), target=np.zeros(2, int))
+        broken = SimpleNamespace(attribution=nan_maps)
+        pair = np.zeros((2, 32, 32, 3), np.uint8)
+        measured = faithfulness.measure("resnet20", "baseline", pair, {"saliency": broken})
         assert measured == {}
         faithfulness.show_figures(measured.get("saliency"), "saliency")
 

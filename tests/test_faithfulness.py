@@ -170,7 +170,8 @@ def test_a_batch_invariant_network_gives_an_image_the_same_bits_in_any_batch(arc
     x = torch.rand(batch + batch % 2 + 2, 3, size, size, generator=torch.Generator().manual_seed(0))
     net = loaded.model.inference_net()
     with torch.inference_mode():
-        pairs, full = (torch.cat([net(loaded.model.normalize(chunk)) for chunk in x.split(split)]) for split in (2, batch))
+        pairs, full = (torch.cat([net(loaded.model.normalize(chunk)) for chunk in x.split(split)])
+                       for split in (2, batch))
     assert torch.equal(pairs, full)
 
 

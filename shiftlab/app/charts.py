@@ -66,9 +66,8 @@ def reliability_chart(bins: ReliabilityBins, condition: str, title: str) -> alt.
     )
     counts = base.transform_calculate(middle="(datum.lower + datum.upper) / 2").mark_text(
         dy=-6, fontSize=10, color="#333").encode(x="middle:Q", y="accuracy:Q", text="count:Q")
-    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(color="grey", strokeDash=[4, 4]).encode(
-        x="x:Q", y="y:Q"
-    )
+    corners = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})
+    diagonal = alt.Chart(corners).mark_line(color="grey", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
     return alt.layer(bars, counts, diagonal).properties(title=title, height=280)
 
 
@@ -155,7 +154,8 @@ def _share_bars(frame: pd.DataFrame, narrow: bool = False) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("level:N", sort=order, title="coarse → fine", axis=alt.Axis(labelAngle=-90 if narrow else 0, labelOverlap=not narrow)),
+            x=alt.X("level:N", sort=order, title="coarse → fine",
+                    axis=alt.Axis(labelAngle=-90 if narrow else 0, labelOverlap=not narrow)),
             xOffset=alt.XOffset("condition:N", sort=list(CONDITIONS)),
             y=alt.Y("share:Q", title="share of importance", axis=alt.Axis(format="%")),
             color=alt.Color("condition:N", scale=CONDITION_COLOURS, title=None, legend=legend),
@@ -217,7 +217,8 @@ def score_histogram(scores_in: np.ndarray, scores_out: np.ndarray, score: str) -
 
 def tradeoff_chart(rows: pd.DataFrame, measure: str, title: str) -> alt.LayerChart:
     """Clean accuracy (x) against a robustness figure (y), one labelled point per model and variant."""
-    measured = rows[rows["accuracy"].notna() & rows[measure].notna()].assign(name=lambda f: f["model"] + "/" + f["variant"])
+    measured = rows[rows["accuracy"].notna() & rows[measure].notna()]
+    measured = measured.assign(name=lambda f: f["model"] + "/" + f["variant"])
     base = alt.Chart(measured).encode(
         x=alt.X("accuracy:Q", title="clean accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
         y=alt.Y(f"{measure}:Q", title=title, axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),

@@ -104,7 +104,8 @@ def _plan(key: tuple, loaded: LoadedModel, methods: int) -> tuple[bool, float] |
     return plans[key]
 
 
-def measure(arch: str, variant: str, pair: np.ndarray, results: dict[str, PairExplanation]) -> dict[str, DeletionInsertion]:
+def measure(arch: str, variant: str, pair: np.ndarray,
+            results: dict[str, PairExplanation]) -> dict[str, DeletionInsertion]:
     """Each method's curves on the pair, for the classes its maps explain, by method: at once when quick, else once
     the user asks, in the job queue; empty while not asked, or with a note when the measure could not run (the
     maps stay on the page). A map with a NaN or an infinite value has no order: it is left out."""

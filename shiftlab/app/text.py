@@ -194,7 +194,8 @@ TRIPTYCH_SEARCH = ("Tried **{n}** shifted versions of the image ({shift}, severi
 TRIPTYCH_NONE = "No severity or seed of {shift} {what} this image's prediction, so that panel is missing."
 TRIPTYCH_CAPTION = ("All three maps are {method} maps of the class predicted on the source, {target}: where the "
                     "evidence for it sits, and how the shift moved it.")
-VARIANTS_SUMMARY = "**{kept} of {n}** variants keep their prediction on this image under {shift} at severity {severity}."
+VARIANTS_SUMMARY = ("**{kept} of {n}** variants keep their prediction on this image under {shift} at severity "
+                    "{severity}.")
 VARIANTS_CORRECT = ("**{correct} of {n}** variants are right ({label}) on this image under {shift} at severity "
                     "{severity}.")
 VARIANTS_CAPTION = ("Each map is the {method} map, on the shifted image, of the class that variant predicted on the "
@@ -252,13 +253,15 @@ ZOO_CAPTION = ("Measured on the full CIFAR-10 test set (10,000 images) by `shift
 SWEEP_HELP = ("A sweep folder (made with `shiftlab sweep`) holds the records of many models, shifts and severities: "
               "reading it is instant. The app's own sweep of the embedded sample is the default folder.")
 WCAM_MOST_DESIGNS = "This WCAM ran {designs} designs per image, the most WCAM takes: it cannot be refined further."
-FROM_SWEEP = "Figures read from the sweep {path} ({data}, seed {seeds}); temperature scaling needs the logits, which a sweep does not keep."
+FROM_SWEEP = ("Figures read from the sweep {path} ({data}, seed {seeds}); temperature scaling needs the logits, "
+              "which a sweep does not keep.")
 CURVES_FROM_STORE = "Curves read from the sweep shipped with the app (the same numbers as computing them here)."
-OOD_FROM_STORE = ("On the embedded sample, the figures of the models, seed and methods the shipped sweep holds are read "
-                  "from it (`python -m shiftlab.sweep.ship` makes it): the same numbers as computing them here.")
+OOD_FROM_STORE = ("On the embedded sample, the figures of the models, seed and methods the shipped sweep holds are "
+                  "read from it (`python -m shiftlab.sweep.ship` makes it): the same numbers as computing them here.")
 SWEEP_MISSES = "The sweep folder holds no records of {model} under {shift} at severity {severity}: pick another view."
 ROBUSTNESS_FROM_SWEEP = ("Figures read from the sweep {path} ({data}, {shifts} shifts): clean accuracy and the "
-                         "mean over the sweep's shifts and severities; PGD-20 and the targets come from model cards only.")
+                         "mean over the sweep's shifts and severities; PGD-20 and the targets come from model cards "
+                         "only.")
 #: the case kinds a sweep folder answers (``SweepResults.cases``)
 SWEEP_CASE_KINDS: dict[str, str] = {"flips": OUTCOME_WORDS["now_wrong"], "fixes": OUTCOME_WORDS["now_correct"],
                                     "confidently_wrong": "Confidently wrong (≥ 90 %)", "all": "Every image"}
@@ -312,8 +315,9 @@ TRUST_RANKING = ("**Which method still tracks the model under {shift}, severity 
 TRUST_RANDOM = ("A random order of the same pixels, the reference of every method: deletion area {deletion_source:.3f} "
                 "on the source images and {deletion_shifted:.3f} on the shifted ones, insertion area "
                 "{insertion_source:.3f} and {insertion_shifted:.3f}.")
-TRUST_ROAD = ("ROAD (Rong et al. 2022): the most (MoRF, solid) or least (LeRF, dashed) important pixels are removed and "
-              "filled from their neighbours with a little noise. A faithful map makes MoRF fall fast and LeRF stay high.")
+TRUST_ROAD = ("ROAD (Rong et al. 2022): the most (MoRF, solid) or least (LeRF, dashed) important pixels are removed "
+              "and filled from their neighbours with a little noise. A faithful map makes MoRF fall fast and LeRF stay "
+              "high.")
 TRUST_SANITY = (
     "**Model-randomisation check** (Adebayo et al. 2018) on the first {count} images: the layers' weights are "
     "re-initialised one more at a time from the top down, and the map recomputed. A map that keeps its shape on "
@@ -324,7 +328,8 @@ TRUST_SANITY = (
 TRUST_SANITY_COST = "The cascade of {method}: {stages} stages, about {seconds:.0f} s on this server now."
 TRUST_SANITY_RUN = "Run the check for {method} ({seconds:.0f} s)"
 TRUST_SANITY_STORED = "The cascade is read from the shipped store (the same maps, stored to float16)."
-TRUST_VERDICT = "{method} **{verdict}** the check: Spearman {spearman:.2f} with every layer random (pass below {threshold})."
+TRUST_VERDICT = ("{method} **{verdict}** the check: Spearman {spearman:.2f} with every layer random (pass below "
+                 "{threshold}).")
 
 #: shown on every page when the user's models file could not be used (the zoo still works)
 MODELS_FILE_UNUSED = "Your models file was not used, so only shiftlab's own models are offered: {problem}"

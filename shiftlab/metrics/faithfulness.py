@@ -133,7 +133,8 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _inputs(loaded: LoadedModel, images: np.ndarray, target: int | np.ndarray | None) -> tuple[torch.Tensor, np.ndarray]:
+def _inputs(loaded: LoadedModel, images: np.ndarray,
+            target: int | np.ndarray | None) -> tuple[torch.Tensor, np.ndarray]:
     """The images as the model's float input and the explained class of each (the model runs, in eval mode, only
     to find the predicted classes: setting every layer's mode twice per call was a twentieth of a curve's time)."""
     x = prepare_images(images, loaded)
@@ -147,7 +148,8 @@ def _check_maps(maps: np.ndarray, x: torch.Tensor) -> np.ndarray:
     maps = np.asarray(maps, dtype=np.float64)
     expected = (len(x), *x.shape[-2:])
     if maps.shape != expected:
-        raise MetricInputError(f"maps must be one {expected[1]}×{expected[2]} map per image, shape {expected}, got {maps.shape}")
+        raise MetricInputError(f"maps must be one {expected[1]}×{expected[2]} map per image, shape {expected}, "
+                               f"got {maps.shape}")
     if not np.isfinite(maps).all():
         raise MetricInputError("maps hold NaN or infinite values")
     return maps
@@ -172,7 +174,8 @@ def importance_ranks(maps: np.ndarray, order: str, seed: int = 0) -> np.ndarray:
 
 
 def baseline_images(x: torch.Tensor, baseline: str) -> torch.Tensor:
-    """What deleted pixels become: a Gaussian blur of the image (σ = ``BLUR_SIGMA`` × side), its mean colour, or black."""
+    """What deleted pixels become: a Gaussian blur of the image (σ = ``BLUR_SIGMA`` × side), its mean colour, or
+    black."""
     _check_choice("baseline", baseline, BASELINES)
     if baseline == "black":
         return torch.zeros_like(x)
@@ -202,7 +205,8 @@ def _batches(total: int, batch: int) -> list[np.ndarray]:
     return np.array_split(np.arange(total), count)
 
 
-def _probabilities(loaded: LoadedModel, net: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+def _probabilities(loaded: LoadedModel, net: torch.nn.Module, images: torch.Tensor,
+                   targets: torch.Tensor) -> np.ndarray:
     """Softmax probability of ``targets`` for float [0, 1] ``images`` (one batch) through ``net``, the model's
     inference net (batch norms folded: the same function up to float32 rounding, a quarter faster)."""
     logits = net(loaded.model.normalize(images)).float()
@@ -317,8 +321,9 @@ def random_reference(loaded: LoadedModel, images: np.ndarray, target: int | np.n
     return RandomReference(_fractions(steps), deletion / draws, insertion / draws, baseline, draws, seed)
 
 
-def deletion_insertion(loaded: LoadedModel, images: np.ndarray, maps: np.ndarray, target: int | np.ndarray | None = None,
-                       *, steps: int = 20, baseline: str = "blur", order: str = "abs", draws: int = 3, seed: int = 0,
+def deletion_insertion(loaded: LoadedModel, images: np.ndarray, maps: np.ndarray,
+                       target: int | np.ndarray | None = None, *, steps: int = 20, baseline: str = "blur",
+                       order: str = "abs", draws: int = 3, seed: int = 0,
                        reference: RandomReference | None = None) -> DeletionInsertion:
     """Deletion and insertion curves of ``maps`` on ``images`` for ``target``, with the random-order reference.
 
