@@ -49,7 +49,7 @@ def data_root() -> Path:
 @pytest.fixture(autouse=True, scope="module")
 def release_memory():
     """After each test file: drop the app's cached models and arrays and give freed memory back to the system,
-    so that the suite's peak is one file's, not the sum of all (the suite must stay under 3 GB). What outlives the
+    so that each worker's peak is one file's, not the sum of all. What outlives the
     file (modules, session fixtures) is then frozen: collections scan only what later files make (a full collection
     of everything took 0.2-0.3 s a file, and the automatic ones slowed every file)."""
     yield
