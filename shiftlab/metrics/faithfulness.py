@@ -190,12 +190,6 @@ def _fractions(steps: int) -> np.ndarray:
     return np.linspace(0.0, 1.0, steps + 1)
 
 
-#: the zoo's networks that give an image the same bits in a CPU batch of any size from 2 up (a lone image takes
-#: another path; ``tests/test_faithfulness.py`` checks them): their curves run together, in the fewest batches.
-#: Another network runs each curve on its own in consecutive batches, as the curves always ran: a MobileNet's
-#: Hardswish and a Linear layer's matrix product round differently with the batch's size (1e-7 apart), and a
-#: curve's value must not change with the way it is computed
-BATCH_INVARIANT = frozenset({"resnet20", "resnet32", "resnet56", "vit_tiny"})
 
 
 def _batches(total: int, batch: int) -> list[np.ndarray]:
@@ -300,7 +294,10 @@ def _curves(loaded: LoadedModel, x: torch.Tensor, base: torch.Tensor, ranks: np.
     other layout, and a deletion mixing two layouts takes the baseline's, an insertion the image's): the mean
     colour's curves run one by one."""
     net = loaded.model.inference_net()
-    together = (loaded.arch in BATCH_INVARIANT and loaded.model.foldable and x.device.type == "cpu"
+    # a network whose hooks say it is batch-invariant (a test checks each one) runs every curve in shared batches;
+    # another runs each curve on its own in consecutive batches, as the curves always ran, since a curve's value
+    # must not change with the way it is computed
+    together = (loaded.hooks.batch_invariant and loaded.model.foldable and x.device.type == "cpu"
                 and x.stride() == base.stride())
     return (_curves_together if together else _curves_one_by_one)(loaded, net, x, base, ranks, targets, steps)
 

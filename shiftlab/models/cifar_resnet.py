@@ -105,7 +105,7 @@ def cifar_resnet_spec(depth: int, marker: str | None = None) -> ModelSpec:
         classes=lambda: list(CIFAR10_CLASSES),
         description=f"CIFAR ResNet-{depth} (He et al. 2016, option A shortcuts)",
         # one WCAM design point at 32 px a batch: 0.8 ms per image on one thread from 33 to 128 images
-        hooks=lambda config: AttributionHooks(gradcam_layer="net.layer3", cpu_batch_size=66),
+        hooks=lambda config: AttributionHooks(gradcam_layer="net.layer3", cpu_batch_size=66, batch_invariant=True),
         weights=trained_weights(f"resnet{depth}"),
         bounds={"depth": (8, 110), **NUM_CLASSES_BOUNDS},
         marker=marker,

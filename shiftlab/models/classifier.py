@@ -151,13 +151,18 @@ class AttributionHooks:
     (a ViT) also gives its patch ``token_grid`` (patches per side) and
     ``attentions``, a function of (network, normalised images) returning the
     logits and every layer's attention probabilities (N×heads×T×T, class token
-    first).
+    first). ``batch_invariant`` says that the network gives an image the same
+    bits on a CPU in a batch of any size from 2 up (a test checks each
+    architecture that says so): deletion and insertion curves may then share
+    batches; not so where a layer rounds with the batch's size (a MobileNet's
+    Hardswish, a Linear layer's matrix product).
     """
 
     gradcam_layer: str | None
     cpu_batch_size: int
     token_grid: int | None = None
     attentions: Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, tuple[torch.Tensor, ...]]] | None = None
+    batch_invariant: bool = False
 
     @property
     def family(self) -> str:
