@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
+from shiftlab.app.caches import as_a_job_runs, pace_book
 from shiftlab.app.compare import grid_picture, is_signed
 from shiftlab.app.experiment import model_inputs
 from shiftlab.app.explain import method_options
 from shiftlab.app.heatmaps import map_limits, overlay
 from shiftlab.app.thumbnails import display_factor, enlarge
-from shiftlab.attribution import attribute
 from shiftlab.data import ImageDataset
+from shiftlab.estimates import forward_seconds, map_seconds
 from shiftlab.metrics.randomisation import PASS_THRESHOLD, randomisable_layers
 from shiftlab.models import LoadedModel
 from shiftlab.sweep import results
@@ -115,16 +115,16 @@ class TrustCost:
     seconds: float
 
 
-def _seconds_per_pass(loaded: LoadedModel) -> float:
-    """One image's forward time through the inference net, timed now on a batch (this server's speed, loaded or not)."""
-    size, batch = loaded.input_size, loaded.hooks.cpu_batch_size
-    images = torch.rand(batch, 3, size, size, device=loaded.device)
-    net = loaded.model.inference_net()
-    with torch.inference_mode():
-        net(loaded.model.normalize(images[:1]))
-        started = time.perf_counter()
-        net(loaded.model.normalize(images))
-    return (time.perf_counter() - started) / batch
+def _forward_seconds(loaded: LoadedModel, n_images: int) -> float:
+    """Seconds the model takes to predict ``n_images`` images here now, as the job worker runs it (the server's
+    measured pace, ``shiftlab.estimates``: probed once when stale, not on every render)."""
+    return as_a_job_runs(lambda: forward_seconds(pace_book(), loaded, n_images))
+
+
+def _map_seconds(loaded: LoadedModel, method: str, n_images: int) -> float:
+    """Seconds ``n_images`` maps by ``method`` at the page's options take here now, as the job worker runs them."""
+    options = method_options(method, loaded.input_size)
+    return as_a_job_runs(lambda: map_seconds(pace_book(), loaded, method, options, n_images))
 
 
 def _seconds_per_solve(size: int) -> float:
@@ -139,15 +139,6 @@ def _seconds_per_solve(size: int) -> float:
     return time.perf_counter() - started
 
 
-def _seconds_per_map(loaded: LoadedModel, method: str, images: np.ndarray) -> float:
-    """One map's time by ``method`` at the page's options, timed now on ``images`` (after one warm-up map)."""
-    options = method_options(method, loaded.input_size)
-    attribute(loaded, images[:1], method, **options)
-    started = time.perf_counter()
-    attribute(loaded, images, method, **options)
-    return (time.perf_counter() - started) / len(images)
-
-
 def trust_cost(loaded: LoadedModel, images: np.ndarray, methods: list[str], settings: TrustSettings) -> TrustCost:
     """What measuring these source images and their shifted versions with ``methods`` will cost, from this
     server's speed now: the curves' and ROAD's model passes, ROAD's solves and the maps, each timed."""
@@ -155,8 +146,8 @@ def trust_cost(loaded: LoadedModel, images: np.ndarray, methods: list[str], sett
     road_points = len(settings.road_percentages)
     passes = len(CONDITIONS) * count * (settings.draws * 2 * curve + len(methods) * (2 * curve + 2 * road_points))
     solves = len(CONDITIONS) * count * len(methods) * 2 * road_points
-    maps = len(CONDITIONS) * count * sum(_seconds_per_map(loaded, m, images[:1]) for m in methods)
-    seconds = passes * _seconds_per_pass(loaded) + solves * _seconds_per_solve(loaded.input_size) + maps
+    maps = sum(_map_seconds(loaded, method, len(CONDITIONS) * count) for method in methods)
+    seconds = _forward_seconds(loaded, passes) + solves * _seconds_per_solve(loaded.input_size) + maps
     return TrustCost(passes, solves, seconds)
 
 
@@ -168,7 +159,7 @@ def stage_count(loaded: LoadedModel) -> int:
 def sanity_cost(loaded: LoadedModel, images: np.ndarray, method: str) -> float:
     """Seconds the randomisation cascade of ``method`` takes on ``images``: the trained maps and one set per stage,
     each timed now."""
-    return (stage_count(loaded) + 1) * _seconds_per_map(loaded, method, images) * len(images)
+    return _map_seconds(loaded, method, (stage_count(loaded) + 1) * len(images))
 
 
 def targets(records: pd.DataFrame, count: int) -> np.ndarray:
