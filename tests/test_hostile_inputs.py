@@ -388,6 +388,16 @@ def test_evaluate_refuses_a_path_as_variant(in_tmp, repo_unchanged, capsys):
     assert not (in_tmp / "runs").exists()
 
 
+@pytest.mark.parametrize("name", ["../checkpoints", "[x](http://127.0.0.1/)", "a\nb"],
+                         ids=["path", "markup", "newline"])
+def test_sweep_takes_only_a_registered_folder_as_ood_folder(name, in_tmp, repo_unchanged, capsys):
+    assert shiftlab("sweep", "--models", "resnet20/baseline", "--data", "cifar10-sample", "--ood-folder", name,
+                    "--out", in_tmp / "sweep") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no image folder" in err, err
+    assert not (in_tmp / "sweep").exists()
+
+
 # 8. Every other error a user can cause is typed and says what to change --------------------------------------------
 
 @pytest.fixture(scope="module")
